@@ -1,0 +1,100 @@
+# Frontdesk: one non-recursive Makefile.
+#   make            build the daemon, the bench tool and the test tools
+#   make run        install missing deps, start a private Redis with the demo
+#                   clinic group, run the proxy in the foreground (PORT=5060)
+#   make test       install missing deps, build, run unit + integration tests
+#   make bench      load the proxy (starts its own proxy and Redis) and report
+#   make install    PREFIX=/usr/local DESTDIR=
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+PORT    ?= 5060
+B       := build
+
+PKGS     := libosip2 hiredis libevent_core libevent_pthreads yaml-0.1 libsodium
+CPPFLAGS += -D_GNU_SOURCE -Iproxy -Irules $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread
+LDLIBS_PROXY := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
+LDLIBS_RULES := $(shell pkg-config --libs yaml-0.1 2>/dev/null)
+LDLIBS_TEST  := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+RULES_SRC := $(wildcard rules/*.c)
+PROXY_SRC := $(filter-out proxy/main.c,$(wildcard proxy/*.c))
+BENCH_SRC := $(wildcard bench/*.c)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+TOOL_SRC  := $(wildcard tests/tools/*.c)
+
+RULES_OBJ := $(RULES_SRC:%.c=$(B)/%.o)
+PROXY_OBJ := $(PROXY_SRC:%.c=$(B)/%.o) $(B)/gen/store_lua.o
+BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/%.o)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
+
+.PHONY: all deps run test unit integration bench install clean
+.SECONDARY:
+all: $(B)/frontdesk $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# the Redis Functions library, embedded as a C string
+$(B)/gen/store_lua.c: proxy/redis/frontdesk.lua
+	@mkdir -p $(dir $@)
+	{ echo 'const char store_lua_source[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
+	  echo ';'; } > $@
+$(B)/gen/store_lua.o: $(B)/gen/store_lua.c
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(B)/librules.a: $(RULES_OBJ)
+	$(AR) rcs $@ $^
+$(B)/libproxy.a: $(PROXY_OBJ)
+	$(AR) rcs $@ $^
+
+$(B)/frontdesk: $(B)/proxy/main.o $(B)/libproxy.a $(B)/librules.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
+
+$(B)/fd-bench: $(BENCH_OBJ)
+	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -lm -o $@
+
+$(B)/tests/%: $(B)/tests/unit/%.o $(B)/libproxy.a $(B)/librules.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) $(LDLIBS_TEST) -o $@
+
+$(B)/tests/%: $(B)/tests/tools/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
+
+deps:
+	@sh deploy/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory $(B)/frontdesk
+	@PORT=$(PORT) bash deploy/run-demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@bash tests/run.sh
+
+unit: all
+	@bash tests/run.sh unit
+
+integration: all
+	@bash tests/run.sh integration
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/frontdesk
+	install -m 0755 $(B)/frontdesk $(B)/fd-bench $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 proxy/redis/frontdesk.lua rules/examples/*.yaml $(DESTDIR)$(PREFIX)/share/frontdesk/
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

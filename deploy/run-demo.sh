@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# `make run`: a private Redis on a free loopback port, seeded with the demo
+# clinic group, and the proxy in the foreground on UDP 127.0.0.1:$PORT.
+# Ctrl-C stops the proxy and the Redis this script started.
+set -u
+FD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+FD_RUN=$FD_ROOT/run/demo
+PORT=${PORT:-5060}
+. "$FD_ROOT/deploy/stack.sh"
+trap 'stack_stop; rm -rf "$FD_RUN"/redis-*' EXIT
+trap 'exit 130' INT TERM
+
+mkdir -p "$FD_RUN"
+stack_start_redis || exit 1
+stack_seed_demo || exit 1
+
+cat <<MSG
+
+Frontdesk demo: Redis on 127.0.0.1:$FD_REDIS_PORT (private, no persistence),
+proxy on udp 127.0.0.1:$PORT. Send a test call from another terminal:
+
+  sipsak -vv --ignore-redirects -f deploy/demo/billing.sip -g "\$(date +%s%N)" -s sip:15125550100@127.0.0.1:$PORT
+
+It answers "302 Moved Temporarily" with Contacts: the billing staff free at
+Downtown, longest idle first, then the site's front desk. Other calls:
+deploy/demo/{scheduling,intake,northlake,westside,annex,unknown}.sip.
+Presence: redis-cli -p $FD_REDIS_PORT FCALL fd_presence 1 'fd:{downtown}' carla.nguyen busy
+Ctrl-C stops the proxy and this Redis.
+
+MSG
+"$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" --listen "127.0.0.1:$PORT" \
+    --redis "127.0.0.1:$FD_REDIS_PORT" &
+FD_PROXY_PID=$!
+FD_PIDS="$FD_PIDS $FD_PROXY_PID"
+wait "$FD_PROXY_PID"
+rc=$?
+[ $rc -eq 2 ] && echo "frontdesk exited: bad flag or rules file (see above)" >&2
+exit $rc

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# Shell functions that start a private Frontdesk stack on loopback: a
+# redis-server with no persistence on a free port, the demo clinic group,
+# and the proxy. Sourced by deploy/run-demo.sh, the integration tests and
+# bench/run.sh. Every process started is recorded by PID and stopped by
+# stack_stop; nothing else is ever signalled.
+#
+# Set before sourcing (optional): FD_RUN (folder for logs and Redis files,
+# default run/ in the repo), FD_BIN (default build/frontdesk).
+
+FD_ROOT=${FD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+FD_RUN=${FD_RUN:-$FD_ROOT/run}
+FD_BIN=${FD_BIN:-$FD_ROOT/build/frontdesk}
+FD_PIDS=${FD_PIDS:-}
+
+# A loopback TCP port nobody listens on (checked by connecting to it).
+stack_free_port() {
+    local p tries=0
+    while [ $tries -lt 200 ]; do
+        p=$(( 20000 + (RANDOM * 7 + $$ + tries * 131) % 30000 ))
+        tries=$((tries + 1))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# stack_start_redis: sets FD_REDIS_PORT, FD_REDIS_PID.
+stack_start_redis() {
+    local port dir i
+    for attempt in 1 2 3 4 5; do
+        port=$(stack_free_port) || return 1
+        dir="$FD_RUN/redis-$port"
+        mkdir -p "$dir"
+        redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+            --dir "$dir" --logfile "$dir/redis.log" --daemonize no \
+            --protected-mode yes >/dev/null 2>&1 &
+        FD_REDIS_PID=$!
+        for i in $(seq 1 50); do
+            if redis-cli -p "$port" PING 2>/dev/null | grep -q PONG; then
+                FD_REDIS_PORT=$port
+                FD_PIDS="$FD_PIDS $FD_REDIS_PID"
+                export FD_REDIS_PORT FD_REDIS_PID
+                return 0
+            fi
+            kill -0 "$FD_REDIS_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill "$FD_REDIS_PID" 2>/dev/null; wait "$FD_REDIS_PID" 2>/dev/null
+    done
+    echo "stack: could not start redis-server" >&2
+    return 1
+}
+
+# stack_restart_redis: start redis-server again on the same port (after a
+# test stopped it).
+stack_restart_redis() {
+    local dir="$FD_RUN/redis-$FD_REDIS_PORT" i
+    redis-server --bind 127.0.0.1 --port "$FD_REDIS_PORT" --save '' --appendonly no \
+        --dir "$dir" --logfile "$dir/redis.log" --daemonize no >/dev/null 2>&1 &
+    FD_REDIS_PID=$!
+    FD_PIDS="$FD_PIDS $FD_REDIS_PID"
+    for i in $(seq 1 50); do
+        redis-cli -p "$FD_REDIS_PORT" PING 2>/dev/null | grep -q PONG && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+stack_redis() { redis-cli -p "$FD_REDIS_PORT" "$@"; }
+
+stack_load_functions() {
+    stack_redis -x FUNCTION LOAD REPLACE < "$FD_ROOT/proxy/redis/frontdesk.lua" >/dev/null
+}
+
+stack_seed_demo() {
+    stack_load_functions && FD_REDIS_PORT=$FD_REDIS_PORT sh "$FD_ROOT/deploy/redis/demo-seed.sh"
+}
+
+# stack_start_proxy [PORT] [frontdesk flags...]: sets FD_SIP_PORT, FD_PROXY_PID,
+# FD_PROXY_LOG; waits until every worker has loaded the Redis functions
+# (it reads the "redis: ready" lines: keep the log level at info or debug).
+stack_start_proxy() {
+    local port=${1:-} i workers=2
+    shift || true
+    local args=("$@")
+    for a in "${args[@]}"; do case $a in --workers=*) workers=${a#--workers=};; esac; done
+    [ -n "$port" ] || port=$(stack_free_port) || return 1
+    FD_PROXY_LOG="$FD_RUN/frontdesk-$port.log"
+    "$FD_BIN" --config "${FD_CONFIG:-$FD_ROOT/rules/examples/demo.yaml}" \
+        --listen "127.0.0.1:$port" --redis "127.0.0.1:$FD_REDIS_PORT" \
+        --workers "$workers" "${args[@]}" >"$FD_PROXY_LOG" 2>&1 &
+    FD_PROXY_PID=$!
+    FD_PIDS="$FD_PIDS $FD_PROXY_PID"
+    for i in $(seq 1 100); do
+        if [ "$(grep -c 'redis: ready' "$FD_PROXY_LOG" 2>/dev/null)" -ge "$workers" ]; then
+            FD_SIP_PORT=$port
+            export FD_SIP_PORT FD_PROXY_PID FD_PROXY_LOG
+            return 0
+        fi
+        kill -0 "$FD_PROXY_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "stack: frontdesk did not become ready; its log:" >&2
+    cat "$FD_PROXY_LOG" >&2
+    return 1
+}
+
+# Stop every process this shell started, by PID, and wait for them.
+stack_stop() {
+    local p
+    for p in $FD_PIDS; do kill "$p" 2>/dev/null; done
+    for p in $FD_PIDS; do
+        for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    FD_PIDS=""
+}

@@ -1,0 +1,160 @@
+/* log.c -- logfmt lines to stderr, buffered per worker thread.
+ *
+ * A worker's lines for one batch of datagrams leave in a single write(), so
+ * logging a decision per call costs a snprintf, not a syscall. stderr is
+ * unbuffered by design (journald collects it); a full pipe blocks only the
+ * thread that writes, and lines are never split across writes.
+ */
+#include "log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <osipparser2/osip_port.h>
+#include <sodium.h>
+
+log_level_t log_level = LOG_LVL_INFO;
+
+static unsigned char caller_key[crypto_shorthash_KEYBYTES];
+
+#define LOG_BUF 16384
+#define LOG_LINE_MAX 1024
+
+static _Thread_local struct {
+    bool on;
+    size_t len;
+    char buf[LOG_BUF];
+} tbuf;
+
+static const char *level_names[] = { "error", "warn", "info", "debug" };
+
+int log_parse_level(const char *s, log_level_t *out)
+{
+    for (int i = 0; i <= LOG_LVL_DEBUG; i++) {
+        if (strcmp(s, level_names[i]) == 0) {
+            *out = (log_level_t)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static void write_all(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(STDERR_FILENO, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return; /* nowhere left to report it */
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+void log_flush(void)
+{
+    if (tbuf.len) write_all(tbuf.buf, tbuf.len);
+    tbuf.len = 0;
+}
+
+void log_buffer_thread(bool on)
+{
+    if (!on) log_flush();
+    tbuf.on = on;
+}
+
+/* Append <s> to <out> as a logfmt value body: quotes and backslashes escaped,
+ * control characters replaced, so a hostile header cannot forge a line. */
+static size_t put_escaped(char *out, size_t cap, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 2 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') out[n++] = '\\', out[n++] = (char)c;
+        else if (c < 0x20 || c == 0x7f) out[n++] = '?';
+        else out[n++] = (char)c;
+    }
+    return n;
+}
+
+void log_line(log_level_t l, const char *msg, const char *fmt, ...)
+{
+    char line[LOG_LINE_MAX];
+    struct timeval tv;
+    struct tm tm;
+    size_t n;
+
+    gettimeofday(&tv, NULL);
+    gmtime_r(&tv.tv_sec, &tm);
+    n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s msg=\"",
+                          (long)tv.tv_usec / 1000, level_names[l]);
+    n += put_escaped(line + n, sizeof(line) - n - 1, msg);
+    line[n++] = '"';
+    if (fmt && *fmt) {
+        va_list ap;
+        line[n++] = ' ';
+        va_start(ap, fmt);
+        int w = vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+        va_end(ap);
+        if (w > 0) n += (size_t)w < sizeof(line) - n - 1 ? (size_t)w : sizeof(line) - n - 2;
+    }
+    line[n++] = '\n';
+
+    if (!tbuf.on) {
+        write_all(line, n);
+        return;
+    }
+    if (tbuf.len + n > sizeof(tbuf.buf)) log_flush();
+    memcpy(tbuf.buf + tbuf.len, line, n);
+    tbuf.len += n;
+}
+
+void log_caller_hash(const char *num, size_t len, char out[17])
+{
+    unsigned char h[crypto_shorthash_BYTES];
+    static const char hex[] = "0123456789abcdef";
+
+    crypto_shorthash(h, (const unsigned char *)num, len, caller_key);
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
+    }
+    out[16] = '\0';
+}
+
+/* libosip2 trace: its messages carry no caller numbers we could not log,
+ * but they may quote a bad header; they go through the same escaping. */
+static void osip_sink(const char *fi, int li, osip_trace_level_t level,
+                      const char *chfr, va_list ap)
+{
+    char msg[512];
+    (void)level;
+    vsnprintf(msg, sizeof(msg), chfr, ap);
+    LOG_DEBUG(msg, "src=osip file=%s line=%d", fi, li);
+}
+
+static void event_sink(int severity, const char *msg)
+{
+    if (severity >= EVENT_LOG_ERR) LOG_ERROR(msg, "src=libevent");
+    else if (severity == EVENT_LOG_WARN) LOG_WARN(msg, "src=libevent");
+    else LOG_DEBUG(msg, "src=libevent");
+}
+
+int log_init(const unsigned char *key)
+{
+    if (sodium_init() < 0) return -EIO;
+    if (key) memcpy(caller_key, key, sizeof(caller_key));
+    else crypto_shorthash_keygen(caller_key);
+    if (log_level >= LOG_LVL_DEBUG) /* osip traces cost even when dropped */
+        osip_trace_initialize_func(END_TRACE_LEVEL, osip_sink);
+    event_set_log_callback(event_sink);
+    return 0;
+}

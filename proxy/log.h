@@ -1,0 +1,46 @@
+/* log.h -- cheap, safe log lines: one logfmt line per event, to stderr.
+ *
+ * LOG_*() check the level before formatting anything. Lines written on a
+ * worker thread go to that thread's buffer and leave in one write() when the
+ * worker calls log_flush() (after each batch of datagrams) or the buffer is
+ * nearly full; other threads write at once. A caller's number is never
+ * given to a log call in clear: log the hash from log_caller_hash().
+ * log_init() runs once in main() before threads start; the rest is
+ * thread-safe.
+ */
+#ifndef FRONTDESK_LOG_H
+#define FRONTDESK_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef enum { LOG_LVL_ERROR = 0, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG } log_level_t;
+
+extern log_level_t log_level; /* set by main() before threads start */
+
+#define LOG_ENABLED(l) ((l) <= log_level)
+#define LOG_ERROR(...) do { if (LOG_ENABLED(LOG_LVL_ERROR)) log_line(LOG_LVL_ERROR, __VA_ARGS__); } while (0)
+#define LOG_WARN(...)  do { if (LOG_ENABLED(LOG_LVL_WARN))  log_line(LOG_LVL_WARN,  __VA_ARGS__); } while (0)
+#define LOG_INFO(...)  do { if (LOG_ENABLED(LOG_LVL_INFO))  log_line(LOG_LVL_INFO,  __VA_ARGS__); } while (0)
+#define LOG_DEBUG(...) do { if (LOG_ENABLED(LOG_LVL_DEBUG)) log_line(LOG_LVL_DEBUG, __VA_ARGS__); } while (0)
+
+/* Parse "error", "warn", "info" or "debug"; returns -EINVAL otherwise. */
+int log_parse_level(const char *s, log_level_t *out);
+
+/* Set the key for caller hashes (crypto_shorthash_KEYBYTES bytes, or NULL
+ * for a random key drawn now) and route libosip2/libevent messages here. */
+int log_init(const unsigned char *caller_key);
+
+/* Write "ts=... level=... msg=\"<msg>\" <fmt...>" as one line. <fmt> holds
+ * logfmt pairs, e.g. "site=%s skill=%s". */
+void log_line(log_level_t l, const char *msg, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Buffer this thread's lines until log_flush(); for worker threads. */
+void log_buffer_thread(bool on);
+void log_flush(void);
+
+/* Keyed hash of a caller number, as 16 hex characters + NUL in <out>. */
+void log_caller_hash(const char *num, size_t len, char out[17]);
+
+#endif

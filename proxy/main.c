@@ -1,0 +1,179 @@
+/* main.c -- frontdesk: flags, rules, sockets, workers, signals.
+ *
+ * The only place with process-wide set-up: everything here happens before
+ * the workers start or after they stopped. Exit codes: 0 after a clean stop,
+ * 1 when it cannot start (socket, threads), 2 for a bad flag or rules file.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+#include <sodium.h>
+
+#include "log.h"
+#include "net.h"
+#include "opts.h"
+#include "rules.h"
+#include "sip.h"
+#include "version.h"
+#include "worker.h"
+
+typedef struct {
+    worker_t *workers;
+    unsigned n_workers;
+    struct event_base *base;
+} app_t;
+
+static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
+{
+    app_t *app = arg;
+    (void)what;
+    LOG_INFO("stopping", "signal=%s", sig == SIGINT ? "INT" : "TERM");
+    event_base_loopexit(app->base, NULL);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig, (void)what, (void)arg;
+    LOG_WARN("SIGHUP ignored: rules are read at start; restart to apply changes", "signal=HUP");
+}
+
+static int caller_key_from_env(unsigned char key[crypto_shorthash_KEYBYTES], bool *set)
+{
+    const char *hex = getenv("FRONTDESK_CALLER_KEY");
+    size_t n = 0;
+    *set = false;
+    if (!hex || !*hex) return 0;
+    if (strlen(hex) != 2 * crypto_shorthash_KEYBYTES ||
+        sodium_hex2bin(key, crypto_shorthash_KEYBYTES, hex, strlen(hex), NULL, &n, NULL) != 0 ||
+        n != crypto_shorthash_KEYBYTES)
+        return -EINVAL;
+    *set = true;
+    return 0;
+}
+
+/* One logfmt line with every counter summed, and one with each worker's
+ * share of the datagrams (how evenly the load was spread). */
+static void print_totals(const app_t *app)
+{
+    metrics_t sum = { 0 };
+    char line[2048], per[1024];
+    size_t n = 0, pn = 0;
+
+    for (unsigned i = 0; i < app->n_workers; i++) {
+        metrics_add(&sum, &app->workers[i].m);
+        if (pn < sizeof(per))
+            pn += (size_t)snprintf(per + pn, sizeof(per) - pn, "%s%llu", i ? "," : "",
+                                   (unsigned long long)app->workers[i].m.rx_datagrams);
+    }
+#define METRICS_PRINT(name, help)                                                      \
+    if (n < sizeof(line))                                                              \
+        n += (size_t)snprintf(line + n, sizeof(line) - n, "%s" #name "=%llu", n ? " " : "", \
+                              (unsigned long long)sum.name);
+    METRICS_FIELDS(METRICS_PRINT)
+#undef METRICS_PRINT
+    LOG_INFO("totals", "%s", line);
+    LOG_INFO("worker share", "rx_per_worker=%s", per);
+}
+
+int main(int argc, char **argv)
+{
+    opts_t o;
+    char err[256];
+    rules_t *rules = NULL;
+    rules_report_t rep;
+    int fds[OPTS_MAX_LISTEN];
+    unsigned n_fds = 0;
+    app_t app = { 0 };
+    int rc = 1;
+    unsigned char key[crypto_shorthash_KEYBYTES];
+    bool key_set;
+
+    if (opts_parse(&o, argc, argv, err, sizeof(err)) < 0) {
+        fprintf(stderr, "frontdesk: %s\n", err);
+        return 2;
+    }
+    if (o.help) {
+        fputs(opts_usage, stdout);
+        return 0;
+    }
+    if (o.version) {
+        printf("frontdesk %s\n", FRONTDESK_VERSION);
+        return 0;
+    }
+    log_parse_level(o.log_level, &log_level);
+    if (caller_key_from_env(key, &key_set) < 0) {
+        fprintf(stderr, "frontdesk: FRONTDESK_CALLER_KEY must be %d hex digits\n", 2 * crypto_shorthash_KEYBYTES);
+        return 2;
+    }
+    if (log_init(key_set ? key : NULL) < 0) {
+        fprintf(stderr, "frontdesk: cannot initialise libsodium\n");
+        return 1;
+    }
+    if (rules_load(o.config, &rules, &rep) < 0) {
+        if (rep.line) fprintf(stderr, "frontdesk: %s:%u:%u: %s\n", rep.file, rep.line, rep.col, rep.msg);
+        else fprintf(stderr, "frontdesk: %s: %s\n", rep.file, rep.msg);
+        return 2;
+    }
+
+    sip_global_init();
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+
+    for (unsigned i = 0; i < o.n_listen; i++) {
+        int fd = net_open_udp(&o.listen[i]);
+        if (fd < 0) {
+            fprintf(stderr, "frontdesk: cannot listen on udp %s: %s\n", o.listen[i].text, strerror(-fd));
+            goto out;
+        }
+        fds[n_fds++] = fd;
+    }
+
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    app.n_workers = o.workers ? o.workers : (cpus > 0 ? (unsigned)cpus : 1);
+    app.workers = calloc(app.n_workers, sizeof(*app.workers));
+    app.base = event_base_new();
+    if (!app.workers || !app.base) goto out;
+    struct event *sig_int = evsignal_new(app.base, SIGINT, on_stop_signal, &app);
+    struct event *sig_term = evsignal_new(app.base, SIGTERM, on_stop_signal, &app);
+    struct event *sig_hup = evsignal_new(app.base, SIGHUP, on_hup, &app);
+    event_add(sig_int, NULL), event_add(sig_term, NULL), event_add(sig_hup, NULL);
+
+    unsigned started = 0;
+    for (; started < app.n_workers; started++) {
+        worker_t *w = &app.workers[started];
+        w->id = started;
+        w->fds = fds;
+        w->n_fds = n_fds;
+        w->rules = rules;
+        w->option_header = rules_option_header(rules);
+        w->opts = &o;
+        int e = worker_start(w);
+        if (e < 0) {
+            fprintf(stderr, "frontdesk: cannot start worker %u: %s\n", started, strerror(-e));
+            break;
+        }
+    }
+    if (started == app.n_workers) {
+        for (unsigned i = 0; i < n_fds; i++)
+            LOG_INFO("listening", "udp=%s workers=%u redis=%s:%u rules=\"%s\" sites=%zu version=%s",
+                     o.listen[i].text, app.n_workers, o.redis_host, o.redis_port, o.config,
+                     rules_site_count(rules), FRONTDESK_VERSION);
+        event_base_dispatch(app.base);
+        rc = 0;
+    }
+    for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
+    if (started) print_totals(&app);
+    event_free(sig_int), event_free(sig_term), event_free(sig_hup);
+out:
+    for (unsigned i = 0; i < n_fds; i++) close(fds[i]);
+    if (app.base) event_base_free(app.base);
+    free(app.workers);
+    rules_unref(rules);
+    return rc;
+}

@@ -1,0 +1,46 @@
+/* metrics.h -- per-worker counters, summed by the main thread.
+ *
+ * Each worker increments only its own counters (no atomics, no sharing);
+ * the main thread reads them after the workers stopped, and (later) the
+ * admin endpoint with relaxed loads. Add a counter here and to
+ * METRICS_FIELDS, and it is summed and printed everywhere.
+ */
+#ifndef FRONTDESK_METRICS_H
+#define FRONTDESK_METRICS_H
+
+#include <stdint.h>
+
+#define METRICS_FIELDS(X)                                                         \
+    X(rx_datagrams, "datagrams received")                                         \
+    X(tx_datagrams, "answers sent")                                               \
+    X(tx_errors, "answers that could not be sent")                                \
+    X(dropped, "datagrams dropped: unparsable and unroutable")                    \
+    X(responses_ignored, "SIP responses received and ignored")                    \
+    X(bad_requests, "requests answered 400 or 513")                               \
+    X(invites, "INVITEs")                                                         \
+    X(answered_staff, "INVITEs redirected to staff")                              \
+    X(answered_fallback, "INVITEs redirected to the fallback")                    \
+    X(answered_direct, "INVITEs answered from the rules alone")                   \
+    X(redis_timeouts, "picks past the deadline: fallback")                        \
+    X(redis_unavailable, "picks with Redis down or busy: fallback")               \
+    X(redis_errors, "picks with an error reply: fallback")                        \
+    X(retransmissions, "INVITEs answered from a recorded decision")               \
+    X(acks_absorbed, "ACKs to our answers")                                       \
+    X(acks_other, "ACKs not matching our answers")                                \
+    X(too_many_hops, "requests answered 483")                                     \
+    X(other_methods, "requests answered 200/405/501")
+
+typedef struct {
+#define METRICS_DECL(name, help) uint64_t name;
+    METRICS_FIELDS(METRICS_DECL)
+#undef METRICS_DECL
+} metrics_t;
+
+static inline void metrics_add(metrics_t *sum, const metrics_t *m)
+{
+#define METRICS_SUM(name, help) sum->name += m->name;
+    METRICS_FIELDS(METRICS_SUM)
+#undef METRICS_SUM
+}
+
+#endif

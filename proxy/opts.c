@@ -1,0 +1,194 @@
+/* opts.c -- flag parsing for frontdesk; see opts.h. */
+#include "opts.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char opts_usage[] =
+    "usage: frontdesk --config FILE [options]\n"
+    "\n"
+    "Stateless SIP redirect proxy for clinic groups: answers each INVITE with\n"
+    "a 302 to available staff with the right skill, looked up in Redis.\n"
+    "\n"
+    "  --config FILE        routing rules (YAML), required\n"
+    "  --listen ADDR:PORT   UDP address to serve, repeatable ([::1]:5060 for v6);\n"
+    "                       default 127.0.0.1:5060\n"
+    "  --workers N          worker threads (default: online CPUs)\n"
+    "  --redis HOST:PORT    Redis with the frontdesk functions (default 127.0.0.1:6379)\n"
+    "  --redis-timeout MS   answer with the fallback when Redis is slower (default 50)\n"
+    "  --offer-window MS    how long picked staff stay reserved (default 15000)\n"
+    "  --decision-ttl MS    how long a call's decision is kept for\n"
+    "                       retransmissions (default 32000)\n"
+    "  --log-level LEVEL    error, warn, info (default) or debug\n"
+    "  --help, --version\n"
+    "\n"
+    "Environment: FRONTDESK_CALLER_KEY=<64 hex digits> keys the caller hashes\n"
+    "in logs (random per start when unset).\n";
+
+static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(s, &end, 10);
+    if (errno || end == s || *end || s[0] == '-' || v < lo || v > hi) return -EINVAL;
+    *out = (unsigned)v;
+    return 0;
+}
+
+int opts_parse_addr(const char *s, opts_addr_t *out)
+{
+    char host[64];
+    const char *colon;
+    unsigned port;
+
+    memset(out, 0, sizeof(*out));
+    if (strlen(s) >= sizeof(out->text)) return -EINVAL;
+    snprintf(out->text, sizeof(out->text), "%s", s);
+    if (s[0] == '[') {
+        const char *rb = strchr(s, ']');
+        if (!rb || rb[1] != ':' || (size_t)(rb - s - 1) >= sizeof(host)) return -EINVAL;
+        memcpy(host, s + 1, (size_t)(rb - s - 1));
+        host[rb - s - 1] = '\0';
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon || (size_t)(colon - s) >= sizeof(host)) return -EINVAL;
+        memcpy(host, s, (size_t)(colon - s));
+        host[colon - s] = '\0';
+    }
+    if (parse_uint(colon + 1, 1, 65535, &port) < 0) return -EINVAL;
+
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&out->addr;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->addr;
+    if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        out->len = sizeof(*v4);
+    } else if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        out->len = sizeof(*v6);
+    } else {
+        return -EINVAL;
+    }
+    return 0;
+}
+
+static int parse_hostport(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+    const char *colon = strrchr(s, ':');
+    if (!colon || colon == s || (size_t)(colon - s) >= hostlen) return -EINVAL;
+    memcpy(host, s, (size_t)(colon - s));
+    host[colon - s] = '\0';
+    return parse_uint(colon + 1, 1, 65535, port);
+}
+
+enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
+       O_TTL, O_LOG, O_HELP, O_VERSION };
+
+int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
+{
+    static const struct option longopts[] = {
+        { "config", required_argument, NULL, O_CONFIG },
+        { "listen", required_argument, NULL, O_LISTEN },
+        { "workers", required_argument, NULL, O_WORKERS },
+        { "redis", required_argument, NULL, O_REDIS },
+        { "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
+        { "offer-window", required_argument, NULL, O_OFFER },
+        { "decision-ttl", required_argument, NULL, O_TTL },
+        { "log-level", required_argument, NULL, O_LOG },
+        { "help", no_argument, NULL, O_HELP },
+        { "version", no_argument, NULL, O_VERSION },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+
+    memset(o, 0, sizeof(*o));
+    snprintf(o->redis_host, sizeof(o->redis_host), "127.0.0.1");
+    o->redis_port = 6379;
+    o->redis_timeout_ms = 50;
+    o->offer_ms = 15000;
+    o->decision_ttl_ms = 32000;
+    o->log_level = "info";
+    err[0] = '\0';
+
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        const char *a = optarg;
+        switch (c) {
+        case O_CONFIG: o->config = a; break;
+        case O_LISTEN:
+            if (o->n_listen == OPTS_MAX_LISTEN) {
+                snprintf(err, errlen, "--listen: at most %d addresses", OPTS_MAX_LISTEN);
+                return -EINVAL;
+            }
+            if (opts_parse_addr(a, &o->listen[o->n_listen]) < 0) {
+                snprintf(err, errlen, "--listen %s: want a numeric ADDR:PORT, e.g. 127.0.0.1:5060 or [::1]:5060", a);
+                return -EINVAL;
+            }
+            o->n_listen++;
+            break;
+        case O_WORKERS:
+            if (parse_uint(a, 1, 256, &o->workers) < 0) {
+                snprintf(err, errlen, "--workers %s: want a number from 1 to 256", a);
+                return -EINVAL;
+            }
+            break;
+        case O_REDIS:
+            if (parse_hostport(a, o->redis_host, sizeof(o->redis_host), &o->redis_port) < 0) {
+                snprintf(err, errlen, "--redis %s: want HOST:PORT, e.g. 127.0.0.1:6379", a);
+                return -EINVAL;
+            }
+            break;
+        case O_REDIS_TIMEOUT:
+            if (parse_uint(a, 1, 10000, &o->redis_timeout_ms) < 0) {
+                snprintf(err, errlen, "--redis-timeout %s: want milliseconds from 1 to 10000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_OFFER:
+            if (parse_uint(a, 1, 600000, &o->offer_ms) < 0) {
+                snprintf(err, errlen, "--offer-window %s: want milliseconds from 1 to 600000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_TTL:
+            if (parse_uint(a, 1000, 3600000, &o->decision_ttl_ms) < 0) {
+                snprintf(err, errlen, "--decision-ttl %s: want milliseconds from 1000 to 3600000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_LOG:
+            if (strcmp(a, "error") && strcmp(a, "warn") && strcmp(a, "info") && strcmp(a, "debug")) {
+                snprintf(err, errlen, "--log-level %s: want error, warn, info or debug", a);
+                return -EINVAL;
+            }
+            o->log_level = a;
+            break;
+        case O_HELP: o->help = true; break;
+        case O_VERSION: o->version = true; break;
+        default:
+            if (optopt) snprintf(err, errlen, "unknown or incomplete flag (see --help)");
+            else snprintf(err, errlen, "unknown flag %s (see --help)", argv[optind - 1]);
+            return -EINVAL;
+        }
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument %s (see --help)", argv[optind]);
+        return -EINVAL;
+    }
+    if (o->help || o->version) return 0;
+    if (!o->config) {
+        snprintf(err, errlen, "--config FILE is required (see --help)");
+        return -EINVAL;
+    }
+    if (o->n_listen == 0) opts_parse_addr("127.0.0.1:5060", &o->listen[o->n_listen++]);
+    return 0;
+}

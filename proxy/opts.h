@@ -1,0 +1,44 @@
+/* opts.h -- command-line flags of the frontdesk daemon, parsed into opts_t.
+ *
+ * Pure: no I/O besides writing the error message into the caller's buffer,
+ * so it is unit-tested. Environment: FRONTDESK_CALLER_KEY (64 hex digits,
+ * optional) keys the caller hashes in logs.
+ */
+#ifndef FRONTDESK_OPTS_H
+#define FRONTDESK_OPTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define OPTS_MAX_LISTEN 8
+
+typedef struct {
+    struct sockaddr_storage addr;
+    socklen_t len;
+    char text[64]; /* as given, for messages */
+} opts_addr_t;
+
+typedef struct {
+    const char *config;          /* rules file */
+    opts_addr_t listen[OPTS_MAX_LISTEN];
+    unsigned n_listen;
+    unsigned workers;            /* 0 = online CPUs */
+    char redis_host[256];
+    unsigned redis_port;
+    unsigned redis_timeout_ms;   /* deadline for one pick */
+    unsigned offer_ms;           /* how long a picked staff member is reserved */
+    unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */
+    const char *log_level;
+    bool help, version;
+} opts_t;
+
+/* Fill <o> from argv. Returns 0, or -EINVAL with a one-line reason in <err>. */
+int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen);
+
+/* Parse "ADDR:PORT" or "[V6ADDR]:PORT" (numeric only). 0 or -EINVAL. */
+int opts_parse_addr(const char *s, opts_addr_t *out);
+
+extern const char opts_usage[];
+
+#endif

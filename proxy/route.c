@@ -1,0 +1,262 @@
+/* route.c -- per-request flow: sip_parse -> answer now, or plan -> one
+ * FCALL -> answer when Redis replies or the deadline passes, whichever comes
+ * first. See route.h.
+ *
+ * A call waiting for Redis lives in a call_t: the answer's head (Via...CSeq)
+ * is built before the FCALL, so the datagram and the libosip2 objects are
+ * freed at once and the reply only appends the Contacts.
+ */
+#include "route.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "log.h"
+#include "sip.h"
+#include "sipresp.h"
+
+typedef struct call {
+    worker_t *w;
+    struct event timer;
+    bool answered;         /* by the deadline; the reply only frees */
+    bool waiting_reply;    /* the store still owes us its callback */
+    int fd;
+    struct sockaddr_storage to;
+    socklen_t tolen;
+    struct timespec t0;
+    plan_t plan;           /* strings owned by the rules snapshot */
+    char caller[17];       /* keyed hash of the caller number */
+    char callid[128];      /* for the log line, truncated */
+    size_t head_len;
+    char head[];           /* Via ... CSeq of the answer */
+} call_t;
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Answer with <status> and optional <extra> header lines. */
+static void answer(worker_t *w, int fd, const sip_req_t *r, int status, const char *reason,
+                   const char *extra)
+{
+    char head[SIPRESP_HEAD_MAX], out[WORKER_TX_MAX];
+    int hl = sipresp_head(r, head, sizeof(head));
+    if (hl < 0) {
+        w->m.tx_errors++;
+        return;
+    }
+    int n = sipresp_build(out, sizeof(out), status, reason, head, (size_t)hl,
+                          extra, extra ? strlen(extra) : 0);
+    if (n < 0) {
+        w->m.tx_errors++;
+        return;
+    }
+    worker_send(w, fd, (const struct sockaddr *)&r->reply_to, r->reply_len, out, (size_t)n);
+}
+
+/* 302 to <n> staff contacts followed by the fallback, or the plan's final
+ * answer when there is nothing to redirect to. */
+static void answer_call(call_t *c, const store_decision_t *d, const char *outcome)
+{
+    worker_t *w = c->w;
+    const char *uris[RULES_MAX_CONTACTS + 1];
+    size_t n = 0;
+    char contacts[2048], out[WORKER_TX_MAX], picked[RULES_MAX_CONTACTS * 66] = "";
+
+    for (unsigned i = 0; d && i < d->n; i++) {
+        uris[n++] = d->uri[i];
+        size_t pl = strlen(picked);
+        snprintf(picked + pl, sizeof(picked) - pl, "%s%s", pl ? "," : "", d->id[i]);
+    }
+    if (c->plan.fallback) uris[n++] = c->plan.fallback;
+    if (c->plan.kind == PLAN_REDIRECT) w->m.answered_direct++;
+    else if (d && d->n) w->m.answered_staff++;
+    else w->m.answered_fallback++;
+
+    int cl = sipresp_contacts(contacts, sizeof(contacts), uris, n);
+    int len = -1;
+    if (cl >= 0 && n)
+        len = sipresp_build(out, sizeof(out), 302, NULL, c->head, c->head_len, contacts, (size_t)cl);
+    else if (!n)
+        len = sipresp_build(out, sizeof(out), 480, NULL, c->head, c->head_len, "Retry-After: 60\r\n", 17);
+    if (len < 0) {
+        w->m.tx_errors++;
+        return;
+    }
+    worker_send(w, c->fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)len);
+    LOG_INFO("route", "call=\"%s\" caller=%s site=%s skill=%s outcome=%s staff=%s reason=\"%s\" ms=%.2f",
+             c->callid, c->caller, c->plan.site ? c->plan.site : "-",
+             c->plan.skill ? c->plan.skill : "-", outcome, picked[0] ? picked : "-",
+             c->plan.reason, ms_since(&c->t0));
+}
+
+static void call_free(call_t *c)
+{
+    if (!c) return;
+    event_del(&c->timer);
+    free(c);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    call_t *c = arg;
+    (void)fd, (void)what;
+    c->w->m.redis_timeouts++;
+    answer_call(c, NULL, "fallback-redis-timeout");
+    c->answered = true;
+    if (!c->waiting_reply) call_free(c);
+}
+
+static void on_decision(void *arg, int err, const store_decision_t *d)
+{
+    call_t *c = arg;
+    c->waiting_reply = false;
+    if (c->answered) {
+        call_free(c);
+        return;
+    }
+    if (err == -ECONNRESET) {
+        c->w->m.redis_unavailable++;
+        answer_call(c, NULL, "fallback-redis-down");
+    } else if (err < 0) {
+        c->w->m.redis_errors++;
+        answer_call(c, NULL, "fallback-redis-error");
+    } else {
+        if (d->kind == STORE_RECORDED) c->w->m.retransmissions++;
+        answer_call(c, d, d->n ? "staff" : "fallback-nobody-free");
+    }
+    call_free(c);
+}
+
+static void copy_span(char *dst, size_t cap, span_t s)
+{
+    size_t n = s.len < cap - 1 ? s.len : cap - 1;
+    if (n) memcpy(dst, s.s, n);
+    dst[n] = '\0';
+}
+
+static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
+{
+    rules_req_t rq = { r->ruri_user, r->to_user, r->from_user, r->option };
+    call_t *c = NULL;
+    char head[SIPRESP_HEAD_MAX];
+
+    w->m.invites++;
+    int hl = sipresp_head(r, head, sizeof(head));
+    if (hl < 0 || !(c = calloc(1, sizeof(*c) + (size_t)hl))) {
+        answer(w, fd, r, 500, NULL, NULL);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    c->w = w;
+    c->fd = fd;
+    memcpy(&c->to, &r->reply_to, r->reply_len);
+    c->tolen = r->reply_len;
+    memcpy(c->head, head, (size_t)hl);
+    c->head_len = (size_t)hl;
+    copy_span(c->callid, sizeof(c->callid), r->call_id);
+    if (LOG_ENABLED(LOG_LVL_INFO)) log_caller_hash(r->from_user.s ? r->from_user.s : "", r->from_user.len, c->caller);
+
+    rules_eval(w->rules, &rq, now, &c->plan);
+    switch (c->plan.kind) {
+    case PLAN_REJECT: {
+        char out[WORKER_TX_MAX];
+        int n = sipresp_build(out, sizeof(out), c->plan.status, NULL, c->head, c->head_len, NULL, 0);
+        if (n > 0) worker_send(w, fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)n);
+        w->m.answered_direct++;
+        LOG_INFO("route", "call=\"%s\" caller=%s outcome=reject status=%d reason=\"%s\"",
+                 c->callid, c->caller, c->plan.status, c->plan.reason);
+        free(c);
+        return;
+    }
+    case PLAN_REDIRECT:
+        answer_call(c, NULL, "redirect");
+        free(c);
+        return;
+    case PLAN_PICK:
+        break;
+    }
+
+    int rc = store_pick(w->store, c->plan.site, r->call_id.s, r->call_id.len < 256 ? r->call_id.len : 256,
+                        c->plan.skill, c->plan.max_contacts, on_decision, c);
+    if (rc < 0) {
+        w->m.redis_unavailable++;
+        answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");
+        free(c);
+        return;
+    }
+    c->waiting_reply = true;
+    event_assign(&c->timer, w->base, -1, 0, on_deadline, c);
+    event_add(&c->timer, w->deadline);
+}
+
+void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
+                    const struct sockaddr *src, socklen_t srclen, time_t now)
+{
+    sip_req_t r;
+
+    switch (sip_parse(&r, buf, len, src, srclen, w->option_header)) {
+    case SIP_DROP:
+        w->m.dropped++;
+        goto out;
+    case SIP_RESPONSE:
+        w->m.responses_ignored++;
+        goto out;
+    case SIP_BAD:
+        w->m.bad_requests++;
+        /* never answer an ACK, not even a broken one (RFC 3261 17.2.1) */
+        if (r.method_name.len == 3 && memcmp(r.method_name.s, "ACK", 3) == 0) goto out;
+        answer(w, fd, &r, r.bad_status, r.why, NULL);
+        goto out;
+    case SIP_OK:
+        break;
+    }
+
+    if (r.method == SIP_ACK) {
+        if (sip_is_ack_for_us(&r)) w->m.acks_absorbed++;
+        else w->m.acks_other++;
+        goto out;
+    }
+    if (r.max_forwards == 0 && r.method != SIP_OPTIONS) {
+        w->m.too_many_hops++;
+        answer(w, fd, &r, 483, NULL, NULL);
+        goto out;
+    }
+    switch (r.method) {
+    case SIP_INVITE:
+        serve_invite(w, fd, &r, now);
+        break;
+    case SIP_CANCEL:
+        /* stateless: the INVITE got (or is about to get) its final answer;
+         * the CANCEL itself is answered 200 (RFC 3261 9.2) */
+        w->m.other_methods++;
+        answer(w, fd, &r, 200, NULL, NULL);
+        break;
+    case SIP_OPTIONS:
+        w->m.other_methods++;
+        answer(w, fd, &r, 200, NULL, "Allow: " ROUTE_ALLOW "\r\nAccept: application/sdp\r\n");
+        break;
+    case SIP_OTHER:
+        w->m.other_methods++;
+        answer(w, fd, &r, 405, NULL, "Allow: " ROUTE_ALLOW "\r\n");
+        break;
+    case SIP_UNKNOWN:
+        w->m.other_methods++;
+        answer(w, fd, &r, 501, NULL, "Allow: " ROUTE_ALLOW "\r\n");
+        break;
+    case SIP_ACK:
+        break;
+    }
+out:
+    sip_req_free(&r);
+}

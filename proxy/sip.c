@@ -1,0 +1,334 @@
+/* sip.c -- libosip2 glue: parse, sanity checks, the values we route on.
+ *
+ * libosip2 validates the message and gives the URIs, the top Via and
+ * Max-Forwards; the few values we copy or hash (Call-ID, tags, the option
+ * header) are read as spans straight from the datagram by a raw header scan,
+ * which also routes a 400 when libosip2 rejects the message.
+ */
+#include "sip.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <osipparser2/osip_parser.h>
+
+void sip_global_init(void)
+{
+    parser_init();
+}
+
+/* ------------------------------------------------------------------------
+ * Raw header scan
+ * --------------------------------------------------------------------- */
+
+static bool is_ws(char c) { return c == ' ' || c == '\t'; }
+
+/* End of the line starting at <p>: index of '\r' or '\n' (or <len>). */
+static size_t line_end(const char *b, size_t len, size_t p)
+{
+    while (p < len && b[p] != '\r' && b[p] != '\n') p++;
+    return p;
+}
+
+static size_t skip_eol(const char *b, size_t len, size_t p)
+{
+    if (p < len && b[p] == '\r') p++;
+    if (p < len && b[p] == '\n') p++;
+    return p;
+}
+
+bool sip_next_header(const char *b, size_t len, size_t *pos, sip_hdr_t *h)
+{
+    size_t p = *pos;
+
+    if (p == 0) p = skip_eol(b, len, line_end(b, len, 0)); /* start line */
+    if (p >= len || b[p] == '\r' || b[p] == '\n') return false;
+
+    size_t start = p, e = line_end(b, len, p);
+    /* continuation lines (RFC 3261 7.3.1) belong to this field */
+    for (;;) {
+        size_t next = skip_eol(b, len, e);
+        if (next < len && is_ws(b[next]) && next > e) e = line_end(b, len, next);
+        else break;
+    }
+    const char *colon = memchr(b + start, ':', e - start);
+    if (!colon) return false; /* not a header line: stop scanning */
+    size_t ne = (size_t)(colon - b);
+    while (ne > start && is_ws(b[ne - 1])) ne--;
+    size_t vs = (size_t)(colon - b) + 1, ve = e;
+    while (vs < ve && (is_ws(b[vs]) || b[vs] == '\r' || b[vs] == '\n')) vs++;
+    while (ve > vs && (is_ws(b[ve - 1]) || b[ve - 1] == '\r' || b[ve - 1] == '\n')) ve--;
+
+    h->name = (span_t){ b + start, ne - start };
+    h->value = (span_t){ b + vs, ve - vs };
+    h->line = (span_t){ b + start, e - start };
+    *pos = skip_eol(b, len, e);
+    return true;
+}
+
+bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact)
+{
+    size_t n = strlen(full);
+    if (h->name.len == n && strncasecmp(h->name.s, full, n) == 0) return true;
+    return compact && h->name.len == 1 && (h->name.s[0] | 0x20) == compact;
+}
+
+span_t sip_hdr_param(span_t v, const char *name)
+{
+    size_t n = strlen(name), i = 0;
+    bool quoted = false, angled = false;
+
+    while (i < v.len) {
+        char c = v.s[i++];
+        if (quoted) {
+            if (c == '\\') i++;
+            else if (c == '"') quoted = false;
+            continue;
+        }
+        if (c == '"') quoted = true;
+        else if (c == '<') angled = true;
+        else if (c == '>') angled = false;
+        else if (c == ',' && !angled) break; /* next header value */
+        else if (c == ';' && !angled) {
+            while (i < v.len && is_ws(v.s[i])) i++;
+            size_t ns = i;
+            while (i < v.len && v.s[i] != '=' && v.s[i] != ';' && v.s[i] != ',' && !is_ws(v.s[i])) i++;
+            bool match = i - ns == n && strncasecmp(v.s + ns, name, n) == 0;
+            while (i < v.len && is_ws(v.s[i])) i++;
+            if (i < v.len && v.s[i] == '=') {
+                i++;
+                while (i < v.len && is_ws(v.s[i])) i++;
+                size_t vs = i;
+                while (i < v.len && v.s[i] != ';' && v.s[i] != ',' && !is_ws(v.s[i])) i++;
+                if (match) return (span_t){ v.s + vs, i - vs };
+            } else if (match) {
+                return (span_t){ v.s + ns, 0 };
+            }
+        }
+    }
+    return (span_t){ NULL, 0 };
+}
+
+/* One pass over the raw headers for the values we copy or hash. */
+static void scan_raw(sip_req_t *r, const char *option_header)
+{
+    size_t pos = 0;
+    sip_hdr_t h;
+
+    while (sip_next_header(r->raw, r->raw_len, &pos, &h)) {
+        if (sip_hdr_is(&h, "Call-ID", 'i')) {
+            if (!r->call_id.len) r->call_id = h.value;
+        } else if (sip_hdr_is(&h, "From", 'f')) {
+            if (!r->from_tag.len) r->from_tag = sip_hdr_param(h.value, "tag");
+        } else if (sip_hdr_is(&h, "To", 't')) {
+            if (!r->to_tag.len) r->to_tag = sip_hdr_param(h.value, "tag");
+        } else if (option_header && sip_hdr_is(&h, option_header, '\0')) {
+            if (!r->option.len) r->option = h.value;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------
+ * Top Via and where answers go
+ * --------------------------------------------------------------------- */
+
+static void set_param(osip_via_t *via, const char *name, const char *value)
+{
+    osip_generic_param_t *gp = NULL;
+    if (osip_via_param_get_byname(via, (char *)name, &gp) == 0 && gp) {
+        osip_free(gp->gvalue);
+        gp->gvalue = osip_strdup(value);
+    } else {
+        osip_via_param_add(via, osip_strdup(name), osip_strdup(value));
+    }
+}
+
+/* RFC 3261 18.2.2 and RFC 3581: answer to the source address; to the source
+ * port when the client asked with rport, else to the sent-by port. We add
+ * received= (and fill rport=) so the client can tell. A received= already in
+ * the request is overwritten, never followed: answers never go anywhere but
+ * back to where the request came from. */
+static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srclen)
+{
+    char ip[INET6_ADDRSTRLEN], port[8];
+    unsigned srcport;
+    osip_via_t *via = r->top_via;
+    osip_generic_param_t *rport = NULL;
+
+    if (src->sa_family == AF_INET && srclen >= sizeof(struct sockaddr_in)) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)src;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+        srcport = ntohs(s4->sin_port);
+    } else if (src->sa_family == AF_INET6 && srclen >= sizeof(struct sockaddr_in6)) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)src;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        srcport = ntohs(s6->sin6_port);
+    } else {
+        return false;
+    }
+    if (!via || !via->host || !via->protocol || strcasecmp(via->protocol, "UDP") != 0)
+        return false; /* we only serve UDP */
+
+    unsigned dport = 5060;
+    osip_via_param_get_byname(via, "rport", &rport);
+    if (rport) {
+        dport = srcport;
+        snprintf(port, sizeof(port), "%u", srcport);
+        set_param(via, "rport", port);
+    } else if (via->port) {
+        char *end;
+        unsigned long v = strtoul(via->port, &end, 10);
+        if (*end || v == 0 || v > 65535) return false;
+        dport = (unsigned)v;
+    }
+    if (rport || strcmp(via->host, ip) != 0) set_param(via, "received", ip);
+
+    memcpy(&r->reply_to, src, srclen);
+    r->reply_len = srclen;
+    if (src->sa_family == AF_INET) ((struct sockaddr_in *)&r->reply_to)->sin_port = htons((uint16_t)dport);
+    else ((struct sockaddr_in6 *)&r->reply_to)->sin6_port = htons((uint16_t)dport);
+    return true;
+}
+
+/* The first value of the first Via header, parsed on its own: used when
+ * libosip2 rejected the whole message. */
+static osip_via_t *raw_top_via(const char *b, size_t len)
+{
+    size_t pos = 0;
+    sip_hdr_t h;
+
+    while (sip_next_header(b, len, &pos, &h)) {
+        if (!sip_hdr_is(&h, "Via", 'v')) continue;
+        char tmp[512];
+        size_t n = 0;
+        bool quoted = false, bracket = false;
+        for (; n < h.value.len; n++) {
+            char c = h.value.s[n];
+            if (c == '"') quoted = !quoted;
+            else if (c == '[') bracket = true;
+            else if (c == ']') bracket = false;
+            else if (c == ',' && !quoted && !bracket) break;
+        }
+        if (n == 0 || n >= sizeof(tmp)) return NULL;
+        memcpy(tmp, h.value.s, n);
+        tmp[n] = '\0';
+        osip_via_t *via = NULL;
+        if (osip_via_init(&via) != 0) return NULL;
+        if (osip_via_parse(via, tmp) != 0) {
+            osip_via_free(via);
+            return NULL;
+        }
+        return via;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * sip_parse
+ * --------------------------------------------------------------------- */
+
+static sip_method_t classify(const char *m)
+{
+    static const char *other[] = { "BYE", "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER",
+                                   "INFO", "UPDATE", "PRACK", "MESSAGE", "PUBLISH" };
+    if (strcmp(m, "INVITE") == 0) return SIP_INVITE;
+    if (strcmp(m, "ACK") == 0) return SIP_ACK;
+    if (strcmp(m, "CANCEL") == 0) return SIP_CANCEL;
+    if (strcmp(m, "OPTIONS") == 0) return SIP_OPTIONS;
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
+        if (strcmp(m, other[i]) == 0) return SIP_OTHER;
+    return SIP_UNKNOWN;
+}
+
+static span_t span_of(const char *s)
+{
+    return s ? (span_t){ s, strlen(s) } : (span_t){ NULL, 0 };
+}
+
+static sip_verdict_t bad(sip_req_t *r, int status, const char *why)
+{
+    r->bad_status = status;
+    r->why = why;
+    return SIP_BAD;
+}
+
+/* libosip2 failed: a 400 if the top Via can still route it. */
+static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, socklen_t srclen)
+{
+    if (r->raw_len >= 8 && memcmp(r->raw, "SIP/2.0 ", 8) == 0) return SIP_RESPONSE;
+    r->top_via = raw_top_via(r->raw, r->raw_len);
+    r->own_via = true;
+    if (!r->top_via || !route_reply(r, src, srclen)) return SIP_DROP;
+    scan_raw(r, NULL);
+    osip_generic_param_t *br = NULL;
+    if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br)
+        r->branch = span_of(br->gvalue);
+    const char *sp = memchr(r->raw, ' ', r->raw_len);
+    if (sp) r->method_name = (span_t){ r->raw, (size_t)(sp - r->raw) };
+    return bad(r, 400, "Bad Request");
+}
+
+sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
+                        const struct sockaddr *src, socklen_t srclen,
+                        const char *option_header)
+{
+    osip_message_t *m = NULL;
+
+    memset(r, 0, sizeof(*r));
+    r->raw = buf;
+    r->raw_len = len;
+    r->max_forwards = -1;
+    if (len == 0) return SIP_DROP;
+
+    if (osip_message_init(&m) != 0) return SIP_DROP;
+    r->msg = m;
+    if (osip_message_parse(m, buf, len) != 0) return parse_fallback(r, src, srclen);
+    if (MSG_IS_RESPONSE(m)) return SIP_RESPONSE;
+    if (!m->sip_method || !m->req_uri) return parse_fallback(r, src, srclen);
+
+    r->top_via = osip_list_get(&m->vias, 0);
+    if (!r->top_via || !route_reply(r, src, srclen)) return SIP_DROP;
+
+    r->method = classify(m->sip_method);
+    r->method_name = span_of(m->sip_method);
+    scan_raw(r, option_header);
+
+    if (len > SIP_MAX_MSG) return bad(r, 513, "Message Too Large");
+    if (!m->from || !m->from->url) return bad(r, 400, "Missing or bad From header");
+    if (!m->to || !m->to->url) return bad(r, 400, "Missing or bad To header");
+    if (!m->call_id || !r->call_id.len) return bad(r, 400, "Missing Call-ID header");
+    if (!m->cseq || !m->cseq->method || !m->cseq->number) return bad(r, 400, "Missing or bad CSeq header");
+    if (strcmp(m->cseq->method, m->sip_method) != 0) return bad(r, 400, "CSeq method does not match");
+    for (const char *d = m->cseq->number; *d; d++)
+        if (*d < '0' || *d > '9') return bad(r, 400, "Bad CSeq number");
+    if (!r->from_tag.len) return bad(r, 400, "Missing From tag");
+
+    osip_header_t *mf = NULL;
+    if (osip_message_get_max_forwards(m, 0, &mf) >= 0 && mf) {
+        char *end;
+        long v = mf->hvalue ? strtol(mf->hvalue, &end, 10) : -1;
+        if (!mf->hvalue || *end || end == mf->hvalue || v < 0 || v > 255)
+            return bad(r, 400, "Bad Max-Forwards");
+        r->max_forwards = (int)v;
+    }
+
+    r->ruri_user = span_of(m->req_uri->username);
+    r->to_user = span_of(m->to->url->username);
+    r->from_user = span_of(m->from->url->username);
+    osip_generic_param_t *br = NULL;
+    if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br)
+        r->branch = span_of(br->gvalue);
+    return SIP_OK;
+}
+
+void sip_req_free(sip_req_t *r)
+{
+    if (r->own_via && r->top_via) osip_via_free(r->top_via);
+    r->top_via = NULL;
+    if (r->msg) osip_message_free(r->msg);
+    r->msg = NULL;
+}

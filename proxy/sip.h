@@ -1,0 +1,96 @@
+/* sip.h -- libosip2 glue: parse one datagram, check it, describe it.
+ *
+ * sip_parse() turns a received datagram into a sip_req_t: the method, the
+ * values the rules and the answer need (as spans), and where an answer must
+ * go (top Via, RFC 3261 18.2.2 and RFC 3581 rport). When libosip2 cannot
+ * parse the message, a raw scan still finds the top Via so a 400 can be
+ * routed. Pure: no sockets, no clock, no globals besides libosip2's parser
+ * tables set up once by sip_global_init() before threads start.
+ *
+ * Ownership: the sip_req_t borrows the datagram (<buf> must outlive it) and
+ * owns the libosip2 objects; sip_req_free() releases them. Spans point into
+ * the datagram or into those objects.
+ */
+#ifndef FRONTDESK_SIP_H
+#define FRONTDESK_SIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#include "rules.h" /* span_t */
+
+#define SIP_MAX_MSG 8192 /* larger requests are answered 513 */
+
+typedef enum {
+    SIP_INVITE = 0,
+    SIP_ACK,
+    SIP_CANCEL,
+    SIP_OPTIONS,
+    SIP_OTHER, /* a method of an RFC we know but do not serve: 405 */
+    SIP_UNKNOWN, /* 501 */
+} sip_method_t;
+
+/* What sip_parse() concluded about a datagram. */
+typedef enum {
+    SIP_OK = 0,   /* a well-formed request: serve it */
+    SIP_BAD,      /* malformed, but the top Via routes a 400 (<why>) */
+    SIP_RESPONSE, /* a SIP response: not ours to answer in redirect mode */
+    SIP_DROP,     /* cannot be parsed nor routed: drop and count */
+} sip_verdict_t;
+
+typedef struct osip_message osip_message_t;
+typedef struct osip_via osip_via_t;
+
+typedef struct {
+    const char *raw;        /* the datagram, borrowed */
+    size_t raw_len;
+    osip_message_t *msg;    /* NULL when libosip2 failed (SIP_BAD/SIP_DROP) */
+    osip_via_t *top_via;    /* with received/rport added; borrowed from msg or
+                               owned (raw fallback) */
+    bool own_via;
+    sip_method_t method;
+    int max_forwards;       /* -1 when absent */
+    span_t method_name;
+    span_t call_id, from_tag, to_tag, branch;
+    span_t ruri_user, to_user, from_user, option;
+    struct sockaddr_storage reply_to; /* where answers go */
+    socklen_t reply_len;
+    int bad_status;         /* SIP_BAD: 400, or 513 when too large */
+    const char *why;        /* SIP_BAD: the reason phrase */
+} sip_req_t;
+
+/* Call once before threads start (libosip2 parser tables). */
+void sip_global_init(void);
+
+/* Parse <buf>/<len> received from <src>. <option_header> names the header
+ * holding the IVR option (NULL: none). Always initialises <r>; call
+ * sip_req_free() whatever the verdict. */
+sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
+                        const struct sockaddr *src, socklen_t srclen,
+                        const char *option_header);
+
+void sip_req_free(sip_req_t *r);
+
+/* ---- raw header access (shared with sipresp.c) ---- */
+
+/* One header field of the raw message: its name and its whole value,
+ * continuation lines included; <line> spans the full field without the final
+ * CRLF. */
+typedef struct {
+    span_t name, value, line;
+} sip_hdr_t;
+
+/* Iterate header fields. <*pos> starts at 0; returns false after the last
+ * header (the empty line). */
+bool sip_next_header(const char *buf, size_t len, size_t *pos, sip_hdr_t *h);
+
+/* Is <h> the header <full> (or its compact form <compact>, '\0' for none)? */
+bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact);
+
+/* Value of the header parameter <name> in <value> (e.g. "tag" of a From
+ * value), as a span; empty when absent. Parameters inside <...> are the
+ * URI's, not the header's, and are skipped. */
+span_t sip_hdr_param(span_t value, const char *name);
+
+#endif

@@ -1,0 +1,171 @@
+/* sipresp.c -- answer bytes and deterministic to-tags; see sipresp.h. */
+#include "sipresp.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <osipparser2/osip_parser.h>
+#include <sodium.h>
+
+#include "version.h"
+
+/* A fixed key: to-tags need to be the same across workers and restarts,
+ * not secret. */
+static const unsigned char tag_key[crypto_shorthash_KEYBYTES] = "frontdesk-totag";
+
+void sipresp_to_tag(const sip_req_t *r, char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char in[1024], h[crypto_shorthash_BYTES];
+    size_t n = 0;
+    const span_t parts[] = { r->call_id, r->from_tag, r->branch };
+
+    for (size_t i = 0; i < 3; i++) {
+        size_t l = parts[i].len < 300 ? parts[i].len : 300;
+        if (l) memcpy(in + n, parts[i].s, l);
+        n += l;
+        in[n++] = 0;
+    }
+    crypto_shorthash(h, in, n, tag_key);
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
+    }
+    out[16] = '\0';
+}
+
+bool sip_is_ack_for_us(const sip_req_t *r)
+{
+    char tag[17];
+    if (r->method != SIP_ACK || r->to_tag.len != 16) return false;
+    sipresp_to_tag(r, tag);
+    return memcmp(tag, r->to_tag.s, 16) == 0;
+}
+
+/* Appending with one bounds check per piece. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool full;
+} out_t;
+
+static void put(out_t *o, const char *s, size_t n)
+{
+    if (o->full || o->len + n > o->cap) {
+        o->full = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
+
+/* Length of the first value of a Via header field (up to a top-level
+ * comma). */
+static size_t first_via_len(span_t v)
+{
+    bool quoted = false, bracket = false;
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.s[i];
+        if (c == '"') quoted = !quoted;
+        else if (c == '[') bracket = true;
+        else if (c == ']') bracket = false;
+        else if (c == ',' && !quoted && !bracket) return i;
+    }
+    return v.len;
+}
+
+int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
+{
+    out_t o = { buf, 0, cap, false };
+    size_t pos = 0;
+    sip_hdr_t h;
+    bool top_done = false;
+
+    while (sip_next_header(r->raw, r->raw_len, &pos, &h)) {
+        if (sip_hdr_is(&h, "Via", 'v')) {
+            if (top_done) {
+                put(&o, h.line.s, h.line.len);
+                puts_(&o, "\r\n");
+                continue;
+            }
+            char *via = NULL;
+            if (!r->top_via || osip_via_to_str(r->top_via, &via) != 0) return -EINVAL;
+            puts_(&o, "Via: ");
+            puts_(&o, via);
+            osip_free(via);
+            size_t first = first_via_len(h.value);
+            if (first < h.value.len) put(&o, h.value.s + first, h.value.len - first);
+            puts_(&o, "\r\n");
+            top_done = true;
+        } else if (sip_hdr_is(&h, "To", 't')) {
+            put(&o, h.line.s, h.line.len);
+            if (!r->to_tag.s) {
+                char tag[17];
+                sipresp_to_tag(r, tag);
+                puts_(&o, ";tag=");
+                put(&o, tag, 16);
+            }
+            puts_(&o, "\r\n");
+        } else if (sip_hdr_is(&h, "From", 'f') || sip_hdr_is(&h, "Call-ID", 'i') ||
+                   sip_hdr_is(&h, "CSeq", '\0')) {
+            put(&o, h.line.s, h.line.len);
+            puts_(&o, "\r\n");
+        }
+    }
+    return o.full ? -ENOSPC : (int)o.len;
+}
+
+int sipresp_contacts(char *buf, size_t cap, const char *const *uris, size_t n)
+{
+    out_t o = { buf, 0, cap, false };
+    for (size_t i = 0; i < n; i++) {
+        char q[32];
+        int tenths = i < 10 ? 10 - (int)i : 1;
+        snprintf(q, sizeof(q), ">;q=%d.%d\r\n", tenths / 10, tenths % 10);
+        puts_(&o, "Contact: <");
+        puts_(&o, uris[i]);
+        puts_(&o, q);
+    }
+    return o.full ? -ENOSPC : (int)o.len;
+}
+
+const char *sipresp_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 302: return "Moved Temporarily";
+    case 400: return "Bad Request";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 480: return "Temporarily Unavailable";
+    case 481: return "Call/Transaction Does Not Exist";
+    case 483: return "Too Many Hops";
+    case 500: return "Server Internal Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 513: return "Message Too Large";
+    default: return "Unknown";
+    }
+}
+
+int sipresp_build(char *buf, size_t cap, int status, const char *reason,
+                  const char *head, size_t head_len,
+                  const char *extra, size_t extra_len)
+{
+    out_t o = { buf, 0, cap, false };
+    char line[160];
+
+    /* a reason phrase comes from our code or our rules, never the wire,
+     * but keep CR/LF out of the status line whatever it is */
+    snprintf(line, sizeof(line), "SIP/2.0 %03d %s", status, reason ? reason : sipresp_reason(status));
+    line[strcspn(line, "\r\n")] = '\0';
+    puts_(&o, line);
+    puts_(&o, "\r\n");
+    put(&o, head, head_len);
+    if (extra_len) put(&o, extra, extra_len);
+    puts_(&o, "Server: Frontdesk/" FRONTDESK_VERSION "\r\nContent-Length: 0\r\n\r\n");
+    return o.full ? -ENOSPC : (int)o.len;
+}

@@ -1,0 +1,218 @@
+/* store.c -- hiredis async connection of one worker: connect, load our
+ * functions, FCALL fd_pick, reconnect with backoff. See store.h.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis.h>
+#include <async.h>
+#include <adapters/libevent.h>
+
+#include "log.h"
+
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 2000
+
+struct store {
+    struct event_base *base;
+    redisAsyncContext *ac;   /* NULL while disconnected */
+    struct event *retry;     /* reconnect timer */
+    unsigned backoff_ms;
+    bool ready;              /* connected and functions loaded */
+    bool closing;
+    bool was_down;           /* for logging transitions once */
+    unsigned inflight;
+    char host[256];
+    unsigned port;
+    unsigned max_inflight;
+    char offer[16], ttl[16];
+};
+
+typedef struct {
+    store_t *s;
+    store_pick_cb *cb;
+    void *arg;
+} pick_t;
+
+static void connect_now(store_t *s);
+
+static void schedule_retry(store_t *s)
+{
+    if (s->closing) return;
+    struct timeval tv = { s->backoff_ms / 1000, (s->backoff_ms % 1000) * 1000 };
+    evtimer_add(s->retry, &tv);
+    s->backoff_ms = s->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : s->backoff_ms * 2;
+}
+
+static void on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    connect_now(arg);
+}
+
+static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
+{
+    store_t *s = arg;
+    redisReply *r = reply;
+    (void)ac;
+    if (!r) return; /* disconnected meanwhile */
+    if (r->type == REDIS_REPLY_ERROR) {
+        LOG_ERROR("redis: FUNCTION LOAD failed", "err=\"%.*s\"", (int)(r->len > 200 ? 200 : r->len), r->str);
+        redisAsyncDisconnect(s->ac); /* try again after the backoff */
+        return;
+    }
+    s->ready = true;
+    s->backoff_ms = BACKOFF_MIN_MS;
+    if (s->was_down) LOG_WARN("redis: back", "redis=%s:%u", s->host, s->port);
+    else LOG_INFO("redis: ready", "redis=%s:%u", s->host, s->port);
+    s->was_down = false;
+    log_flush(); /* rare: do not wait for the next datagram */
+}
+
+static void load_functions(store_t *s)
+{
+    const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
+    size_t lens[] = { 8, 4, 7, strlen(store_lua_source) };
+    redisAsyncCommandArgv(s->ac, on_loaded, s, 4, argv, lens);
+}
+
+static void went_down(store_t *s, const char *why)
+{
+    s->ready = false;
+    s->ac = NULL; /* hiredis frees the context after this callback */
+    if (s->closing) return;
+    if (!s->was_down) LOG_WARN("redis: unavailable, answering with fallbacks", "redis=%s:%u why=\"%s\"", s->host, s->port, why);
+    s->was_down = true;
+    log_flush();
+    schedule_retry(s);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    store_t *s = ac->data;
+    if (status != REDIS_OK) {
+        went_down(s, ac->errstr);
+        return;
+    }
+    load_functions(s);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    store_t *s = ac->data;
+    went_down(s, status == REDIS_OK ? "disconnected" : ac->errstr);
+}
+
+static void connect_now(store_t *s)
+{
+    redisAsyncContext *ac = redisAsyncConnect(s->host, (int)s->port);
+    if (!ac) {
+        schedule_retry(s);
+        return;
+    }
+    if (ac->err) {
+        if (!s->was_down) LOG_WARN("redis: cannot connect", "redis=%s:%u why=\"%s\"", s->host, s->port, ac->errstr);
+        s->was_down = true;
+        redisAsyncFree(ac);
+        schedule_retry(s);
+        return;
+    }
+    ac->data = s;
+    s->ac = ac;
+    redisLibeventAttach(ac, s->base);
+    redisAsyncSetConnectCallback(ac, on_connect);
+    redisAsyncSetDisconnectCallback(ac, on_disconnect);
+}
+
+int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
+{
+    int rc = -ENOMEM;
+    store_t *s = calloc(1, sizeof(*s));
+    if (!s) goto fail;
+    s->base = base;
+    snprintf(s->host, sizeof(s->host), "%s", o->host);
+    s->port = o->port;
+    s->max_inflight = o->max_inflight ? o->max_inflight : 8192;
+    snprintf(s->offer, sizeof(s->offer), "%u", o->offer_ms);
+    snprintf(s->ttl, sizeof(s->ttl), "%u", o->ttl_ms);
+    s->backoff_ms = BACKOFF_MIN_MS;
+    if (!(s->retry = evtimer_new(base, on_retry, s))) goto fail;
+    connect_now(s);
+    *out = s;
+    return 0;
+fail:
+    store_close(s);
+    return rc;
+}
+
+void store_close(store_t *s)
+{
+    if (!s) return;
+    s->closing = true;
+    if (s->ac) redisAsyncFree(s->ac); /* runs pending callbacks with NULL */
+    s->ac = NULL;
+    if (s->retry) event_free(s->retry);
+    free(s);
+}
+
+bool store_is_ready(const store_t *s)
+{
+    return s && s->ready && s->ac;
+}
+
+static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
+{
+    pick_t *p = arg;
+    store_t *s = p->s;
+    redisReply *r = reply;
+    store_decision_t d;
+    (void)ac;
+
+    s->inflight--;
+    if (!r) {
+        p->cb(p->arg, -ECONNRESET, NULL);
+    } else if (store_decode_pick(r, &d) == 0) {
+        p->cb(p->arg, 0, &d);
+    } else {
+        if (r->type == REDIS_REPLY_ERROR) {
+            LOG_WARN("redis: fd_pick error", "err=\"%.*s\"", (int)(r->len > 200 ? 200 : r->len), r->str);
+            /* the library went missing (FUNCTION FLUSH, a new empty Redis):
+             * load it again; picks meanwhile get fallbacks */
+            if (strstr(r->str, "Function not found") && s->ready && s->ac) {
+                s->ready = false;
+                load_functions(s);
+            }
+        }
+        p->cb(p->arg, -EPROTO, NULL);
+    }
+    free(p);
+}
+
+int store_pick(store_t *s, const char *site, const char *callid, size_t callid_len,
+               const char *skill, unsigned k, store_pick_cb *cb, void *arg)
+{
+    char key[96], kbuf[4];
+    if (!store_is_ready(s)) return -ENOTCONN;
+    if (s->inflight >= s->max_inflight) return -EBUSY;
+    int kl = snprintf(key, sizeof(key), "fd:{%s}", site);
+    if (kl < 0 || (size_t)kl >= sizeof(key)) return -EINVAL;
+    snprintf(kbuf, sizeof(kbuf), "%u", k);
+
+    pick_t *p = malloc(sizeof(*p));
+    if (!p) return -ENOMEM;
+    *p = (pick_t){ s, cb, arg };
+    const char *argv[] = { "FCALL", "fd_pick", "1", key, callid, skill, kbuf, s->offer, s->ttl };
+    size_t lens[] = { 5, 7, 1, (size_t)kl, callid_len, strlen(skill), strlen(kbuf),
+                      strlen(s->offer), strlen(s->ttl) };
+    if (redisAsyncCommandArgv(s->ac, on_pick, p, 9, argv, lens) != REDIS_OK) {
+        free(p);
+        return -ENOTCONN;
+    }
+    s->inflight++;
+    return 0;
+}

@@ -1,0 +1,4 @@
+#ifndef FRONTDESK_VERSION_H
+#define FRONTDESK_VERSION_H
+#define FRONTDESK_VERSION "0.1.0"
+#endif

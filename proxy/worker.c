@@ -1,0 +1,185 @@
+/* worker.c -- a worker thread's event loop: read datagrams in batches, hand
+ * each to route.c, send the answers in batches. Together with net.c and
+ * store.c, the only code that touches sockets or the loop.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "route.h"
+
+#define RX_ROUNDS 4 /* batches read per wake-up before yielding to Redis replies */
+
+static void flush_out(worker_t *w)
+{
+    unsigned done = 0;
+    while (done < w->out_n) {
+        int n = sendmmsg(w->out_fd, w->out_msgs + done, w->out_n - done, 0);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            /* one bad destination (e.g. EACCES, EINVAL): skip it, keep the rest */
+            w->m.tx_errors++;
+            done++;
+            continue;
+        }
+        w->m.tx_datagrams += (uint64_t)n;
+        done += (unsigned)n;
+    }
+    w->out_n = 0;
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd, (void)what;
+    w->flush_pending = false;
+    flush_out(w);
+    log_flush();
+}
+
+void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen,
+                 const char *buf, size_t len)
+{
+    if (len > WORKER_TX_MAX || tolen > sizeof(struct sockaddr_storage)) {
+        w->m.tx_errors++;
+        return;
+    }
+    if (w->out_n && (w->out_n == WORKER_BATCH || w->out_fd != fd)) flush_out(w);
+    unsigned i = w->out_n++;
+    w->out_fd = fd;
+    memcpy(w->out_buf[i], buf, len);
+    memcpy(&w->out_addr[i], to, tolen);
+    w->out_iov[i] = (struct iovec){ w->out_buf[i], len };
+    w->out_msgs[i].msg_hdr = (struct msghdr){
+        .msg_name = &w->out_addr[i], .msg_namelen = tolen,
+        .msg_iov = &w->out_iov[i], .msg_iovlen = 1,
+    };
+    /* answers made inside a Redis callback leave after the current round of
+     * callbacks, batched with whatever else is ready */
+    if (!w->flush_pending) {
+        w->flush_pending = true;
+        event_active(w->flush_ev, EV_WRITE, 0);
+    }
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)what;
+
+    for (int round = 0; round < RX_ROUNDS; round++) {
+        for (unsigned i = 0; i < WORKER_BATCH; i++) {
+            w->in_msgs[i].msg_hdr.msg_namelen = sizeof(w->in_addr[i]);
+            w->in_msgs[i].msg_hdr.msg_flags = 0;
+        }
+        int n = recvmmsg(fd, w->in_msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
+        if (n <= 0) break; /* EAGAIN: another worker took it, or nothing left */
+        time_t now = time(NULL);
+        for (int i = 0; i < n; i++) {
+            w->m.rx_datagrams++;
+            if (w->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                w->m.dropped++;
+                continue;
+            }
+            route_datagram(w, fd, w->in_buf[i], w->in_msgs[i].msg_len,
+                           (struct sockaddr *)&w->in_addr[i], w->in_msgs[i].msg_hdr.msg_namelen, now);
+        }
+        if (n < WORKER_BATCH) break;
+    }
+    if (w->out_n) flush_out(w);
+    log_flush();
+}
+
+static void on_stop(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd, (void)what;
+    event_base_loopexit(w->base, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    store_opts_t so = {
+        .host = w->opts->redis_host, .port = w->opts->redis_port,
+        .offer_ms = w->opts->offer_ms, .ttl_ms = w->opts->decision_ttl_ms,
+    };
+
+    log_buffer_thread(true);
+    if (store_open(&w->store, w->base, &so) < 0)
+        LOG_ERROR("worker: cannot set up its Redis connection", "worker=%u", w->id);
+    event_base_dispatch(w->base);
+    store_close(w->store); /* pending picks answer with their fallback */
+    w->store = NULL;
+    if (w->out_n) flush_out(w);
+    log_buffer_thread(false);
+    return NULL;
+}
+
+static void worker_free(worker_t *w)
+{
+    for (unsigned i = 0; i < w->n_fds; i++)
+        if (w->rx_ev[i]) event_free(w->rx_ev[i]);
+    if (w->flush_ev) event_free(w->flush_ev);
+    if (w->stop_ev) event_free(w->stop_ev);
+    if (w->base) event_base_free(w->base);
+    free(w->out_msgs), free(w->out_iov), free(w->out_addr), free(w->out_buf);
+    free(w->in_msgs), free(w->in_iov), free(w->in_addr), free(w->in_buf);
+    memset(w->rx_ev, 0, sizeof(w->rx_ev));
+    w->flush_ev = w->stop_ev = NULL;
+    w->base = NULL;
+    w->out_msgs = NULL, w->out_iov = NULL, w->out_addr = NULL, w->out_buf = NULL;
+    w->in_msgs = NULL, w->in_iov = NULL, w->in_addr = NULL, w->in_buf = NULL;
+}
+
+int worker_start(worker_t *w)
+{
+    int rc = -ENOMEM;
+    struct timeval tv = { w->opts->redis_timeout_ms / 1000, (w->opts->redis_timeout_ms % 1000) * 1000 };
+
+    if (!(w->base = event_base_new())) goto fail;
+    w->deadline = event_base_init_common_timeout(w->base, &tv);
+    w->out_msgs = calloc(WORKER_BATCH, sizeof(*w->out_msgs));
+    w->out_iov = calloc(WORKER_BATCH, sizeof(*w->out_iov));
+    w->out_addr = calloc(WORKER_BATCH, sizeof(*w->out_addr));
+    w->out_buf = calloc(WORKER_BATCH, sizeof(*w->out_buf));
+    w->in_msgs = calloc(WORKER_BATCH, sizeof(*w->in_msgs));
+    w->in_iov = calloc(WORKER_BATCH, sizeof(*w->in_iov));
+    w->in_addr = calloc(WORKER_BATCH, sizeof(*w->in_addr));
+    w->in_buf = calloc(WORKER_BATCH, sizeof(*w->in_buf));
+    if (!w->deadline || !w->out_msgs || !w->out_iov || !w->out_addr || !w->out_buf ||
+        !w->in_msgs || !w->in_iov || !w->in_addr || !w->in_buf)
+        goto fail;
+    for (unsigned i = 0; i < WORKER_BATCH; i++) {
+        w->in_iov[i] = (struct iovec){ w->in_buf[i], WORKER_RX_MAX };
+        w->in_msgs[i].msg_hdr = (struct msghdr){
+            .msg_name = &w->in_addr[i], .msg_namelen = sizeof(w->in_addr[i]),
+            .msg_iov = &w->in_iov[i], .msg_iovlen = 1,
+        };
+    }
+    for (unsigned i = 0; i < w->n_fds; i++) {
+        w->rx_ev[i] = event_new(w->base, w->fds[i], EV_READ | EV_PERSIST, on_readable, w);
+        if (!w->rx_ev[i] || event_add(w->rx_ev[i], NULL) < 0) goto fail;
+    }
+    if (!(w->flush_ev = event_new(w->base, -1, 0, on_flush, w))) goto fail;
+    if (!(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) goto fail;
+    if ((rc = -pthread_create(&w->thread, NULL, worker_main, w)) < 0) goto fail;
+    return 0;
+fail:
+    worker_free(w);
+    return rc;
+}
+
+void worker_stop(worker_t *w)
+{
+    if (!w->base) return;
+    event_active(w->stop_ev, EV_READ, 0); /* thread-safe with evthread_use_pthreads() */
+    pthread_join(w->thread, NULL);
+    worker_free(w);
+}

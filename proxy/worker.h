@@ -1,0 +1,75 @@
+/* worker.h -- one worker thread: its event_base, its Redis connection, its
+ * counters, batched UDP receive and send.
+ *
+ * Every worker waits on every listening socket, so even one PBX trunk (one
+ * source address and port, which SO_REUSEPORT would pin to one socket) is
+ * spread over all workers: whichever worker is free reads the next batch.
+ * Answers are queued in the worker's outbox and leave in one sendmmsg()
+ * per batch. Nothing here is shared between workers; the rules snapshot is
+ * immutable and read-only.
+ */
+#ifndef FRONTDESK_WORKER_H
+#define FRONTDESK_WORKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include "metrics.h"
+#include "opts.h"
+#include "rules.h"
+#include "store.h"
+
+#define WORKER_BATCH 32      /* datagrams per recvmmsg/sendmmsg */
+#define WORKER_RX_MAX 65536  /* largest datagram we read whole */
+#define WORKER_TX_MAX 8192   /* largest answer */
+
+struct event_base;
+struct event;
+struct mmsghdr;
+
+typedef struct worker {
+    unsigned id;
+    pthread_t thread;
+    struct event_base *base;
+    struct event *rx_ev[OPTS_MAX_LISTEN];
+    struct event *flush_ev;
+    struct event *stop_ev;
+    const int *fds;
+    unsigned n_fds;
+    store_t *store;
+    const rules_t *rules;
+    const char *option_header;
+    const opts_t *opts;
+    const struct timeval *deadline; /* libevent common timeout for picks */
+    metrics_t m;
+
+    /* outbox: answers of the current batch */
+    unsigned out_n;
+    int out_fd;
+    bool flush_pending;
+    struct mmsghdr *out_msgs;
+    struct iovec *out_iov;
+    struct sockaddr_storage *out_addr;
+    char (*out_buf)[WORKER_TX_MAX];
+
+    /* receive buffers */
+    struct mmsghdr *in_msgs;
+    struct iovec *in_iov;
+    struct sockaddr_storage *in_addr;
+    char (*in_buf)[WORKER_RX_MAX];
+} worker_t;
+
+/* Set up <w> (its id, fds, rules, opts already filled) and start its
+ * thread. 0 or a negative errno. */
+int worker_start(worker_t *w);
+
+/* Ask the worker to stop (thread-safe) and wait for it. */
+void worker_stop(worker_t *w);
+
+/* Queue an answer of <len> bytes to <to> on socket <fd>. */
+void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen,
+                 const char *buf, size_t len);
+
+#endif

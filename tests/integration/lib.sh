@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Shared by the integration scenarios: a private stack (deploy/stack.sh)
+# under run/tests/<scenario>/, SIP helpers and assertions. Each scenario
+# sources this, starts what it needs and calls `finish` at the end; the
+# EXIT trap stops every process it started, by PID.
+set -u
+FD_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+T_NAME=$(basename "$0" .sh)
+FD_RUN=$FD_ROOT/run/tests/$T_NAME.d
+rm -rf "$FD_RUN"; mkdir -p "$FD_RUN"
+. "$FD_ROOT/deploy/stack.sh"
+SIPSEND=$FD_ROOT/build/tests/sipsend
+SIPDIR=$FD_ROOT/tests/integration/sip
+T_PASS=0 T_FAIL=0
+trap 'stack_stop' EXIT
+
+ok()   { T_PASS=$((T_PASS + 1)); echo "  ok: $*"; }
+bad()  { T_FAIL=$((T_FAIL + 1)); echo "  NOT OK: $*"; }
+check() { # description command...
+    local d=$1; shift
+    if "$@"; then ok "$d"; else bad "$d"; fi
+}
+has()   { printf '%s\n' "$1" | grep -qE -- "$2"; }
+hasnt() { ! printf '%s\n' "$1" | grep -qE -- "$2"; }
+finish() {
+    echo "$T_NAME: $T_PASS passed, $T_FAIL failed"
+    [ "$T_FAIL" -eq 0 ] && [ "$T_PASS" -gt 0 ]
+}
+
+# sip TEMPLATE CALLID [sipsend flags...]: send tests/integration/sip/TEMPLATE
+# with CALLID substituted; prints the answers (LF line ends, "--" after each).
+sip() {
+    local tpl=$1 cid=$2; shift 2
+    sed "s/CALLID/$cid/g" "$SIPDIR/$tpl" | "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" "$@" -
+}
+# sip_raw TEXT [sipsend flags]: send TEXT as the request
+sip_raw() { # (command substitution strips the final empty line: put it back)
+    local text=$1; shift
+    printf '%s\n\n' "$text" | "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" "$@" -
+}
+status_of() { printf '%s\n' "$1" | head -n 1 | cut -d' ' -f2; }
+contacts_of() { printf '%s\n' "$1" | sed -n 's/^Contact: <\([^>]*\)>.*/\1/p'; }
+first_contact() { contacts_of "$1" | head -n 1; }
+now_ms() { date +%s%3N; }
