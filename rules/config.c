@@ -1,0 +1,1165 @@
+/* config.c -- rules_load(): a YAML rules file in, an immutable snapshot out.
+ *
+ * libyaml parses the text into a node tree whose nodes carry their line and
+ * column. A small declarative walker then maps each YAML mapping onto a
+ * struct through a table of known keys, so unknown, duplicate, missing and
+ * mistyped keys are caught in one place, with their position. Checks across
+ * values (a DID claimed twice, a site id used twice) run as each value is
+ * read, so the error reported is the first one met reading down the file.
+ *
+ * Runs off the hot path (start, reload): it allocates freely and stat()s
+ * the time zone database; nothing here is shared with rules_eval() but the
+ * finished snapshot.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+#include "rules_int.h"
+
+#define CONFIG_FILE_MAX (4u << 20) /* rules files are KiBs: refuse runaways */
+#define CONFIG_ZONEINFO "/usr/share/zoneinfo"
+#define CONFIG_NAME_MAX 100        /* group and site display names */
+#define CONFIG_TZ_MAX 64
+#define CONFIG_URI_MAX 256
+#define CONFIG_HEADER_MAX 64
+#define CONFIG_WORD_MAX 256 /* ids and skills, before their own 32 check */
+
+/* ---------------------------------------------------------------------- */
+/* Load state and error reports                                           */
+
+typedef struct {
+    yaml_document_t *doc;
+    rules_t *r;
+    rules_report_t *rep;
+    char ctx[112];     /* prefix naming the group or site being read, e.g.
+                          "site \"downtown\": "; empty until it is known */
+    size_t group;      /* index of the group whose sites are being read */
+    size_t groups_cap;
+    size_t sites_cap;
+    rules_index_t site_ids;    /* site id -> site index, load only */
+    rules_index_t group_names; /* group name -> group index, load only */
+} load_t;
+
+static void report_init(rules_report_t *rep, const char *file)
+{
+    memset(rep, 0, sizeof(*rep));
+    snprintf(rep->file, sizeof(rep->file), "%s", file);
+}
+
+/* Fill <rep> with <line>:<col> (1-based, 0 when not applicable) and the
+ * message <prefix><fmt...>. Returns -EINVAL, the code of bad content. */
+static int report_v(rules_report_t *rep, size_t line, size_t col,
+                    const char *prefix, const char *fmt, va_list ap)
+{
+    size_t off = strlen(prefix);
+
+    if (off >= sizeof(rep->msg))
+        off = sizeof(rep->msg) - 1;
+    memcpy(rep->msg, prefix, off);
+    rep->msg[off] = '\0';
+    vsnprintf(rep->msg + off, sizeof(rep->msg) - off, fmt, ap);
+    rep->line = (unsigned)line;
+    rep->col = (unsigned)col;
+    return -EINVAL;
+}
+
+__attribute__((format(printf, 4, 5)))
+static int report_at(rules_report_t *rep, size_t line, size_t col,
+                     const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = report_v(rep, line, col, "", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+static int report_nomem(rules_report_t *rep)
+{
+    report_at(rep, 0, 0, "out of memory");
+    return -ENOMEM;
+}
+
+/* An error about node <at>, prefixed with the group/site being read. */
+__attribute__((format(printf, 3, 4)))
+static int load_fail(load_t *ld, const yaml_node_t *at, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = report_v(ld->rep, at->start_mark.line + 1, at->start_mark.column + 1,
+                  ld->ctx, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Same without the prefix, for messages that name their sites themselves. */
+__attribute__((format(printf, 3, 4)))
+static int load_fail_bare(load_t *ld, const yaml_node_t *at,
+                          const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = report_v(ld->rep, at->start_mark.line + 1, at->start_mark.column + 1,
+                  "", fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* libyaml reader errors (bad UTF-8, control characters) carry only a byte
+ * offset: turn it into a line and column of <buf>. */
+static void offset_to_mark(const char *buf, size_t len, size_t offset,
+                           size_t *line, size_t *col)
+{
+    size_t l = 1, c = 1;
+
+    for (size_t i = 0; i < offset && i < len; i++) {
+        if (buf[i] == '\n') {
+            l++;
+            c = 1;
+        } else {
+            c++;
+        }
+    }
+    *line = l;
+    *col = c;
+}
+
+static int fail_syntax(rules_report_t *rep, const yaml_parser_t *p,
+                       const char *buf, size_t len)
+{
+    const char *problem = p->problem ? p->problem : "cannot parse";
+    size_t line, col;
+
+    if (p->error == YAML_MEMORY_ERROR)
+        return report_nomem(rep);
+    if (p->error == YAML_READER_ERROR) {
+        offset_to_mark(buf, len, p->problem_offset, &line, &col);
+    } else {
+        line = p->problem_mark.line + 1;
+        col = p->problem_mark.column + 1;
+    }
+    if (p->context)
+        return report_at(rep, line, col,
+                         "YAML syntax error: %s (%s at line %zu, col %zu)",
+                         problem, p->context, p->context_mark.line + 1,
+                         p->context_mark.column + 1);
+    return report_at(rep, line, col, "YAML syntax error: %s", problem);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Small helpers: growing arrays, the string index                        */
+
+/* <arr> with room for at least <n> + 1 elements of <size>, or NULL (then
+ * <arr> is untouched and still owned by the caller). */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+    size_t ncap;
+    void *p;
+
+    if (n < *cap)
+        return arr;
+    ncap = *cap ? *cap * 2 : 4;
+    p = realloc(arr, ncap * size);
+    if (!p)
+        return NULL;
+    *cap = ncap;
+    return p;
+}
+
+static void index_insert(rules_slot_t *slots, size_t cap,
+                         const rules_slot_t *sl)
+{
+    size_t mask = cap - 1;
+    size_t i = (size_t)sl->hash & mask;
+
+    while (slots[i].key)
+        i = (i + 1) & mask;
+    slots[i] = *sl;
+}
+
+static int index_grow(rules_index_t *ix)
+{
+    size_t ncap = ix->cap ? ix->cap * 2 : 16;
+    rules_slot_t *ns = calloc(ncap, sizeof(*ns));
+
+    if (!ns)
+        return -ENOMEM;
+    for (size_t i = 0; i < ix->cap; i++)
+        if (ix->slots[i].key)
+            index_insert(ns, ncap, &ix->slots[i]);
+    free(ix->slots);
+    ix->slots = ns;
+    ix->cap = ncap;
+    return 0;
+}
+
+/* Map <key>/<len> (borrowed, must outlive the index) to <val>. Returns 0
+ * when added, 1 when the key was already there (its value in *<have>),
+ * -ENOMEM. */
+static int index_put(rules_index_t *ix, const char *key, size_t len,
+                     uint32_t val, uint32_t *have)
+{
+    const rules_slot_t *old = rules_index_find(ix, key, len);
+    rules_slot_t sl = {
+        .key = key, .len = (uint32_t)len, .val = val,
+        .hash = rules_hash(key, len),
+    };
+
+    if (old) {
+        *have = old->val;
+        return 1;
+    }
+    if ((ix->count + 1) * 2 > ix->cap && index_grow(ix) < 0)
+        return -ENOMEM;
+    index_insert(ix->slots, ix->cap, &sl);
+    ix->count++;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Scalars                                                                */
+
+static const char *scalar_text(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static size_t scalar_len(const yaml_node_t *n)
+{
+    return n->data.scalar.length;
+}
+
+static bool scalar_is(const yaml_node_t *n, const char *s)
+{
+    size_t len = strlen(s);
+
+    return n->type == YAML_SCALAR_NODE && scalar_len(n) == len &&
+           memcmp(scalar_text(n), s, len) == 0;
+}
+
+/* YAML's null: an empty or "~"/"null" plain scalar ("key:" with nothing). */
+static bool node_is_null(const yaml_node_t *n)
+{
+    static const char *const nulls[] = { "", "~", "null", "Null", "NULL" };
+
+    if (n->type != YAML_SCALAR_NODE ||
+        n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
+        if (scalar_is(n, nulls[i]))
+            return true;
+    return false;
+}
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    if (n->type == YAML_SEQUENCE_NODE)
+        return "a list";
+    if (n->type == YAML_MAPPING_NODE)
+        return "a mapping";
+    return node_is_null(n) ? "nothing" : "a single value";
+}
+
+/* Node <n> must be a list or a mapping (<type>); <label> names it. */
+static int want(load_t *ld, const char *label, const yaml_node_t *n,
+                yaml_node_type_t type)
+{
+    if (n->type == type)
+        return 0;
+    return load_fail(ld, n, "%s: expected %s, found %s", label,
+                     type == YAML_SEQUENCE_NODE ? "a list" : "a mapping",
+                     node_kind(n));
+}
+
+static int want_scalar(load_t *ld, const char *label, const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return load_fail(ld, n, "%s: expected a single value, found %s",
+                         label, node_kind(n));
+    if (node_is_null(n))
+        return load_fail(ld, n, "%s has no value", label);
+    return 0;
+}
+
+/* Copy scalar <n> into a new string in *<out>: at most <max> bytes, no
+ * control characters (they would end up in SIP headers and log lines). */
+static int scalar_dup(load_t *ld, const char *label, const yaml_node_t *n,
+                      size_t max, char **out)
+{
+    const char *s;
+    size_t len;
+    char *p;
+    int rc;
+
+    if ((rc = want_scalar(ld, label, n)) < 0)
+        return rc;
+    s = scalar_text(n);
+    len = scalar_len(n);
+    if (len == 0)
+        return load_fail(ld, n, "%s has no value", label);
+    if (len > max)
+        return load_fail(ld, n, "%s is too long (at most %zu characters)",
+                         label, max);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+            return load_fail(ld, n, "%s contains a control character",
+                             label);
+    if (!(p = malloc(len + 1)))
+        return report_nomem(ld->rep);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    *out = p;
+    return 0;
+}
+
+static int scalar_uint(load_t *ld, const char *label, const yaml_node_t *n,
+                       unsigned min, unsigned max, unsigned *out)
+{
+    unsigned long v = 0;
+    size_t len;
+    int rc;
+
+    if ((rc = want_scalar(ld, label, n)) < 0)
+        return rc;
+    len = scalar_len(n);
+    for (size_t i = 0; i < len; i++) {
+        char c = scalar_text(n)[i];
+        if (c < '0' || c > '9')
+            return load_fail(ld, n, "%s must be a whole number", label);
+        if (v <= max) /* past max it is out of range anyway: stop growing */
+            v = v * 10 + (unsigned long)(c - '0');
+    }
+    if (v < min || v > max)
+        return load_fail(ld, n, "%s must be between %u and %u", label, min,
+                         max);
+    *out = (unsigned)v;
+    return 0;
+}
+
+/* YAML 1.1 booleans, as libyaml's users expect: true/false, yes/no, on/off,
+ * in any case. */
+static int scalar_bool(load_t *ld, const char *label, const yaml_node_t *n,
+                       bool *out)
+{
+    static const char *const yes[] = { "true", "yes", "on" };
+    static const char *const no[] = { "false", "no", "off" };
+    char word[8];
+    size_t len;
+    int rc;
+
+    if ((rc = want_scalar(ld, label, n)) < 0)
+        return rc;
+    len = scalar_len(n);
+    if (len < sizeof(word)) {
+        memcpy(word, scalar_text(n), len);
+        word[len] = '\0';
+        for (size_t i = 0; i < 3; i++) {
+            if (strcasecmp(word, yes[i]) == 0) {
+                *out = true;
+                return 0;
+            }
+            if (strcasecmp(word, no[i]) == 0) {
+                *out = false;
+                return 0;
+            }
+        }
+    }
+    return load_fail(ld, n, "%s must be true or false", label);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The walker: one table of known keys per kind of mapping                */
+
+typedef struct walk_field walk_field_t;
+
+/* WK_STRING: validate the copy <s> already stored in the target. */
+typedef int (*walk_check_fn)(load_t *ld, const walk_field_t *f,
+                             const yaml_node_t *n, const char *s);
+/* WK_CUSTOM: read node <n> into <obj> by hand (lists, nested mappings). */
+typedef int (*walk_parse_fn)(load_t *ld, const walk_field_t *f,
+                             yaml_node_t *n, void *obj);
+
+typedef enum { WK_STRING, WK_UINT, WK_BOOL, WK_CUSTOM } walk_kind_t;
+
+#define WF_REQUIRED 1u
+#define WF_FIRST 2u /* read before the others: it names the object in
+                       later messages (a site's id, a group's name) */
+
+struct walk_field {
+    const char *key;
+    walk_kind_t kind;
+    unsigned flags;
+    size_t offset;       /* of the char * / unsigned / bool in the target */
+    unsigned min, max;   /* WK_UINT: bounds; WK_STRING: max bytes */
+    walk_check_fn check; /* WK_STRING, optional */
+    walk_parse_fn parse; /* WK_CUSTOM */
+};
+
+typedef struct {
+    const char *what;    /* "site": in "site: expected a mapping" */
+    const char *subject; /* "site": in "site is missing required key" */
+    const char *where;   /* "in site": in "unknown key \"x\" in site" */
+    const walk_field_t *fields;
+    size_t nfields;
+} walk_map_t;
+
+#define WALK_MAX_FIELDS 16
+
+static int walk_value(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                      void *obj)
+{
+    char *at = (char *)obj + f->offset;
+    int rc;
+
+    switch (f->kind) {
+    case WK_STRING: {
+        char *s = NULL;
+        if ((rc = scalar_dup(ld, f->key, n, f->max, &s)) < 0)
+            return rc;
+        *(char **)at = s; /* stored first: the destructor frees it */
+        return f->check ? f->check(ld, f, n, s) : 0;
+    }
+    case WK_UINT:
+        return scalar_uint(ld, f->key, n, f->min, f->max, (unsigned *)at);
+    case WK_BOOL:
+        return scalar_bool(ld, f->key, n, (bool *)at);
+    case WK_CUSTOM:
+        return f->parse(ld, f, n, obj);
+    }
+    return -EINVAL;
+}
+
+static int fail_unknown_key(load_t *ld, const walk_map_t *m,
+                            const yaml_node_t *k)
+{
+    char keys[160];
+    size_t off = 0;
+
+    keys[0] = '\0';
+    for (size_t i = 0; i < m->nfields && off < sizeof(keys); i++) {
+        int n = snprintf(keys + off, sizeof(keys) - off, "%s%s",
+                         i ? ", " : "", m->fields[i].key);
+        if (n < 0)
+            break;
+        off += (size_t)n;
+    }
+    return load_fail(ld, k, "unknown key \"%.*s\" %s (expected one of: %s)",
+                     (int)(scalar_len(k) > 40 ? 40 : scalar_len(k)),
+                     scalar_text(k), m->where, keys);
+}
+
+/* Read mapping <node> into <obj> following table <m>. Order of checks, so
+ * that the first error down the file is the one reported: every key must be
+ * known and appear once; WF_FIRST fields; missing required keys (reported
+ * at the mapping's first line); then the values in the order written. */
+static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
+                        void *obj)
+{
+    yaml_node_t *val[WALK_MAX_FIELDS] = { 0 };
+    size_t order[WALK_MAX_FIELDS];
+    size_t norder = 0;
+    char saved[sizeof(ld->ctx)];
+    int rc;
+
+    if (node->type != YAML_MAPPING_NODE)
+        return load_fail(ld, node, "%s: expected a mapping, found %s",
+                         m->what, node_kind(node));
+
+    /* The prefix names this mapping once it is known (see WF_FIRST); the
+     * parent's is restored on the way out. */
+    memcpy(saved, ld->ctx, sizeof(saved));
+    ld->ctx[0] = '\0';
+
+    for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
+         p < node->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+        size_t i;
+
+        if (k->type != YAML_SCALAR_NODE) {
+            rc = load_fail(ld, k, "keys %s must be plain words, found %s",
+                           m->where, node_kind(k));
+            goto out;
+        }
+        for (i = 0; i < m->nfields; i++)
+            if (scalar_is(k, m->fields[i].key))
+                break;
+        if (i == m->nfields) {
+            rc = fail_unknown_key(ld, m, k);
+            goto out;
+        }
+        if (val[i]) {
+            rc = load_fail(ld, k, "duplicate key \"%s\" %s",
+                           m->fields[i].key, m->where);
+            goto out;
+        }
+        val[i] = yaml_document_get_node(ld->doc, p->value);
+        order[norder++] = i;
+    }
+
+    for (size_t i = 0; i < m->nfields; i++) {
+        const walk_field_t *f = &m->fields[i];
+        if (!(f->flags & WF_FIRST))
+            continue;
+        if (!val[i])
+            continue; /* reported as missing below if required */
+        if ((rc = walk_value(ld, f, val[i], obj)) < 0)
+            goto out;
+    }
+
+    for (size_t i = 0; i < m->nfields; i++) {
+        const walk_field_t *f = &m->fields[i];
+        if (val[i] || !(f->flags & WF_REQUIRED))
+            continue;
+        if (ld->ctx[0])
+            rc = load_fail(ld, node, "missing required key \"%s\"", f->key);
+        else
+            rc = load_fail(ld, node, "%s is missing required key \"%s\"",
+                           m->subject, f->key);
+        goto out;
+    }
+
+    for (size_t j = 0; j < norder; j++) {
+        const walk_field_t *f = &m->fields[order[j]];
+        if (f->flags & WF_FIRST)
+            continue;
+        if ((rc = walk_value(ld, f, val[order[j]], obj)) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    memcpy(ld->ctx, saved, sizeof(saved));
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sites                                                                  */
+
+static int check_ident(load_t *ld, const char *label, const yaml_node_t *n,
+                       const char *s)
+{
+    size_t len = strlen(s);
+    bool ok = len >= 1 && len <= RULES_IDENT_MAX;
+
+    for (size_t i = 0; ok && i < len; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+             s[i] == '_' || s[i] == '-';
+    if (ok)
+        return 0;
+    return load_fail(ld, n,
+                     "%s must be 1 to %d characters of a-z, 0-9, \"_\" or "
+                     "\"-\" (found \"%.40s\")",
+                     label, RULES_IDENT_MAX, s);
+}
+
+static int check_skill(load_t *ld, const walk_field_t *f,
+                       const yaml_node_t *n, const char *s)
+{
+    return check_ident(ld, f->key, n, s);
+}
+
+/* The id names the site in every later message, and is the Redis hash tag
+ * of its keys, so it must be unique across the whole file. */
+static int check_site_id(load_t *ld, const walk_field_t *f,
+                         const yaml_node_t *n, const char *s)
+{
+    uint32_t self = (uint32_t)(ld->r->nsites - 1), first;
+    int rc;
+
+    if ((rc = check_ident(ld, f->key, n, s)) < 0)
+        return rc;
+    rc = index_put(&ld->site_ids, s, strlen(s), self, &first);
+    if (rc < 0)
+        return report_nomem(ld->rep);
+    if (rc == 1)
+        return load_fail(ld, n, "site id \"%s\" is used twice (first at "
+                         "line %u)", s, ld->r->sites[first].line);
+    snprintf(ld->ctx, sizeof(ld->ctx), "site \"%s\": ", s);
+    return 0;
+}
+
+/* Only the name is checked now: hours (a later change) will open the zone
+ * file. The database may be missing (minimal containers): then any
+ * well-formed name passes. */
+static int check_timezone(load_t *ld, const walk_field_t *f,
+                          const yaml_node_t *n, const char *s)
+{
+    char path[sizeof(CONFIG_ZONEINFO) + CONFIG_TZ_MAX + 1];
+    struct stat st;
+    bool ok = s[0] != '/' && !strstr(s, "..");
+
+    for (size_t i = 0; ok && s[i]; i++)
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || strchr("/_-+", s[i]);
+    if (!ok)
+        return load_fail(ld, n, "%s \"%s\" must be an IANA time zone name "
+                         "such as America/Chicago", f->key, s);
+    if (stat(CONFIG_ZONEINFO, &st) < 0 || !S_ISDIR(st.st_mode))
+        return 0;
+    snprintf(path, sizeof(path), "%s/%s", CONFIG_ZONEINFO, s);
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return load_fail(ld, n, "unknown %s \"%s\" (not in %s)", f->key, s,
+                         CONFIG_ZONEINFO);
+    return 0;
+}
+
+/* The fallback ends up inside a Contact header: besides the scheme, refuse
+ * what would break the header's syntax. */
+static int check_sip_uri(load_t *ld, const walk_field_t *f,
+                         const yaml_node_t *n, const char *s)
+{
+    size_t skip = strncasecmp(s, "sip:", 4) == 0    ? 4
+                  : strncasecmp(s, "sips:", 5) == 0 ? 5
+                                                    : 0;
+
+    if (!skip || !s[skip])
+        return load_fail(ld, n, "%s must be a sip: or sips: URI", f->key);
+    for (const char *p = s; *p; p++)
+        if (*p == ' ' || *p == '<' || *p == '>' || *p == '"')
+            return load_fail(ld, n, "%s must be a sip: or sips: URI "
+                             "without spaces, quotes or angle brackets",
+                             f->key);
+    return 0;
+}
+
+static int parse_dids(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                      void *obj)
+{
+    rules_site_t *site = obj;
+    rules_t *r = ld->r;
+    uint32_t self = (uint32_t)(site - r->sites), first;
+    size_t count;
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    count = (size_t)(n->data.sequence.items.top -
+                     n->data.sequence.items.start);
+    if (count == 0)
+        return load_fail(ld, n, "%s must list at least one phone number",
+                         f->key);
+    if (!(site->dids = calloc(count, sizeof(*site->dids))))
+        return report_nomem(ld->rep);
+
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        char digits[RULES_DID_MAX];
+        const char *raw;
+        int len, rawlen;
+        char *d;
+
+        if ((rc = want_scalar(ld, "DID", item)) < 0)
+            return rc;
+        raw = scalar_text(item);
+        rawlen = scalar_len(item) > 40 ? 40 : (int)scalar_len(item);
+        len = rules_did_normalise(raw, scalar_len(item), digits);
+        if (len == -1)
+            return load_fail(ld, item, "DID \"%.*s\" may only contain "
+                             "digits, spaces and + - ( ) .", rawlen, raw);
+        if (len == -2)
+            return load_fail(ld, item, "DID \"%.*s\" is too long (at most "
+                             "%d digits)", rawlen, raw, RULES_DID_MAX);
+        if (len == 0)
+            return load_fail(ld, item, "DID \"%.*s\" has no digits", rawlen,
+                             raw);
+        if (!(d = strndup(digits, (size_t)len)))
+            return report_nomem(ld->rep);
+        site->dids[site->ndids++] = d;
+
+        rc = index_put(&r->dids, d, (size_t)len, self, &first);
+        if (rc < 0)
+            return report_nomem(ld->rep);
+        if (rc == 1 && first == self)
+            return load_fail(ld, item, "DID %s is listed twice", d);
+        if (rc == 1)
+            return load_fail_bare(ld, item, "DID %s is claimed by sites "
+                                  "\"%s\" and \"%s\"", d,
+                                  r->sites[first].id, site->id);
+    }
+    return 0;
+}
+
+/* menu: option -> skill. Options are single keys of a phone pad; YAML
+ * needs "*" and "#" quoted, digits may be bare. */
+static int parse_menu(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                      void *obj)
+{
+    rules_site_t *site = obj;
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_MAPPING_NODE)) < 0)
+        return rc;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+         p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+        char label[32];
+        int slot;
+
+        if (k->type != YAML_SCALAR_NODE)
+            return load_fail(ld, k, "menu options must be single keys, "
+                             "found %s", node_kind(k));
+        slot = scalar_len(k) == 1 ? rules_menu_slot(scalar_text(k)[0]) : -1;
+        if (slot < 0)
+            return load_fail(ld, k, "menu option \"%.*s\" must be one of "
+                             "0-9, \"*\" or \"#\"",
+                             (int)(scalar_len(k) > 40 ? 40 : scalar_len(k)),
+                             scalar_text(k));
+        if (site->menu[slot])
+            return load_fail(ld, k, "menu option \"%c\" is listed twice",
+                             scalar_text(k)[0]);
+        snprintf(label, sizeof(label), "menu option \"%c\" skill",
+                 scalar_text(k)[0]);
+        if ((rc = scalar_dup(ld, label, v, CONFIG_WORD_MAX,
+                             &site->menu[slot])) < 0)
+            return rc;
+        if ((rc = check_ident(ld, label, v, site->menu[slot])) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static const walk_field_t site_fields[] = {
+    { .key = "id", .kind = WK_STRING, .flags = WF_REQUIRED | WF_FIRST,
+      .offset = offsetof(rules_site_t, id), .max = CONFIG_WORD_MAX,
+      .check = check_site_id },
+    { .key = "name", .kind = WK_STRING,
+      .offset = offsetof(rules_site_t, name), .max = CONFIG_NAME_MAX },
+    { .key = "timezone", .kind = WK_STRING, .flags = WF_REQUIRED,
+      .offset = offsetof(rules_site_t, timezone), .max = CONFIG_TZ_MAX,
+      .check = check_timezone },
+    { .key = "dids", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
+      .parse = parse_dids },
+    { .key = "default_skill", .kind = WK_STRING, .flags = WF_REQUIRED,
+      .offset = offsetof(rules_site_t, default_skill),
+      .max = CONFIG_WORD_MAX, .check = check_skill },
+    { .key = "menu", .kind = WK_CUSTOM, .parse = parse_menu },
+    { .key = "max_contacts", .kind = WK_UINT,
+      .offset = offsetof(rules_site_t, max_contacts), .min = 1,
+      .max = RULES_MAX_CONTACTS },
+    { .key = "fallback", .kind = WK_STRING, .flags = WF_REQUIRED,
+      .offset = offsetof(rules_site_t, fallback), .max = CONFIG_URI_MAX,
+      .check = check_sip_uri },
+    { .key = "closed", .kind = WK_BOOL,
+      .offset = offsetof(rules_site_t, closed) },
+};
+
+_Static_assert(sizeof(site_fields) / sizeof(site_fields[0]) <= WALK_MAX_FIELDS,
+               "walk_mapping() keeps one slot per field");
+
+static const walk_map_t site_map = {
+    .what = "site", .subject = "site", .where = "in site",
+    .fields = site_fields,
+    .nfields = sizeof(site_fields) / sizeof(site_fields[0]),
+};
+
+/* ---------------------------------------------------------------------- */
+/* Groups and the top level                                               */
+
+static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                       void *obj)
+{
+    rules_group_t *g = obj;
+    rules_t *r = ld->r;
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    if (n->data.sequence.items.top == n->data.sequence.items.start)
+        return load_fail(ld, n, "%s must list at least one site", f->key);
+    g->first_site = r->nsites;
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        rules_site_t *sites, *site;
+
+        sites = grow(r->sites, &ld->sites_cap, r->nsites, sizeof(*sites));
+        if (!sites)
+            return report_nomem(ld->rep);
+        r->sites = sites;
+        site = &r->sites[r->nsites++]; /* counted now: freed on failure */
+        memset(site, 0, sizeof(*site));
+        site->max_contacts = 1;
+        site->group = ld->group;
+        site->line = (unsigned)item->start_mark.line + 1;
+        if ((rc = walk_mapping(ld, &site_map, item, site)) < 0)
+            return rc;
+        g->nsites++;
+    }
+    return 0;
+}
+
+static int check_group_name(load_t *ld, const walk_field_t *f,
+                            const yaml_node_t *n, const char *s)
+{
+    uint32_t first;
+    int rc;
+
+    (void)f;
+    rc = index_put(&ld->group_names, s, strlen(s), (uint32_t)ld->group,
+                   &first);
+    if (rc < 0)
+        return report_nomem(ld->rep);
+    if (rc == 1)
+        return load_fail(ld, n, "group name \"%s\" is used twice", s);
+    snprintf(ld->ctx, sizeof(ld->ctx), "group \"%.80s\": ", s);
+    return 0;
+}
+
+static const walk_field_t group_fields[] = {
+    { .key = "name", .kind = WK_STRING, .flags = WF_REQUIRED | WF_FIRST,
+      .offset = offsetof(rules_group_t, name), .max = CONFIG_NAME_MAX,
+      .check = check_group_name },
+    { .key = "sites", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
+      .parse = parse_sites },
+};
+
+_Static_assert(sizeof(group_fields) / sizeof(group_fields[0]) <=
+                   WALK_MAX_FIELDS,
+               "walk_mapping() keeps one slot per field");
+
+static const walk_map_t group_map = {
+    .what = "group", .subject = "group", .where = "in group",
+    .fields = group_fields,
+    .nfields = sizeof(group_fields) / sizeof(group_fields[0]),
+};
+
+static int parse_groups(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                        void *obj)
+{
+    rules_t *r = obj;
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    if (n->data.sequence.items.top == n->data.sequence.items.start)
+        return load_fail(ld, n, "%s must list at least one group", f->key);
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        rules_group_t *groups;
+
+        groups = grow(r->groups, &ld->groups_cap, r->ngroups,
+                      sizeof(*groups));
+        if (!groups)
+            return report_nomem(ld->rep);
+        r->groups = groups;
+        ld->group = r->ngroups++;
+        memset(&r->groups[ld->group], 0, sizeof(r->groups[ld->group]));
+        if ((rc = walk_mapping(ld, &group_map, item,
+                               &r->groups[ld->group])) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static int parse_version(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                         void *obj)
+{
+    rules_t *r = obj;
+    int rc;
+
+    if ((rc = want_scalar(ld, f->key, n)) < 0)
+        return rc;
+    if (!scalar_is(n, "1"))
+        return load_fail(ld, n, "unsupported %s \"%.*s\" (this Frontdesk "
+                         "reads version 1)", f->key,
+                         (int)(scalar_len(n) > 20 ? 20 : scalar_len(n)),
+                         scalar_text(n));
+    r->version = 1;
+    return 0;
+}
+
+/* A SIP header name is an RFC 3261 token. */
+static int check_header_name(load_t *ld, const walk_field_t *f,
+                             const yaml_node_t *n, const char *s)
+{
+    for (const char *p = s; *p; p++) {
+        bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || strchr("-.!%*_+`'~", *p);
+        if (!ok)
+            return load_fail(ld, n, "%s must be a SIP header name such as "
+                             "X-Frontdesk-Option (letters, digits, \"-\")",
+                             f->key);
+    }
+    return 0;
+}
+
+/* The separator splits DID<sep>OPTION: anything that may be part of a
+ * number would make that split ambiguous. */
+static int check_separator(load_t *ld, const walk_field_t *f,
+                           const yaml_node_t *n, const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if ((*p >= '0' && *p <= '9') || rules_is_did_punct(*p) ||
+            (unsigned char)*p > 0x7e)
+            return load_fail(ld, n, "%s \"%s\" must not contain digits, "
+                             "spaces or + - ( ) .", f->key, s);
+    return 0;
+}
+
+static const walk_field_t top_fields[] = {
+    { .key = "version", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
+      .parse = parse_version },
+    { .key = "option_header", .kind = WK_STRING,
+      .offset = offsetof(rules_t, option_header), .max = CONFIG_HEADER_MAX,
+      .check = check_header_name },
+    { .key = "option_separator", .kind = WK_STRING,
+      .offset = offsetof(rules_t, option_sep), .max = RULES_SEP_MAX,
+      .check = check_separator },
+    { .key = "groups", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
+      .parse = parse_groups },
+};
+
+_Static_assert(sizeof(top_fields) / sizeof(top_fields[0]) <= WALK_MAX_FIELDS,
+               "walk_mapping() keeps one slot per field");
+
+static const walk_map_t top_map = {
+    .what = "top level", .subject = "the file", .where = "at top level",
+    .fields = top_fields,
+    .nfields = sizeof(top_fields) / sizeof(top_fields[0]),
+};
+
+/* ---------------------------------------------------------------------- */
+/* Snapshot life cycle and the public entry points                        */
+
+/* Frees a snapshot, complete or half-built by a failed load. */
+static void rules_destroy(rules_t *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->nsites; i++) {
+        rules_site_t *s = &r->sites[i];
+        free(s->id);
+        free(s->name);
+        free(s->timezone);
+        for (size_t j = 0; j < s->ndids; j++)
+            free(s->dids[j]);
+        free(s->dids);
+        free(s->default_skill);
+        for (size_t j = 0; j < RULES_MAX_MENU; j++)
+            free(s->menu[j]);
+        free(s->fallback);
+    }
+    free(r->sites);
+    for (size_t i = 0; i < r->ngroups; i++)
+        free(r->groups[i].name);
+    free(r->groups);
+    free(r->dids.slots);
+    free(r->option_header);
+    free(r->option_sep);
+    free(r);
+}
+
+/* A second "---" document would be silently ignored by yaml_parser_load():
+ * refuse it rather than route on half a file. */
+static int check_single_document(rules_report_t *rep, yaml_parser_t *p,
+                                 const char *buf, size_t len)
+{
+    yaml_document_t extra;
+    yaml_mark_t at;
+    bool more;
+
+    if (!yaml_parser_load(p, &extra))
+        return fail_syntax(rep, p, buf, len);
+    more = yaml_document_get_root_node(&extra) != NULL;
+    at = extra.start_mark;
+    yaml_document_delete(&extra);
+    if (more)
+        return report_at(rep, at.line + 1, at.column + 1,
+                         "only one YAML document is allowed, a second one "
+                         "starts here");
+    return 0;
+}
+
+static int load_buffer(const char *buf, size_t len, rules_report_t *rep,
+                       rules_t **out)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    yaml_node_t *root;
+    bool have_parser = false, have_doc = false;
+    load_t ld = { .rep = rep };
+    rules_t *r = NULL;
+    int rc;
+
+    if (!yaml_parser_initialize(&parser)) {
+        rc = report_nomem(rep);
+        goto done;
+    }
+    have_parser = true;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        rc = fail_syntax(rep, &parser, buf, len);
+        goto done;
+    }
+    have_doc = true;
+    root = yaml_document_get_root_node(&doc);
+    if (!root || node_is_null(root)) {
+        rc = report_at(rep, 0, 0, "the file is empty: expected at least "
+                       "\"version\" and \"groups\"");
+        goto done;
+    }
+    if ((rc = check_single_document(rep, &parser, buf, len)) < 0)
+        goto done;
+
+    if (!(r = calloc(1, sizeof(*r)))) {
+        rc = report_nomem(rep);
+        goto done;
+    }
+    atomic_init(&r->refs, 1);
+    ld.doc = &doc;
+    ld.r = r;
+    if ((rc = walk_mapping(&ld, &top_map, root, r)) < 0)
+        goto done;
+    if (!r->option_sep && !(r->option_sep = strdup("*"))) {
+        rc = report_nomem(rep);
+        goto done;
+    }
+    r->option_sep_len = strlen(r->option_sep);
+    *out = r;
+    r = NULL;
+    rc = 0;
+done:
+    rules_destroy(r);
+    free(ld.site_ids.slots);
+    free(ld.group_names.slots);
+    if (have_doc)
+        yaml_document_delete(&doc);
+    if (have_parser)
+        yaml_parser_delete(&parser);
+    return rc;
+}
+
+static int report_errno(rules_report_t *rep, const char *what, int err)
+{
+    char buf[128];
+
+    report_at(rep, 0, 0, "%s: %s", what, strerror_r(err, buf, sizeof(buf)));
+    return -err;
+}
+
+/* Read all of <path> into a new buffer. Errors are reported in <rep>. */
+static int read_file(const char *path, char **out, size_t *outlen,
+                     rules_report_t *rep)
+{
+    struct stat st;
+    char *buf = NULL;
+    size_t len = 0, size;
+    int fd, rc;
+
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return report_errno(rep, "cannot open the rules file", errno);
+    if (fstat(fd, &st) < 0) {
+        rc = report_errno(rep, "cannot read the rules file", errno);
+        goto fail;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = report_at(rep, 0, 0, "cannot read the rules file: not a "
+                       "regular file");
+        goto fail;
+    }
+    if (st.st_size > (off_t)CONFIG_FILE_MAX) {
+        rc = report_at(rep, 0, 0, "the rules file is too large (more than "
+                       "%u bytes)", CONFIG_FILE_MAX);
+        goto fail;
+    }
+    size = (size_t)st.st_size;
+    if (!(buf = malloc(size + 1))) {
+        rc = report_nomem(rep);
+        goto fail;
+    }
+    while (len < size) {
+        ssize_t n = read(fd, buf + len, size - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = report_errno(rep, "cannot read the rules file", errno);
+            goto fail;
+        }
+        if (n == 0)
+            break; /* shrank under us: parse what is there */
+        len += (size_t)n;
+    }
+    close(fd);
+    *out = buf;
+    *outlen = len;
+    return 0;
+fail:
+    free(buf);
+    close(fd);
+    return rc;
+}
+
+int rules_load(const char *path, rules_t **out, rules_report_t *rep)
+{
+    rules_report_t scratch;
+    char *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    if (!rep)
+        rep = &scratch;
+    report_init(rep, path ? path : "");
+    if (!path || !out)
+        return report_at(rep, 0, 0, "no rules file given");
+    if ((rc = read_file(path, &buf, &len, rep)) < 0)
+        return rc;
+    rc = load_buffer(buf, len, rep, out);
+    free(buf);
+    return rc;
+}
+
+int rules_load_string(const char *yaml, size_t len, const char *name,
+                      rules_t **out, rules_report_t *rep)
+{
+    rules_report_t scratch;
+
+    if (!rep)
+        rep = &scratch;
+    report_init(rep, name ? name : "<string>");
+    if ((!yaml && len) || !out)
+        return report_at(rep, 0, 0, "no rules text given");
+    return load_buffer(yaml ? yaml : "", len, rep, out);
+}
+
+rules_t *rules_ref(rules_t *r)
+{
+    if (r)
+        atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
+    return r;
+}
+
+/* acq_rel: the thread that frees must see every other thread's last reads
+ * of the snapshot finished. */
+void rules_unref(rules_t *r)
+{
+    if (r && atomic_fetch_sub_explicit(&r->refs, 1,
+                                       memory_order_acq_rel) == 1)
+        rules_destroy(r);
+}
+
+const char *rules_option_header(const rules_t *r)
+{
+    return r->option_header;
+}
+
+size_t rules_site_count(const rules_t *r)
+{
+    return r->nsites;
+}
