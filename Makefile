@@ -32,7 +32,7 @@ BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 
-.PHONY: all deps run test unit integration bench install clean
+.PHONY: all deps run test unit integration bench install install-bin clean
 .SECONDARY:
 all: $(B)/frontdesk $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN)
 
@@ -89,9 +89,12 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
 
-install: all
+install: all install-bin
+	install -m 0755 $(B)/fd-bench $(DESTDIR)$(PREFIX)/bin/
+
+install-bin: $(B)/frontdesk
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/frontdesk
-	install -m 0755 $(B)/frontdesk $(B)/fd-bench $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/frontdesk $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 proxy/redis/frontdesk.lua rules/examples/*.yaml $(DESTDIR)$(PREFIX)/share/frontdesk/
 
 clean:
