@@ -17,11 +17,16 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+#define WATCH_MS 500      /* stall check period */
+#define STALL_TICKS 2     /* replies owed and none came for this many periods */
 
 struct store {
     struct event_base *base;
     redisAsyncContext *ac;   /* NULL while disconnected */
     struct event *retry;     /* reconnect timer */
+    struct event *watch;     /* stall watchdog */
+    unsigned long replies, replies_seen; /* replies received, at last check */
+    unsigned stalled;        /* consecutive checks with replies owed, none received */
     unsigned backoff_ms;
     bool ready;              /* connected and functions loaded */
     bool closing;
@@ -40,6 +45,7 @@ typedef struct {
 } pick_t;
 
 static void connect_now(store_t *s);
+static void went_down(store_t *s, const char *why);
 
 static void schedule_retry(store_t *s)
 {
@@ -72,6 +78,29 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
     else LOG_INFO("redis: ready", "redis=%s:%u", s->host, s->port);
     s->was_down = false;
     log_flush(); /* rare: do not wait for the next datagram */
+}
+
+/* A Redis that holds the connection but stops answering (frozen, swapping,
+ * a long script) would keep up to max_inflight picks waiting: each gets its
+ * fallback at the deadline, but the connection itself must be dropped so
+ * that we reconnect, possibly to a healthy Redis. */
+static void on_watch(evutil_socket_t fd, short what, void *arg)
+{
+    store_t *s = arg;
+    (void)fd, (void)what;
+    if (s->ac && s->inflight && s->replies == s->replies_seen) {
+        if (++s->stalled >= STALL_TICKS) {
+            LOG_WARN("redis: no reply for a second with picks in flight, reconnecting",
+                     "redis=%s:%u inflight=%u", s->host, s->port, s->inflight);
+            s->stalled = 0;
+            redisAsyncContext *ac = s->ac;
+            redisAsyncFree(ac); /* callbacks get NULL; on_disconnect schedules the retry */
+            if (s->ac == ac) went_down(s, "stalled");
+        }
+    } else {
+        s->stalled = 0;
+    }
+    s->replies_seen = s->replies;
 }
 
 static void load_functions(store_t *s)
@@ -142,6 +171,9 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     snprintf(s->ttl, sizeof(s->ttl), "%u", o->ttl_ms);
     s->backoff_ms = BACKOFF_MIN_MS;
     if (!(s->retry = evtimer_new(base, on_retry, s))) goto fail;
+    if (!(s->watch = event_new(base, -1, EV_PERSIST, on_watch, s))) goto fail;
+    struct timeval wt = { 0, WATCH_MS * 1000 };
+    event_add(s->watch, &wt);
     connect_now(s);
     *out = s;
     return 0;
@@ -157,6 +189,7 @@ void store_close(store_t *s)
     if (s->ac) redisAsyncFree(s->ac); /* runs pending callbacks with NULL */
     s->ac = NULL;
     if (s->retry) event_free(s->retry);
+    if (s->watch) event_free(s->watch);
     free(s);
 }
 
@@ -174,6 +207,7 @@ static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
     (void)ac;
 
     s->inflight--;
+    s->replies++;
     if (!r) {
         p->cb(p->arg, -ECONNRESET, NULL);
     } else if (store_decode_pick(r, &d) == 0) {
