@@ -79,14 +79,26 @@ stack_seed_demo() {
     stack_load_functions && FD_REDIS_PORT=$FD_REDIS_PORT sh "$FD_ROOT/deploy/redis/demo-seed.sh"
 }
 
+# stack_proxy_ready PID WORKERS: has every worker of that proxy loaded the
+# functions? Each worker's connection is named frontdesk-<pid>-w<n> and its
+# last command is FUNCTION LOAD (then FCALLs) once it is ready.
+stack_proxy_ready() {
+    [ "$(stack_redis CLIENT LIST 2>/dev/null | grep "name=frontdesk-$1-w" |
+         grep -cE 'cmd=(function\|load|fcall)')" -ge "$2" ]
+}
+
 # stack_start_proxy [PORT] [frontdesk flags...]: sets FD_SIP_PORT, FD_PROXY_PID,
-# FD_PROXY_LOG; waits until every worker has loaded the Redis functions
-# (it reads the "redis: ready" lines: keep the log level at info or debug).
+# FD_PROXY_LOG; waits until every worker has loaded the Redis functions.
 stack_start_proxy() {
     local port=${1:-} i workers=2
     shift || true
     local args=("$@")
-    for a in "${args[@]}"; do case $a in --workers=*) workers=${a#--workers=};; esac; done
+    local prev=""
+    for a in "${args[@]}"; do
+        case $a in --workers=*) workers=${a#--workers=};; esac
+        [ "$prev" = --workers ] && workers=$a
+        prev=$a
+    done
     [ -n "$port" ] || port=$(stack_free_port) || return 1
     FD_PROXY_LOG="$FD_RUN/frontdesk-$port.log"
     "$FD_BIN" --config "${FD_CONFIG:-$FD_ROOT/rules/examples/demo.yaml}" \
@@ -95,7 +107,7 @@ stack_start_proxy() {
     FD_PROXY_PID=$!
     FD_PIDS="$FD_PIDS $FD_PROXY_PID"
     for i in $(seq 1 100); do
-        if [ "$(grep -c 'redis: ready' "$FD_PROXY_LOG" 2>/dev/null)" -ge "$workers" ]; then
+        if stack_proxy_ready "$FD_PROXY_PID" "$workers"; then
             FD_SIP_PORT=$port
             export FD_SIP_PORT FD_PROXY_PID FD_PROXY_LOG
             return 0

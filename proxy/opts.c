@@ -80,12 +80,19 @@ int opts_parse_addr(const char *s, opts_addr_t *out)
     return 0;
 }
 
+/* "HOST:PORT" or "[V6ADDR]:PORT" into <host> (without brackets) and <port>. */
 static int parse_hostport(const char *s, char *host, size_t hostlen, unsigned *port)
 {
-    const char *colon = strrchr(s, ':');
-    if (!colon || colon == s || (size_t)(colon - s) >= hostlen) return -EINVAL;
-    memcpy(host, s, (size_t)(colon - s));
-    host[colon - s] = '\0';
+    const char *colon = strrchr(s, ':'), *start = s, *end = colon;
+    if (!colon || colon == s) return -EINVAL;
+    if (s[0] == '[') {
+        if (colon[-1] != ']' || colon - s < 3) return -EINVAL;
+        start = s + 1;
+        end = colon - 1;
+    }
+    if ((size_t)(end - start) >= hostlen) return -EINVAL;
+    memcpy(host, start, (size_t)(end - start));
+    host[end - start] = '\0';
     return parse_uint(colon + 1, 1, 65535, port);
 }
 
@@ -118,9 +125,9 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     o->log_level = "info";
     err[0] = '\0';
 
-    optind = 1;
+    optind = 0; /* 0, not 1: a full rescan, also after an earlier error */
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
         const char *a = optarg;
         switch (c) {
         case O_CONFIG: o->config = a; break;
@@ -172,6 +179,9 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
             }
             o->log_level = a;
             break;
+        case ':':
+            snprintf(err, errlen, "%s: missing value (see --help)", argv[optind - 1]);
+            return -EINVAL;
         case O_HELP: o->help = true; break;
         case O_VERSION: o->version = true; break;
         default:

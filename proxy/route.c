@@ -206,19 +206,19 @@ void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
     sip_req_t r;
 
     switch (sip_parse(&r, buf, len, src, srclen, w->option_header)) {
-    case SIP_DROP:
+    case SIP_REQ_DROP:
         w->m.dropped++;
         goto out;
-    case SIP_RESPONSE:
+    case SIP_REQ_RESPONSE:
         w->m.responses_ignored++;
         goto out;
-    case SIP_BAD:
+    case SIP_REQ_BAD:
         w->m.bad_requests++;
         /* never answer an ACK, not even a broken one (RFC 3261 17.2.1) */
         if (r.method_name.len == 3 && memcmp(r.method_name.s, "ACK", 3) == 0) goto out;
         answer(w, fd, &r, r.bad_status, r.why, NULL);
         goto out;
-    case SIP_OK:
+    case SIP_REQ_OK:
         break;
     }
 

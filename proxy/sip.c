@@ -103,7 +103,13 @@ span_t sip_hdr_param(span_t v, const char *name)
                 i++;
                 while (i < v.len && is_ws(v.s[i])) i++;
                 size_t vs = i;
-                while (i < v.len && v.s[i] != ';' && v.s[i] != ',' && !is_ws(v.s[i])) i++;
+                if (i < v.len && v.s[i] == '"') { /* quoted-string: one unit */
+                    for (i++; i < v.len && v.s[i] != '"'; i++)
+                        if (v.s[i] == '\\' && i + 1 < v.len) i++;
+                    if (i < v.len) i++;
+                } else {
+                    while (i < v.len && v.s[i] != ';' && v.s[i] != ',' && !is_ws(v.s[i])) i++;
+                }
                 if (match) return (span_t){ v.s + vs, i - vs };
             } else if (match) {
                 return (span_t){ v.s + ns, 0 };
@@ -253,16 +259,16 @@ static sip_verdict_t bad(sip_req_t *r, int status, const char *why)
 {
     r->bad_status = status;
     r->why = why;
-    return SIP_BAD;
+    return SIP_REQ_BAD;
 }
 
 /* libosip2 failed: a 400 if the top Via can still route it. */
 static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, socklen_t srclen)
 {
-    if (r->raw_len >= 8 && memcmp(r->raw, "SIP/2.0 ", 8) == 0) return SIP_RESPONSE;
+    if (r->raw_len >= 8 && memcmp(r->raw, "SIP/2.0 ", 8) == 0) return SIP_REQ_RESPONSE;
     r->top_via = raw_top_via(r->raw, r->raw_len);
     r->own_via = true;
-    if (!r->top_via || !route_reply(r, src, srclen)) return SIP_DROP;
+    if (!r->top_via || !route_reply(r, src, srclen)) return SIP_REQ_DROP;
     scan_raw(r, NULL);
     osip_generic_param_t *br = NULL;
     if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br)
@@ -282,16 +288,16 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     r->raw = buf;
     r->raw_len = len;
     r->max_forwards = -1;
-    if (len == 0) return SIP_DROP;
+    if (len == 0) return SIP_REQ_DROP;
 
-    if (osip_message_init(&m) != 0) return SIP_DROP;
+    if (osip_message_init(&m) != 0) return SIP_REQ_DROP;
     r->msg = m;
     if (osip_message_parse(m, buf, len) != 0) return parse_fallback(r, src, srclen);
-    if (MSG_IS_RESPONSE(m)) return SIP_RESPONSE;
+    if (MSG_IS_RESPONSE(m)) return SIP_REQ_RESPONSE;
     if (!m->sip_method || !m->req_uri) return parse_fallback(r, src, srclen);
 
     r->top_via = osip_list_get(&m->vias, 0);
-    if (!r->top_via || !route_reply(r, src, srclen)) return SIP_DROP;
+    if (!r->top_via || !route_reply(r, src, srclen)) return SIP_REQ_DROP;
 
     r->method = classify(m->sip_method);
     r->method_name = span_of(m->sip_method);
@@ -322,7 +328,7 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     osip_generic_param_t *br = NULL;
     if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br)
         r->branch = span_of(br->gvalue);
-    return SIP_OK;
+    return SIP_REQ_OK;
 }
 
 void sip_req_free(sip_req_t *r)

@@ -33,10 +33,10 @@ typedef enum {
 
 /* What sip_parse() concluded about a datagram. */
 typedef enum {
-    SIP_OK = 0,   /* a well-formed request: serve it */
-    SIP_BAD,      /* malformed, but the top Via routes a 400 (<why>) */
-    SIP_RESPONSE, /* a SIP response: not ours to answer in redirect mode */
-    SIP_DROP,     /* cannot be parsed nor routed: drop and count */
+    SIP_REQ_OK = 0,   /* a well-formed request: serve it */
+    SIP_REQ_BAD,      /* malformed, but the top Via routes a 400 (<why>) */
+    SIP_REQ_RESPONSE, /* a SIP response: not ours to answer in redirect mode */
+    SIP_REQ_DROP,     /* cannot be parsed nor routed: drop and count */
 } sip_verdict_t;
 
 typedef struct osip_message osip_message_t;
@@ -45,7 +45,7 @@ typedef struct osip_via osip_via_t;
 typedef struct {
     const char *raw;        /* the datagram, borrowed */
     size_t raw_len;
-    osip_message_t *msg;    /* NULL when libosip2 failed (SIP_BAD/SIP_DROP) */
+    osip_message_t *msg;    /* NULL when libosip2 failed (SIP_REQ_BAD/SIP_REQ_DROP) */
     osip_via_t *top_via;    /* with received/rport added; borrowed from msg or
                                owned (raw fallback) */
     bool own_via;
@@ -56,8 +56,8 @@ typedef struct {
     span_t ruri_user, to_user, from_user, option;
     struct sockaddr_storage reply_to; /* where answers go */
     socklen_t reply_len;
-    int bad_status;         /* SIP_BAD: 400, or 513 when too large */
-    const char *why;        /* SIP_BAD: the reason phrase */
+    int bad_status;         /* SIP_REQ_BAD: 400, or 513 when too large */
+    const char *why;        /* SIP_REQ_BAD: the reason phrase */
 } sip_req_t;
 
 /* Call once before threads start (libosip2 parser tables). */

@@ -36,6 +36,7 @@ struct store {
     unsigned port;
     unsigned max_inflight;
     char offer[16], ttl[16];
+    char name[64];           /* CLIENT SETNAME: who we are in CLIENT LIST */
 };
 
 typedef struct {
@@ -105,6 +106,7 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
 
 static void load_functions(store_t *s)
 {
+    if (s->name[0]) redisAsyncCommand(s->ac, NULL, NULL, "CLIENT SETNAME %s", s->name);
     const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
     size_t lens[] = { 8, 4, 7, strlen(store_lua_source) };
     redisAsyncCommandArgv(s->ac, on_loaded, s, 4, argv, lens);
@@ -170,6 +172,7 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     snprintf(s->offer, sizeof(s->offer), "%u", o->offer_ms);
     snprintf(s->ttl, sizeof(s->ttl), "%u", o->ttl_ms);
     s->backoff_ms = BACKOFF_MIN_MS;
+    if (o->name) snprintf(s->name, sizeof(s->name), "%s", o->name);
     if (!(s->retry = evtimer_new(base, on_retry, s))) goto fail;
     if (!(s->watch = event_new(base, -1, EV_PERSIST, on_watch, s))) goto fail;
     struct timeval wt = { 0, WATCH_MS * 1000 };

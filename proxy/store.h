@@ -1,7 +1,8 @@
 /* store.h -- the only module that speaks to Redis (hiredis async, libevent).
  *
  * One store per worker thread, on that worker's event_base. At connect it
- * loads our Functions library (FUNCTION LOAD REPLACE, proxy/redis/
+ * names itself (CLIENT SETNAME, so operators and tests can see it in CLIENT
+ * LIST), loads our Functions library (FUNCTION LOAD REPLACE, proxy/redis/
  * frontdesk.lua) and only then reports ready, so a restarted or flushed
  * Redis gets the functions back by itself. A lost connection is retried in
  * the background with backoff (100 ms doubling to 2 s).
@@ -39,6 +40,8 @@ typedef struct {
     unsigned offer_ms;    /* reservation of picked staff */
     unsigned ttl_ms;      /* how long a decision is kept per Call-ID */
     unsigned max_inflight;
+    const char *name;     /* connection name (CLIENT SETNAME), or NULL;
+                             [A-Za-z0-9._-] only */
 } store_opts_t;
 
 /* <err> is 0 with <d> set, or a negative errno: -EPROTO (error reply or a

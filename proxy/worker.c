@@ -7,7 +7,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -106,9 +108,12 @@ static void on_stop(evutil_socket_t fd, short what, void *arg)
 static void *worker_main(void *arg)
 {
     worker_t *w = arg;
+    char name[64];
+    snprintf(name, sizeof(name), "frontdesk-%ld-w%u", (long)getpid(), w->id);
     store_opts_t so = {
         .host = w->opts->redis_host, .port = w->opts->redis_port,
         .offer_ms = w->opts->offer_ms, .ttl_ms = w->opts->decision_ttl_ms,
+        .name = name,
     };
 
     log_buffer_thread(true);

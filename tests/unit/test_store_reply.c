@@ -1,0 +1,313 @@
+/* test_store_reply.c -- proxy/store_reply.c: decoding fd_pick replies.
+ *
+ * No server: RESP bytes are fed to a hiredis reader, which builds the
+ * redisReply that store_decode_pick() gets in production. Small replies are
+ * written out as RESP; longer ones are built with resp_array(). Every reply
+ * is freed in teardown, even when a test fails.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <hiredis.h>
+
+#include "store.h"
+
+static redisReply *cur; /* the reply under test, freed in teardown */
+static store_decision_t d;
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (cur) freeReplyObject(cur);
+    cur = NULL;
+    return 0;
+}
+
+/* The reply hiredis reads from <len> bytes of RESP. */
+static redisReply *read_resp(const char *bytes, size_t len)
+{
+    redisReader *rd = redisReaderCreate();
+    void *reply = NULL;
+
+    assert_non_null(rd);
+    assert_int_equal(redisReaderFeed(rd, bytes, len), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(rd, &reply), REDIS_OK);
+    redisReaderFree(rd);
+    if (!reply) fail_msg("incomplete RESP");
+    if (cur) freeReplyObject(cur);
+    cur = reply;
+    return cur;
+}
+
+static int decode(const char *resp)
+{
+    return store_decode_pick(read_resp(resp, strlen(resp)), &d);
+}
+
+/* An array of bulk strings: <n> (pointer, length) pairs, so values may hold
+ * any byte. */
+static int decode_array(size_t n, ...)
+{
+    char buf[16384];
+    size_t o = 0;
+    va_list ap;
+
+    o += (size_t)snprintf(buf + o, sizeof(buf) - o, "*%zu\r\n", n);
+    va_start(ap, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = va_arg(ap, const char *);
+        size_t l = va_arg(ap, size_t);
+        assert_true(o + l + 32 < sizeof(buf));
+        o += (size_t)snprintf(buf + o, sizeof(buf) - o, "$%zu\r\n", l);
+        memcpy(buf + o, s, l);
+        o += l;
+        memcpy(buf + o, "\r\n", 2);
+        o += 2;
+    }
+    va_end(ap);
+    return store_decode_pick(read_resp(buf, o), &d);
+}
+#define S(str) (const char *)(str), (size_t)(sizeof(str) - 1) /* a literal, NULs included */
+#define D(str) (const char *)(str), strlen(str)                /* a runtime string */
+
+/* ---------------------------------------------------------------------- */
+
+static void test_picked_one(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode("*3\r\n"
+                            "$6\r\npicked\r\n"
+                            "$6\r\nnurse7\r\n"
+                            "$24\r\nsip:nurse7@10.0.0.7:5060\r\n"),
+                     0);
+    assert_int_equal(d.kind, STORE_PICKED);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.id[0], "nurse7");
+    assert_string_equal(d.uri[0], "sip:nurse7@10.0.0.7:5060");
+}
+
+static void test_picked_two_in_order(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode("*5\r\n"
+                            "$6\r\npicked\r\n"
+                            "$5\r\ndrlee\r\n"
+                            "$25\r\nsips:drlee@clinic.example\r\n"
+                            "$6\r\nnurse7\r\n"
+                            "$24\r\nsip:nurse7@10.0.0.7:5060\r\n"),
+                     0);
+    assert_int_equal(d.kind, STORE_PICKED);
+    assert_int_equal(d.n, 2);
+    assert_string_equal(d.id[0], "drlee");
+    assert_string_equal(d.uri[0], "sips:drlee@clinic.example");
+    assert_string_equal(d.id[1], "nurse7");
+    assert_string_equal(d.uri[1], "sip:nurse7@10.0.0.7:5060");
+}
+
+/* A retransmission: the decision recorded for this Call-ID. */
+static void test_recorded(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode_array(3, S("recorded"), S("nurse7"), S("sip:nurse7@10.0.0.7")), 0);
+    assert_int_equal(d.kind, STORE_RECORDED);
+    assert_int_equal(d.n, 1);
+    assert_string_equal(d.id[0], "nurse7");
+    assert_string_equal(d.uri[0], "sip:nurse7@10.0.0.7");
+}
+
+static void test_none(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode("*1\r\n$4\r\nnone\r\n"), 0);
+    assert_int_equal(d.kind, STORE_NONE);
+    assert_int_equal(d.n, 0);
+}
+
+/* "none" with staff, or "picked" without, do not add up. */
+static void test_kind_and_count_disagree(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode_array(3, S("none"), S("nurse7"), S("sip:nurse7@x")), -EPROTO);
+    /* picked nobody: treated as none */
+    assert_int_equal(decode("*1\r\n$6\r\npicked\r\n"), 0);
+    assert_int_equal(d.kind, STORE_NONE);
+    assert_int_equal(d.n, 0);
+}
+
+static void test_error_reply(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode("-ERR Function not found\r\n"), -EPROTO);
+    assert_int_equal(decode("-NOSCRIPT No matching script\r\n"), -EPROTO);
+}
+
+static void test_wrong_types(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode("+OK\r\n"), -EPROTO);
+    assert_int_equal(decode(":1\r\n"), -EPROTO);
+    assert_int_equal(decode("$-1\r\n"), -EPROTO);
+    assert_int_equal(decode("$6\r\npicked\r\n"), -EPROTO);
+    assert_int_equal(decode("*-1\r\n"), -EPROTO);
+    /* the kind is not a bulk string */
+    assert_int_equal(decode("*1\r\n+picked\r\n"), -EPROTO);
+    assert_int_equal(decode("*1\r\n:1\r\n"), -EPROTO);
+    assert_int_equal(decode("*1\r\n*1\r\n$6\r\npicked\r\n"), -EPROTO);
+    /* an id or a contact that is not a bulk string */
+    assert_int_equal(decode("*3\r\n$6\r\npicked\r\n:7\r\n$12\r\nsip:nurse7@x\r\n"), -EPROTO);
+    assert_int_equal(decode("*3\r\n$6\r\npicked\r\n$6\r\nnurse7\r\n$-1\r\n"), -EPROTO);
+    assert_int_equal(decode("*3\r\n$6\r\npicked\r\n$-1\r\n$12\r\nsip:nurse7@x\r\n"), -EPROTO);
+    assert_int_equal(decode("*3\r\n$6\r\npicked\r\n$6\r\nnurse7\r\n*1\r\n$12\r\nsip:nurse7@x\r\n"), -EPROTO);
+    assert_int_equal(decode("*3\r\n$6\r\npicked\r\n$6\r\nnurse7\r\n+sip:nurse7@x\r\n"), -EPROTO);
+    assert_int_equal(store_decode_pick(NULL, &d), -EPROTO);
+}
+
+static void test_unknown_kind(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode_array(3, S("chosen"), S("nurse7"), S("sip:nurse7@x")), -EPROTO);
+    assert_int_equal(decode_array(3, S("PICKED"), S("nurse7"), S("sip:nurse7@x")), -EPROTO);
+    assert_int_equal(decode_array(3, S("picked\0"), S("nurse7"), S("sip:nurse7@x")), -EPROTO);
+    assert_int_equal(decode_array(1, S("")), -EPROTO);
+}
+
+/* An id without its contact. */
+static void test_odd_element_count(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode("*0\r\n"), -EPROTO);
+    assert_int_equal(decode_array(2, S("picked"), S("nurse7")), -EPROTO);
+    assert_int_equal(decode_array(4, S("picked"), S("nurse7"), S("sip:nurse7@x"), S("drlee")), -EPROTO);
+}
+
+static void test_contact_scheme(void **state)
+{
+    (void)state;
+    static const char *bad[] = { "tel:+15125550100", "http://clinic.example/", "nurse7@10.0.0.7",
+                                 "sip", "sip:", "sipx:nurse7@x", " sip:nurse7@x", "" };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("contact \"%s\"\n", bad[i]);
+        assert_int_equal(decode_array(3, S("picked"), S("nurse7"), D(bad[i])), -EPROTO);
+    }
+    assert_int_equal(decode_array(3, S("picked"), S("nurse7"), S("sips:nurse7@x")), 0);
+    assert_int_equal(decode_array(3, S("picked"), S("nurse7"), S("sip:x")), 0);
+}
+
+/* A contact is written into a header line as is: nothing that could end the
+ * <...> or the line may pass. */
+static void test_contact_injection(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t len;
+    } bad[] = {
+        { S("sip:nurse7@x>\r\nX-Injected: 1") },
+        { S("sip:nurse7@x\r\nContact: <sip:evil@y>") },
+        { S("sip:nurse7@x\n") },
+        { S("sip:nurse7@x\r") },
+        { S("sip:nurse7@x>;q=1.0") },
+        { S("sip:nurse7@x<") },
+        { S("sip:nurse7@x y") },
+        { S("sip:nurse7@x\ty") },
+        { S("sip:nurse7@x\0\r\nX-Injected: 1") }, /* hidden after a NUL */
+    };
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        print_message("contact #%zu\n", i);
+        assert_int_equal(decode_array(3, S("picked"), S("nurse7"), bad[i].s, bad[i].len), -EPROTO);
+    }
+    /* the same checks for every pair, not only the first */
+    assert_int_equal(decode_array(5, S("picked"), S("a"), S("sip:a@x"), S("b"), S("sip:b@x>\r\nX: 1")), -EPROTO);
+}
+
+static void test_lengths(void **state)
+{
+    (void)state;
+    char id[66], uri[258];
+
+    memset(id, 'i', sizeof(id));
+    memcpy(uri, "sip:", 4);
+    memset(uri + 4, 'u', sizeof(uri) - 4);
+
+    assert_int_equal(decode_array(3, S("picked"), id, (size_t)64, uri, (size_t)255), 0);
+    assert_int_equal(strlen(d.id[0]), 64);
+    assert_int_equal(strlen(d.uri[0]), 255);
+    assert_int_equal(decode_array(3, S("picked"), id, (size_t)65, S("sip:a@x")), -EPROTO);
+    assert_int_equal(decode_array(3, S("picked"), S("a"), uri, (size_t)256), -EPROTO);
+    assert_int_equal(decode_array(3, S("picked"), S(""), S("sip:a@x")), -EPROTO);
+}
+
+/* fd_pick offers at most RULES_MAX_CONTACTS; more are ignored, in order. */
+static void test_capped_at_max_contacts(void **state)
+{
+    (void)state;
+
+    assert_int_equal(RULES_MAX_CONTACTS, 5);
+    assert_int_equal(decode_array(15, S("picked"), S("s1"), S("sip:s1@x"), S("s2"), S("sip:s2@x"), S("s3"),
+                                  S("sip:s3@x"), S("s4"), S("sip:s4@x"), S("s5"), S("sip:s5@x"), S("s6"),
+                                  S("sip:s6@x"), S("s7"), S("sip:s7@x")),
+                     0);
+    assert_int_equal(d.kind, STORE_PICKED);
+    assert_int_equal(d.n, RULES_MAX_CONTACTS);
+    for (unsigned i = 0; i < RULES_MAX_CONTACTS; i++) {
+        char want[16];
+        snprintf(want, sizeof(want), "s%u", i + 1);
+        assert_string_equal(d.id[i], want);
+        snprintf(want, sizeof(want), "sip:s%u@x", i + 1);
+        assert_string_equal(d.uri[i], want);
+    }
+}
+
+/* A decoded decision holds nothing of the reply: hiredis frees it after the
+ * callback. */
+static void test_decision_outlives_reply(void **state)
+{
+    (void)state;
+
+    assert_int_equal(decode_array(3, S("picked"), S("nurse7"), S("sip:nurse7@10.0.0.7")), 0);
+    freeReplyObject(cur);
+    cur = NULL;
+    assert_string_equal(d.id[0], "nurse7");
+    assert_string_equal(d.uri[0], "sip:nurse7@10.0.0.7");
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_teardown(f, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_picked_one),
+        T(test_picked_two_in_order),
+        T(test_recorded),
+        T(test_none),
+        T(test_kind_and_count_disagree),
+        T(test_error_reply),
+        T(test_wrong_types),
+        T(test_unknown_kind),
+        T(test_odd_element_count),
+        T(test_contact_scheme),
+        T(test_contact_injection),
+        T(test_lengths),
+        T(test_capped_at_max_contacts),
+        T(test_decision_outlives_reply),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
