@@ -1163,6 +1163,7 @@ static int gen_cmd_run(int argc, char **argv)
         .sources = o.sources,
         .timeout_ms = o.timeout_ms,
         .n_to = o.n_to,
+        .n_allowed = g->allow ? check_allow_count(g->allow) : 0,
         .step_s = o.step_s,
         .start_rate = o.find_max ? o.rate : 0,
     };

@@ -25,8 +25,10 @@ static void report_mode_line(FILE *f, const report_t *r)
         fprintf(f, "closed loop, %u in flight", r->inflight);
     else
         fprintf(f, "open loop %.0f calls/s", r->total.rate);
-    fprintf(f, ", %u source%s, %u callee%s, timeout %u ms\n", r->sources,
+    fprintf(f, ", %u source%s, %u callee%s, timeout %u ms", r->sources,
             r->sources == 1 ? "" : "s", r->n_to, r->n_to == 1 ? "" : "s", r->timeout_ms);
+    if (r->n_allowed) fprintf(f, ", first Contact checked against %zu allowed", r->n_allowed);
+    fputc('\n', f);
 }
 
 static void report_step_table(FILE *f, const report_step_t *s)

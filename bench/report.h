@@ -51,6 +51,7 @@ typedef struct {
     unsigned sources;
     unsigned timeout_ms;
     unsigned n_to;           /* how many --to users */
+    size_t n_allowed;        /* --expect-contacts: allowed Contacts, 0 = unchecked */
     double step_s;           /* find-max step length */
     double start_rate;       /* find-max first step's rate */
     report_step_t total;     /* run: the run; find-max: the best good step, or the

@@ -75,8 +75,21 @@ stack_load_functions() {
     stack_redis -x FUNCTION LOAD REPLACE < "$FD_ROOT/proxy/redis/frontdesk.lua" >/dev/null
 }
 
+# stack_seed_demo: the demo clinic group; also writes every contact a demo
+# call may be redirected to (staff and site fallbacks), one per line, to
+# $FD_RUN/demo-contacts.txt and exports FD_EXPECT_CONTACTS (bench checks).
 stack_seed_demo() {
-    stack_load_functions && FD_REDIS_PORT=$FD_REDIS_PORT sh "$FD_ROOT/deploy/redis/demo-seed.sh"
+    stack_load_functions && FD_REDIS_PORT=$FD_REDIS_PORT sh "$FD_ROOT/deploy/redis/demo-seed.sh" || return 1
+    FD_EXPECT_CONTACTS=$FD_RUN/demo-contacts.txt
+    {
+        for site in downtown northlake westside; do
+            for id in $(stack_redis SMEMBERS "fd:{$site}:staff"); do
+                stack_redis HGET "fd:{$site}:staff:$id" contact
+            done
+        done
+        sed -n 's/^ *fallback: *\(sips\{0,1\}:[^ #]*\).*/\1/p' "$FD_ROOT/rules/examples/demo.yaml"
+    } | sort -u > "$FD_EXPECT_CONTACTS"
+    export FD_EXPECT_CONTACTS
 }
 
 # stack_proxy_ready PID WORKERS: has every worker of that proxy loaded the
