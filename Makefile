@@ -25,16 +25,18 @@ PROXY_SRC := $(filter-out proxy/main.c,$(wildcard proxy/*.c))
 BENCH_SRC := $(wildcard bench/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
+MICRO_SRC := $(wildcard bench/micro/*.c)
 
 RULES_OBJ := $(RULES_SRC:%.c=$(B)/%.o)
 PROXY_OBJ := $(PROXY_SRC:%.c=$(B)/%.o) $(B)/gen/store_lua.o
 BENCH_OBJ := $(BENCH_SRC:%.c=$(B)/%.o)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
+MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
 .PHONY: all deps run test unit integration bench install install-bin clean
 .SECONDARY:
-all: $(B)/frontdesk $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN)
+all: $(B)/frontdesk $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -63,6 +65,10 @@ $(B)/fd-bench: $(BENCH_OBJ)
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libproxy.a $(B)/librules.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) $(LDLIBS_TEST) -o $@
+
+# micro-benchmarks of pure code (bench/micro/bench_X.c -> build/bench_X)
+$(B)/bench_%: $(B)/bench/micro/bench_%.o $(B)/libproxy.a $(B)/librules.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -lm -o $@
 
 $(B)/tests/%: $(B)/tests/tools/%.o
 	@mkdir -p $(dir $@)

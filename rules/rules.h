@@ -25,7 +25,8 @@
 #include <stddef.h>
 #include <time.h>
 
-#define RULES_REASON_MAX 160 /* bytes of plan_t.reason, NUL included */
+#define RULES_REASON_MAX 256 /* bytes of plan_t.reason, NUL included */
+#define RULES_CALLER_HASH_LEN 32 /* hex characters of a caller hash */
 #define RULES_MAX_CONTACTS 5 /* upper bound of a route's max_contacts */
 #define RULES_MAX_MENU 12    /* menu options per site ("0"-"9", "*", "#") */
 
@@ -47,30 +48,71 @@ typedef struct {
 } rules_req_t;
 
 typedef enum {
-    PLAN_PICK = 0, /* ask Redis for staff of <site> with <skill>; else fallback */
-    PLAN_REDIRECT, /* answer now: redirect to <fallback>, no Redis needed */
+    PLAN_PICK = 0, /* walk <chain> in Redis (one FCALL); its last step is the
+                      final destination when nobody is free */
+    PLAN_REDIRECT, /* answer now: redirect to <fallback>, no Redis needed
+                      (closed site, after hours, a single-destination DID) */
     PLAN_REJECT,   /* answer now with <status> (e.g. 404 unknown number) */
 } plan_kind_t;
 
 typedef enum {
-    RULES_LONGEST_IDLE = 0, /* the available staff member idle the longest */
+    RULES_LONGEST_IDLE = 0, /* available staff idle the longest first */
+    RULES_ROUND_ROBIN,      /* the one offered a call least recently first */
+    RULES_MOST_SKILLED,     /* highest proficiency first, then longest idle */
+    RULES_FEWEST_OFFERS,    /* fewest offers today (site's local day) first */
 } rules_strategy_t;
 
-/* The routing plan for one request. Shaped for the routing kinds to come
- * (time-based, caller-aware, overflow chains): more fields are added, the
- * meaning of these stays. */
+typedef enum {
+    RULES_PERIOD_ALWAYS = 0, /* the site has no hours: always open */
+    RULES_PERIOD_OPEN,       /* within opening hours */
+    RULES_PERIOD_LUNCH,      /* between two ranges of an open day */
+    RULES_PERIOD_CLOSED,     /* before/after hours, or a closed weekday */
+    RULES_PERIOD_HOLIDAY,    /* a holiday or one-off closure date */
+} rules_period_t;
+
+#define RULES_MAX_CHAIN 8 /* steps of an overflow chain, final one included */
+
+typedef enum {
+    PLAN_STEP_PICK = 0, /* pick staff of <site> (a site or a shared pool)
+                           with <skill> */
+    PLAN_STEP_URI,      /* a final destination: voicemail, an answering
+                           service, another office's desk */
+} plan_step_kind_t;
+
+/* One step of an overflow chain. */
+typedef struct {
+    plan_step_kind_t kind;
+    const char *site;          /* PICK: site or pool id (Redis hash tag) */
+    const char *skill;         /* PICK */
+    rules_strategy_t strategy; /* PICK */
+    unsigned min_level;        /* PICK: minimum proficiency, 1 (any) to 5 */
+    const char *uri;           /* URI: sip:/sips: URI */
+} plan_step_t;
+
+/* The routing plan for one request. A PLAN_PICK chain holds 1 or more PICK
+ * steps (in order: this site, other sites, shared pools) and ends with
+ * exactly one URI step; a PLAN_REDIRECT chain is that one URI step. Steps
+ * whose site is closed at <now> are left out of the chain. */
 typedef struct {
     plan_kind_t kind;
-    const char *group;          /* clinic group name */
-    const char *site;           /* site id (Redis hash tag), NULL if none */
-    const char *skill;          /* skill to pick for, PLAN_PICK only */
-    rules_strategy_t strategy;  /* how to choose among available staff */
-    unsigned max_contacts;      /* 1..RULES_MAX_CONTACTS staff to offer */
-    const char *fallback;       /* SIP URI when nobody is free; the target of
-                                   PLAN_REDIRECT; NULL for PLAN_REJECT */
+    const char *group;          /* clinic group name; NULL for PLAN_REJECT */
+    const char *site;           /* called site id, NULL if none */
+    const char *skill;          /* skill of the first PICK step, else NULL */
+    rules_strategy_t strategy;  /* of the first PICK step */
+    unsigned max_contacts;      /* 1..RULES_MAX_CONTACTS staff to offer in
+                                   all (the chain fills up to this many) */
+    const char *fallback;       /* the final URI step; NULL for PLAN_REJECT */
     int status;                 /* SIP status for PLAN_REJECT, else 0 */
-    char reason[RULES_REASON_MAX]; /* why, in words: "did downtown; option 2
-                                      -> billing" */
+    plan_step_t chain[RULES_MAX_CHAIN];
+    unsigned n_chain;
+    rules_period_t period;      /* of the called site at <now> */
+    bool priority;              /* caller is on the group's priority list */
+    bool caller_aware;          /* offer the caller's last staff first */
+    unsigned caller_window_s;   /* ...if they handled the caller this recently */
+    char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller's
+                                   number (hex), "" when there is none */
+    char reason[RULES_REASON_MAX]; /* why, in words: "downtown: Tuesday 12:40
+                                      America/Chicago: lunch -> overflow" */
 } plan_t;
 
 /* Where loading failed. <line>/<col> are 1-based, 0 when not applicable. */
@@ -81,22 +123,42 @@ typedef struct {
     char msg[256];
 } rules_report_t;
 
+/* How to load. Zero/NULL fields take their defaults. */
+typedef struct {
+    time_t now;                      /* reference time: opening hours are
+                                        computed in UTC for [now - 2 days,
+                                        now + 400 days]; 0 = the file's
+                                        hours are not expanded (every site
+                                        counts as always open) */
+    const unsigned char *caller_key; /* key of the caller hashes (HMAC);
+                                        NULL: none. A file that uses
+                                        caller_aware or priority_callers
+                                        without a key is an error */
+    size_t caller_key_len;           /* 16 to 64 bytes */
+} rules_load_opts_t;
+
 /* Load and validate <path>. On success stores a new snapshot in *<out> and
  * returns 0. On failure returns -EINVAL (bad content), -ENOENT/-EACCES (the
- * file cannot be read) or -ENOMEM, fills <rep> and leaves *<out> untouched. */
+ * file cannot be read) or -ENOMEM, fills <rep> and leaves *<out> untouched.
+ * <o> may be NULL (all defaults). */
 int rules_load(const char *path, rules_t **out, rules_report_t *rep);
+int rules_load_opts(const char *path, const rules_load_opts_t *o, rules_t **out,
+                    rules_report_t *rep);
 
-/* Same as rules_load() on an in-memory document; <name> is used as the file
- * name in reports. */
+/* Same as rules_load_opts() on an in-memory document; <name> is used as the
+ * file name in reports. */
 int rules_load_string(const char *yaml, size_t len, const char *name,
                       rules_t **out, rules_report_t *rep);
+int rules_load_string_opts(const char *yaml, size_t len, const char *name,
+                           const rules_load_opts_t *o, rules_t **out,
+                           rules_report_t *rep);
 
 rules_t *rules_ref(rules_t *r);
 void rules_unref(rules_t *r); /* accepts NULL */
 
 /* Evaluate <req> at time <now> (seconds since the epoch, UTC). Always fills
  * <plan> and returns 0: an unknown number is a PLAN_REJECT with status 404.
- * Never allocates. */
+ * Never allocates; under a microsecond for a 200-site file. */
 int rules_eval(const rules_t *r, const rules_req_t *req, time_t now,
                plan_t *plan);
 
@@ -105,7 +167,47 @@ int rules_eval(const rules_t *r, const rules_req_t *req, time_t now,
  * Request-URI. The same for every group of a snapshot. */
 const char *rules_option_header(const rules_t *r);
 
-/* Number of sites in the snapshot (all groups). */
+/* Number of sites in the snapshot (all groups, pools not counted). */
 size_t rules_site_count(const rules_t *r);
+
+/* Keyed hash (HMAC-SHA-256, truncated) of the phone number <num>/<len>,
+ * normalised to digits first, as RULES_CALLER_HASH_LEN hex characters +
+ * NUL in <out>. Returns false (and "" in <out>) when the snapshot has no
+ * caller key or the number has no digits. */
+bool rules_caller_hash(const rules_t *r, const char *num, size_t len,
+                       char out[RULES_CALLER_HASH_LEN + 1]);
+
+/* ---- explain ----------------------------------------------------------- */
+
+/* Write, for people, how <plan> came about and what it asks for: one step a
+ * line ("1. Tuesday 12:40 America/Chicago: downtown is at lunch", "2. option
+ * 2 -> billing", "3. overflow: pick billing at northlake (longest idle)",
+ * ...). Never prints the caller's number. Returns the length written (the
+ * text is cut at <cap> - 1 and always NUL-terminated). */
+size_t rules_explain(const rules_t *r, const rules_req_t *req, time_t now,
+                     const plan_t *plan, char *buf, size_t cap);
+
+/* ---- lint ---------------------------------------------------------------- */
+
+typedef enum { RULES_LINT_WARNING = 1, RULES_LINT_ERROR = 2 } rules_lint_level_t;
+
+typedef struct {
+    rules_lint_level_t level;
+    unsigned line, col;  /* where in the file, 1-based; 0 when not tied to a place */
+    char msg[256];
+} rules_finding_t;
+
+/* Optional knowledge of who is on staff (frontdeskctl gets it from Redis):
+ * the skills the staff of <site> have, as a NULL-terminated list, or NULL
+ * when unknown. */
+typedef const char *const *rules_staff_skills_fn(void *arg, const char *site);
+
+/* Look for what cannot work (errors) and what hurts callers (warnings): an
+ * IVR menu with more than 5 options, a skill no route can reach or no staff
+ * has (the latter only with <skills>), overlapping or empty opening hours,
+ * an unreachable rule, ... Calls <cb> once per finding, in file order.
+ * Returns the highest level found, 0 when none. */
+int rules_lint(const rules_t *r, rules_staff_skills_fn *skills, void *skills_arg,
+               void (*cb)(void *arg, const rules_finding_t *f), void *cb_arg);
 
 #endif
