@@ -153,8 +153,9 @@ int log_init(const unsigned char *key)
     if (sodium_init() < 0) return -EIO;
     if (key) memcpy(caller_key, key, sizeof(caller_key));
     else crypto_shorthash_keygen(caller_key);
-    if (log_level >= LOG_LVL_DEBUG) /* osip traces cost even when dropped */
-        osip_trace_initialize_func(END_TRACE_LEVEL, osip_sink);
+    /* without a trace function libosip2 prints its ERROR traces to stdout;
+     * below debug, a function with no level enabled keeps it quiet */
+    osip_trace_initialize_func(log_level >= LOG_LVL_DEBUG ? END_TRACE_LEVEL : TRACE_LEVEL0, osip_sink);
     event_set_log_callback(event_sink);
     return 0;
 }

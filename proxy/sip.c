@@ -58,7 +58,8 @@ bool sip_next_header(const char *b, size_t len, size_t *pos, sip_hdr_t *h)
     const char *colon = memchr(b + start, ':', e - start);
     if (!colon) return false; /* not a header line: stop scanning */
     size_t ne = (size_t)(colon - b);
-    while (ne > start && is_ws(b[ne - 1])) ne--;
+    /* libosip2 unfolds before it splits: "Via CRLF SP :" is a Via */
+    while (ne > start && (is_ws(b[ne - 1]) || b[ne - 1] == '\r' || b[ne - 1] == '\n')) ne--;
     size_t vs = (size_t)(colon - b) + 1, ve = e;
     while (vs < ve && (is_ws(b[vs]) || b[vs] == '\r' || b[vs] == '\n')) vs++;
     while (ve > vs && (is_ws(b[ve - 1]) || b[ve - 1] == '\r' || b[ve - 1] == '\n')) ve--;
@@ -222,6 +223,8 @@ static osip_via_t *raw_top_via(const char *b, size_t len)
         if (n == 0 || n >= sizeof(tmp)) return NULL;
         memcpy(tmp, h.value.s, n);
         tmp[n] = '\0';
+        for (size_t i = 0; i < n; i++) /* unfold, as libosip2 does */
+            if (tmp[i] == '\r' || tmp[i] == '\n') tmp[i] = ' ';
         osip_via_t *via = NULL;
         if (osip_via_init(&via) != 0) return NULL;
         if (osip_via_parse(via, tmp) != 0) {
@@ -262,8 +265,27 @@ static sip_verdict_t bad(sip_req_t *r, int status, const char *why)
     return SIP_REQ_BAD;
 }
 
-/* libosip2 failed: a 400 if the top Via can still route it. */
-static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, socklen_t srclen)
+/* The request line, checked before libosip2 sees it: libosip2 splits it on
+ * spaces, not on line ends, so with fewer than two spaces on the first line
+ * its Request-URI or version runs into the next lines, which our raw scan
+ * takes for headers or for their end. 0 fine, 400 malformed, 505 another
+ * SIP version. */
+static int request_line_check(const char *b, size_t len)
+{
+    size_t e = line_end(b, len, 0);
+    const char *sp1 = memchr(b, ' ', e);
+    if (!sp1 || sp1 == b) return 400;
+    size_t u = (size_t)(sp1 - b) + 1;
+    const char *sp2 = memchr(b + u, ' ', e - u);
+    if (!sp2 || sp2 == b + u) return 400;
+    size_t v = (size_t)(sp2 - b) + 1;
+    if (e - v < 5 || strncmp(b + v, "SIP/", 4) != 0) return 400;
+    return e - v == 7 && strncmp(b + v, "SIP/2.0", 7) == 0 ? 0 : 505;
+}
+
+/* libosip2 failed: a 400 (or <status>) if the top Via can still route it. */
+static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, socklen_t srclen,
+                                    int status)
 {
     if (r->raw_len >= 8 && memcmp(r->raw, "SIP/2.0 ", 8) == 0) return SIP_REQ_RESPONSE;
     r->top_via = raw_top_via(r->raw, r->raw_len);
@@ -275,7 +297,7 @@ static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, so
         r->branch = span_of(br->gvalue);
     const char *sp = memchr(r->raw, ' ', r->raw_len);
     if (sp) r->method_name = (span_t){ r->raw, (size_t)(sp - r->raw) };
-    return bad(r, 400, "Bad Request");
+    return status == 505 ? bad(r, 505, "Version Not Supported") : bad(r, 400, "Bad Request");
 }
 
 sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
@@ -289,12 +311,18 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     r->raw_len = len;
     r->max_forwards = -1;
     if (len == 0) return SIP_REQ_DROP;
+    /* libosip2 parses a C string: a NUL before the body would hide the rest
+     * of the headers from it, while the raw scan and the answer head still
+     * see them (and would echo the NUL) */
+    const char *eoh = memmem(buf, len, "\r\n\r\n", 4);
+    if (memchr(buf, '\0', eoh ? (size_t)(eoh - buf) : len)) return SIP_REQ_DROP;
 
     if (osip_message_init(&m) != 0) return SIP_REQ_DROP;
     r->msg = m;
-    if (osip_message_parse(m, buf, len) != 0) return parse_fallback(r, src, srclen);
+    int rl = (len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0) ? 0 : request_line_check(buf, len);
+    if (rl || osip_message_parse(m, buf, len) != 0) return parse_fallback(r, src, srclen, rl);
     if (MSG_IS_RESPONSE(m)) return SIP_REQ_RESPONSE;
-    if (!m->sip_method || !m->req_uri) return parse_fallback(r, src, srclen);
+    if (!m->sip_method || !m->req_uri) return parse_fallback(r, src, srclen, 400);
 
     r->top_via = osip_list_get(&m->vias, 0);
     if (!r->top_via || !route_reply(r, src, srclen)) return SIP_REQ_DROP;

@@ -115,6 +115,7 @@ int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
             puts_(&o, "\r\n");
         }
     }
+    if (!top_done) return -EINVAL; /* never answer without the client's Via */
     return o.full ? -ENOSPC : (int)o.len;
 }
 
@@ -146,6 +147,7 @@ const char *sipresp_reason(int status)
     case 500: return "Server Internal Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 505: return "Version Not Supported";
     case 513: return "Message Too Large";
     default: return "Unknown";
     }

@@ -729,6 +729,60 @@ static void test_hdr_param_quoted_value(void **state)
     assert_span(c->r.from_tag, "b4d");
 }
 
+
+/* ---------------------------------------------------------------------- */
+/* Regressions found by fuzzing (tests/fuzz/crashes/)                      */
+
+#define CRASH "../../fuzz/crashes/"
+
+/* A NUL among the headers: libosip2 would stop reading there, our scan
+ * and the answer would not. Dropped. */
+static void test_fuzz_nul_in_header(void **state)
+{
+    ctx_t *c = *state;
+    assert_int_equal(parse_fixture(c, CRASH "nul_in_header.sip", OPT_HDR), SIP_REQ_DROP);
+}
+
+/* A request line broken over lines: a routed 400 whose head has the Via. */
+static void test_fuzz_request_line_broken(void **state)
+{
+    static const char *files[] = { CRASH "request_line_two_lines.sip",
+                                   CRASH "request_line_past_blank_line.sip" };
+    ctx_t *c = *state;
+    for (size_t i = 0; i < 2; i++) {
+        sip_verdict_t v = parse_fixture(c, files[i], OPT_HDR);
+        if (v == SIP_REQ_DROP) continue; /* no Via to route by: fine too */
+        assert_int_equal(v, SIP_REQ_BAD);
+        assert_int_equal(c->r.bad_status, 400);
+        assert_non_null(c->r.top_via);
+    }
+}
+
+/* Another SIP version: 505. */
+static void test_version_not_supported(void **state)
+{
+    ctx_t *c = *state;
+    free(c->buf);
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, " SIP/2.0\r\nVia", " SIP/3.0\r\nVia");
+    assert_int_equal(parse(c, NULL), SIP_REQ_BAD);
+    assert_int_equal(c->r.bad_status, 505);
+}
+
+/* "Via CRLF SP : ..." is a Via (a folded name, unfolded by libosip2): our
+ * scan must see it too, or the answer would go out without it. */
+static void test_fuzz_via_name_folded(void **state)
+{
+    ctx_t *c = *state;
+    sip_verdict_t v = parse_fixture(c, CRASH "via_name_folded.sip", NULL);
+    if (v == SIP_REQ_DROP) return;
+    size_t pos = 0;
+    sip_hdr_t h;
+    bool via = false;
+    while (sip_next_header(c->buf, c->len, &pos, &h)) via |= sip_hdr_is(&h, "Via", 'v');
+    assert_true(via);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
@@ -774,6 +828,10 @@ int main(void)
         T(test_hdr_is),
         T(test_hdr_param),
         T(test_hdr_param_quoted_value),
+        T(test_fuzz_nul_in_header),
+        T(test_fuzz_request_line_broken),
+        T(test_version_not_supported),
+        T(test_fuzz_via_name_folded),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
