@@ -21,7 +21,7 @@ LDLIBS_RULES := $(shell pkg-config --libs yaml-0.1 2>/dev/null)
 LDLIBS_TEST  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 RULES_SRC := $(wildcard rules/*.c)
-PROXY_SRC := $(filter-out proxy/main.c,$(wildcard proxy/*.c))
+PROXY_SRC := $(filter-out proxy/main.c proxy/ctl.c,$(wildcard proxy/*.c))
 BENCH_SRC := $(wildcard bench/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
@@ -36,7 +36,7 @@ MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
 .PHONY: all deps run test unit integration bench install install-bin clean
 .SECONDARY:
-all: $(B)/frontdesk $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
+all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -59,6 +59,9 @@ $(B)/libproxy.a: $(PROXY_OBJ)
 $(B)/frontdesk: $(B)/proxy/main.o $(B)/libproxy.a $(B)/librules.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
 
+$(B)/frontdeskctl: $(B)/proxy/ctl.o $(B)/libproxy.a $(B)/librules.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
+
 $(B)/fd-bench: $(BENCH_OBJ)
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -lm -o $@
 
@@ -78,7 +81,7 @@ deps:
 	@sh deploy/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory $(B)/frontdesk
+	@$(MAKE) --no-print-directory $(B)/frontdesk $(B)/frontdeskctl
 	@PORT=$(PORT) bash deploy/run-demo.sh
 
 test: deps
@@ -98,9 +101,9 @@ bench: deps
 install: all install-bin
 	install -m 0755 $(B)/fd-bench $(DESTDIR)$(PREFIX)/bin/
 
-install-bin: $(B)/frontdesk
+install-bin: $(B)/frontdesk $(B)/frontdeskctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/frontdesk
-	install -m 0755 $(B)/frontdesk $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/frontdesk $(B)/frontdeskctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 proxy/redis/frontdesk.lua rules/examples/*.yaml $(DESTDIR)$(PREFIX)/share/frontdesk/
 
 clean:

@@ -28,6 +28,7 @@ Presence: redis-cli -p $FD_REDIS_PORT FCALL fd_presence 1 'fd:{downtown}' carla.
 Ctrl-C stops the proxy and this Redis.
 
 MSG
+FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY} \
 "$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" --listen "127.0.0.1:$PORT" \
     --redis "127.0.0.1:$FD_REDIS_PORT" &
 FD_PROXY_PID=$!

@@ -12,6 +12,8 @@ FD_ROOT=${FD_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 FD_RUN=${FD_RUN:-$FD_ROOT/run}
 FD_BIN=${FD_BIN:-$FD_ROOT/build/frontdesk}
 FD_PIDS=${FD_PIDS:-}
+# a caller key for the demo and the tests only (never for real callers)
+FD_DEMO_CALLER_KEY=64656d6f2d6f6e6c792d63616c6c65722d6b65792d6e6f742d666f722d726561
 
 # A loopback TCP port nobody listens on (checked by connecting to it).
 stack_free_port() {
@@ -82,12 +84,12 @@ stack_seed_demo() {
     stack_load_functions && FD_REDIS_PORT=$FD_REDIS_PORT sh "$FD_ROOT/deploy/redis/demo-seed.sh" || return 1
     FD_EXPECT_CONTACTS=$FD_RUN/demo-contacts.txt
     {
-        for site in downtown northlake westside; do
+        for site in downtown northlake westside float; do
             for id in $(stack_redis SMEMBERS "fd:{$site}:staff"); do
                 stack_redis HGET "fd:{$site}:staff:$id" contact
             done
         done
-        sed -n 's/^ *fallback: *\(sips\{0,1\}:[^ #]*\).*/\1/p' "$FD_ROOT/rules/examples/demo.yaml"
+        grep -v '^ *#' "$FD_ROOT/rules/examples/demo.yaml" | grep -o 'sips\{0,1\}:[^ "#]*'
     } | sort -u > "$FD_EXPECT_CONTACTS"
     export FD_EXPECT_CONTACTS
 }
@@ -114,6 +116,9 @@ stack_start_proxy() {
     done
     [ -n "$port" ] || port=$(stack_free_port) || return 1
     FD_PROXY_LOG="$FD_RUN/frontdesk-$port.log"
+    # the caller key: caller-aware rules need one; tests and the demo use a
+    # fixed one unless the environment gives its own
+    FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY} \
     "$FD_BIN" --config "${FD_CONFIG:-$FD_ROOT/rules/examples/demo.yaml}" \
         --listen "127.0.0.1:$port" --redis "127.0.0.1:$FD_REDIS_PORT" \
         --workers "$workers" "${args[@]}" >"$FD_PROXY_LOG" 2>&1 &

@@ -27,7 +27,7 @@ extern log_level_t log_level; /* set by main() before threads start */
 /* Parse "error", "warn", "info" or "debug"; returns -EINVAL otherwise. */
 int log_parse_level(const char *s, log_level_t *out);
 
-/* Set the key for caller hashes (crypto_shorthash_KEYBYTES bytes, or NULL
+/* Set the key for caller hashes (its first crypto_shorthash_KEYBYTES bytes; NULL
  * for a random key drawn now) and route libosip2/libevent messages here. */
 int log_init(const unsigned char *caller_key);
 

@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <sodium.h>
 
+#include "arena.h"
 #include "log.h"
 #include "net.h"
 #include "opts.h"
@@ -43,15 +45,18 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     LOG_WARN("SIGHUP ignored: rules are read at start; restart to apply changes", "signal=HUP");
 }
 
-static int caller_key_from_env(unsigned char key[crypto_shorthash_KEYBYTES], bool *set)
+#define CALLER_KEY_BYTES 32
+
+/* FRONTDESK_CALLER_KEY: 64 hex digits, or unset (*set = false). */
+static int caller_key_from_env(unsigned char key[CALLER_KEY_BYTES], bool *set)
 {
     const char *hex = getenv("FRONTDESK_CALLER_KEY");
     size_t n = 0;
     *set = false;
     if (!hex || !*hex) return 0;
-    if (strlen(hex) != 2 * crypto_shorthash_KEYBYTES ||
-        sodium_hex2bin(key, crypto_shorthash_KEYBYTES, hex, strlen(hex), NULL, &n, NULL) != 0 ||
-        n != crypto_shorthash_KEYBYTES)
+    if (strlen(hex) != 2 * CALLER_KEY_BYTES ||
+        sodium_hex2bin(key, CALLER_KEY_BYTES, hex, strlen(hex), NULL, &n, NULL) != 0 ||
+        n != CALLER_KEY_BYTES)
         return -EINVAL;
     *set = true;
     return 0;
@@ -91,8 +96,9 @@ int main(int argc, char **argv)
     unsigned n_fds = 0;
     app_t app = { 0 };
     int rc = 1;
-    unsigned char key[crypto_shorthash_KEYBYTES];
+    unsigned char key[CALLER_KEY_BYTES];
     bool key_set;
+    const char *fake;
 
     if (opts_parse(&o, argc, argv, err, sizeof(err)) < 0) {
         fprintf(stderr, "frontdesk: %s\n", err);
@@ -108,19 +114,30 @@ int main(int argc, char **argv)
     }
     log_parse_level(o.log_level, &log_level);
     if (caller_key_from_env(key, &key_set) < 0) {
-        fprintf(stderr, "frontdesk: FRONTDESK_CALLER_KEY must be %d hex digits\n", 2 * crypto_shorthash_KEYBYTES);
+        fprintf(stderr, "frontdesk: FRONTDESK_CALLER_KEY must be %d hex digits\n", 2 * CALLER_KEY_BYTES);
         return 2;
     }
+    if ((fake = getenv("FRONTDESK_FAKE_TIME")) && *fake && opts_parse_time(fake, &o.fixed_time) < 0) {
+        fprintf(stderr, "frontdesk: FRONTDESK_FAKE_TIME %s: want e.g. 2026-12-01T18:40:00Z\n", fake);
+        return 2;
+    }
+    /* the log's own hash takes the first half of the key */
     if (log_init(key_set ? key : NULL) < 0) {
         fprintf(stderr, "frontdesk: cannot initialise libsodium\n");
         return 1;
     }
-    if (rules_load(o.config, &rules, &rep) < 0) {
+    rules_load_opts_t lo = {
+        .now = o.fixed_time ? o.fixed_time : time(NULL),
+        .caller_key = key_set ? key : NULL,
+        .caller_key_len = key_set ? CALLER_KEY_BYTES : 0,
+    };
+    if (rules_load_opts(o.config, &lo, &rules, &rep) < 0) {
         if (rep.line) fprintf(stderr, "frontdesk: %s:%u:%u: %s\n", rep.file, rep.line, rep.col, rep.msg);
         else fprintf(stderr, "frontdesk: %s: %s\n", rep.file, rep.msg);
         return 2;
     }
 
+    arena_install(); /* before libosip2 allocates anything */
     sip_global_init();
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
@@ -160,6 +177,7 @@ int main(int argc, char **argv)
         }
     }
     if (started == app.n_workers) {
+        if (o.fixed_time) LOG_WARN("clock fixed by FRONTDESK_FAKE_TIME: for tests only", "at=%lld", (long long)o.fixed_time);
         for (unsigned i = 0; i < n_fds; i++)
             LOG_INFO("listening", "udp=%s workers=%u redis=%s:%u rules=\"%s\" sites=%zu version=%s",
                      o.listen[i].text, app.n_workers, o.redis_host, o.redis_port, o.config,

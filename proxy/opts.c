@@ -29,7 +29,9 @@ const char opts_usage[] =
     "  --help, --version\n"
     "\n"
     "Environment: FRONTDESK_CALLER_KEY=<64 hex digits> keys the caller hashes\n"
-    "in logs (random per start when unset).\n";
+    "(logs, caller-aware routing); needed by rules that use caller_aware or\n"
+    "priority_callers. FRONTDESK_FAKE_TIME=<ISO 8601 time> fixes the clock the\n"
+    "rules see (tests).\n";
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {
@@ -81,6 +83,42 @@ int opts_parse_addr(const char *s, opts_addr_t *out)
 }
 
 /* "HOST:PORT" or "[V6ADDR]:PORT" into <host> (without brackets) and <port>. */
+int opts_parse_time(const char *s, time_t *out)
+{
+    struct tm tm = { 0 };
+    char *end;
+    long long v;
+
+    if (!s || !*s) return -EINVAL;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (!*end && !errno && v > 0) {
+        *out = (time_t)v;
+        return 0;
+    }
+    end = strptime(s, "%Y-%m-%dT%H:%M", &tm);
+    if (!end) return -EINVAL;
+    if (*end == ':') {
+        char *e2 = strptime(end, ":%S", &tm);
+        if (!e2) return -EINVAL;
+        end = e2;
+    }
+    long off = 0;
+    if (*end == 'Z') {
+        end++;
+    } else if ((*end == '+' || *end == '-') && strlen(end) == 6 && end[3] == ':') {
+        int h = (end[1] - '0') * 10 + (end[2] - '0'), m = (end[4] - '0') * 10 + (end[5] - '0');
+        if (h > 23 || m > 59) return -EINVAL;
+        off = (h * 3600L + m * 60L) * (*end == '-' ? -1 : 1);
+        end += 6;
+    } else {
+        return -EINVAL; /* a time without a zone is ambiguous */
+    }
+    if (*end) return -EINVAL;
+    *out = timegm(&tm) - off;
+    return 0;
+}
+
 static int parse_hostport(const char *s, char *host, size_t hostlen, unsigned *port)
 {
     const char *colon = strrchr(s, ':'), *start = s, *end = colon;

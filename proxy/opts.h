@@ -1,8 +1,9 @@
 /* opts.h -- command-line flags of the frontdesk daemon, parsed into opts_t.
  *
  * Pure: no I/O besides writing the error message into the caller's buffer,
- * so it is unit-tested. Environment: FRONTDESK_CALLER_KEY (64 hex digits,
- * optional) keys the caller hashes in logs.
+ * so it is unit-tested. The environment is read by main.c:
+ * FRONTDESK_CALLER_KEY (64 hex digits) keys caller hashes (logs and
+ * caller-aware routing), FRONTDESK_FAKE_TIME fixes the rules' clock (tests).
  */
 #ifndef FRONTDESK_OPTS_H
 #define FRONTDESK_OPTS_H
@@ -10,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define OPTS_MAX_LISTEN 8
 
@@ -31,6 +33,8 @@ typedef struct {
     unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */
     const char *log_level;
     bool help, version;
+    time_t fixed_time;           /* FRONTDESK_FAKE_TIME (tests): the clock
+                                    the rules see; 0 = the real clock */
 } opts_t;
 
 /* Fill <o> from argv. Returns 0, or -EINVAL with a one-line reason in <err>. */
@@ -38,6 +42,10 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen);
 
 /* Parse "ADDR:PORT" or "[V6ADDR]:PORT" (numeric only). 0 or -EINVAL. */
 int opts_parse_addr(const char *s, opts_addr_t *out);
+
+/* Parse a time: "2026-12-01T18:40:00Z" (UTC), "2026-12-01T12:40:00-06:00"
+ * or seconds since the epoch. 0 or -EINVAL. */
+int opts_parse_time(const char *s, time_t *out);
 
 extern const char opts_usage[];
 

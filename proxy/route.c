@@ -32,7 +32,7 @@ typedef struct call {
     socklen_t tolen;
     struct timespec t0;
     plan_t plan;           /* strings owned by the rules snapshot */
-    char caller[17];       /* keyed hash of the caller number */
+    char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller number */
     char callid[128];      /* for the log line, truncated */
     size_t head_len;
     char head[];           /* Via ... CSeq of the answer */
@@ -94,8 +94,8 @@ static void answer_call(call_t *c, const store_decision_t *d, const char *outcom
         return;
     }
     worker_send(w, c->fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)len);
-    LOG_INFO("route", "call=\"%s\" caller=%s site=%s skill=%s outcome=%s staff=%s reason=\"%s\" ms=%.2f",
-             c->callid, c->caller, c->plan.site ? c->plan.site : "-",
+    LOG_INFO("route", "call=\"%s\" caller=%s priority=%d site=%s skill=%s outcome=%s staff=%s reason=\"%s\" ms=%.2f",
+             c->callid, c->caller, c->plan.priority, c->plan.site ? c->plan.site : "-",
              c->plan.skill ? c->plan.skill : "-", outcome, picked[0] ? picked : "-",
              c->plan.reason, ms_since(&c->t0));
 }
@@ -165,9 +165,12 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     memcpy(c->head, head, (size_t)hl);
     c->head_len = (size_t)hl;
     copy_span(c->callid, sizeof(c->callid), r->call_id);
-    if (LOG_ENABLED(LOG_LVL_INFO)) log_caller_hash(r->from_user.s ? r->from_user.s : "", r->from_user.len, c->caller);
-
     rules_eval(w->rules, &rq, now, &c->plan);
+    /* the rules' keyed hash (the one caller-aware routing uses in Redis)
+     * when they have a key, else the log's own */
+    if (c->plan.caller[0]) memcpy(c->caller, c->plan.caller, sizeof(c->caller));
+    else if (LOG_ENABLED(LOG_LVL_INFO))
+        log_caller_hash(r->from_user.s ? r->from_user.s : "", r->from_user.len, c->caller);
     switch (c->plan.kind) {
     case PLAN_REJECT: {
         char out[WORKER_TX_MAX];
@@ -187,8 +190,8 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
         break;
     }
 
-    int rc = store_pick(w->store, c->plan.site, r->call_id.s, r->call_id.len < 256 ? r->call_id.len : 256,
-                        c->plan.skill, c->plan.max_contacts, on_decision, c);
+    int rc = store_pick(w->store, &c->plan, r->call_id.s, r->call_id.len < 256 ? r->call_id.len : 256,
+                        on_decision, c);
     if (rc < 0) {
         w->m.redis_unavailable++;
         answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");

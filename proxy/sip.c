@@ -120,21 +120,36 @@ span_t sip_hdr_param(span_t v, const char *name)
     return (span_t){ NULL, 0 };
 }
 
-/* One pass over the raw headers for the values we copy or hash. */
-static void scan_raw(sip_req_t *r, const char *option_header)
+/* Index the raw header fields once: every later look (the values we copy
+ * or hash, the answer's head) walks r->hdrs. Returns the offset just past
+ * the headers (the end of the datagram when there is no empty line), or -1
+ * when there are more than SIP_MAX_HDRS. */
+static long index_headers(sip_req_t *r)
 {
     size_t pos = 0;
     sip_hdr_t h;
 
+    r->n_hdrs = 0;
     while (sip_next_header(r->raw, r->raw_len, &pos, &h)) {
-        if (sip_hdr_is(&h, "Call-ID", 'i')) {
-            if (!r->call_id.len) r->call_id = h.value;
-        } else if (sip_hdr_is(&h, "From", 'f')) {
-            if (!r->from_tag.len) r->from_tag = sip_hdr_param(h.value, "tag");
-        } else if (sip_hdr_is(&h, "To", 't')) {
-            if (!r->to_tag.len) r->to_tag = sip_hdr_param(h.value, "tag");
-        } else if (option_header && sip_hdr_is(&h, option_header, '\0')) {
-            if (!r->option.len) r->option = h.value;
+        if (r->n_hdrs == SIP_MAX_HDRS) return -1;
+        r->hdrs[r->n_hdrs++] = h;
+    }
+    return (long)pos;
+}
+
+/* The values we copy or hash, from the indexed headers. */
+static void scan_raw(sip_req_t *r, const char *option_header)
+{
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        const sip_hdr_t *h = &r->hdrs[i];
+        if (sip_hdr_is(h, "Call-ID", 'i')) {
+            if (!r->call_id.len) r->call_id = h->value;
+        } else if (sip_hdr_is(h, "From", 'f')) {
+            if (!r->from_tag.len) r->from_tag = sip_hdr_param(h->value, "tag");
+        } else if (sip_hdr_is(h, "To", 't')) {
+            if (!r->to_tag.len) r->to_tag = sip_hdr_param(h->value, "tag");
+        } else if (option_header && sip_hdr_is(h, option_header, '\0')) {
+            if (!r->option.len) r->option = h->value;
         }
     }
 }
@@ -203,12 +218,10 @@ static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srcl
 
 /* The first value of the first Via header, parsed on its own: used when
  * libosip2 rejected the whole message. */
-static osip_via_t *raw_top_via(const char *b, size_t len)
+static osip_via_t *raw_top_via(const sip_req_t *r)
 {
-    size_t pos = 0;
-    sip_hdr_t h;
-
-    while (sip_next_header(b, len, &pos, &h)) {
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        sip_hdr_t h = r->hdrs[i];
         if (!sip_hdr_is(&h, "Via", 'v')) continue;
         char tmp[512];
         size_t n = 0;
@@ -288,7 +301,7 @@ static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, so
                                     int status)
 {
     if (r->raw_len >= 8 && memcmp(r->raw, "SIP/2.0 ", 8) == 0) return SIP_REQ_RESPONSE;
-    r->top_via = raw_top_via(r->raw, r->raw_len);
+    r->top_via = raw_top_via(r);
     r->own_via = true;
     if (!r->top_via || !route_reply(r, src, srclen)) return SIP_REQ_DROP;
     scan_raw(r, NULL);
@@ -314,8 +327,8 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     /* libosip2 parses a C string: a NUL before the body would hide the rest
      * of the headers from it, while the raw scan and the answer head still
      * see them (and would echo the NUL) */
-    const char *eoh = memmem(buf, len, "\r\n\r\n", 4);
-    if (memchr(buf, '\0', eoh ? (size_t)(eoh - buf) : len)) return SIP_REQ_DROP;
+    long eoh = index_headers(r);
+    if (eoh < 0 || memchr(buf, '\0', (size_t)eoh)) return SIP_REQ_DROP;
 
     if (osip_message_init(&m) != 0) return SIP_REQ_DROP;
     r->msg = m;

@@ -21,6 +21,7 @@
 #include "rules.h" /* span_t */
 
 #define SIP_MAX_MSG 8192 /* larger requests are answered 513 */
+#define SIP_MAX_HDRS 64  /* header fields indexed; more is a 400 */
 
 typedef enum {
     SIP_INVITE = 0,
@@ -39,6 +40,13 @@ typedef enum {
     SIP_REQ_DROP,     /* cannot be parsed nor routed: drop and count */
 } sip_verdict_t;
 
+/* One header field of the raw message: its name and its whole value,
+ * continuation lines included; <line> spans the full field without the final
+ * CRLF. */
+typedef struct {
+    span_t name, value, line;
+} sip_hdr_t;
+
 typedef struct osip_message osip_message_t;
 typedef struct osip_via osip_via_t;
 
@@ -56,7 +64,10 @@ typedef struct {
     span_t ruri_user, to_user, from_user, option;
     struct sockaddr_storage reply_to; /* where answers go */
     socklen_t reply_len;
-    int bad_status;         /* SIP_REQ_BAD: 400, or 513 when too large */
+    sip_hdr_t hdrs[SIP_MAX_HDRS]; /* the raw header fields, in order: one
+                                     scan serves parsing and answering */
+    unsigned n_hdrs;
+    int bad_status;         /* SIP_REQ_BAD: 400, 505, or 513 when too large */
     const char *why;        /* SIP_REQ_BAD: the reason phrase */
 } sip_req_t;
 
@@ -74,12 +85,6 @@ void sip_req_free(sip_req_t *r);
 
 /* ---- raw header access (shared with sipresp.c) ---- */
 
-/* One header field of the raw message: its name and its whole value,
- * continuation lines included; <line> spans the full field without the final
- * CRLF. */
-typedef struct {
-    span_t name, value, line;
-} sip_hdr_t;
 
 /* Iterate header fields. <*pos> starts at 0; returns false after the last
  * header (the empty line). */

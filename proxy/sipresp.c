@@ -80,11 +80,10 @@ static size_t first_via_len(span_t v)
 int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
 {
     out_t o = { buf, 0, cap, false };
-    size_t pos = 0;
-    sip_hdr_t h;
     bool top_done = false;
 
-    while (sip_next_header(r->raw, r->raw_len, &pos, &h)) {
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        sip_hdr_t h = r->hdrs[i];
         if (sip_hdr_is(&h, "Via", 'v')) {
             if (top_done) {
                 put(&o, h.line.s, h.line.len);

@@ -230,23 +230,20 @@ static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
     free(p);
 }
 
-int store_pick(store_t *s, const char *site, const char *callid, size_t callid_len,
-               const char *skill, unsigned k, store_pick_cb *cb, void *arg)
+int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid_len,
+               store_pick_cb *cb, void *arg)
 {
-    char key[96], kbuf[4];
+    store_argv_t a;
+
     if (!store_is_ready(s)) return -ENOTCONN;
     if (s->inflight >= s->max_inflight) return -EBUSY;
-    int kl = snprintf(key, sizeof(key), "fd:{%s}", site);
-    if (kl < 0 || (size_t)kl >= sizeof(key)) return -EINVAL;
-    snprintf(kbuf, sizeof(kbuf), "%u", k);
+    int rc = store_build_pick(&a, "FCALL", "fd_pick", plan, callid, callid_len, s->offer, s->ttl);
+    if (rc < 0) return rc;
 
     pick_t *p = malloc(sizeof(*p));
     if (!p) return -ENOMEM;
     *p = (pick_t){ s, cb, arg };
-    const char *argv[] = { "FCALL", "fd_pick", "1", key, callid, skill, kbuf, s->offer, s->ttl };
-    size_t lens[] = { 5, 7, 1, (size_t)kl, callid_len, strlen(skill), strlen(kbuf),
-                      strlen(s->offer), strlen(s->ttl) };
-    if (redisAsyncCommandArgv(s->ac, on_pick, p, 9, argv, lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(s->ac, on_pick, p, (int)a.argc, a.argv, a.lens) != REDIS_OK) {
         free(p);
         return -ENOTCONN;
     }

@@ -30,7 +30,7 @@ typedef enum { STORE_PICKED = 0, STORE_RECORDED, STORE_NONE } store_kind_t;
 typedef struct {
     store_kind_t kind;
     unsigned n;
-    char id[RULES_MAX_CONTACTS][65];
+    char id[RULES_MAX_CONTACTS][98]; /* "id", or "site/id" for another site */
     char uri[RULES_MAX_CONTACTS][256];
 } store_decision_t;
 
@@ -53,12 +53,36 @@ void store_close(store_t *s); /* accepts NULL; pending callbacks get -ECONNRESET
 
 bool store_is_ready(const store_t *s);
 
-/* Submit a pick for <callid> at <site> with <skill>, up to <k> staff.
- * Returns 0 (callback will run), -ENOTCONN (not connected or functions not
- * loaded yet) or -EBUSY (too many picks in flight); on error the callback
- * is not called. */
-int store_pick(store_t *s, const char *site, const char *callid, size_t callid_len,
-               const char *skill, unsigned k, store_pick_cb *cb, void *arg);
+/* Submit the pick of <plan> (a PLAN_PICK) for the call <callid>: one FCALL
+ * fd_pick that walks the plan's chain. Returns 0 (callback will run),
+ * -ENOTCONN (not connected or functions not loaded yet), -EBUSY (too many
+ * picks in flight) or -EINVAL (a plan with no PICK step); on error the
+ * callback is not called. */
+int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid_len,
+               store_pick_cb *cb, void *arg);
+
+/* The arguments of one FCALL fd_pick (or FCALL_RO fd_peek) for a plan:
+ * pure, shared by the proxy and frontdeskctl (store_reply.c). The strings
+ * point into <bufs>, <plan> and the caller's arguments. */
+#define STORE_ARGV_MAX (3 + RULES_MAX_CHAIN + 1 + 8 + 4 * RULES_MAX_CHAIN)
+typedef struct {
+    unsigned argc;
+    const char *argv[STORE_ARGV_MAX];
+    size_t lens[STORE_ARGV_MAX];
+    char bufs[STORE_ARGV_MAX][48];
+} store_argv_t;
+
+/* FCALL fd_pick N <site prefixes> <call-id> <k> <offer> <ttl> <caller>
+ * <window> <day> <nsteps> {<key-index> <skill> <strategy> <min-level>}...
+ * (proxy/redis/frontdesk.lua); KEYS[1] is the called site, where the
+ * decision is recorded. <cmd>/<fn>: "FCALL"/"fd_pick" or
+ * "FCALL_RO"/"fd_peek". 0, or -EINVAL for a plan with no PICK step. */
+int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const plan_t *plan,
+                     const char *callid, size_t callid_len, const char *offer_ms,
+                     const char *ttl_ms);
+
+/* Name of a strategy in the Redis protocol ("longest_idle", ...). */
+const char *store_strategy_name(rules_strategy_t st);
 
 /* Decode an fd_pick reply (pure; see store_reply.c). 0 or -EPROTO. */
 int store_decode_pick(const struct redisReply *r, store_decision_t *d);

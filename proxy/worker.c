@@ -13,6 +13,7 @@
 
 #include <event2/event.h>
 
+#include "arena.h"
 #include "log.h"
 #include "route.h"
 
@@ -82,7 +83,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         }
         int n = recvmmsg(fd, w->in_msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
         if (n <= 0) break; /* EAGAIN: another worker took it, or nothing left */
-        time_t now = time(NULL);
+        time_t now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);
         for (int i = 0; i < n; i++) {
             w->m.rx_datagrams++;
             if (w->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -91,6 +92,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             }
             route_datagram(w, fd, w->in_buf[i], w->in_msgs[i].msg_len,
                            (struct sockaddr *)&w->in_addr[i], w->in_msgs[i].msg_hdr.msg_namelen, now);
+            arena_reset(); /* the datagram's libosip2 objects are gone */
         }
         if (n < WORKER_BATCH) break;
     }
@@ -117,6 +119,8 @@ static void *worker_main(void *arg)
     };
 
     log_buffer_thread(true);
+    if (arena_thread_init(ARENA_SIZE) < 0) /* still works, on malloc */
+        LOG_WARN("worker: no arena for libosip2", "worker=%u", w->id);
     if (store_open(&w->store, w->base, &so) < 0)
         LOG_ERROR("worker: cannot set up its Redis connection", "worker=%u", w->id);
     event_base_dispatch(w->base);
@@ -124,6 +128,7 @@ static void *worker_main(void *arg)
     w->store = NULL;
     if (w->out_n) flush_out(w);
     log_buffer_thread(false);
+    arena_thread_free();
     return NULL;
 }
 

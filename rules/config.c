@@ -5,10 +5,13 @@
  * struct through a table of known keys, so unknown, duplicate, missing and
  * mistyped keys are caught in one place, with their position. Checks across
  * values (a DID claimed twice, a site id used twice) run as each value is
- * read, so the error reported is the first one met reading down the file.
+ * read, so the error reported is the first one met reading down the file;
+ * references between sites (overflow steps, group defaults) are resolved
+ * when their group has been read.
  *
- * Runs off the hot path (start, reload): it allocates freely and stat()s
- * the time zone database; nothing here is shared with rules_eval() but the
+ * Runs off the hot path (start, reload): it allocates freely, stat()s the
+ * time zone database and, through hours.c, switches TZ under a lock to
+ * expand opening hours; nothing here is shared with rules_eval() but the
  * finished snapshot.
  */
 #include <errno.h>
@@ -32,6 +35,12 @@
 #define CONFIG_URI_MAX 256
 #define CONFIG_HEADER_MAX 64
 #define CONFIG_WORD_MAX 256 /* ids and skills, before their own 32 check */
+#define CONFIG_POOL_BIT 0x80000000u /* in site_ids: the id is a pool's */
+#define CONFIG_WINDOW_MAX (365u * 86400u)
+#define CONFIG_WINDOW_DEFAULT (30u * 86400u)
+#define CONFIG_NEED_KEY                                                      \
+    "caller-aware routing needs a caller key: set FRONTDESK_CALLER_KEY "     \
+    "(64 hex digits)"
 
 /* ---------------------------------------------------------------------- */
 /* Load state and error reports                                           */
@@ -45,7 +54,11 @@ typedef struct {
     size_t group;      /* index of the group whose sites are being read */
     size_t groups_cap;
     size_t sites_cap;
-    rules_index_t site_ids;    /* site id -> site index, load only */
+    size_t pools_cap;
+    size_t site;       /* index of the site being read */
+    const yaml_node_t *key; /* key of the value being read (positions) */
+    rules_index_t site_ids;    /* site or pool id -> index (pools with
+                                  CONFIG_POOL_BIT), load only */
     rules_index_t group_names; /* group name -> group index, load only */
 } load_t;
 
@@ -211,12 +224,12 @@ static int index_grow(rules_index_t *ix)
 /* Map <key>/<len> (borrowed, must outlive the index) to <val>. Returns 0
  * when added, 1 when the key was already there (its value in *<have>),
  * -ENOMEM. */
-static int index_put(rules_index_t *ix, const char *key, size_t len,
-                     uint32_t val, uint32_t *have)
+static int index_put2(rules_index_t *ix, const char *key, size_t len,
+                      uint32_t val, uint32_t aux, uint32_t *have)
 {
     const rules_slot_t *old = rules_index_find(ix, key, len);
     rules_slot_t sl = {
-        .key = key, .len = (uint32_t)len, .val = val,
+        .key = key, .len = (uint32_t)len, .val = val, .aux = aux,
         .hash = rules_hash(key, len),
     };
 
@@ -229,6 +242,19 @@ static int index_put(rules_index_t *ix, const char *key, size_t len,
     index_insert(ix->slots, ix->cap, &sl);
     ix->count++;
     return 0;
+}
+
+static int index_put(rules_index_t *ix, const char *key, size_t len,
+                     uint32_t val, uint32_t *have)
+{
+    return index_put2(ix, key, len, val, 0, have);
+}
+
+static rules_pos_t node_pos(const yaml_node_t *n)
+{
+    rules_pos_t p = { (unsigned)n->start_mark.line + 1,
+                      (unsigned)n->start_mark.column + 1 };
+    return p;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -399,12 +425,15 @@ typedef enum { WK_STRING, WK_UINT, WK_BOOL, WK_CUSTOM } walk_kind_t;
 #define WF_REQUIRED 1u
 #define WF_FIRST 2u /* read before the others: it names the object in
                        later messages (a site's id, a group's name) */
+#define WF_POS 4u   /* store where the key is written at <pos> */
+#define WF_NAMES 8u /* its check sets the message prefix ("site \"x\": ") */
 
 struct walk_field {
     const char *key;
     walk_kind_t kind;
     unsigned flags;
     size_t offset;       /* of the char * / unsigned / bool in the target */
+    size_t pos;          /* WF_POS: of a rules_pos_t in the target */
     unsigned min, max;   /* WK_UINT: bounds; WK_STRING: max bytes */
     walk_check_fn check; /* WK_STRING, optional */
     walk_parse_fn parse; /* WK_CUSTOM */
@@ -418,13 +447,16 @@ typedef struct {
     size_t nfields;
 } walk_map_t;
 
-#define WALK_MAX_FIELDS 16
+#define WALK_MAX_FIELDS 24
 
 static int walk_value(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                       void *obj)
 {
     char *at = (char *)obj + f->offset;
     int rc;
+
+    if (f->flags & WF_POS)
+        *(rules_pos_t *)(void *)((char *)obj + f->pos) = node_pos(ld->key);
 
     switch (f->kind) {
     case WK_STRING: {
@@ -447,7 +479,7 @@ static int walk_value(load_t *ld, const walk_field_t *f, yaml_node_t *n,
 static int fail_unknown_key(load_t *ld, const walk_map_t *m,
                             const yaml_node_t *k)
 {
-    char keys[160];
+    char keys[400];
     size_t off = 0;
 
     keys[0] = '\0';
@@ -471,19 +503,26 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
                         void *obj)
 {
     yaml_node_t *val[WALK_MAX_FIELDS] = { 0 };
+    yaml_node_t *key[WALK_MAX_FIELDS] = { 0 };
     size_t order[WALK_MAX_FIELDS];
     size_t norder = 0;
     char saved[sizeof(ld->ctx)];
+    bool named = false;
     int rc;
 
     if (node->type != YAML_MAPPING_NODE)
         return load_fail(ld, node, "%s: expected a mapping, found %s",
                          m->what, node_kind(node));
 
-    /* The prefix names this mapping once it is known (see WF_FIRST); the
-     * parent's is restored on the way out. */
+    /* A mapping that names itself (WF_NAMES: a site's id, a group's name)
+     * gets its own prefix once the name is known; the others (a menu
+     * option, an overflow step) keep their parent's. The parent's is
+     * restored on the way out. */
+    for (size_t i = 0; i < m->nfields; i++)
+        named |= (m->fields[i].flags & WF_NAMES) != 0;
     memcpy(saved, ld->ctx, sizeof(saved));
-    ld->ctx[0] = '\0';
+    if (named)
+        ld->ctx[0] = '\0';
 
     for (yaml_node_pair_t *p = node->data.mapping.pairs.start;
          p < node->data.mapping.pairs.top; p++) {
@@ -508,6 +547,7 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
             goto out;
         }
         val[i] = yaml_document_get_node(ld->doc, p->value);
+        key[i] = k;
         order[norder++] = i;
     }
 
@@ -517,6 +557,7 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
             continue;
         if (!val[i])
             continue; /* reported as missing below if required */
+        ld->key = key[i];
         if ((rc = walk_value(ld, f, val[i], obj)) < 0)
             goto out;
     }
@@ -525,7 +566,7 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
         const walk_field_t *f = &m->fields[i];
         if (val[i] || !(f->flags & WF_REQUIRED))
             continue;
-        if (ld->ctx[0])
+        if (named && ld->ctx[0])
             rc = load_fail(ld, node, "missing required key \"%s\"", f->key);
         else
             rc = load_fail(ld, node, "%s is missing required key \"%s\"",
@@ -537,6 +578,7 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
         const walk_field_t *f = &m->fields[order[j]];
         if (f->flags & WF_FIRST)
             continue;
+        ld->key = key[order[j]];
         if ((rc = walk_value(ld, f, val[order[j]], obj)) < 0)
             goto out;
     }
@@ -572,29 +614,47 @@ static int check_skill(load_t *ld, const walk_field_t *f,
     return check_ident(ld, f->key, n, s);
 }
 
-/* The id names the site in every later message, and is the Redis hash tag
- * of its keys, so it must be unique across the whole file. */
+/* Where the site or pool registered as <val> in site_ids starts. */
+static unsigned id_line(const load_t *ld, uint32_t val)
+{
+    if (val & CONFIG_POOL_BIT)
+        return ld->r->pools[val & ~CONFIG_POOL_BIT].pos.line;
+    return ld->r->sites[val].line;
+}
+
+/* Site and pool ids name sites in every later message, and are the Redis
+ * hash tags of their keys, so they must be unique across the whole file,
+ * sites and pools together. */
+static int register_id(load_t *ld, const char *kind, const yaml_node_t *n,
+                       const char *s, uint32_t self)
+{
+    uint32_t first;
+    int rc = index_put(&ld->site_ids, s, strlen(s), self, &first);
+
+    if (rc < 0)
+        return report_nomem(ld->rep);
+    if (rc == 1)
+        return load_fail(ld, n, "%s id \"%s\" is used twice (first at "
+                         "line %u)", kind, s, id_line(ld, first));
+    return 0;
+}
+
 static int check_site_id(load_t *ld, const walk_field_t *f,
                          const yaml_node_t *n, const char *s)
 {
-    uint32_t self = (uint32_t)(ld->r->nsites - 1), first;
     int rc;
 
     if ((rc = check_ident(ld, f->key, n, s)) < 0)
         return rc;
-    rc = index_put(&ld->site_ids, s, strlen(s), self, &first);
-    if (rc < 0)
-        return report_nomem(ld->rep);
-    if (rc == 1)
-        return load_fail(ld, n, "site id \"%s\" is used twice (first at "
-                         "line %u)", s, ld->r->sites[first].line);
+    if ((rc = register_id(ld, "site", n, s, (uint32_t)ld->site)) < 0)
+        return rc;
     snprintf(ld->ctx, sizeof(ld->ctx), "site \"%s\": ", s);
     return 0;
 }
 
-/* Only the name is checked now: hours (a later change) will open the zone
- * file. The database may be missing (minimal containers): then any
- * well-formed name passes. */
+/* Only the name is checked here: hours.c reads the zone. The database may
+ * be missing (minimal containers): then any well-formed name passes, and
+ * an unknown one reads as UTC. */
 static int check_timezone(load_t *ld, const walk_field_t *f,
                           const yaml_node_t *n, const char *s)
 {
@@ -617,31 +677,138 @@ static int check_timezone(load_t *ld, const walk_field_t *f,
     return 0;
 }
 
-/* The fallback ends up inside a Contact header: besides the scheme, refuse
- * what would break the header's syntax. */
-static int check_sip_uri(load_t *ld, const walk_field_t *f,
-                         const yaml_node_t *n, const char *s)
+/* A URI ends up inside a Contact header: besides the scheme, refuse what
+ * would break the header's syntax. */
+static int check_uri(load_t *ld, const char *label, const yaml_node_t *n,
+                     const char *s)
 {
     size_t skip = strncasecmp(s, "sip:", 4) == 0    ? 4
                   : strncasecmp(s, "sips:", 5) == 0 ? 5
                                                     : 0;
 
     if (!skip || !s[skip])
-        return load_fail(ld, n, "%s must be a sip: or sips: URI", f->key);
+        return load_fail(ld, n, "%s must be a sip: or sips: URI", label);
     for (const char *p = s; *p; p++)
         if (*p == ' ' || *p == '<' || *p == '>' || *p == '"')
             return load_fail(ld, n, "%s must be a sip: or sips: URI "
                              "without spaces, quotes or angle brackets",
-                             f->key);
+                             label);
     return 0;
 }
 
+static int check_sip_uri(load_t *ld, const walk_field_t *f,
+                         const yaml_node_t *n, const char *s)
+{
+    return check_uri(ld, f->key, n, s);
+}
+
+static const char *const strategy_names[] = {
+    [RULES_LONGEST_IDLE] = "longest_idle",
+    [RULES_ROUND_ROBIN] = "round_robin",
+    [RULES_MOST_SKILLED] = "most_skilled",
+    [RULES_FEWEST_OFFERS] = "fewest_offers",
+};
+
+const char *rules_strategy_name(int s)
+{
+    if (s < 0 || s > RULES_FEWEST_OFFERS)
+        return "longest_idle";
+    return strategy_names[s];
+}
+
+/* strategy: one of strategy_names, into the int at <f->offset>. */
+static int parse_strategy(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                          void *obj)
+{
+    int rc;
+
+    if ((rc = want_scalar(ld, f->key, n)) < 0)
+        return rc;
+    for (int i = 0; i <= RULES_FEWEST_OFFERS; i++) {
+        if (scalar_is(n, strategy_names[i])) {
+            *(int *)(void *)((char *)obj + f->offset) = i;
+            return 0;
+        }
+    }
+    return load_fail(ld, n, "%s \"%.*s\" must be longest_idle, round_robin, "
+                     "most_skilled or fewest_offers", f->key,
+                     (int)(scalar_len(n) > 40 ? 40 : scalar_len(n)),
+                     scalar_text(n));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sites: numbers                                                         */
+
+/* Normalise DID <item> into <d> and claim it for the current site. */
+static int claim_did(load_t *ld, yaml_node_t *item, rules_did_t *d)
+{
+    rules_t *r = ld->r;
+    rules_site_t *site = &r->sites[ld->site];
+    uint32_t self = (uint32_t)ld->site, first;
+    char digits[RULES_DID_MAX];
+    const char *raw;
+    int len, rawlen, rc;
+
+    if ((rc = want_scalar(ld, "DID", item)) < 0)
+        return rc;
+    raw = scalar_text(item);
+    rawlen = scalar_len(item) > 40 ? 40 : (int)scalar_len(item);
+    len = rules_did_normalise(raw, scalar_len(item), digits);
+    if (len == -1)
+        return load_fail(ld, item, "DID \"%.*s\" may only contain "
+                         "digits, spaces and + - ( ) .", rawlen, raw);
+    if (len == -2)
+        return load_fail(ld, item, "DID \"%.*s\" is too long (at most "
+                         "%d digits)", rawlen, raw, RULES_DID_MAX);
+    if (len == 0)
+        return load_fail(ld, item, "DID \"%.*s\" has no digits", rawlen,
+                         raw);
+    if (!(d->num = strndup(digits, (size_t)len)))
+        return report_nomem(ld->rep);
+    d->pos = node_pos(item);
+
+    rc = index_put2(&r->dids, d->num, (size_t)len, self,
+                    (uint32_t)(d - site->dids), &first);
+    if (rc < 0)
+        return report_nomem(ld->rep);
+    if (rc == 1 && first == self)
+        return load_fail(ld, item, "DID %s is listed twice", d->num);
+    if (rc == 1)
+        return load_fail_bare(ld, item, "DID %s is claimed by sites "
+                              "\"%s\" and \"%s\"", d->num,
+                              r->sites[first].id, site->id);
+    return 0;
+}
+
+static int parse_did_number(load_t *ld, const walk_field_t *f,
+                            yaml_node_t *n, void *obj)
+{
+    (void)f;
+    return claim_did(ld, n, obj);
+}
+
+static const walk_field_t did_fields[] = {
+    { .key = "number", .kind = WK_CUSTOM, .flags = WF_REQUIRED | WF_FIRST,
+      .parse = parse_did_number },
+    { .key = "to", .kind = WK_STRING, .offset = offsetof(rules_did_t, to),
+      .max = CONFIG_URI_MAX, .check = check_sip_uri },
+    { .key = "skill", .kind = WK_STRING,
+      .offset = offsetof(rules_did_t, skill), .max = CONFIG_WORD_MAX,
+      .check = check_skill },
+};
+
+static const walk_map_t did_map = {
+    .what = "DID", .subject = "a DID", .where = "in DID",
+    .fields = did_fields,
+    .nfields = sizeof(did_fields) / sizeof(did_fields[0]),
+};
+
+/* dids: a number, or {number, to} (single destination), or {number,
+ * skill} (a dedicated line). */
 static int parse_dids(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                       void *obj)
 {
     rules_site_t *site = obj;
-    rules_t *r = ld->r;
-    uint32_t self = (uint32_t)(site - r->sites), first;
     size_t count;
     int rc;
 
@@ -658,44 +825,47 @@ static int parse_dids(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-        char digits[RULES_DID_MAX];
-        const char *raw;
-        int len, rawlen;
-        char *d;
+        rules_did_t *d = &site->dids[site->ndids++];
 
-        if ((rc = want_scalar(ld, "DID", item)) < 0)
+        if (item->type != YAML_MAPPING_NODE) {
+            if ((rc = claim_did(ld, item, d)) < 0)
+                return rc;
+            continue;
+        }
+        if ((rc = walk_mapping(ld, &did_map, item, d)) < 0)
             return rc;
-        raw = scalar_text(item);
-        rawlen = scalar_len(item) > 40 ? 40 : (int)scalar_len(item);
-        len = rules_did_normalise(raw, scalar_len(item), digits);
-        if (len == -1)
-            return load_fail(ld, item, "DID \"%.*s\" may only contain "
-                             "digits, spaces and + - ( ) .", rawlen, raw);
-        if (len == -2)
-            return load_fail(ld, item, "DID \"%.*s\" is too long (at most "
-                             "%d digits)", rawlen, raw, RULES_DID_MAX);
-        if (len == 0)
-            return load_fail(ld, item, "DID \"%.*s\" has no digits", rawlen,
-                             raw);
-        if (!(d = strndup(digits, (size_t)len)))
-            return report_nomem(ld->rep);
-        site->dids[site->ndids++] = d;
-
-        rc = index_put(&r->dids, d, (size_t)len, self, &first);
-        if (rc < 0)
-            return report_nomem(ld->rep);
-        if (rc == 1 && first == self)
-            return load_fail(ld, item, "DID %s is listed twice", d);
-        if (rc == 1)
-            return load_fail_bare(ld, item, "DID %s is claimed by sites "
-                                  "\"%s\" and \"%s\"", d,
-                                  r->sites[first].id, site->id);
+        d->pos = node_pos(item);
+        if (d->to && d->skill)
+            return load_fail(ld, item, "DID %s: give either \"to\" (a "
+                             "single destination) or \"skill\" (a "
+                             "dedicated line), not both", d->num);
     }
     return 0;
 }
 
-/* menu: option -> skill. Options are single keys of a phone pad; YAML
- * needs "*" and "#" quoted, digits may be bare. */
+/* ---------------------------------------------------------------------- */
+/* Sites: menu                                                            */
+
+static const walk_field_t menu_fields[] = {
+    { .key = "skill", .kind = WK_STRING, .flags = WF_REQUIRED,
+      .offset = offsetof(rules_menu_t, skill), .max = CONFIG_WORD_MAX,
+      .check = check_skill },
+    { .key = "strategy", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_menu_t, strategy), .parse = parse_strategy },
+    { .key = "min_level", .kind = WK_UINT,
+      .offset = offsetof(rules_menu_t, min_level), .min = 1, .max = 5 },
+};
+
+static const walk_map_t menu_map = {
+    .what = "menu option", .subject = "menu option",
+    .where = "in menu option",
+    .fields = menu_fields,
+    .nfields = sizeof(menu_fields) / sizeof(menu_fields[0]),
+};
+
+/* menu: option -> skill, or option -> {skill, strategy?, min_level?}.
+ * Options are single keys of a phone pad; YAML needs "*" and "#" quoted,
+ * digits may be bare. */
 static int parse_menu(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                       void *obj)
 {
@@ -708,6 +878,7 @@ static int parse_menu(load_t *ld, const walk_field_t *f, yaml_node_t *n,
          p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
         yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+        rules_menu_t *m;
         char label[32];
         int slot;
 
@@ -720,22 +891,418 @@ static int parse_menu(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                              "0-9, \"*\" or \"#\"",
                              (int)(scalar_len(k) > 40 ? 40 : scalar_len(k)),
                              scalar_text(k));
-        if (site->menu[slot])
+        m = &site->menu[slot];
+        if (m->skill)
             return load_fail(ld, k, "menu option \"%c\" is listed twice",
                              scalar_text(k)[0]);
+        m->pos = node_pos(k);
         snprintf(label, sizeof(label), "menu option \"%c\" skill",
                  scalar_text(k)[0]);
-        if ((rc = scalar_dup(ld, label, v, CONFIG_WORD_MAX,
-                             &site->menu[slot])) < 0)
+        if (v->type == YAML_MAPPING_NODE) {
+            if ((rc = walk_mapping(ld, &menu_map, v, m)) < 0)
+                return rc;
+            continue;
+        }
+        if ((rc = scalar_dup(ld, label, v, CONFIG_WORD_MAX, &m->skill)) < 0)
             return rc;
-        if ((rc = check_ident(ld, label, v, site->menu[slot])) < 0)
+        if ((rc = check_ident(ld, label, v, m->skill)) < 0)
             return rc;
     }
     return 0;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Sites: opening hours and dates                                         */
+
+static const char *const weekday_keys[7] = { "mon", "tue", "wed", "thu",
+                                             "fri", "sat", "sun" };
+
+/* "HH:MM" (or "H:MM") at *<p>, up to <end>: minutes after midnight, or -1.
+ * "24:00" is accepted here; only an end may use it. */
+static int parse_clock(const char **p, const char *end)
+{
+    const char *s = *p;
+    int h = 0, m, nd = 0;
+
+    while (s < end && *s >= '0' && *s <= '9' && nd < 2) {
+        h = h * 10 + (*s++ - '0');
+        nd++;
+    }
+    if (nd == 0 || s + 3 > end || s[0] != ':' || s[1] < '0' || s[1] > '5' ||
+        s[2] < '0' || s[2] > '9')
+        return -1;
+    m = (s[1] - '0') * 10 + (s[2] - '0');
+    *p = s + 3;
+    if (h > 24 || (h == 24 && m != 0))
+        return -2;
+    return h * 60 + m;
+}
+
+static int parse_range(load_t *ld, const char *day, const yaml_node_t *n,
+                       rules_range_t *out)
+{
+    const char *s = scalar_text(n), *end = s + scalar_len(n), *p = s;
+    int shown = scalar_len(n) > 40 ? 40 : (int)scalar_len(n);
+    int a, b;
+
+    while (p < end && *p == ' ')
+        p++;
+    while (end > p && end[-1] == ' ')
+        end--;
+    a = parse_clock(&p, end);
+    while (p < end && *p == ' ')
+        p++;
+    if (a >= 0 && (p == end || *p != '-'))
+        a = -1;
+    else if (a >= 0)
+        p++;
+    while (p < end && *p == ' ')
+        p++;
+    b = a >= 0 ? parse_clock(&p, end) : a;
+    if (b >= 0 && p != end)
+        b = -1;
+    if (a == -2 || b == -2 || a == 1440)
+        return load_fail(ld, n, "hours %s: \"%.*s\": hours go from 00:00 to "
+                         "23:59 (24:00 may only end a range)", day, shown,
+                         s);
+    if (a < 0 || b < 0)
+        return load_fail(ld, n, "hours %s: \"%.*s\" must be a range such "
+                         "as \"08:00-12:00\"", day, shown, s);
+    if (b <= a)
+        return load_fail(ld, n, "hours %s: \"%.*s\" ends before it starts "
+                         "(a range cannot cross midnight: split it at "
+                         "24:00)", day, shown, s);
+    out->start = (uint16_t)a;
+    out->end = (uint16_t)b;
+    out->pos = node_pos(n);
+    return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const rules_range_t *x = a, *y = b;
+
+    return (int)x->start - (int)y->start;
+}
+
+/* Sort a day's ranges and merge the ones that overlap or touch. */
+static void merge_ranges(rules_weekday_t *wd)
+{
+    rules_range_t tmp[RULES_MAX_RANGES];
+
+    memcpy(tmp, wd->raw, wd->nraw * sizeof(tmp[0]));
+    qsort(tmp, wd->nraw, sizeof(tmp[0]), cmp_range);
+    wd->n = 0;
+    for (unsigned i = 0; i < wd->nraw; i++) {
+        rules_range_t *last = wd->n ? &wd->r[wd->n - 1] : NULL;
+        if (last && tmp[i].start <= last->end) {
+            if (tmp[i].end > last->end)
+                last->end = tmp[i].end;
+            continue;
+        }
+        wd->r[wd->n++] = tmp[i];
+    }
+}
+
+/* hours: weekday -> list of "HH:MM-HH:MM"; a missing weekday is closed. */
+static int parse_hours(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                       void *obj)
+{
+    rules_site_t *site = obj;
+    bool seen[7] = { false };
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_MAPPING_NODE)) < 0)
+        return rc;
+    site->has_hours = true;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+         p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+        rules_weekday_t *wd;
+        char label[16];
+        int w = -1;
+
+        for (int i = 0; i < 7 && w < 0; i++)
+            if (scalar_is(k, weekday_keys[i]))
+                w = i;
+        if (w < 0 && k->type != YAML_SCALAR_NODE)
+            return load_fail(ld, k, "days in hours must be plain words, "
+                             "found %s", node_kind(k));
+        if (w < 0)
+            return load_fail(ld, k, "unknown day \"%.*s\" in hours "
+                             "(expected one of: mon, tue, wed, thu, fri, "
+                             "sat, sun)",
+                             (int)(scalar_len(k) > 20 ? 20 : scalar_len(k)),
+                             scalar_text(k));
+        if (seen[w])
+            return load_fail(ld, k, "day \"%s\" is listed twice in hours",
+                             weekday_keys[w]);
+        seen[w] = true;
+        wd = &site->week[w];
+        wd->pos = node_pos(k);
+        snprintf(label, sizeof(label), "hours %s", weekday_keys[w]);
+        if ((rc = want(ld, label, v, YAML_SEQUENCE_NODE)) < 0)
+            return rc;
+        for (yaml_node_item_t *it = v->data.sequence.items.start;
+             it < v->data.sequence.items.top; it++) {
+            yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+
+            if ((rc = want_scalar(ld, label, item)) < 0)
+                return rc;
+            if (wd->nraw == RULES_MAX_RANGES)
+                return load_fail(ld, item, "%s: at most %d ranges a day",
+                                 label, RULES_MAX_RANGES);
+            if ((rc = parse_range(ld, weekday_keys[w], item,
+                                  &wd->raw[wd->nraw])) < 0)
+                return rc;
+            wd->nraw++;
+        }
+        merge_ranges(wd);
+    }
+    return 0;
+}
+
+static bool is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* holidays / closed_dates: a list of "YYYY-MM-DD" (local dates). */
+static int parse_dates(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                       void *obj)
+{
+    static const unsigned mdays[12] = { 31, 28, 31, 30, 31, 30,
+                                        31, 31, 30, 31, 30, 31 };
+    rules_site_t *site = obj;
+    bool one_off = strcmp(f->key, "closed_dates") == 0;
+    size_t count, cap;
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    count = (size_t)(n->data.sequence.items.top -
+                     n->data.sequence.items.start);
+    cap = site->ndates + count;
+    if (count) {
+        rules_date_t *d = realloc(site->dates, cap * sizeof(*d));
+        if (!d)
+            return report_nomem(ld->rep);
+        site->dates = d;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        const char *s;
+        unsigned y = 0, m, d;
+        bool ok;
+
+        if ((rc = want_scalar(ld, f->key, item)) < 0)
+            return rc;
+        s = scalar_text(item);
+        ok = scalar_len(item) == 10 && s[4] == '-' && s[7] == '-';
+        for (int i = 0; ok && i < 10; i++)
+            ok = i == 4 || i == 7 || (s[i] >= '0' && s[i] <= '9');
+        if (ok) {
+            y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+                           (s[2] - '0') * 10 + (s[3] - '0'));
+            m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+            d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+            ok = y >= 1970 && m >= 1 && m <= 12 && d >= 1 &&
+                 d <= mdays[m - 1] + (m == 2 && is_leap((int)y));
+        }
+        if (!ok)
+            return load_fail(ld, item, "%s: \"%.*s\" is not a date (write "
+                             "YYYY-MM-DD, e.g. 2026-12-25)", f->key,
+                             (int)(scalar_len(item) > 20 ? 20
+                                                         : scalar_len(item)),
+                             s);
+        site->dates[site->ndates++] = (rules_date_t){
+            .date = y * 10000 + m * 100 + d, .one_off = one_off,
+            .pos = node_pos(item),
+        };
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Sites: overflow, period routes, caller-aware                           */
+
+static int parse_step_target(load_t *ld, const walk_field_t *f,
+                             yaml_node_t *n, void *obj)
+{
+    rules_step_t *st = obj;
+    int rc;
+
+    if (st->target_id)
+        return load_fail(ld, ld->key, "an overflow step names a site or a "
+                         "pool, not both");
+    if ((rc = scalar_dup(ld, f->key, n, CONFIG_WORD_MAX, &st->target_id)) <
+        0)
+        return rc;
+    if ((rc = check_ident(ld, f->key, n, st->target_id)) < 0)
+        return rc;
+    st->pool = strcmp(f->key, "pool") == 0;
+    st->target_pos = node_pos(n);
+    return 0;
+}
+
+static const walk_field_t step_fields[] = {
+    { .key = "site", .kind = WK_CUSTOM, .parse = parse_step_target },
+    { .key = "pool", .kind = WK_CUSTOM, .parse = parse_step_target },
+    { .key = "skill", .kind = WK_STRING,
+      .offset = offsetof(rules_step_t, skill), .max = CONFIG_WORD_MAX,
+      .check = check_skill },
+    { .key = "strategy", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_step_t, strategy), .parse = parse_strategy },
+    { .key = "min_level", .kind = WK_UINT,
+      .offset = offsetof(rules_step_t, min_level), .min = 1, .max = 5 },
+};
+
+static const walk_map_t step_map = {
+    .what = "overflow step", .subject = "overflow step",
+    .where = "in overflow step",
+    .fields = step_fields,
+    .nfields = sizeof(step_fields) / sizeof(step_fields[0]),
+};
+
+/* overflow: the ordered steps after this site's own staff. Targets are
+ * resolved once the group is read (see resolve_group()). */
+static int parse_overflow(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                          void *obj)
+{
+    rules_site_t *site = obj;
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        rules_step_t *st;
+
+        if (site->noverflow == RULES_MAX_OVERFLOW)
+            return load_fail(ld, item, "overflow lists at most %d steps "
+                             "(a chain is this site, %d steps, then the "
+                             "fallback)", RULES_MAX_OVERFLOW,
+                             RULES_MAX_OVERFLOW);
+        st = &site->overflow[site->noverflow++];
+        st->strategy = RULES_NO_STRATEGY;
+        st->pos = node_pos(item);
+        if ((rc = walk_mapping(ld, &step_map, item, st)) < 0)
+            return rc;
+        if (!st->target_id)
+            return load_fail(ld, item, "an overflow step needs a site "
+                             "({site: <id>}) or a pool ({pool: <id>})");
+    }
+    return 0;
+}
+
+/* lunch / after_hours / holiday: a sip:/sips: URI or the word overflow. */
+static int parse_route(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                       void *obj)
+{
+    rules_route_t *rt = (rules_route_t *)(void *)((char *)obj + f->offset);
+    int rc;
+
+    rt->given = true;
+    rt->pos = node_pos(ld->key);
+    if ((rc = want_scalar(ld, f->key, n)) < 0)
+        return rc;
+    if (scalar_is(n, "overflow")) {
+        rt->kind = RULES_ROUTE_OVERFLOW;
+        return 0;
+    }
+    if (strncasecmp(scalar_text(n), "sip", 3) != 0)
+        return load_fail(ld, n, "%s must be a sip: or sips: URI, or the word "
+                         "overflow", f->key);
+    if ((rc = scalar_dup(ld, f->key, n, CONFIG_URI_MAX, &rt->own)) < 0)
+        return rc;
+    if ((rc = check_uri(ld, f->key, n, rt->own)) < 0)
+        return rc;
+    rt->kind = RULES_ROUTE_URI;
+    rt->uri = rt->own;
+    return 0;
+}
+
+/* "30d", "12h", "90m", "3600s": 1 second to 365 days. */
+static int parse_window(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                        void *obj)
+{
+    const char *s;
+    size_t len, i;
+    uint64_t v = 0, unit;
+    int rc;
+
+    if ((rc = want_scalar(ld, f->key, n)) < 0)
+        return rc;
+    s = scalar_text(n);
+    len = scalar_len(n);
+    for (i = 0; i < len && i < 12 && s[i] >= '0' && s[i] <= '9'; i++)
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    unit = i + 1 != len ? 0
+           : s[i] == 's' ? 1
+           : s[i] == 'm' ? 60
+           : s[i] == 'h' ? 3600
+           : s[i] == 'd' ? 86400
+                         : 0;
+    if (i == 0 || unit == 0 || v == 0 || v * unit > CONFIG_WINDOW_MAX)
+        return load_fail(ld, n, "%s must be a duration such as \"30d\" "
+                         "(a number then s, m, h or d), from 1s to 365d",
+                         f->key);
+    *(unsigned *)obj = (unsigned)(v * unit);
+    return 0;
+}
+
+static const walk_field_t caller_aware_fields[] = {
+    { .key = "window", .kind = WK_CUSTOM, .parse = parse_window },
+};
+
+static const walk_map_t caller_aware_map = {
+    .what = "caller_aware", .subject = "caller_aware",
+    .where = "in caller_aware",
+    .fields = caller_aware_fields,
+    .nfields = sizeof(caller_aware_fields) / sizeof(caller_aware_fields[0]),
+};
+
+/* caller_aware: true/false, or {window: "30d"}. */
+static int read_caller_aware(load_t *ld, yaml_node_t *n, int *on,
+                             unsigned *window, rules_pos_t *pos)
+{
+    const yaml_node_t *key = ld->key;
+    bool b = true;
+    int rc;
+
+    *pos = node_pos(key);
+    *window = CONFIG_WINDOW_DEFAULT;
+    if (n->type == YAML_MAPPING_NODE) {
+        if (!ld->r->has_key)
+            return load_fail(ld, key, CONFIG_NEED_KEY);
+        if ((rc = walk_mapping(ld, &caller_aware_map, n, window)) < 0)
+            return rc;
+    } else if ((rc = scalar_bool(ld, "caller_aware", n, &b)) < 0) {
+        return load_fail(ld, n, "caller_aware must be true, false or "
+                         "{window: \"30d\"}");
+    }
+    if (b && !ld->r->has_key)
+        return load_fail(ld, key, CONFIG_NEED_KEY);
+    *on = b;
+    return 0;
+}
+
+static int parse_site_caller_aware(load_t *ld, const walk_field_t *f,
+                                   yaml_node_t *n, void *obj)
+{
+    rules_site_t *s = obj;
+
+    (void)f;
+    return read_caller_aware(ld, n, &s->caller_aware, &s->caller_window_s,
+                             &s->caller_aware_pos);
+}
+
 static const walk_field_t site_fields[] = {
-    { .key = "id", .kind = WK_STRING, .flags = WF_REQUIRED | WF_FIRST,
+    { .key = "id", .kind = WK_STRING,
+      .flags = WF_REQUIRED | WF_FIRST | WF_NAMES,
       .offset = offsetof(rules_site_t, id), .max = CONFIG_WORD_MAX,
       .check = check_site_id },
     { .key = "name", .kind = WK_STRING,
@@ -745,18 +1312,42 @@ static const walk_field_t site_fields[] = {
       .check = check_timezone },
     { .key = "dids", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
       .parse = parse_dids },
-    { .key = "default_skill", .kind = WK_STRING, .flags = WF_REQUIRED,
+    { .key = "default_skill", .kind = WK_STRING,
+      .flags = WF_REQUIRED | WF_POS,
       .offset = offsetof(rules_site_t, default_skill),
+      .pos = offsetof(rules_site_t, default_skill_pos),
       .max = CONFIG_WORD_MAX, .check = check_skill },
-    { .key = "menu", .kind = WK_CUSTOM, .parse = parse_menu },
+    { .key = "menu", .kind = WK_CUSTOM, .flags = WF_POS,
+      .pos = offsetof(rules_site_t, menu_pos), .parse = parse_menu },
     { .key = "max_contacts", .kind = WK_UINT,
       .offset = offsetof(rules_site_t, max_contacts), .min = 1,
       .max = RULES_MAX_CONTACTS },
     { .key = "fallback", .kind = WK_STRING, .flags = WF_REQUIRED,
       .offset = offsetof(rules_site_t, fallback), .max = CONFIG_URI_MAX,
       .check = check_sip_uri },
-    { .key = "closed", .kind = WK_BOOL,
-      .offset = offsetof(rules_site_t, closed) },
+    { .key = "closed", .kind = WK_BOOL, .flags = WF_POS,
+      .offset = offsetof(rules_site_t, closed),
+      .pos = offsetof(rules_site_t, closed_pos) },
+    { .key = "hours", .kind = WK_CUSTOM, .flags = WF_POS,
+      .pos = offsetof(rules_site_t, hours_pos), .parse = parse_hours },
+    { .key = "holidays", .kind = WK_CUSTOM, .parse = parse_dates },
+    { .key = "closed_dates", .kind = WK_CUSTOM, .parse = parse_dates },
+    { .key = "strategy", .kind = WK_CUSTOM, .flags = WF_POS,
+      .offset = offsetof(rules_site_t, strategy),
+      .pos = offsetof(rules_site_t, strategy_pos),
+      .parse = parse_strategy },
+    { .key = "min_level", .kind = WK_UINT,
+      .offset = offsetof(rules_site_t, min_level), .min = 1, .max = 5 },
+    { .key = "overflow", .kind = WK_CUSTOM, .flags = WF_POS,
+      .pos = offsetof(rules_site_t, overflow_pos), .parse = parse_overflow },
+    { .key = "lunch", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_site_t, lunch), .parse = parse_route },
+    { .key = "after_hours", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_site_t, after_hours), .parse = parse_route },
+    { .key = "holiday", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_site_t, holiday), .parse = parse_route },
+    { .key = "caller_aware", .kind = WK_CUSTOM,
+      .parse = parse_site_caller_aware },
 };
 
 _Static_assert(sizeof(site_fields) / sizeof(site_fields[0]) <= WALK_MAX_FIELDS,
@@ -768,8 +1359,24 @@ static const walk_map_t site_map = {
     .nfields = sizeof(site_fields) / sizeof(site_fields[0]),
 };
 
+/* Defaults that depend on other keys of the site: after_hours -> the
+ * fallback; lunch -> overflow; holiday -> whatever after_hours does. */
+static void site_defaults(rules_site_t *s)
+{
+    if (s->after_hours.kind == RULES_ROUTE_UNSET) {
+        s->after_hours.kind = RULES_ROUTE_URI;
+        s->after_hours.uri = s->fallback;
+    }
+    if (s->lunch.kind == RULES_ROUTE_UNSET)
+        s->lunch.kind = RULES_ROUTE_OVERFLOW;
+    if (s->holiday.kind == RULES_ROUTE_UNSET) {
+        s->holiday.kind = s->after_hours.kind;
+        s->holiday.uri = s->after_hours.uri;
+    }
+}
+
 /* ---------------------------------------------------------------------- */
-/* Groups and the top level                                               */
+/* Groups, pools and the top level                                        */
 
 static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                        void *obj)
@@ -792,16 +1399,138 @@ static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
         if (!sites)
             return report_nomem(ld->rep);
         r->sites = sites;
+        ld->site = r->nsites;
         site = &r->sites[r->nsites++]; /* counted now: freed on failure */
         memset(site, 0, sizeof(*site));
         site->max_contacts = 1;
+        site->strategy = RULES_LONGEST_IDLE;
+        site->min_level = 1;
+        site->caller_aware = -1;
+        for (int i = 0; i < RULES_MAX_MENU; i++)
+            site->menu[i].strategy = RULES_NO_STRATEGY;
         site->group = ld->group;
         site->line = (unsigned)item->start_mark.line + 1;
         if ((rc = walk_mapping(ld, &site_map, item, site)) < 0)
             return rc;
+        site_defaults(site);
         g->nsites++;
     }
     return 0;
+}
+
+static int check_pool_id(load_t *ld, const walk_field_t *f,
+                         const yaml_node_t *n, const char *s)
+{
+    int rc;
+
+    if ((rc = check_ident(ld, f->key, n, s)) < 0)
+        return rc;
+    if ((rc = register_id(ld, "pool", n, s,
+                          (uint32_t)(ld->r->npools - 1) | CONFIG_POOL_BIT)) <
+        0)
+        return rc;
+    snprintf(ld->ctx, sizeof(ld->ctx), "pool \"%s\": ", s);
+    return 0;
+}
+
+static const walk_field_t pool_fields[] = {
+    { .key = "id", .kind = WK_STRING,
+      .flags = WF_REQUIRED | WF_FIRST | WF_NAMES,
+      .offset = offsetof(rules_pool_t, id), .max = CONFIG_WORD_MAX,
+      .check = check_pool_id },
+    { .key = "name", .kind = WK_STRING,
+      .offset = offsetof(rules_pool_t, name), .max = CONFIG_NAME_MAX },
+};
+
+static const walk_map_t pool_map = {
+    .what = "pool", .subject = "pool", .where = "in pool",
+    .fields = pool_fields,
+    .nfields = sizeof(pool_fields) / sizeof(pool_fields[0]),
+};
+
+static int parse_pools(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                       void *obj)
+{
+    rules_group_t *g = obj;
+    rules_t *r = ld->r;
+    int rc;
+
+    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    g->first_pool = r->npools;
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        rules_pool_t *pools, *pool;
+
+        pools = grow(r->pools, &ld->pools_cap, r->npools, sizeof(*pools));
+        if (!pools)
+            return report_nomem(ld->rep);
+        r->pools = pools;
+        pool = &r->pools[r->npools++];
+        memset(pool, 0, sizeof(*pool));
+        pool->group = ld->group;
+        pool->pos = node_pos(item);
+        if ((rc = walk_mapping(ld, &pool_map, item, pool)) < 0)
+            return rc;
+        g->npools++;
+    }
+    return 0;
+}
+
+static int cmp_hash(const void *a, const void *b)
+{
+    return memcmp(a, b, RULES_HASH_BYTES);
+}
+
+/* priority_callers: numbers, kept only as keyed hashes. Messages never
+ * repeat a number: they say which entry is wrong. */
+static int parse_priority(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                          void *obj)
+{
+    rules_group_t *g = obj;
+    size_t count, k = 0;
+    int rc;
+
+    g->prio_pos = node_pos(ld->key);
+    if (!ld->r->has_key)
+        return load_fail(ld, ld->key, CONFIG_NEED_KEY);
+    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    count = (size_t)(n->data.sequence.items.top -
+                     n->data.sequence.items.start);
+    if (count && !(g->prio = calloc(count, sizeof(*g->prio))))
+        return report_nomem(ld->rep);
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        char digits[RULES_DID_MAX];
+        int len;
+
+        k++;
+        if ((rc = want_scalar(ld, "priority caller", item)) < 0)
+            return rc;
+        len = rules_did_normalise(scalar_text(item), scalar_len(item),
+                                  digits);
+        if (len <= 0)
+            return load_fail(ld, item, "priority caller %zu is not a phone "
+                             "number (digits, spaces and + - ( ) . only, "
+                             "at most %d digits)", k, RULES_DID_MAX);
+        rules_caller_digest(ld->r, digits, (size_t)len, g->prio[g->nprio]);
+        g->nprio++;
+    }
+    qsort(g->prio, g->nprio, sizeof(*g->prio), cmp_hash);
+    return 0;
+}
+
+static int parse_group_caller_aware(load_t *ld, const walk_field_t *f,
+                                    yaml_node_t *n, void *obj)
+{
+    rules_group_t *g = obj;
+
+    (void)f;
+    return read_caller_aware(ld, n, &g->caller_aware, &g->caller_window_s,
+                             &g->caller_aware_pos);
 }
 
 static int check_group_name(load_t *ld, const walk_field_t *f,
@@ -822,11 +1551,17 @@ static int check_group_name(load_t *ld, const walk_field_t *f,
 }
 
 static const walk_field_t group_fields[] = {
-    { .key = "name", .kind = WK_STRING, .flags = WF_REQUIRED | WF_FIRST,
+    { .key = "name", .kind = WK_STRING,
+      .flags = WF_REQUIRED | WF_FIRST | WF_NAMES,
       .offset = offsetof(rules_group_t, name), .max = CONFIG_NAME_MAX,
       .check = check_group_name },
     { .key = "sites", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
       .parse = parse_sites },
+    { .key = "pools", .kind = WK_CUSTOM, .parse = parse_pools },
+    { .key = "priority_callers", .kind = WK_CUSTOM,
+      .parse = parse_priority },
+    { .key = "caller_aware", .kind = WK_CUSTOM,
+      .parse = parse_group_caller_aware },
 };
 
 _Static_assert(sizeof(group_fields) / sizeof(group_fields[0]) <=
@@ -838,6 +1573,60 @@ static const walk_map_t group_map = {
     .fields = group_fields,
     .nfields = sizeof(group_fields) / sizeof(group_fields[0]),
 };
+
+/* Once group <gi> is read: point every overflow step at its site or pool,
+ * and give sites the group's caller_aware default. */
+static int resolve_group(load_t *ld, size_t gi)
+{
+    rules_t *r = ld->r;
+    rules_group_t *g = &r->groups[gi];
+
+    for (size_t i = g->first_site; i < g->first_site + g->nsites; i++) {
+        rules_site_t *s = &r->sites[i];
+
+        snprintf(ld->ctx, sizeof(ld->ctx), "site \"%s\": ", s->id);
+        if (s->caller_aware < 0) {
+            s->caller_aware = g->caller_aware > 0;
+            s->caller_window_s = g->caller_window_s;
+        }
+        for (unsigned k = 0; k < s->noverflow; k++) {
+            rules_step_t *st = &s->overflow[k];
+            const rules_slot_t *sl = rules_index_find(
+                &ld->site_ids, st->target_id, strlen(st->target_id));
+            bool is_pool = sl && (sl->val & CONFIG_POOL_BIT);
+            uint32_t idx = sl ? sl->val & ~CONFIG_POOL_BIT : 0;
+            size_t tgroup = !sl ? 0 : is_pool ? r->pools[idx].group
+                                              : r->sites[idx].group;
+            rules_report_t *rep = ld->rep;
+            const char *what = st->pool ? "pool" : "site";
+
+            if (!sl)
+                return report_at(rep, st->target_pos.line,
+                                 st->target_pos.col, "%soverflow: unknown "
+                                 "%s \"%s\"", ld->ctx, what, st->target_id);
+            if (is_pool != st->pool)
+                return report_at(rep, st->target_pos.line,
+                                 st->target_pos.col, "%soverflow: \"%s\" "
+                                 "is a %s: write {%s: %s}", ld->ctx,
+                                 st->target_id, is_pool ? "pool" : "site",
+                                 is_pool ? "pool" : "site", st->target_id);
+            if (tgroup != gi)
+                return report_at(rep, st->target_pos.line,
+                                 st->target_pos.col, "%soverflow: %s \"%s\" "
+                                 "belongs to group \"%s\": a chain stays "
+                                 "within its group", ld->ctx, what,
+                                 st->target_id, r->groups[tgroup].name);
+            if (!is_pool && idx == i)
+                return report_at(rep, st->target_pos.line,
+                                 st->target_pos.col, "%soverflow: \"%s\" is "
+                                 "this site: its own staff are always "
+                                 "tried first", ld->ctx, st->target_id);
+            st->target = idx;
+        }
+    }
+    ld->ctx[0] = '\0';
+    return 0;
+}
 
 static int parse_groups(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                         void *obj)
@@ -852,7 +1641,7 @@ static int parse_groups(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-        rules_group_t *groups;
+        rules_group_t *groups, *g;
 
         groups = grow(r->groups, &ld->groups_cap, r->ngroups,
                       sizeof(*groups));
@@ -860,9 +1649,15 @@ static int parse_groups(load_t *ld, const walk_field_t *f, yaml_node_t *n,
             return report_nomem(ld->rep);
         r->groups = groups;
         ld->group = r->ngroups++;
-        memset(&r->groups[ld->group], 0, sizeof(r->groups[ld->group]));
-        if ((rc = walk_mapping(ld, &group_map, item,
-                               &r->groups[ld->group])) < 0)
+        g = &r->groups[ld->group];
+        memset(g, 0, sizeof(*g));
+        g->caller_aware = -1;
+        g->first_site = r->nsites;
+        g->first_pool = r->npools;
+        g->pos = node_pos(item);
+        if ((rc = walk_mapping(ld, &group_map, item, g)) < 0)
+            return rc;
+        if ((rc = resolve_group(ld, ld->group)) < 0)
             return rc;
     }
     return 0;
@@ -948,21 +1743,43 @@ static void rules_destroy(rules_t *r)
         free(s->id);
         free(s->name);
         free(s->timezone);
-        for (size_t j = 0; j < s->ndids; j++)
-            free(s->dids[j]);
+        for (size_t j = 0; j < s->ndids; j++) {
+            free(s->dids[j].num);
+            free(s->dids[j].to);
+            free(s->dids[j].skill);
+        }
         free(s->dids);
         free(s->default_skill);
         for (size_t j = 0; j < RULES_MAX_MENU; j++)
-            free(s->menu[j]);
+            free(s->menu[j].skill);
         free(s->fallback);
+        for (unsigned j = 0; j < s->noverflow; j++) {
+            free(s->overflow[j].target_id);
+            free(s->overflow[j].skill);
+        }
+        free(s->lunch.own);
+        free(s->after_hours.own);
+        free(s->holiday.own);
+        free(s->dates);
+        free(s->zone);
+        free(s->days);
+        free(s->ivals);
     }
     free(r->sites);
-    for (size_t i = 0; i < r->ngroups; i++)
+    for (size_t i = 0; i < r->npools; i++) {
+        free(r->pools[i].id);
+        free(r->pools[i].name);
+    }
+    free(r->pools);
+    for (size_t i = 0; i < r->ngroups; i++) {
         free(r->groups[i].name);
+        free(r->groups[i].prio);
+    }
     free(r->groups);
     free(r->dids.slots);
     free(r->option_header);
     free(r->option_sep);
+    sodium_memzero(&r->hmac, sizeof(r->hmac));
     free(r);
 }
 
@@ -987,7 +1804,8 @@ static int check_single_document(rules_report_t *rep, yaml_parser_t *p,
     return 0;
 }
 
-static int load_buffer(const char *buf, size_t len, rules_report_t *rep,
+static int load_buffer(const char *buf, size_t len,
+                       const rules_load_opts_t *o, rules_report_t *rep,
                        rules_t **out)
 {
     yaml_parser_t parser;
@@ -1023,6 +1841,17 @@ static int load_buffer(const char *buf, size_t len, rules_report_t *rep,
         goto done;
     }
     atomic_init(&r->refs, 1);
+    if (o->caller_key) {
+        if (o->caller_key_len < 16 || o->caller_key_len > 64) {
+            rc = report_at(rep, 0, 0, "the caller key must be 16 to 64 "
+                           "bytes (FRONTDESK_CALLER_KEY: 64 hex digits)");
+            goto done;
+        }
+        if (rules_caller_key_set(r, o->caller_key, o->caller_key_len) < 0) {
+            rc = report_at(rep, 0, 0, "cannot initialise libsodium");
+            goto done;
+        }
+    }
     ld.doc = &doc;
     ld.r = r;
     if ((rc = walk_mapping(&ld, &top_map, root, r)) < 0)
@@ -1032,6 +1861,14 @@ static int load_buffer(const char *buf, size_t len, rules_report_t *rep,
         goto done;
     }
     r->option_sep_len = strlen(r->option_sep);
+    if (o->now) {
+        r->expanded = true;
+        r->ref_now = (int64_t)o->now;
+        if (rules_hours_expand(r, (int64_t)o->now) < 0) {
+            rc = report_nomem(rep);
+            goto done;
+        }
+    }
     *out = r;
     r = NULL;
     rc = 0;
@@ -1106,8 +1943,10 @@ fail:
     return rc;
 }
 
-int rules_load(const char *path, rules_t **out, rules_report_t *rep)
+int rules_load_opts(const char *path, const rules_load_opts_t *o,
+                    rules_t **out, rules_report_t *rep)
 {
+    static const rules_load_opts_t defaults;
     rules_report_t scratch;
     char *buf = NULL;
     size_t len = 0;
@@ -1120,14 +1959,21 @@ int rules_load(const char *path, rules_t **out, rules_report_t *rep)
         return report_at(rep, 0, 0, "no rules file given");
     if ((rc = read_file(path, &buf, &len, rep)) < 0)
         return rc;
-    rc = load_buffer(buf, len, rep, out);
+    rc = load_buffer(buf, len, o ? o : &defaults, rep, out);
     free(buf);
     return rc;
 }
 
-int rules_load_string(const char *yaml, size_t len, const char *name,
-                      rules_t **out, rules_report_t *rep)
+int rules_load(const char *path, rules_t **out, rules_report_t *rep)
 {
+    return rules_load_opts(path, NULL, out, rep);
+}
+
+int rules_load_string_opts(const char *yaml, size_t len, const char *name,
+                           const rules_load_opts_t *o, rules_t **out,
+                           rules_report_t *rep)
+{
+    static const rules_load_opts_t defaults;
     rules_report_t scratch;
 
     if (!rep)
@@ -1135,7 +1981,13 @@ int rules_load_string(const char *yaml, size_t len, const char *name,
     report_init(rep, name ? name : "<string>");
     if ((!yaml && len) || !out)
         return report_at(rep, 0, 0, "no rules text given");
-    return load_buffer(yaml ? yaml : "", len, rep, out);
+    return load_buffer(yaml ? yaml : "", len, o ? o : &defaults, rep, out);
+}
+
+int rules_load_string(const char *yaml, size_t len, const char *name,
+                      rules_t **out, rules_report_t *rep)
+{
+    return rules_load_string_opts(yaml, len, name, NULL, out, rep);
 }
 
 rules_t *rules_ref(rules_t *r)

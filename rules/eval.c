@@ -1,9 +1,16 @@
 /* eval.c -- rules_eval(): one request view and one snapshot, one plan.
  *
  * Runs on the worker threads for every INVITE: it only reads the snapshot,
- * never allocates or locks, and copies nothing from the request into the
- * plan except the caller's menu option, sanitised, in the reason. The caller
- * number (from_user) is never looked at.
+ * never allocates, locks or reads a clock, and copies nothing from the
+ * request into the plan except the caller's menu option, sanitised, in the
+ * reason, and the keyed hash of the caller's number. The number itself is
+ * never copied anywhere.
+ *
+ * Order of decisions: called number -> single destination? -> closed? ->
+ * the site's period at <now> (lunch, after hours, holiday may send the call
+ * straight to a URI, or to the overflow steps only) -> skill (dedicated
+ * line, menu option or default) -> chain: own staff, overflow steps whose
+ * site is open, the final URI.
  */
 #include <string.h>
 
@@ -16,10 +23,12 @@
 
 /* A bounded appender into plan_t.reason. Hand-rolled rather than
  * snprintf(): it must never allocate, and output longer than the buffer is
- * cut, never overflowed. */
+ * cut, never overflowed. Parts after the site id are joined by ": " (the
+ * first) then "; ". */
 typedef struct {
     char *buf;
     size_t len;
+    unsigned parts;
 } reason_t;
 
 static void reason_put(reason_t *rs, const char *s, size_t n)
@@ -36,6 +45,13 @@ static void reason_put(reason_t *rs, const char *s, size_t n)
 static void reason_str(reason_t *rs, const char *s)
 {
     reason_put(rs, s, strlen(s));
+}
+
+/* Start a new part of the reason. */
+static void reason_part(reason_t *rs, const char *s)
+{
+    reason_str(rs, rs->parts++ ? "; " : ": ");
+    reason_str(rs, s);
 }
 
 /* The option comes from the network: show a few bytes of it, and only
@@ -69,10 +85,10 @@ static span_t span_trim(span_t sp)
     return sp;
 }
 
-/* Find the site dialled in <num> ("DID" or "DID<sep>OPTION"). On a match,
+/* Find the DID dialled in <num> ("DID" or "DID<sep>OPTION"). On a match,
  * the option part (possibly empty) is stored in *<opt>. NULL when <num> is
  * absent, not a phone number, or no site claims it. */
-static const rules_site_t *eval_lookup(const rules_t *r, span_t num,
+static const rules_slot_t *eval_lookup(const rules_t *r, span_t num,
                                        span_t *opt)
 {
     char digits[RULES_DID_MAX];
@@ -96,73 +112,298 @@ static const rules_site_t *eval_lookup(const rules_t *r, span_t num,
     if (!sl)
         return NULL;
     *opt = rest;
-    return &r->sites[sl->val];
+    return sl;
 }
 
 /* ---------------------------------------------------------------------- */
 /* The plan                                                               */
 
-int rules_eval(const rules_t *r, const rules_req_t *req, time_t now,
-               plan_t *plan)
+static void plan_redirect(plan_t *plan, const char *uri)
 {
-    reason_t rs = { plan->reason, 0 };
-    const rules_site_t *site;
-    span_t opt = { NULL, 0 }, hdr;
-    const char *skill = NULL;
+    plan->kind = PLAN_REDIRECT;
+    plan->fallback = uri;
+    plan->skill = NULL;
+    plan->strategy = RULES_LONGEST_IDLE;
+    plan->chain[0] = (plan_step_t){ .kind = PLAN_STEP_URI, .uri = uri };
+    plan->n_chain = 1;
+}
+
+static bool period_is_shut(rules_period_t p)
+{
+    return p == RULES_PERIOD_CLOSED || p == RULES_PERIOD_LUNCH ||
+           p == RULES_PERIOD_HOLIDAY;
+}
+
+/* The caller's hash (when the snapshot has a key) and priority flag. */
+static bool eval_caller(const rules_t *r, const rules_req_t *req,
+                        plan_t *plan, uint8_t d[RULES_HASH_BYTES])
+{
+    char digits[RULES_DID_MAX];
+    int n;
+
+    if (!r->has_key || req->from_user.len == 0)
+        return false;
+    n = rules_caller_digits(req->from_user.s, req->from_user.len, digits);
+    if (n == 0)
+        return false;
+    rules_caller_digest(r, digits, (size_t)n, d);
+    rules_caller_hex(d, plan->caller);
+    return true;
+}
+
+/* Skill, strategy and minimum level of the route asked for. */
+typedef struct {
+    const char *skill;
+    int strategy;
+    unsigned min_level;
+} route_t;
+
+static void eval_skill(const rules_t *r, const rules_site_t *site,
+                       const rules_did_t *did, const rules_req_t *req,
+                       span_t opt, reason_t *rs, route_t *rt,
+                       rules_trace_t *t)
+{
+    span_t hdr;
     int slot;
 
-    (void)now; /* opening hours will read it */
-    memset(plan, 0, sizeof(*plan));
-    plan->strategy = RULES_LONGEST_IDLE;
-
-    /* The Request-URI is what the PBX/IVR routed to us; To keeps the number
-     * first dialled, for PBXs that rewrite the Request-URI. */
-    site = eval_lookup(r, req->ruri_user, &opt);
-    if (!site)
-        site = eval_lookup(r, req->to_user, &opt);
-    if (!site) {
-        plan->kind = PLAN_REJECT;
-        plan->status = 404;
-        reason_str(&rs, "no site for number");
-        return 0;
+    rt->strategy = site->strategy;
+    rt->min_level = site->min_level;
+    if (did->skill) {
+        rt->skill = did->skill;
+        t->opt_kind = RULES_OPT_DEDICATED;
+        reason_part(rs, "did ");
+        reason_str(rs, did->num);
+        reason_str(rs, " -> ");
+        reason_str(rs, rt->skill);
+        return;
     }
-
-    plan->group = r->groups[site->group].name;
-    plan->site = site->id;
-    plan->max_contacts = site->max_contacts;
-    plan->fallback = site->fallback;
-    reason_str(&rs, site->id);
-
-    if (site->closed) {
-        plan->kind = PLAN_REDIRECT;
-        reason_str(&rs, ": closed -> fallback");
-        return 0;
-    }
-
+    (void)r;
     /* A header set by the IVR is more deliberate than a Request-URI
      * suffix, so it wins when both are present. */
     hdr = span_trim(req->option);
     if (hdr.len)
         opt = hdr;
     opt = span_trim(opt);
-
-    plan->kind = PLAN_PICK;
+    t->opt = opt;
     slot = opt.len == 1 ? rules_menu_slot(opt.s[0]) : -1;
-    if (slot >= 0 && site->menu[slot]) {
-        skill = site->menu[slot];
-        reason_str(&rs, ": option ");
-        reason_option(&rs, opt);
-        reason_str(&rs, " -> ");
+    if (slot >= 0 && site->menu[slot].skill) {
+        const rules_menu_t *m = &site->menu[slot];
+        rt->skill = m->skill;
+        if (m->strategy != RULES_NO_STRATEGY)
+            rt->strategy = m->strategy;
+        if (m->min_level)
+            rt->min_level = m->min_level;
+        t->opt_kind = RULES_OPT_KNOWN;
+        t->slot = slot;
+        reason_part(rs, "option ");
+        reason_option(rs, opt);
+        reason_str(rs, " -> ");
     } else if (opt.len) {
-        skill = site->default_skill;
-        reason_str(&rs, ": option ");
-        reason_option(&rs, opt);
-        reason_str(&rs, " unknown -> default ");
+        rt->skill = site->default_skill;
+        t->opt_kind = RULES_OPT_UNKNOWN;
+        reason_part(rs, "option ");
+        reason_option(rs, opt);
+        reason_str(rs, " unknown -> default ");
     } else {
-        skill = site->default_skill;
-        reason_str(&rs, ": no option -> default ");
+        rt->skill = site->default_skill;
+        t->opt_kind = RULES_OPT_NONE;
+        reason_part(rs, "no option -> default ");
     }
-    reason_str(&rs, skill);
-    plan->skill = skill;
+    reason_str(rs, rt->skill);
+}
+
+/* Own staff (unless skipped), then each overflow step whose site is open
+ * at <now> (pools always), then the fallback. */
+static void eval_chain(const rules_t *r, const rules_site_t *site,
+                       const route_t *rt, int64_t now, bool own,
+                       plan_t *plan, rules_trace_t *t)
+{
+    unsigned n = 0;
+
+    if (own)
+        plan->chain[n++] = (plan_step_t){
+            .kind = PLAN_STEP_PICK, .site = site->id, .skill = rt->skill,
+            .strategy = (rules_strategy_t)rt->strategy,
+            .min_level = rt->min_level,
+        };
+    for (unsigned k = 0; k < site->noverflow; k++) {
+        const rules_step_t *st = &site->overflow[k];
+        plan_step_t *ps = &plan->chain[n];
+
+        ps->kind = PLAN_STEP_PICK;
+        ps->skill = st->skill ? st->skill : rt->skill;
+        ps->uri = NULL;
+        if (st->pool) {
+            ps->site = r->pools[st->target].id;
+            ps->strategy = (rules_strategy_t)(st->strategy != RULES_NO_STRATEGY
+                                                  ? st->strategy
+                                                  : rt->strategy);
+            ps->min_level = st->min_level ? st->min_level : rt->min_level;
+        } else {
+            const rules_site_t *to = &r->sites[st->target];
+            if (to->closed) {
+                t->steps[k] = RULES_STEP_SITE_CLOSED;
+                continue;
+            }
+            rules_site_when(to, now, &t->step_when[k]);
+            if (period_is_shut(t->step_when[k].period)) {
+                t->steps[k] = RULES_STEP_SITE_PERIOD;
+                continue;
+            }
+            ps->site = to->id;
+            ps->strategy = (rules_strategy_t)(st->strategy != RULES_NO_STRATEGY
+                                                  ? st->strategy
+                                                  : to->strategy);
+            ps->min_level = st->min_level ? st->min_level : to->min_level;
+        }
+        t->steps[k] = RULES_STEP_USED;
+        n++;
+    }
+    plan->chain[n++] = (plan_step_t){ .kind = PLAN_STEP_URI,
+                                      .uri = site->fallback };
+    plan->n_chain = n;
+}
+
+static const char *period_words(rules_period_t p)
+{
+    return p == RULES_PERIOD_LUNCH     ? "lunch"
+           : p == RULES_PERIOD_HOLIDAY ? "holiday"
+                                       : "after hours";
+}
+
+void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
+                      plan_t *plan, rules_trace_t *t)
+{
+    reason_t rs = { plan->reason, 0, 0 };
+    rules_trace_t scratch;
+    const rules_slot_t *sl;
+    const rules_site_t *site;
+    const rules_did_t *did;
+    const rules_route_t *route = NULL;
+    uint8_t digest[RULES_HASH_BYTES];
+    span_t opt = { NULL, 0 };
+    route_t rt;
+    int64_t local;
+
+    if (!t)
+        t = &scratch;
+    memset(t, 0, sizeof(*t));
+    memset(plan, 0, sizeof(*plan));
+    plan->strategy = RULES_LONGEST_IDLE;
+    t->have_caller = eval_caller(r, req, plan, digest);
+
+    /* The Request-URI is what the PBX/IVR routed to us; To keeps the number
+     * first dialled, for PBXs that rewrite the Request-URI. */
+    sl = eval_lookup(r, req->ruri_user, &opt);
+    if (!sl)
+        sl = eval_lookup(r, req->to_user, &opt);
+    if (!sl) {
+        t->mode = RULES_MODE_REJECT;
+        plan->kind = PLAN_REJECT;
+        plan->status = 404;
+        reason_str(&rs, "no site for number");
+        return;
+    }
+    site = t->site = &r->sites[sl->val];
+    did = t->did = &site->dids[sl->aux];
+
+    plan->group = r->groups[site->group].name;
+    plan->site = site->id;
+    plan->max_contacts = site->max_contacts;
+    plan->fallback = site->fallback;
+    rules_site_when(site, (int64_t)now, &t->when);
+    plan->period = t->when.period;
+    if (t->when.day)
+        plan->local_date = t->when.day->date;
+    else if (rules_site_local(site, (int64_t)now, &local)) {
+        int y;
+        unsigned m, d;
+        rules_civil_from_days(local >= 0 ? local / RULES_DAY_S
+                                         : (local - RULES_DAY_S + 1) /
+                                               RULES_DAY_S,
+                              &y, &m, &d);
+        plan->local_date = (unsigned)y * 10000 + m * 100 + d;
+    }
+    plan->priority = t->have_caller &&
+                     rules_group_is_priority(&r->groups[site->group], digest);
+    t->caller_aware_site = site->caller_aware > 0;
+    reason_str(&rs, site->id);
+
+    if (did->to) {
+        t->mode = RULES_MODE_DID_TO;
+        plan_redirect(plan, did->to);
+        reason_part(&rs, "did ");
+        reason_str(&rs, did->num);
+        reason_str(&rs, " -> ");
+        reason_str(&rs, did->to);
+        goto caller;
+    }
+    if (site->closed) {
+        t->mode = RULES_MODE_CLOSED;
+        plan_redirect(plan, site->fallback);
+        reason_part(&rs, "closed -> fallback");
+        goto caller;
+    }
+
+    if (t->when.unknown)
+        reason_part(&rs, "hours not expanded for this date: reload the "
+                         "rules");
+    switch (t->when.period) {
+    case RULES_PERIOD_OPEN:
+        reason_part(&rs, "open");
+        break;
+    case RULES_PERIOD_LUNCH:
+        route = &site->lunch;
+        break;
+    case RULES_PERIOD_CLOSED:
+        route = &site->after_hours;
+        break;
+    case RULES_PERIOD_HOLIDAY:
+        route = &site->holiday;
+        break;
+    case RULES_PERIOD_ALWAYS:
+        break;
+    }
+    t->route = route;
+    if (route && route->kind == RULES_ROUTE_URI) {
+        t->mode = RULES_MODE_PERIOD_URI;
+        plan_redirect(plan, route->uri);
+        reason_part(&rs, period_words(t->when.period));
+        reason_str(&rs, " -> ");
+        reason_str(&rs, route->uri);
+        goto caller;
+    }
+    if (route) {
+        reason_part(&rs, period_words(t->when.period));
+        reason_str(&rs, " -> overflow");
+    }
+
+    t->mode = route ? RULES_MODE_OVERFLOW : RULES_MODE_NORMAL;
+    eval_skill(r, site, did, req, opt, &rs, &rt, t);
+    eval_chain(r, site, &rt, (int64_t)now, !route, plan, t);
+    if (plan->n_chain == 1) {
+        /* every step was skipped: nobody to pick, answer now */
+        plan_redirect(plan, site->fallback);
+        reason_part(&rs, "nobody to overflow to -> ");
+        reason_str(&rs, site->fallback);
+        goto caller;
+    }
+    plan->kind = PLAN_PICK;
+    plan->skill = plan->chain[0].skill;
+    plan->strategy = plan->chain[0].strategy;
+    if (t->caller_aware_site && t->have_caller) {
+        plan->caller_aware = true;
+        plan->caller_window_s = site->caller_window_s;
+    }
+
+caller:
+    if (plan->priority)
+        reason_part(&rs, "priority caller");
+}
+
+int rules_eval(const rules_t *r, const rules_req_t *req, time_t now,
+               plan_t *plan)
+{
+    rules_eval_trace(r, req, now, plan, NULL);
     return 0;
 }

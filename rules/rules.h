@@ -106,6 +106,8 @@ typedef struct {
     plan_step_t chain[RULES_MAX_CHAIN];
     unsigned n_chain;
     rules_period_t period;      /* of the called site at <now> */
+    unsigned local_date;        /* YYYYMMDD at the called site at <now>
+                                   (offer counts per day); 0 when unknown */
     bool priority;              /* caller is on the group's priority list */
     bool caller_aware;          /* offer the caller's last staff first */
     unsigned caller_window_s;   /* ...if they handled the caller this recently */

@@ -1,10 +1,10 @@
-/* rules_int.h -- internals shared by the files of rules/ (config.c, eval.c).
+/* rules_int.h -- internals shared by the files of rules/.
  *
  * Not part of the contract: nothing outside rules/ includes this. A snapshot
- * is written only by config.c while it is being built, then never again, so
- * eval.c reads it from any thread without locks. New routing kinds (hours,
- * overflow, caller-aware) add fields to rules_site_t; the walker tables in
- * config.c say which YAML key fills which field.
+ * is written only by config.c (and hours.c, which it calls) while it is
+ * being built, then never again, so eval.c, explain.c and lint.c read it
+ * from any thread without locks. The walker tables in config.c say which
+ * YAML key fills which field.
  */
 #ifndef FRONTDESK_RULES_INT_H
 #define FRONTDESK_RULES_INT_H
@@ -15,24 +15,40 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "rules.h"
 
 #define RULES_DID_MAX 32   /* digits of a normalised DID (E.164 needs 15) */
 #define RULES_IDENT_MAX 32 /* bytes of a site id or a skill name */
 #define RULES_SEP_MAX 4    /* bytes of option_separator */
+#define RULES_MAX_RANGES 8 /* opening-hour ranges per weekday */
+#define RULES_MAX_OVERFLOW (RULES_MAX_CHAIN - 2) /* own site + URI */
+#define RULES_HASH_BYTES 16 /* truncated HMAC of a caller number */
+#define RULES_NO_STRATEGY (-1) /* "inherit" in menu entries, steps */
+#define RULES_DAY_S 86400
+#define RULES_HORIZON_BEFORE (2 * RULES_DAY_S)
+#define RULES_HORIZON_AFTER (400 * RULES_DAY_S)
 
-/* Snapshot layout. Sites of one group are contiguous; indexes, not pointers,
- * link the parts so the arrays may grow while the file is read.
+/* Snapshot layout. Sites of one group are contiguous, and so are its pools;
+ * indexes, not pointers, link the parts so the arrays may grow while the
+ * file is read.
  *
  *   rules_t
- *   |- option_header, option_sep
- *   |- groups[ngroups]  { name, first_site, nsites }
- *   |                        |
- *   |- sites[nsites]    { id, timezone, dids[], default_skill,
- *   |                     menu[slot] -> skill, max_contacts, fallback,
- *   |                     closed, group -> groups[] }
- *   `- dids             hash index: normalised digits -> site index;
- *                        keys borrow the strings of sites[].dids[]
+ *   |- option_header, option_sep, hmac (caller key, precomputed)
+ *   |- groups[ngroups]  { name, first_site/nsites, first_pool/npools,
+ *   |                     prio[] (sorted caller hashes) }
+ *   |- sites[nsites]    { id, dids[], default_skill, menu[slot], strategy,
+ *   |    |                 overflow[] -> sites[]/pools[], lunch/after_hours/
+ *   |    |                 holiday routes, caller-aware, week[7] hours }
+ *   |    |- zone[]      UTC offset transitions over the horizon
+ *   |    |- days[]      one per local date of the horizon:
+ *   |    |                 { start (UTC of local 00:00), date, wday,
+ *   |    |                   holiday, ivals[first .. first+n) }
+ *   |    `- ivals[]     open intervals, seconds after their day's start
+ *   |- pools[npools]    { id, name, group }
+ *   `- dids             hash index: normalised digits -> site (val) and
+ *                        its dids[] entry (aux); keys borrow dids[].num
  */
 
 /* A string -> index map with open addressing and linear probing. It never
@@ -43,6 +59,7 @@ typedef struct {
     uint32_t len;
     uint32_t val;
     uint64_t hash;
+    uint32_t aux;
 } rules_slot_t;
 
 typedef struct {
@@ -51,25 +68,149 @@ typedef struct {
     size_t count;
 } rules_index_t;
 
+/* Where something was written, 1-based; 0/0 when it was not. */
+typedef struct {
+    unsigned line, col;
+} rules_pos_t;
+
 typedef struct {
     char *name;
     size_t first_site; /* index into rules_t.sites */
     size_t nsites;
+    size_t first_pool; /* index into rules_t.pools */
+    size_t npools;
+    uint8_t (*prio)[RULES_HASH_BYTES]; /* sorted, memcmp order */
+    size_t nprio;
+    int caller_aware;         /* default of its sites: -1 unset, 0, 1 */
+    unsigned caller_window_s;
+    rules_pos_t pos, prio_pos, caller_aware_pos;
 } rules_group_t;
 
 typedef struct {
+    char *id;
+    char *name;
+    size_t group;
+    rules_pos_t pos;
+} rules_pool_t;
+
+typedef struct {
+    char *num;   /* normalised, digits only */
+    char *to;    /* single destination, or NULL */
+    char *skill; /* dedicated line: this skill, no menu; or NULL */
+    rules_pos_t pos;
+} rules_did_t;
+
+typedef struct {
+    char *skill;         /* NULL: option not in the menu */
+    int strategy;        /* RULES_NO_STRATEGY: the site's */
+    unsigned min_level;  /* 0: the site's */
+    rules_pos_t pos;     /* of the option key */
+} rules_menu_t;
+
+/* One overflow step, as written; target resolved at the end of the group. */
+typedef struct {
+    char *target_id;     /* site or pool id as written */
+    bool pool;
+    uint32_t target;     /* index into sites[] or pools[] */
+    char *skill;         /* NULL: the route's skill */
+    int strategy;        /* RULES_NO_STRATEGY: see eval.c */
+    unsigned min_level;  /* 0: see eval.c */
+    rules_pos_t pos, target_pos;
+} rules_step_t;
+
+typedef enum {
+    RULES_ROUTE_UNSET = 0, /* only while loading */
+    RULES_ROUTE_URI,       /* redirect straight to <uri> */
+    RULES_ROUTE_OVERFLOW,  /* skip own staff, walk the overflow steps */
+} rules_route_kind_t;
+
+/* What a period (lunch, after hours, holiday) does with a call. */
+typedef struct {
+    rules_route_kind_t kind;
+    char *own;           /* the URI written in the file, owned */
+    const char *uri;     /* RULES_ROUTE_URI: own or the site's fallback */
+    bool given;          /* written in the file (lint: unreachable) */
+    rules_pos_t pos;
+} rules_route_t;
+
+/* Minutes after local midnight; end may be 1440 ("24:00"). */
+typedef struct {
+    uint16_t start, end;
+    rules_pos_t pos;
+} rules_range_t;
+
+typedef struct {
+    rules_range_t raw[RULES_MAX_RANGES]; /* as written (lint: overlaps) */
+    unsigned nraw;
+    rules_range_t r[RULES_MAX_RANGES];   /* sorted, overlaps merged */
+    unsigned n;
+    rules_pos_t pos;                     /* of the weekday key */
+} rules_weekday_t;
+
+/* Expanded hours: see hours.c. */
+typedef struct {
+    int64_t at;  /* from this instant (UTC) ... */
+    int32_t off; /* ... local time is UTC + off seconds */
+} rules_zone_tr_t;
+
+typedef struct {
+    int64_t start;   /* UTC instant of the local date's first second */
+    uint32_t date;   /* YYYYMMDD */
+    uint32_t first;  /* index of its first interval in ivals[] */
+    uint8_t n;       /* intervals (0 on closed weekdays and holidays) */
+    uint8_t wday;    /* 0 = Monday ... 6 = Sunday */
+    uint8_t holiday;
+} rules_day_t;
+
+typedef struct {
+    uint32_t open, close; /* seconds after the day's start; open <= close */
+} rules_ival_t;
+
+typedef struct {
+    uint32_t date;   /* YYYYMMDD */
+    bool one_off;    /* from closed_dates (wording only) */
+    rules_pos_t pos;
+} rules_date_t;
+
+typedef struct {
+    /* read on every evaluation */
     char *id;            /* [a-z0-9_-]{1,32}, unique in the snapshot */
-    char *name;          /* display name, NULL when not given */
-    char *timezone;      /* IANA name, unused until hours exist */
-    char **dids;         /* normalised, digits only */
-    size_t ndids;
     char *default_skill;
-    char *menu[RULES_MAX_MENU]; /* skill per option, see rules_menu_slot() */
-    unsigned max_contacts;
     char *fallback;      /* sip: or sips: URI */
+    unsigned max_contacts;
+    int strategy;        /* rules_strategy_t */
+    unsigned min_level;  /* 1-5 */
     bool closed;
+    bool has_hours;      /* "hours:" given (even empty) */
+    int caller_aware;    /* -1 unset (group's), 0, 1 */
+    unsigned caller_window_s;
     size_t group;        /* index into rules_t.groups */
+    rules_route_t lunch, after_hours, holiday;
+    rules_step_t overflow[RULES_MAX_OVERFLOW];
+    unsigned noverflow;
+    rules_day_t *days;   /* NULL when hours were not expanded or there
+                            is neither hours nor a date */
+    size_t ndays;
+    int64_t days_end;    /* first instant after the last day */
+    rules_ival_t *ivals;
+    size_t nivals;
+    rules_zone_tr_t *zone; /* NULL when not expanded */
+    size_t nzone;
+    int64_t zone_from, zone_to; /* the horizon: local times outside it
+                                   are unknown */
+    rules_menu_t menu[RULES_MAX_MENU]; /* see rules_menu_slot() */
+
+    /* read by explain and lint */
+    char *name;          /* display name, NULL when not given */
+    char *timezone;      /* IANA name */
+    rules_did_t *dids;
+    size_t ndids;
+    rules_weekday_t week[7];
+    rules_date_t *dates; /* holidays and closed_dates, as written */
+    size_t ndates;
     unsigned line;       /* where the site starts in the file, 1-based */
+    rules_pos_t default_skill_pos, menu_pos, hours_pos, closed_pos,
+        overflow_pos, caller_aware_pos, strategy_pos;
 } rules_site_t;
 
 struct rules {
@@ -82,8 +223,18 @@ struct rules {
     size_t ngroups;
     rules_site_t *sites;
     size_t nsites;
+    rules_pool_t *pools;
+    size_t npools;
     rules_index_t dids;
+    bool has_key;
+    bool expanded;       /* loaded with a reference time */
+    int64_t ref_now;     /* that time */
+    crypto_auth_hmacsha256_state hmac; /* keyed once at load, copied per
+                                          hash */
 };
+
+/* ---------------------------------------------------------------------- */
+/* Shared helpers                                                         */
 
 /* Slot of menu option <c> in rules_site_t.menu: '0'-'9' -> 0-9, '*' -> 10,
  * '#' -> 11, anything else -> -1. */
@@ -96,6 +247,11 @@ static inline int rules_menu_slot(char c)
     if (c == '#')
         return 11;
     return -1;
+}
+
+static inline char rules_menu_key(int slot)
+{
+    return slot < 10 ? (char)('0' + slot) : slot == 10 ? '*' : '#';
 }
 
 /* Characters a person may write inside a phone number; they carry no
@@ -155,5 +311,106 @@ static inline const rules_slot_t *rules_index_find(const rules_index_t *ix,
             return sl;
     }
 }
+
+/* ---------------------------------------------------------------------- */
+/* hours.c                                                                */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t rules_days_from_civil(int y, unsigned m, unsigned d);
+void rules_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
+
+/* Where a site stands at one instant. */
+typedef struct {
+    rules_period_t period;
+    const rules_day_t *day; /* the local day, NULL when unknown */
+    int range;              /* OPEN: index (into week[].r) of the range;
+                               LUNCH: of the range before the gap; -1 */
+    bool unknown;           /* the site has hours or dates, but not
+                               expanded for this instant: counted as open */
+} rules_when_t;
+
+/* Period of <s> at <now>: a binary search over its days. Pure, no
+ * allocation. */
+void rules_site_when(const rules_site_t *s, int64_t now, rules_when_t *w);
+
+/* Local wall-clock seconds since 1970 (as if UTC) of <now> at <s>; false
+ * when <now> is outside the expanded zone. */
+bool rules_site_local(const rules_site_t *s, int64_t now, int64_t *local);
+
+/* Compute every site's zone, days and intervals for the horizon around
+ * <now>. Main thread, at load: switches TZ under a lock. Returns 0 or
+ * -ENOMEM. */
+int rules_hours_expand(rules_t *r, int64_t now);
+
+/* ---------------------------------------------------------------------- */
+/* callerhash.c                                                           */
+
+/* Normalise a caller number to digits (phone punctuation dropped, user
+ * parameters after ';' ignored). Returns the number of digits, or 0 when
+ * <s>/<n> is not a phone number. */
+int rules_caller_digits(const char *s, size_t n, char out[RULES_DID_MAX]);
+
+/* Key the snapshot's HMAC state (at load). 0, or -1 when libsodium
+ * cannot start. */
+int rules_caller_key_set(rules_t *r, const unsigned char *key, size_t len);
+
+/* The truncated HMAC of <digits>/<len> with the snapshot's key. */
+void rules_caller_digest(const rules_t *r, const char *digits, size_t len,
+                         uint8_t out[RULES_HASH_BYTES]);
+
+void rules_caller_hex(const uint8_t d[RULES_HASH_BYTES],
+                      char out[RULES_CALLER_HASH_LEN + 1]);
+
+/* Is <d> on group <g>'s priority list? Binary search. */
+bool rules_group_is_priority(const rules_group_t *g,
+                             const uint8_t d[RULES_HASH_BYTES]);
+
+/* ---------------------------------------------------------------------- */
+/* eval.c: the evaluation, with a trace for explain.c                     */
+
+typedef enum {
+    RULES_MODE_REJECT = 0,
+    RULES_MODE_DID_TO,     /* single-destination number */
+    RULES_MODE_CLOSED,     /* closed: true */
+    RULES_MODE_PERIOD_URI, /* lunch/after hours/holiday straight to a URI */
+    RULES_MODE_OVERFLOW,   /* period route "overflow": own staff skipped */
+    RULES_MODE_NORMAL,     /* own staff first, then the overflow steps */
+} rules_mode_t;
+
+typedef enum {
+    RULES_OPT_NONE = 0,  /* no option: default skill */
+    RULES_OPT_KNOWN,     /* option in the menu */
+    RULES_OPT_UNKNOWN,   /* option not in the menu: default skill */
+    RULES_OPT_DEDICATED, /* a dedicated line: its skill, no menu */
+} rules_opt_kind_t;
+
+/* Why an overflow step is or is not in the chain. */
+typedef enum {
+    RULES_STEP_USED = 0,
+    RULES_STEP_SITE_CLOSED,  /* closed: true */
+    RULES_STEP_SITE_PERIOD,  /* closed, at lunch or on holiday now */
+} rules_step_state_t;
+
+typedef struct {
+    const rules_site_t *site;
+    const rules_did_t *did;
+    rules_when_t when;
+    rules_opt_kind_t opt_kind;
+    span_t opt;
+    int slot;                   /* RULES_OPT_KNOWN: menu slot */
+    const rules_route_t *route; /* RULES_MODE_PERIOD_URI/OVERFLOW */
+    rules_mode_t mode;
+    rules_step_state_t steps[RULES_MAX_OVERFLOW];
+    rules_when_t step_when[RULES_MAX_OVERFLOW];
+    bool caller_aware_site;     /* the site is caller-aware */
+    bool have_caller;           /* a caller hash was computed */
+} rules_trace_t;
+
+/* rules_eval(), also filling <t> when not NULL. */
+void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
+                      plan_t *plan, rules_trace_t *t);
+
+/* "longest_idle", ... as written in the file. */
+const char *rules_strategy_name(int s);
 
 #endif

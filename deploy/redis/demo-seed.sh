@@ -45,4 +45,9 @@ staff westside bianca.ferro  scheduling:2           offline
 staff westside caleb.wright  billing:4              wrapup
 staff westside dana.fox      intake:2,scheduling:2  offline
 
-echo "seeded: 30 staff at downtown, northlake, westside"
+# The float team: a group-wide pool the sites overflow to
+staff float   gina.ross     scheduling:4,billing:3,intake:3 available
+staff float   hugo.lind     scheduling:3,intake:4           available
+staff float   iris.vance    billing:4                       break
+
+echo "seeded: 30 staff at downtown, northlake, westside; 3 in the float pool"

@@ -4,21 +4,29 @@
 -- the one round trip an INVITE makes. Loaded by every proxy at connect with
 -- FUNCTION LOAD REPLACE, so a restarted Redis gets it back by itself.
 -- Keys and functions are documented in docs/redis.md; every key of a site
--- carries the hash tag {site}, and KEYS[1] is always the site prefix
--- "fd:{<site>}" so a call touches one Cluster slot.
+-- carries the hash tag {site}, and a site is always named to a function by
+-- its prefix "fd:{<site>}" in KEYS.
 --
-local VERSION = '1'
+local VERSION = '2'
 local STATES = { available = true, busy = true, ['break'] = true,
                  wrapup = true, offline = true }
+-- One availability set per skill and strategy, each ordered so that its
+-- first member is the one the strategy picks (ZRANGE 0 k-1, O(log n)).
+local STRATEGIES = { longest_idle = 'li', round_robin = 'rr',
+                     most_skilled = 'ms', fewest_offers = 'fo' }
+local SCALE = 1e13 -- above any ms timestamp: composite scores
+local MIN_LEVEL_SCAN = 64 -- candidates looked at past a too-low level
 
 local function now_ms()
     local t = redis.call('TIME')
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function check_id(what, s)
-    if type(s) ~= 'string' or not string.match(s, '^[%w_.@-]+$') or #s > 64 then
-        return redis.error_reply('ERR frontdesk: bad ' .. what .. ' "' .. tostring(s) .. '"')
+local function err(msg) return redis.error_reply('ERR frontdesk: ' .. msg) end
+
+local function bad_id(what, s)
+    if type(s) ~= 'string' or #s == 0 or #s > 64 or not string.match(s, '^[%w_.@-]+$') then
+        return err('bad ' .. what .. ' "' .. tostring(s) .. '"')
     end
     return nil
 end
@@ -37,25 +45,56 @@ local function parse_skills(csv)
             name = string.match(item, '^([%w_-]+)$')
             level = '3'
         end
-        if not name then return nil, 'ERR frontdesk: bad skill "' .. item .. '" (want name or name:1-5)' end
+        if not name or #name > 32 then
+            return nil, 'bad skill "' .. item .. '" (want name or name:1-5)'
+        end
         skills[name] = tonumber(level)
     end
     return skills
 end
 
 local function staff_key(p, id) return p .. ':staff:' .. id end
-local function avail_key(p, skill) return p .. ':avail:' .. skill end
 
--- Put <id> in (or take it out of) the availability set of each of its skills.
-local function set_available(p, id, on)
-    local h = redis.call('HMGET', staff_key(p, id), 'skills', 'last_end')
-    local skills = parse_skills(h[1] or '') or {}
-    local score = tonumber(h[2]) or 0
-    for skill in pairs(skills) do
-        if on then
-            redis.call('ZADD', avail_key(p, skill), score, id)
-        else
-            redis.call('ZREM', avail_key(p, skill), id)
+-- KEYS[1] and the staff id of a function about one person: p, id, or an
+-- error reply as third result.
+local function staff_args(keys, args)
+    local p, id = keys[1], args[1]
+    if not site_of(p) then return nil, nil, err('KEYS[1] must be fd:{<site>}') end
+    local e = bad_id('staff id', id)
+    if e then return nil, nil, e end
+    return p, id
+end
+local function avail_key(p, strat, skill) return p .. ':avail:' .. strat .. ':' .. skill end
+
+-- The score of staff <h> (HGETALL as a table) in the set of <strat>.
+local function score(strat, h, level)
+    local last_end = tonumber(h.last_end) or 0
+    if strat == 'li' then return last_end end
+    if strat == 'rr' then return tonumber(h.last_offer) or 0 end
+    if strat == 'ms' then return (5 - level) * SCALE + last_end end
+    return (tonumber(h.offers) or 0) * SCALE + last_end -- fo
+end
+
+local function load_staff(p, id)
+    local flat = redis.call('HGETALL', staff_key(p, id))
+    if #flat == 0 then return nil end
+    local h = {}
+    for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+    return h
+end
+
+-- Put <id> in (or take it out of) every availability set of its skills.
+local function set_available(p, id, on, h)
+    h = h or load_staff(p, id)
+    if not h then return end
+    local skills = parse_skills(h.skills or '') or {}
+    for skill, level in pairs(skills) do
+        for _, strat in pairs(STRATEGIES) do
+            if on then
+                redis.call('ZADD', avail_key(p, strat, skill), score(strat, h, level), id)
+            else
+                redis.call('ZREM', avail_key(p, strat, skill), id)
+            end
         end
     end
 end
@@ -72,13 +111,32 @@ local function lapse_offers(p, now)
     local ids = redis.call('ZRANGEBYSCORE', off, '-inf', now)
     for _, id in ipairs(ids) do
         redis.call('ZREM', off, id)
-        if redis.call('HGET', staff_key(p, id), 'state') == 'available' then
-            set_available(p, id, true)
+        local h = load_staff(p, id)
+        if h and h.state == 'available' then set_available(p, id, true, h) end
+    end
+end
+
+-- A new day at the site (<day> is the caller's YYYYMMDD): offer counts
+-- start again, so the fewest-offers sets are scored afresh (once a day).
+local function roll_day(p, day)
+    if day == '' or redis.call('GET', p .. ':day') == day then return end
+    redis.call('SET', p .. ':day', day)
+    for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
+        redis.call('HSET', staff_key(p, id), 'offers', 0)
+        local h = load_staff(p, id)
+        if h and h.state == 'available' and not redis.call('ZSCORE', p .. ':offered', id) then
+            set_available(p, id, true, h)
         end
     end
 end
 
--- FCALL fd_version 0  ->  "1"
+-- Reserve <id> of site <p> for <offer> ms: out of every availability set.
+local function reserve(p, id, h, now, offer)
+    set_available(p, id, false, h)
+    redis.call('ZADD', p .. ':offered', now + offer, id)
+    redis.call('HSET', staff_key(p, id), 'last_offer', now, 'offers', (tonumber(h.offers) or 0) + 1)
+end
+
 local function fd_version(keys, args)
     return VERSION
 end
@@ -87,21 +145,19 @@ end
 -- Adds or replaces a staff member. <skills>: "billing:3,scheduling:5".
 local function fd_staff_set(keys, args)
     local p = keys[1]
-    if not site_of(p) then return redis.error_reply('ERR frontdesk: KEYS[1] must be fd:{<site>}') end
+    if not site_of(p) then return err('KEYS[1] must be fd:{<site>}') end
     local id, contact, csv, state = args[1], args[2], args[3] or '', args[4] or 'offline'
-    local e = check_id('staff id', id); if e then return e end
-    if type(contact) ~= 'string' or not string.match(contact, '^sips?:[^%s<>"]+$') then
-        return redis.error_reply('ERR frontdesk: contact must be a sip: or sips: URI')
+    local e = bad_id('staff id', id); if e then return e end
+    if type(contact) ~= 'string' or not string.match(contact, '^sips?:[^%s<>"]+$') or #contact > 250 then
+        return err('contact must be a sip: or sips: URI')
     end
-    local skills, err = parse_skills(csv)
-    if not skills then return redis.error_reply(err) end
-    if not STATES[state] then return redis.error_reply('ERR frontdesk: bad state "' .. state .. '"') end
-    -- take the old skills out before replacing them
-    if redis.call('EXISTS', staff_key(p, id)) == 1 then set_available(p, id, false) end
-    redis.call('ZREM', p .. ':offered', id)
+    local skills, perr = parse_skills(csv)
+    if not skills then return err(perr) end
+    if not STATES[state] then return err('bad state "' .. state .. '"') end
     local sk = staff_key(p, id)
-    redis.call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state,
-               'updated', now_ms())
+    if redis.call('EXISTS', sk) == 1 then set_available(p, id, false) end
+    redis.call('ZREM', p .. ':offered', id)
+    redis.call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state, 'updated', now_ms())
     redis.call('HSETNX', sk, 'last_end', 0)
     redis.call('SADD', p .. ':staff', id)
     if state == 'available' then set_available(p, id, true) end
@@ -113,17 +169,15 @@ end
 -- Sets a staff member's state. Leaving busy or wrapup for available records
 -- the end of a call, so longest-idle picks stay true.
 local function fd_presence(keys, args)
-    local p = keys[1]
-    if not site_of(p) then return redis.error_reply('ERR frontdesk: KEYS[1] must be fd:{<site>}') end
-    local id, state, reason = args[1], args[2], args[3]
-    local e = check_id('staff id', id); if e then return e end
+    local p, id, e = staff_args(keys, args)
+    if e then return e end
+    local state, reason = args[2], args[3]
     if not STATES[state or ''] then
-        return redis.error_reply('ERR frontdesk: bad state "' .. tostring(state) ..
-            '" (want available, busy, break, wrapup or offline)')
+        return err('bad state "' .. tostring(state) .. '" (want available, busy, break, wrapup or offline)')
     end
     local sk = staff_key(p, id)
     local old = redis.call('HGET', sk, 'state')
-    if not old then return redis.error_reply('ERR frontdesk: no staff "' .. id .. '" at this site') end
+    if not old then return err('no staff "' .. id .. '" at this site') end
     local now = now_ms()
     if state == 'available' and (old == 'busy' or old == 'wrapup') then
         redis.call('HSET', sk, 'last_end', now)
@@ -140,53 +194,219 @@ local function fd_presence(keys, args)
     return 'OK'
 end
 
--- FCALL fd_pick 1 fd:{site} <call-id> <skill> <k> <offer-ms> <ttl-ms>
--- Returns the decision already recorded for <call-id> (retransmission), or
--- picks up to <k> available staff with <skill>, longest idle first, reserves
--- them for <offer-ms> and records the decision for <ttl-ms>.
+-- The first <want> candidates of one chain step, best first, skipping
+-- those already taken, below <min> proficiency in <skill>, or not in
+-- <p>'s staff any more. Looks at no more than <want> + MIN_LEVEL_SCAN.
+local function candidates(p, skill, strat, min, want, taken)
+    local out = {}
+    local key = avail_key(p, strat, skill)
+    local ids = redis.call('ZRANGE', key, 0, want + MIN_LEVEL_SCAN - 1)
+    for _, id in ipairs(ids) do
+        if #out >= want then break end
+        if not taken[p .. '/' .. id] then
+            local h = load_staff(p, id)
+            if h then
+                local skills = parse_skills(h.skills or '') or {}
+                if (skills[skill] or 0) >= min then out[#out + 1] = { id = id, h = h } end
+            else
+                redis.call('ZREM', key, id) -- removed staff: heal the set
+            end
+        end
+    end
+    return out
+end
+
+-- FCALL fd_pick N <prefix1..prefixN> <call-id> <k> <offer-ms> <ttl-ms>
+--       <caller-hash|""> <caller-window-s> <day|""> <nsteps>
+--       then per step: <key-index> <skill> <strategy> <min-level>
+-- Returns the decision already recorded for <call-id> (under KEYS[1]), or
+-- walks the chain: the caller's last staff member first (caller-aware, if
+-- available and within the window), then each step's strategy, until <k>
+-- staff are found; reserves them for <offer-ms>, records the decision for
+-- <ttl-ms> and, for a known caller, who was offered first.
 -- Reply: { "picked"|"recorded"|"none", id1, contact1, id2, contact2, ... }
-local function fd_pick(keys, args)
-    local p = keys[1]
-    if not site_of(p) then return redis.error_reply('ERR frontdesk: KEYS[1] must be fd:{<site>}') end
-    local callid, skill = args[1], args[2]
-    local k, offer, ttl = tonumber(args[3]), tonumber(args[4]), tonumber(args[5])
-    if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then
-        return redis.error_reply('ERR frontdesk: bad call-id')
+-- where an id of another site than KEYS[1]'s reads "<site>/<id>".
+local function walk(keys, args, dry)
+    local home = keys[1]
+    for i = 1, #keys do
+        if not site_of(keys[i]) then return err('every key must be fd:{<site>}') end
     end
-    if not k or k < 1 or k > 5 or not offer or offer < 1 or not ttl or ttl < 1 then
-        return redis.error_reply('ERR frontdesk: usage fd_pick <call-id> <skill> <k 1-5> <offer-ms> <ttl-ms>')
+    local callid, k, offer, ttl = args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
+    local caller, window, day, nsteps = args[5] or '', tonumber(args[6]) or 0, args[7] or '', tonumber(args[8])
+    if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then return err('bad call-id') end
+    if not k or k < 1 or k > 5 or not offer or offer < 1 or not ttl or ttl < 1 or
+       not nsteps or nsteps < 0 or nsteps > 8 or #args ~= 8 + 4 * nsteps then
+        return err('usage: fd_pick N keys... call-id k offer-ms ttl-ms caller window day nsteps {key-index skill strategy min-level}...')
     end
-    local ck = p .. ':call:' .. callid
-    local rec = redis.call('GET', ck)
+    local steps = {}
+    for s = 1, nsteps do
+        local b = 8 + 4 * (s - 1)
+        local ki, skill, strat, min = tonumber(args[b + 1]), args[b + 2], STRATEGIES[args[b + 3]], tonumber(args[b + 4])
+        if not ki or ki < 1 or ki > #keys or not strat or not min or min < 1 or min > 5 or
+           not string.match(skill or '', '^[%w_-]+$') then
+            return err('bad chain step ' .. s)
+        end
+        steps[s] = { p = keys[ki], skill = skill, strat = strat, min = min }
+    end
+
+    local ck = home .. ':call:' .. callid
+    local rec = (not dry) and redis.call('GET', ck)
     if rec then
-        local out = { 'recorded' }
-        for f in string.gmatch(rec, '[^\t]+') do out[#out + 1] = f end
+        -- a record is: caller hash (or "-"), then id, contact pairs
+        local out, first = { 'recorded' }, true
+        for f in string.gmatch(rec, '[^\t]+') do
+            if first then first = false else out[#out + 1] = f end
+        end
         if #out == 1 then out[1] = 'none' end
         return out
     end
+
     local now = now_ms()
-    lapse_offers(p, now)
-    local ids = redis.call('ZRANGE', avail_key(p, skill), 0, k - 1)
-    local out, fields = { 'picked' }, {}
-    for _, id in ipairs(ids) do
-        local contact = redis.call('HGET', staff_key(p, id), 'contact')
-        set_available(p, id, false)
-        redis.call('ZADD', p .. ':offered', now + offer, id)
-        if contact then
-            out[#out + 1] = id
-            out[#out + 1] = contact
-            fields[#fields + 1] = id
-            fields[#fields + 1] = contact
+    local seen = {}
+    for _, st in ipairs(steps) do
+        if not seen[st.p] then
+            seen[st.p] = true
+            if not dry then
+                lapse_offers(st.p, now)
+                roll_day(st.p, day)
+            end
         end
     end
-    if #out == 1 then out[1] = 'none' end
-    redis.call('SET', ck, table.concat(fields, '\t'), 'PX', ttl)
+
+    local picked, taken, why = {}, {}, {}
+    local function take(p, id, h, reason)
+        taken[p .. '/' .. id] = true
+        if not dry then reserve(p, id, h, now, offer) end
+        local name = (p == home) and id or (site_of(p) .. '/' .. id)
+        picked[#picked + 1] = name
+        picked[#picked + 1] = h.contact
+        why[#why + 1] = reason
+    end
+
+    -- caller-aware: the staff member who had this caller last
+    if caller ~= '' and window > 0 then
+        local last = redis.call('HMGET', home .. ':caller:' .. caller, 'site', 'staff', 'at')
+        if last[1] and last[2] and now - (tonumber(last[3]) or 0) <= window * 1000 then
+            local p = 'fd:{' .. last[1] .. '}'
+            if not seen[p] and not dry then lapse_offers(p, now) end
+            if redis.call('SISMEMBER', p .. ':staff', last[2]) == 1 and
+               not redis.call('ZSCORE', p .. ':offered', last[2]) then
+                local h = load_staff(p, last[2])
+                if h and h.state == 'available' then take(p, last[2], h, 'caller-aware: handled this caller last') end
+            end
+        end
+    end
+
+    for n, st in ipairs(steps) do
+        local want = k - #picked / 2
+        if want <= 0 then break end
+        for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken)) do
+            take(st.p, c.id, c.h, string.format('step %d: %s at %s, %s, level %s >= %d',
+                n, st.skill, site_of(st.p), args[8 + 4 * (n - 1) + 3],
+                tostring((parse_skills(c.h.skills or '') or {})[st.skill]), st.min))
+        end
+    end
+
+    if dry then
+        local out = {}
+        for i = 1, #why do
+            out[#out + 1] = picked[2 * i - 1]
+            out[#out + 1] = picked[2 * i]
+            out[#out + 1] = why[i]
+        end
+        return out
+    end
+    local out = { #picked > 0 and 'picked' or 'none' }
+    for i = 1, #picked do out[#out + 1] = picked[i] end
+    redis.call('SET', ck, (caller ~= '' and caller or '-') .. '\t' .. table.concat(picked, '\t'), 'PX', ttl)
+    if caller ~= '' and #picked > 0 then
+        local first = picked[1]
+        local s, id = string.match(first, '^([%w_-]+)/(.+)$')
+        if not s then s, id = site_of(home), first end
+        local key = home .. ':caller:' .. caller
+        redis.call('HSET', key, 'site', s, 'staff', id, 'at', now)
+        redis.call('PEXPIRE', key, math.max(window, 1) * 1000)
+    end
+    return out
+end
+
+local function fd_pick(keys, args) return walk(keys, args, false) end
+
+-- FCALL_RO fd_peek: the arguments of fd_pick; who fd_pick would offer the
+-- call to now, without reserving anyone or recording anything (explain).
+-- Reply: { id1, contact1, why1, id2, contact2, why2, ... }. Offers whose
+-- window has passed but that no pick has lapsed yet still count as open.
+local function fd_peek(keys, args) return walk(keys, args, true) end
+
+-- FCALL fd_call_end 1 fd:{site} <id>
+-- A call of <id> ended: their idle time starts now (longest-idle) and they
+-- are available again unless their state says otherwise.
+local function fd_call_end(keys, args)
+    local p, id, e = staff_args(keys, args)
+    if e then return e end
+    local sk = staff_key(p, id)
+    if redis.call('EXISTS', sk) == 0 then return err('no staff "' .. id .. '" at this site') end
+    local now = now_ms()
+    redis.call('HSET', sk, 'last_end', now, 'state', 'available', 'updated', now)
+    redis.call('ZREM', p .. ':offered', id)
+    set_available(p, id, false)
+    set_available(p, id, true)
+    publish(p, id, 'available', 'call ended')
+    return 'OK'
+end
+
+-- FCALL fd_staff_remove 1 fd:{site} <id>
+local function fd_staff_remove(keys, args)
+    local p, id, e = staff_args(keys, args)
+    if e then return e end
+    if redis.call('EXISTS', staff_key(p, id)) == 0 then return err('no staff "' .. id .. '" at this site') end
+    set_available(p, id, false)
+    redis.call('ZREM', p .. ':offered', id)
+    redis.call('DEL', staff_key(p, id))
+    redis.call('SREM', p .. ':staff', id)
+    publish(p, id, 'removed', 'staff removed')
+    return 'OK'
+end
+
+-- FCALL fd_skills_set 1 fd:{site} <id> <skills>
+local function fd_skills_set(keys, args)
+    local p, id, e = staff_args(keys, args)
+    if e then return e end
+    local csv = args[2]
+    local skills, perr = parse_skills(csv or '')
+    if not skills or not csv then return err(perr or 'usage: fd_skills_set <id> <skills>') end
+    local h = load_staff(p, id)
+    if not h then return err('no staff "' .. id .. '" at this site') end
+    set_available(p, id, false, h)
+    redis.call('HSET', staff_key(p, id), 'skills', csv, 'updated', now_ms())
+    if h.state == 'available' and not redis.call('ZSCORE', p .. ':offered', id) then
+        set_available(p, id, true)
+    end
+    publish(p, id, h.state, 'skills set')
+    return 'OK'
+end
+
+-- FCALL_RO fd_staff_list 1 fd:{site}  ->  { id, state, skills, contact, ... }
+local function fd_staff_list(keys, args)
+    local p = keys[1]
+    if not site_of(p) then return err('KEYS[1] must be fd:{<site>}') end
+    local out = {}
+    local ids = redis.call('SMEMBERS', p .. ':staff')
+    table.sort(ids)
+    for _, id in ipairs(ids) do
+        local h = redis.call('HMGET', staff_key(p, id), 'state', 'skills', 'contact')
+        local offered = redis.call('ZSCORE', p .. ':offered', id)
+        out[#out + 1] = id
+        out[#out + 1] = (h[1] or '?') .. (offered and ' (offered)' or '')
+        out[#out + 1] = h[2] or ''
+        out[#out + 1] = h[3] or ''
+    end
     return out
 end
 
 -- FCALL_RO fd_staff_get 1 fd:{site} <id>  ->  flat hash of the staff member
 local function fd_staff_get(keys, args)
-    local e = check_id('staff id', args[1]); if e then return e end
+    local e = bad_id('staff id', args[1]); if e then return e end
     return redis.call('HGETALL', staff_key(keys[1], args[1]))
 end
 
@@ -194,5 +414,10 @@ redis.register_function('fd_version', fd_version)
 redis.register_function('fd_staff_set', fd_staff_set)
 redis.register_function('fd_presence', fd_presence)
 redis.register_function('fd_pick', fd_pick)
+redis.register_function('fd_call_end', fd_call_end)
+redis.register_function('fd_staff_remove', fd_staff_remove)
+redis.register_function('fd_skills_set', fd_skills_set)
+redis.register_function{ function_name = 'fd_staff_list', callback = fd_staff_list, flags = { 'no-writes' } }
+redis.register_function{ function_name = 'fd_peek', callback = fd_peek, flags = { 'no-writes' } }
 redis.register_function{ function_name = 'fd_staff_get', callback = fd_staff_get,
                          flags = { 'no-writes' } }

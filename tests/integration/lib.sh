@@ -10,6 +10,12 @@ FD_RUN=$FD_ROOT/run/tests/$T_NAME.d
 rm -rf "$FD_RUN"; mkdir -p "$FD_RUN"
 . "$FD_ROOT/deploy/stack.sh"
 SIPSEND=$FD_ROOT/build/tests/sipsend
+CTL=$FD_ROOT/build/frontdeskctl
+# The rules' clock, fixed so that scenarios do not depend on the hour they
+# run at: Tuesday 2026-12-01 10:00 in Austin, 09:00 in Denver (every demo
+# site open). A scenario may export another before starting the proxy.
+export FRONTDESK_FAKE_TIME=${FRONTDESK_FAKE_TIME:-2026-12-01T16:00:00Z}
+export FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY}
 SIPDIR=$FD_ROOT/tests/integration/sip
 T_PASS=0 T_FAIL=0
 trap 'stack_stop' EXIT
@@ -28,10 +34,13 @@ finish() {
 }
 
 # sip TEMPLATE CALLID [sipsend flags...]: send tests/integration/sip/TEMPLATE
-# with CALLID substituted; prints the answers (LF line ends, "--" after each).
+# with CALLID substituted, and CALLER (4 digits of the caller's number: a
+# different caller each call unless $CALLER is set); prints the answers (LF
+# line ends, "--" after each).
 sip() {
-    local tpl=$1 cid=$2; shift 2
-    sed "s/CALLID/$cid/g" "$SIPDIR/$tpl" | "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" "$@" -
+    local tpl=$1 cid=$2 caller=${CALLER:-$((1000 + RANDOM % 9000))}; shift 2
+    sed -e "s/CALLID/$cid/g" -e "s/CALLER/$caller/g" "$SIPDIR/$tpl" |
+        "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" "$@" -
 }
 # sip_raw TEXT [sipsend flags]: send TEXT as the request
 sip_raw() { # (command substitution strips the final empty line: put it back)
@@ -42,3 +51,19 @@ status_of() { printf '%s\n' "$1" | head -n 1 | cut -d' ' -f2; }
 contacts_of() { printf '%s\n' "$1" | sed -n 's/^Contact: <\([^>]*\)>.*/\1/p'; }
 first_contact() { contacts_of "$1" | head -n 1; }
 now_ms() { date +%s%3N; }
+
+# proxy_at TIME [flags...]: (re)start the proxy with the rules' clock at TIME
+proxy_at() {
+    local t=$1; shift
+    if [ -n "${FD_PROXY_PID:-}" ]; then
+        kill "$FD_PROXY_PID" 2>/dev/null; wait "$FD_PROXY_PID" 2>/dev/null
+        FD_PIDS=${FD_PIDS/ $FD_PROXY_PID/}
+    fi
+    FRONTDESK_FAKE_TIME=$t stack_start_proxy "" "$@"
+}
+# call NUMBER [CALLID]: an INVITE to sip:NUMBER@127.0.0.1, the answer
+call() {
+    sed -e "s/15125550100\*2/$1/" -e "s/15125550100@/${1%%\**}@/" "$SIPDIR/invite.sip" |
+        sed -e "s/CALLID/${2:-c$RANDOM$RANDOM}/g" -e "s/CALLER/${CALLER:-$((1000 + RANDOM % 9000))}/g" |
+        "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" -
+}

@@ -46,15 +46,28 @@
 #define IDENT_RULE "must be 1 to 32 characters of a-z, 0-9, \"_\" or \"-\""
 #define SITE_KEYS                                                            \
     "(expected one of: id, name, timezone, dids, default_skill, menu, "      \
-    "max_contacts, fallback, closed)"
+    "max_contacts, fallback, closed, hours, holidays, closed_dates, "        \
+    "strategy, min_level, overflow, lunch, after_hours, holiday, "           \
+    "caller_aware)"
+#define NEED_KEY                                                             \
+    "caller-aware routing needs a caller key: set FRONTDESK_CALLER_KEY "     \
+    "(64 hex digits)"
 
 /* ---------------------------------------------------------------------- */
 /* Helpers                                                                */
 
-static int load_text(const char *yaml, size_t len, rules_report_t *rep)
+static const unsigned char test_key[32] = "0123456789abcdef0123456789abcde";
+static const rules_load_opts_t with_key = {
+    .now = 1772323200, /* 2026-03-01T00:00:00Z */
+    .caller_key = test_key,
+    .caller_key_len = sizeof(test_key),
+};
+
+static int load_text_opts(const char *yaml, size_t len,
+                          const rules_load_opts_t *o, rules_report_t *rep)
 {
     rules_t *r = (rules_t *)(uintptr_t)0x1; /* must stay untouched */
-    int rc = rules_load_string(yaml, len, "inline.yaml", &r, rep);
+    int rc = rules_load_string_opts(yaml, len, "inline.yaml", o, &r, rep);
 
     if (rc == 0) {
         assert_non_null(r);
@@ -63,6 +76,11 @@ static int load_text(const char *yaml, size_t len, rules_report_t *rep)
         assert_ptr_equal(r, (rules_t *)(uintptr_t)0x1);
     }
     return rc;
+}
+
+static int load_text(const char *yaml, size_t len, rules_report_t *rep)
+{
+    return load_text_opts(yaml, len, NULL, rep);
 }
 
 static void expect_error(int rc, const rules_report_t *rep, unsigned line,
@@ -181,7 +199,8 @@ static const bad_case_t bad_cases[] = {
       "group: expected a mapping, found a single value" },
     { "group_unknown_key", "version: 1\ngroups:\n  - name: G\n    site: []\n",
       4, 5,
-      "unknown key \"site\" in group (expected one of: name, sites)" },
+      "unknown key \"site\" in group (expected one of: name, sites, pools, "
+      "priority_callers, caller_aware)" },
     { "group_duplicate_key", "version: 1\ngroups:\n  - name: G\n"
       "    name: H\n", 4, 5, "duplicate key \"name\" in group" },
     { "group_missing_name", "version: 1\ngroups:\n  - sites: []\n", 3, 5,
@@ -326,8 +345,8 @@ static const bad_case_t bad_cases[] = {
       15, "site \"a\": menu option \"#\" skill has no value" },
     { "menu_skill_mapping", HEAD SITE_A
       "        menu:\n          \"*\":\n            x: y\n", 12, 13,
-      "site \"a\": menu option \"*\" skill: expected a single value, found "
-      "a mapping" },
+      "site \"a\": unknown key \"x\" in menu option (expected one of: skill, "
+      "strategy, min_level)" },
 
     /* --- sites: max_contacts, fallback, closed --- */
     { "max_contacts_0", HEAD SITE_A "        max_contacts: 0\n", 10, 23,
@@ -362,6 +381,213 @@ static const bad_case_t bad_cases[] = {
       "site \"a\": closed must be true or false" },
     { "closed_null", HEAD SITE_A "        closed:\n", 10, 16,
       "site \"a\": closed has no value" },
+    /* --- sites: opening hours --- */
+    { "hours_list", HEAD SITE_A "        hours: [mon]\n", 10, 16,
+      "site \"a\": hours: expected a mapping, found a list" },
+    { "hours_unknown_day", HEAD SITE_A
+      "        hours:\n          monday: [\"08:00-12:00\"]\n", 11, 11,
+      "site \"a\": unknown day \"monday\" in hours (expected one of: mon, "
+      "tue, wed, thu, fri, sat, sun)" },
+    { "hours_day_twice", HEAD SITE_A
+      "        hours:\n          mon: []\n          mon: []\n", 12, 11,
+      "site \"a\": day \"mon\" is listed twice in hours" },
+    { "hours_day_scalar", HEAD SITE_A
+      "        hours:\n          mon: \"08:00-12:00\"\n", 11, 16,
+      "site \"a\": hours mon: expected a list, found a single value" },
+    { "hours_day_null", HEAD SITE_A "        hours:\n          mon:\n", 11,
+      15, "site \"a\": hours mon: expected a list, found nothing" },
+    { "hours_range_format", HEAD SITE_A
+      "        hours:\n          mon: [\"8-17\"]\n", 11, 17,
+      "site \"a\": hours mon: \"8-17\" must be a range such as "
+      "\"08:00-12:00\"" },
+    { "hours_range_trailing", HEAD SITE_A
+      "        hours:\n          mon: [\"08:00-12:00x\"]\n", 11, 17,
+      "site \"a\": hours mon: \"08:00-12:00x\" must be a range such as "
+      "\"08:00-12:00\"" },
+    { "hours_range_minute_60", HEAD SITE_A
+      "        hours:\n          mon: [\"08:60-09:00\"]\n", 11, 17,
+      "site \"a\": hours mon: \"08:60-09:00\" must be a range such as "
+      "\"08:00-12:00\"" },
+    { "hours_range_reversed", HEAD SITE_A
+      "        hours:\n          tue: [\"17:00-08:00\"]\n", 11, 17,
+      "site \"a\": hours tue: \"17:00-08:00\" ends before it starts (a range "
+      "cannot cross midnight: split it at 24:00)" },
+    { "hours_range_empty", HEAD SITE_A
+      "        hours:\n          tue: [\"08:00-08:00\"]\n", 11, 17,
+      "site \"a\": hours tue: \"08:00-08:00\" ends before it starts (a range "
+      "cannot cross midnight: split it at 24:00)" },
+    { "hours_range_25", HEAD SITE_A
+      "        hours:\n          sun: [\"08:00-25:00\"]\n", 11, 17,
+      "site \"a\": hours sun: \"08:00-25:00\": hours go from 00:00 to 23:59 "
+      "(24:00 may only end a range)" },
+    { "hours_range_starts_24", HEAD SITE_A
+      "        hours:\n          sun: [\"24:00-24:00\"]\n", 11, 17,
+      "site \"a\": hours sun: \"24:00-24:00\": hours go from 00:00 to 23:59 "
+      "(24:00 may only end a range)" },
+    { "hours_too_many_ranges", HEAD SITE_A "        hours:\n          mon:\n"
+      "            - \"00:00-00:30\"\n            - \"01:00-01:30\"\n            - \"02:00-02:30\"\n            - \"03:00-03:30\"\n            - \"04:00-04:30\"\n            - \"05:00-05:30\"\n            - \"06:00-06:30\"\n            - \"07:00-07:30\"\n            - \"08:00-08:30\"\n", 20, 15,
+      "site \"a\": hours mon: at most 8 ranges a day" },
+    { "holidays_not_a_date", HEAD SITE_A
+      "        holidays: [\"2026-02-30\"]\n", 10, 20,
+      "site \"a\": holidays: \"2026-02-30\" is not a date (write YYYY-MM-DD, "
+      "e.g. 2026-12-25)" },
+    { "holidays_short_date", HEAD SITE_A
+      "        holidays: [\"2026-1-5\"]\n", 10, 20,
+      "site \"a\": holidays: \"2026-1-5\" is not a date (write YYYY-MM-DD, "
+      "e.g. 2026-12-25)" },
+    { "closed_dates_scalar", HEAD SITE_A
+      "        closed_dates: 2026-12-24\n", 10, 23,
+      "site \"a\": closed_dates: expected a list, found a single value" },
+
+    /* --- sites: strategy, min_level, menu entries --- */
+    { "strategy_unknown", HEAD SITE_A "        strategy: fastest\n", 10, 19,
+      "site \"a\": strategy \"fastest\" must be longest_idle, round_robin, "
+      "most_skilled or fewest_offers" },
+    { "min_level_6", HEAD SITE_A "        min_level: 6\n", 10, 20,
+      "site \"a\": min_level must be between 1 and 5" },
+    { "menu_entry_missing_skill", HEAD SITE_A
+      "        menu:\n          \"2\": {strategy: round_robin}\n", 11, 16,
+      "site \"a\": menu option is missing required key \"skill\"" },
+    { "menu_entry_min_level_0", HEAD SITE_A
+      "        menu:\n          \"2\": {skill: b, min_level: 0}\n", 11, 38,
+      "site \"a\": min_level must be between 1 and 5" },
+    { "menu_entry_bad_strategy", HEAD SITE_A
+      "        menu:\n          \"2\": {skill: b, strategy: best}\n", 11, 37,
+      "site \"a\": strategy \"best\" must be longest_idle, round_robin, "
+      "most_skilled or fewest_offers" },
+
+    /* --- sites: DID mappings --- */
+    { "did_to_and_skill", HEAD SITE_A_ID SITE_A_TZ
+      "        dids:\n          - {number: \"100\", to: \"sip:x@y\", skill: "
+      "b}\n" AFTER_DIDS, 8, 13,
+      "site \"a\": DID 100: give either \"to\" (a single destination) or "
+      "\"skill\" (a dedicated line), not both" },
+    { "did_mapping_no_number", HEAD SITE_A_ID SITE_A_TZ
+      "        dids:\n          - {to: \"sip:x@y\"}\n" AFTER_DIDS, 8, 13,
+      "site \"a\": a DID is missing required key \"number\"" },
+    { "did_mapping_bad_to", HEAD SITE_A_ID SITE_A_TZ
+      "        dids:\n          - {number: \"100\", to: \"http://x\"}\n"
+      AFTER_DIDS, 8, 33, "site \"a\": to must be a sip: or sips: URI" },
+    { "did_mapping_unknown_key", HEAD SITE_A_ID SITE_A_TZ
+      "        dids:\n          - {number: \"100\", dest: x}\n" AFTER_DIDS,
+      8, 29,
+      "site \"a\": unknown key \"dest\" in DID (expected one of: number, to, "
+      "skill)" },
+    { "did_mapping_twice", HEAD SITE_A_ID SITE_A_TZ
+      "        dids: [\"100\", {number: \"1-00\", to: \"sip:x@y\"}]\n"
+      AFTER_DIDS, 7, 32, "site \"a\": DID 100 is listed twice" },
+    { "did_mapping_bad_skill", HEAD SITE_A_ID SITE_A_TZ
+      "        dids: [{number: \"100\", skill: Billing}]\n" AFTER_DIDS, 7,
+      39, "site \"a\": skill " IDENT_RULE " (found \"Billing\")" },
+
+    /* --- sites: overflow --- */
+    { "overflow_scalar", HEAD SITE_A "        overflow: b\n", 10, 19,
+      "site \"a\": overflow: expected a list, found a single value" },
+    { "overflow_step_no_target", HEAD SITE_A
+      "        overflow:\n          - {skill: b}\n", 11, 13,
+      "site \"a\": an overflow step needs a site ({site: <id>}) or a pool "
+      "({pool: <id>})" },
+    { "overflow_step_site_and_pool", HEAD SITE_A
+      "        overflow:\n          - {site: b, pool: p}\n", 11, 23,
+      "site \"a\": an overflow step names a site or a pool, not both" },
+    { "overflow_step_unknown_key", HEAD SITE_A
+      "        overflow:\n          - {site: b, level: 2}\n", 11, 23,
+      "site \"a\": unknown key \"level\" in overflow step (expected one of: "
+      "site, pool, skill, strategy, min_level)" },
+    { "overflow_unknown_site", HEAD SITE_A
+      "        overflow:\n          - site: nope\n", 11, 19,
+      "site \"a\": overflow: unknown site \"nope\"" },
+    { "overflow_unknown_pool", HEAD SITE_A
+      "        overflow:\n          - pool: nope\n", 11, 19,
+      "site \"a\": overflow: unknown pool \"nope\"" },
+    { "overflow_to_itself", HEAD SITE_A "        overflow:\n          - site: a\n",
+      11, 19,
+      "site \"a\": overflow: \"a\" is this site: its own staff are always "
+      "tried first" },
+    { "overflow_site_is_a_pool", HEAD SITE_A
+      "        overflow:\n          - site: p\n    pools:\n      - id: p\n", 11,
+      19, "site \"a\": overflow: \"p\" is a pool: write {pool: p}" },
+    { "overflow_pool_is_a_site", HEAD SITE_A
+      "        overflow:\n          - pool: b\n      - id: b\n" SITE_A_TZ
+      "        dids: [\"200\"]\n" AFTER_DIDS, 11, 19,
+      "site \"a\": overflow: \"b\" is a site: write {site: b}" },
+    { "overflow_other_group", "version: 1\ngroups:\n  - name: H\n"
+      "    sites:\n      - id: b\n" SITE_A_TZ "        dids: [\"200\"]\n"
+      AFTER_DIDS "  - name: G\n    sites:\n" SITE_A
+      "        overflow: [{site: b}]\n", 17, 27,
+      "site \"a\": overflow: site \"b\" belongs to group \"H\": a chain stays "
+      "within its group" },
+    { "overflow_too_long", HEAD SITE_A "        overflow:\n"
+      "          - pool: p\n          - pool: p\n          - pool: p\n"
+      "          - pool: p\n          - pool: p\n          - pool: p\n"
+      "          - pool: p\n", 17, 13,
+      "site \"a\": overflow lists at most 6 steps (a chain is this site, 6 "
+      "steps, then the fallback)" },
+
+    /* --- sites: period routes --- */
+    { "lunch_word", HEAD SITE_A "        lunch: voicemail\n", 10, 16,
+      "site \"a\": lunch must be a sip: or sips: URI, or the word overflow" },
+    { "after_hours_space", HEAD SITE_A "        after_hours: sip:a b\n", 10,
+      22, "site \"a\": after_hours must be a sip: or sips: URI without "
+      "spaces, quotes or angle brackets" },
+    { "holiday_list", HEAD SITE_A "        holiday: [x]\n", 10, 18,
+      "site \"a\": holiday: expected a single value, found a list" },
+
+    /* --- caller-aware and priority callers --- */
+    { "caller_aware_needs_key", HEAD SITE_A "        caller_aware: true\n",
+      10, 9, "site \"a\": " NEED_KEY },
+    { "caller_aware_window_needs_key", HEAD SITE_A
+      "        caller_aware: {window: 7d}\n", 10, 9, "site \"a\": " NEED_KEY },
+    { "group_caller_aware_needs_key", HEAD SITE_A "    caller_aware: yes\n",
+      10, 5, "group \"G\": " NEED_KEY },
+    { "priority_callers_need_key", HEAD SITE_A
+      "    priority_callers:\n      - \"+1 512 555 0190\"\n", 10, 5,
+      "group \"G\": " NEED_KEY },
+
+    /* --- pools --- */
+    { "pool_id_taken_by_site", HEAD SITE_A "    pools:\n      - id: a\n", 11,
+      13, "pool id \"a\" is used twice (first at line 5)" },
+    { "site_id_taken_by_pool", "version: 1\ngroups:\n  - name: G\n"
+      "    pools:\n      - id: a\n    sites:\n      - id: a\n", 7, 13,
+      "site id \"a\" is used twice (first at line 5)" },
+    { "pool_missing_id", HEAD SITE_A "    pools:\n      - name: Float\n", 11,
+      9, "pool is missing required key \"id\"" },
+    { "pool_unknown_key", HEAD SITE_A "    pools:\n      - {id: p, skills: "
+      "[a]}\n", 11, 17,
+      "unknown key \"skills\" in pool (expected one of: id, name)" },
+    { "pool_bad_id", HEAD SITE_A "    pools:\n      - id: Float Team\n", 11,
+      13, "id " IDENT_RULE " (found \"Float Team\")" },
+};
+
+/* The same, loaded with a caller key (caller-aware keys past the key
+ * check). */
+static const bad_case_t bad_key_cases[] = {
+    { "caller_aware_word", HEAD SITE_A "        caller_aware: sometimes\n",
+      10, 23,
+      "site \"a\": caller_aware must be true, false or {window: \"30d\"}" },
+    { "priority_callers_scalar", HEAD SITE_A
+      "    priority_callers: \"+1 512 555 0190\"\n", 10, 23,
+      "group \"G\": priority_callers: expected a list, found a single value" },
+    { "caller_aware_window_no_unit", HEAD SITE_A
+      "        caller_aware: {window: 30}\n", 10, 32,
+      "site \"a\": window must be a duration such as \"30d\" (a number then "
+      "s, m, h or d), from 1s to 365d" },
+    { "caller_aware_window_too_long", HEAD SITE_A
+      "        caller_aware: {window: 366d}\n", 10, 32,
+      "site \"a\": window must be a duration such as \"30d\" (a number then "
+      "s, m, h or d), from 1s to 365d" },
+    { "caller_aware_window_zero", HEAD SITE_A
+      "        caller_aware: {window: 0h}\n", 10, 32,
+      "site \"a\": window must be a duration such as \"30d\" (a number then "
+      "s, m, h or d), from 1s to 365d" },
+    { "caller_aware_unknown_key", HEAD SITE_A
+      "        caller_aware: {days: 30}\n", 10, 24,
+      "site \"a\": unknown key \"days\" in caller_aware (expected one of: "
+      "window)" },
+    { "priority_caller_not_a_number", HEAD SITE_A
+      "    priority_callers: [\"+1 512 555 0190\", \"call me\"]\n", 10, 43,
+      "group \"G\": priority caller 2 is not a phone number (digits, spaces "
+      "and + - ( ) . only, at most 32 digits)" },
 };
 
 static void test_bad_case(void **state)
@@ -374,6 +600,16 @@ static void test_bad_case(void **state)
         skip();
     rc = load_text(c->yaml, strlen(c->yaml), &rep);
     assert_string_equal(rep.file, "inline.yaml");
+    expect_error(rc, &rep, c->line, c->col, c->msg);
+}
+
+static void test_bad_key_case(void **state)
+{
+    const bad_case_t *c = *state;
+    rules_report_t rep;
+    int rc;
+
+    rc = load_text_opts(c->yaml, strlen(c->yaml), &with_key, &rep);
     expect_error(rc, &rep, c->line, c->col, c->msg);
 }
 
@@ -407,11 +643,83 @@ static void test_demo_loads(void **state)
     rules_report_t rep;
 
     (void)state;
-    assert_int_equal(rules_load("rules/examples/demo.yaml", &r, &rep), 0);
+    assert_int_equal(rules_load_opts("rules/examples/demo.yaml", &with_key,
+                                     &r, &rep), 0);
     assert_non_null(r);
-    assert_int_equal(rules_site_count(r), 4);
+    assert_int_equal(rules_site_count(r), 4); /* the pool is not a site */
     assert_string_equal(rules_option_header(r), "X-Frontdesk-Option");
     rules_unref(r);
+}
+
+/* The demo uses priority callers and caller-aware routing: without a key
+ * it is refused at the first key that needs one. */
+static void test_demo_needs_key(void **state)
+{
+    rules_load_opts_t no_key = { .now = with_key.now };
+    rules_t *r = NULL;
+    rules_report_t rep;
+    int rc;
+
+    (void)state;
+    rc = rules_load_opts("rules/examples/demo.yaml", &no_key, &r, &rep);
+    assert_null(r);
+    expect_error(rc, &rep, 42, 5,
+                 "group \"Hill Country Therapy Group\": " NEED_KEY);
+    rc = rules_load("rules/examples/demo.yaml", &r, &rep);
+    expect_error(rc, &rep, 42, 5,
+                 "group \"Hill Country Therapy Group\": " NEED_KEY);
+}
+
+/* Keys from 16 to 64 bytes: the daemon's is 32. */
+static void test_caller_key_length(void **state)
+{
+    static const unsigned char key[65] = { 0 };
+    const char *yaml = HEAD SITE_A;
+    rules_load_opts_t o = { .caller_key = key };
+    rules_report_t rep;
+    static const size_t bad[] = { 1, 15, 65 }, good[] = { 16, 32, 64 };
+
+    (void)state;
+    for (size_t i = 0; i < 3; i++) {
+        o.caller_key_len = bad[i];
+        expect_error(load_text_opts(yaml, strlen(yaml), &o, &rep), &rep, 0,
+                     0, "the caller key must be 16 to 64 bytes "
+                        "(FRONTDESK_CALLER_KEY: 64 hex digits)");
+        o.caller_key_len = good[i];
+        assert_int_equal(load_text_opts(yaml, strlen(yaml), &o, &rep), 0);
+    }
+}
+
+/* Every new form, loaded with and without a reference time. */
+static void test_routing_variants_load(void **state)
+{
+    rules_load_opts_t no_time = with_key;
+    rules_t *r = NULL;
+    rules_report_t rep;
+    int rc;
+
+    (void)state;
+    no_time.now = 0;
+    rc = rules_load_opts(FIX "good_routing.yaml", &with_key, &r, &rep);
+    if (rc)
+        print_error("%s:%u:%u: %s\n", rep.file, rep.line, rep.col, rep.msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rules_site_count(r), 3);
+    rules_unref(r);
+    assert_int_equal(rules_load_opts(FIX "good_routing.yaml", &no_time, &r,
+                                     &rep), 0);
+    rules_unref(r);
+}
+
+/* "caller_aware: false" needs no key; the group default is inherited. */
+static void test_caller_aware_off_needs_no_key(void **state)
+{
+    const char *yaml = HEAD SITE_A "        caller_aware: false\n"
+                       "    caller_aware: no\n";
+    rules_report_t rep;
+
+    (void)state;
+    assert_int_equal(load_text(yaml, strlen(yaml), &rep), 0);
 }
 
 static void test_practice_loads(void **state)
@@ -463,6 +771,14 @@ static const bad_file_t bad_files[] = {
       "/usr/share/zoneinfo)" },
     { FIX "bad_two_documents.yaml", 10, 1,
       "only one YAML document is allowed, a second one starts here" },
+    { FIX "bad_overflow_unknown_site.yaml", 11, 19,
+      "site \"downtown\": overflow: unknown site \"nortlake\"" },
+    { FIX "bad_hours_range.yaml", 11, 32,
+      "site \"westside\": hours tue: \"18:00-02:00\" ends before it starts "
+      "(a range cannot cross midnight: split it at 24:00)" },
+    { FIX "bad_caller_window.yaml", 6, 15,
+      "group \"Hill Country Therapy Group\": window must be a duration such "
+      "as \"30d\" (a number then s, m, h or d), from 1s to 365d" },
 };
 
 static void test_bad_files(void **state)
@@ -476,7 +792,7 @@ static void test_bad_files(void **state)
 
         if (needs_zoneinfo(c->msg) && !have_zoneinfo())
             continue;
-        rc = rules_load(c->file, &r, &rep);
+        rc = rules_load_opts(c->file, &with_key, &r, &rep);
         assert_null(r);
         assert_string_equal(rep.file, c->file);
         expect_error(rc, &rep, c->line, c->col, c->msg);
@@ -593,7 +909,8 @@ static void test_ref_unref(void **state)
     (void)state;
     rules_unref(NULL);
     assert_null(rules_ref(NULL));
-    assert_int_equal(rules_load("rules/examples/demo.yaml", &r, NULL), 0);
+    assert_int_equal(rules_load_opts("rules/examples/demo.yaml", &with_key,
+                                     &r, NULL), 0);
     assert_ptr_equal(rules_ref(r), r);
     assert_ptr_equal(rules_ref(r), r);
     rules_unref(r);
@@ -641,9 +958,14 @@ static void test_large_file(void **state)
 int main(void)
 {
     enum { NBAD = sizeof(bad_cases) / sizeof(bad_cases[0]) };
+    enum { NKEY = sizeof(bad_key_cases) / sizeof(bad_key_cases[0]) };
     static const struct CMUnitTest fixed[] = {
         cmocka_unit_test(test_base_document_is_valid),
         cmocka_unit_test(test_demo_loads),
+        cmocka_unit_test(test_demo_needs_key),
+        cmocka_unit_test(test_caller_key_length),
+        cmocka_unit_test(test_routing_variants_load),
+        cmocka_unit_test(test_caller_aware_off_needs_no_key),
         cmocka_unit_test(test_practice_loads),
         cmocka_unit_test(test_variants_load),
         cmocka_unit_test(test_bad_files),
@@ -659,7 +981,7 @@ int main(void)
     };
     enum { NFIXED = sizeof(fixed) / sizeof(fixed[0]) };
     /* One named test per bad case, so a failure says which one. */
-    struct CMUnitTest tests[NFIXED + NBAD];
+    struct CMUnitTest tests[NFIXED + NBAD + NKEY];
 
     memcpy(tests, fixed, sizeof(fixed));
     for (size_t i = 0; i < NBAD; i++) {
@@ -669,6 +991,13 @@ int main(void)
             .initial_state = (void *)&bad_cases[i],
         };
     }
-    return _cmocka_run_group_tests("rules_config", tests, NFIXED + NBAD,
+    for (size_t i = 0; i < NKEY; i++) {
+        tests[NFIXED + NBAD + i] = (struct CMUnitTest){
+            .name = bad_key_cases[i].name,
+            .test_func = test_bad_key_case,
+            .initial_state = (void *)&bad_key_cases[i],
+        };
+    }
+    return _cmocka_run_group_tests("rules_config", tests, NFIXED + NBAD + NKEY,
                                    NULL, NULL);
 }

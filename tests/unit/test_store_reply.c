@@ -241,16 +241,16 @@ static void test_contact_injection(void **state)
 static void test_lengths(void **state)
 {
     (void)state;
-    char id[66], uri[258];
+    char id[100], uri[258];
 
     memset(id, 'i', sizeof(id));
     memcpy(uri, "sip:", 4);
     memset(uri + 4, 'u', sizeof(uri) - 4);
 
-    assert_int_equal(decode_array(3, S("picked"), id, (size_t)64, uri, (size_t)255), 0);
-    assert_int_equal(strlen(d.id[0]), 64);
+    assert_int_equal(decode_array(3, S("picked"), id, (size_t)97, uri, (size_t)255), 0);
+    assert_int_equal(strlen(d.id[0]), 97);
     assert_int_equal(strlen(d.uri[0]), 255);
-    assert_int_equal(decode_array(3, S("picked"), id, (size_t)65, S("sip:a@x")), -EPROTO);
+    assert_int_equal(decode_array(3, S("picked"), id, (size_t)98, S("sip:a@x")), -EPROTO);
     assert_int_equal(decode_array(3, S("picked"), S("a"), uri, (size_t)256), -EPROTO);
     assert_int_equal(decode_array(3, S("picked"), S(""), S("sip:a@x")), -EPROTO);
 }
@@ -289,6 +289,81 @@ static void test_decision_outlives_reply(void **state)
     assert_string_equal(d.uri[0], "sip:nurse7@10.0.0.7");
 }
 
+
+/* ---- store_build_pick: the FCALL arguments for a plan ---- */
+
+static void assert_argv(const store_argv_t *a, const char *const *want, size_t n)
+{
+    assert_int_equal(a->argc, n);
+    for (size_t i = 0; i < n; i++) {
+        char got[128];
+        size_t l = a->lens[i] < sizeof(got) - 1 ? a->lens[i] : sizeof(got) - 1;
+        memcpy(got, a->argv[i], l);
+        got[l] = '\0';
+        assert_string_equal(got, want[i]);
+    }
+}
+
+/* A chain over three sites (the called one first, a repeat of it later),
+ * caller-aware, with a local date: every argument in its place. */
+static void test_build_chain(void **state)
+{
+    (void)state;
+    plan_t p;
+    store_argv_t a;
+    memset(&p, 0, sizeof(p));
+    p.kind = PLAN_PICK;
+    p.site = "downtown";
+    p.max_contacts = 2;
+    p.caller_aware = true;
+    p.caller_window_s = 86400;
+    snprintf(p.caller, sizeof(p.caller), "%s", "00112233445566778899aabbccddeeff");
+    p.local_date = 20261201;
+    p.chain[0] = (plan_step_t){ PLAN_STEP_PICK, "downtown", "billing", RULES_LONGEST_IDLE, 1, NULL };
+    p.chain[1] = (plan_step_t){ PLAN_STEP_PICK, "northlake", "billing", RULES_MOST_SKILLED, 3, NULL };
+    p.chain[2] = (plan_step_t){ PLAN_STEP_PICK, "float", "billing", RULES_FEWEST_OFFERS, 1, NULL };
+    p.chain[3] = (plan_step_t){ PLAN_STEP_PICK, "downtown", "intake", RULES_ROUND_ROBIN, 0, NULL };
+    p.chain[4] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:vm@pbx" };
+    p.n_chain = 5;
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "abc@h", 5, "15000", "32000"), 0);
+    static const char *const want[] = {
+        "FCALL", "fd_pick", "3", "fd:{downtown}", "fd:{northlake}", "fd:{float}",
+        "abc@h", "2", "15000", "32000", "00112233445566778899aabbccddeeff", "86400", "20261201", "4",
+        "1", "billing", "longest_idle", "1",
+        "2", "billing", "most_skilled", "3",
+        "3", "billing", "fewest_offers", "1",
+        "1", "intake", "round_robin", "1",
+    };
+    assert_argv(&a, want, sizeof(want) / sizeof(want[0]));
+}
+
+/* Not caller-aware: no caller, window 0, even when the hash is known; no
+ * local date: empty. A plan without a PICK step cannot be sent. */
+static void test_build_plain_and_invalid(void **state)
+{
+    (void)state;
+    plan_t p;
+    store_argv_t a;
+    memset(&p, 0, sizeof(p));
+    p.kind = PLAN_PICK;
+    p.site = "westside";
+    p.max_contacts = 1;
+    snprintf(p.caller, sizeof(p.caller), "%s", "ffff");
+    p.chain[0] = (plan_step_t){ PLAN_STEP_PICK, "westside", "intake", RULES_LONGEST_IDLE, 2, NULL };
+    p.chain[1] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:x@y" };
+    p.n_chain = 2;
+    assert_int_equal(store_build_pick(&a, "FCALL_RO", "fd_peek", &p, "c", 1, "1", "1"), 0);
+    static const char *const want[] = {
+        "FCALL_RO", "fd_peek", "1", "fd:{westside}", "c", "1", "1", "1", "", "0", "", "1",
+        "1", "intake", "longest_idle", "2",
+    };
+    assert_argv(&a, want, sizeof(want) / sizeof(want[0]));
+
+    p.chain[0] = p.chain[1];
+    p.n_chain = 1;
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1"), -EINVAL);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
@@ -307,6 +382,8 @@ int main(void)
         T(test_lengths),
         T(test_capped_at_max_contacts),
         T(test_decision_outlives_reply),
+        T(test_build_chain),
+        T(test_build_plain_and_invalid),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,346 @@
+/* hours.c -- opening hours: per-site time zones turned into UTC intervals.
+ *
+ * localtime_r() cannot be pointed at another zone per call, and switching
+ * TZ is not thread-safe. So at load, on the main thread only, each site's
+ * zone is read once (TZ switched and restored under a lock) into a short
+ * table of UTC offset changes over the horizon [now - 2 days, now + 400
+ * days]; from then on every conversion is arithmetic on that table. Each
+ * local date of the horizon gets its UTC start and its open intervals, so
+ * rules_eval() finds a site's period with one binary search and never
+ * touches TZ, localtime or the zone files. Workers never call localtime.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rules_int.h"
+
+#define HOURS_SAMPLE_S (3 * 3600) /* zone offsets are sampled this often,
+                                     then each change found to the second */
+#define HOURS_ZONE_PAD (3 * RULES_DAY_S)
+#define HOURS_MAX_OFFSET (16 * 3600) /* beyond any real UTC offset */
+
+/* The one piece of process-wide state in rules/: TZ belongs to the process,
+ * and two loads (say, a reload and frontdeskctl's check in one process)
+ * must not interleave their switches. */
+static pthread_mutex_t hours_tz_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* ---------------------------------------------------------------------- */
+/* Civil dates (H. Hinnant's algorithms: proleptic Gregorian, no tables)  */
+
+int64_t rules_days_from_civil(int y, unsigned m, unsigned d)
+{
+    int64_t yy = (int64_t)y - (m <= 2);
+    int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+    unsigned yoe = (unsigned)(yy - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+void rules_civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d)
+{
+    int64_t era, yy;
+    unsigned doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = (unsigned)(z - era * 146097);
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    yy = (int64_t)yoe + era * 400;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = (int)(yy + (*m <= 2));
+}
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    return a >= 0 ? a / b : -((-a + b - 1) / b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Zone tables                                                            */
+
+/* Index of the entry in force at <t> (the first one before the table). */
+static size_t zone_index(const rules_zone_tr_t *z, size_t n, int64_t t)
+{
+    size_t lo = 0, hi = n; /* answer in [lo, hi) */
+
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (z[mid].at <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int32_t zone_off(const rules_zone_tr_t *z, size_t n, int64_t t)
+{
+    return z[zone_index(z, n, t)].off;
+}
+
+/* The UTC instant of local wall time <wall> (seconds since 1970 as if
+ * UTC). A wall time that happens twice (clocks go back) is its first
+ * occurrence; one that never happens (clocks go forward) is the next
+ * valid instant, the moment of the change. */
+static int64_t zone_to_utc(const rules_zone_tr_t *z, size_t n, int64_t wall)
+{
+    size_t i0 = zone_index(z, n, wall - HOURS_MAX_OFFSET);
+    size_t i1 = zone_index(z, n, wall + HOURS_MAX_OFFSET);
+    int64_t best = INT64_MAX;
+
+    for (size_t i = i0; i <= i1; i++) {
+        int64_t t = wall - z[i].off;
+        if (zone_off(z, n, t) == z[i].off && t < best)
+            best = t;
+    }
+    if (best != INT64_MAX)
+        return best;
+    for (size_t i = i0 + 1; i <= i1; i++)
+        if (z[i].at + z[i - 1].off <= wall && wall < z[i].at + z[i].off)
+            return z[i].at;
+    return wall - z[i0].off; /* not reached with a consistent table */
+}
+
+static long tz_off(time_t t)
+{
+    struct tm tm;
+
+    if (!localtime_r(&t, &tm))
+        return 0;
+    return tm.tm_gmtoff;
+}
+
+/* Read the offsets of the zone now in TZ over [from, to]. Called with the
+ * lock held and TZ set. */
+static int zone_sample(int64_t from, int64_t to, rules_zone_tr_t **out,
+                       size_t *nout)
+{
+    size_t cap = 8, n = 0;
+    rules_zone_tr_t *z = malloc(cap * sizeof(*z));
+    long prev;
+
+    if (!z)
+        return -ENOMEM;
+    prev = tz_off((time_t)from);
+    z[n++] = (rules_zone_tr_t){ from, (int32_t)prev };
+    for (int64_t t = from + HOURS_SAMPLE_S;; t += HOURS_SAMPLE_S) {
+        int64_t lo, hi;
+        long off;
+
+        if (t > to)
+            t = to;
+        off = tz_off((time_t)t);
+        if (off != prev) {
+            lo = t - HOURS_SAMPLE_S < from ? from : t - HOURS_SAMPLE_S;
+            hi = t; /* off(lo) == prev, off(hi) == off */
+            while (hi - lo > 1) {
+                int64_t mid = lo + (hi - lo) / 2;
+                if (tz_off((time_t)mid) == prev)
+                    lo = mid;
+                else
+                    hi = mid;
+            }
+            if (n == cap) {
+                rules_zone_tr_t *nz = realloc(z, 2 * cap * sizeof(*z));
+                if (!nz) {
+                    free(z);
+                    return -ENOMEM;
+                }
+                z = nz;
+                cap *= 2;
+            }
+            z[n++] = (rules_zone_tr_t){ hi, (int32_t)off };
+            prev = off;
+        }
+        if (t == to)
+            break;
+    }
+    *out = z;
+    *nout = n;
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Days                                                                   */
+
+static bool site_is_holiday(const rules_site_t *s, uint32_t date)
+{
+    for (size_t i = 0; i < s->ndates; i++)
+        if (s->dates[i].date == date)
+            return true;
+    return false;
+}
+
+/* Fill s->days/ivals for [from, to] from its zone table. */
+static int site_expand_days(rules_site_t *s, int64_t from, int64_t to)
+{
+    const rules_zone_tr_t *z = s->zone;
+    size_t nz = s->nzone, per_day = 0, k = 0;
+    int64_t d0, d1;
+
+    if (!s->has_hours && s->ndates == 0)
+        return 0; /* always open: nothing to expand */
+    d0 = floor_div(from + zone_off(z, nz, from), RULES_DAY_S);
+    d1 = floor_div(to + zone_off(z, nz, to), RULES_DAY_S);
+    s->ndays = (size_t)(d1 - d0 + 1);
+    for (int w = 0; w < 7; w++)
+        if (s->week[w].n > per_day)
+            per_day = s->week[w].n;
+    s->days = calloc(s->ndays, sizeof(*s->days));
+    if (!s->days)
+        return -ENOMEM;
+    if (per_day && !(s->ivals = calloc(s->ndays * per_day,
+                                       sizeof(*s->ivals))))
+        return -ENOMEM;
+
+    for (size_t i = 0; i < s->ndays; i++) {
+        int64_t dn = d0 + (int64_t)i, wall = dn * RULES_DAY_S;
+        rules_day_t *day = &s->days[i];
+        const rules_weekday_t *wd;
+        unsigned m, d;
+        int y;
+
+        rules_civil_from_days(dn, &y, &m, &d);
+        day->start = zone_to_utc(z, nz, wall);
+        day->date = (uint32_t)y * 10000 + m * 100 + d;
+        day->wday = (uint8_t)(((dn + 3) % 7 + 7) % 7);
+        day->holiday = site_is_holiday(s, day->date);
+        day->first = (uint32_t)k;
+        if (day->holiday || !s->has_hours)
+            continue;
+        wd = &s->week[day->wday];
+        for (unsigned j = 0; j < wd->n; j++) {
+            int64_t o = zone_to_utc(z, nz, wall + wd->r[j].start * 60);
+            int64_t c = zone_to_utc(z, nz, wall + wd->r[j].end * 60);
+            if (c < o)
+                c = o;
+            s->ivals[k].open = (uint32_t)(o - day->start);
+            s->ivals[k].close = (uint32_t)(c - day->start);
+            k++;
+        }
+        day->n = (uint8_t)wd->n;
+    }
+    s->nivals = k;
+    s->days_end = zone_to_utc(z, nz, (d1 + 1) * RULES_DAY_S);
+    return 0;
+}
+
+int rules_hours_expand(rules_t *r, int64_t now)
+{
+    int64_t from = now - RULES_HORIZON_BEFORE, to = now + RULES_HORIZON_AFTER;
+    int64_t zfrom = from - HOURS_ZONE_PAD, zto = to + HOURS_ZONE_PAD;
+    char *old = NULL;
+    bool had_tz;
+    int rc = 0;
+
+    pthread_mutex_lock(&hours_tz_lock);
+    had_tz = getenv("TZ") != NULL;
+    if (had_tz && !(old = strdup(getenv("TZ")))) {
+        pthread_mutex_unlock(&hours_tz_lock);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < r->nsites && rc == 0; i++) {
+        rules_site_t *s = &r->sites[i];
+        const rules_site_t *same = NULL;
+
+        /* sites mostly share a handful of zones: read each zone once */
+        for (size_t j = 0; j < i && !same; j++)
+            if (strcmp(r->sites[j].timezone, s->timezone) == 0)
+                same = &r->sites[j];
+        if (same) {
+            s->zone = malloc(same->nzone * sizeof(*s->zone));
+            if (!s->zone) {
+                rc = -ENOMEM;
+                break;
+            }
+            memcpy(s->zone, same->zone, same->nzone * sizeof(*s->zone));
+            s->nzone = same->nzone;
+        } else {
+            setenv("TZ", s->timezone, 1);
+            tzset();
+            rc = zone_sample(zfrom, zto, &s->zone, &s->nzone);
+            if (rc < 0)
+                break;
+        }
+        s->zone_from = from; /* the table reaches further (conversions
+                                near the edges), the answers do not */
+        s->zone_to = to;
+        rc = site_expand_days(s, from, to);
+    }
+    if (had_tz)
+        setenv("TZ", old, 1);
+    else
+        unsetenv("TZ");
+    tzset();
+    pthread_mutex_unlock(&hours_tz_lock);
+    free(old);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Evaluation-time lookups (any thread, no allocation)                    */
+
+bool rules_site_local(const rules_site_t *s, int64_t now, int64_t *local)
+{
+    if (!s->zone || now < s->zone_from || now > s->zone_to)
+        return false;
+    *local = now + zone_off(s->zone, s->nzone, now);
+    return true;
+}
+
+void rules_site_when(const rules_site_t *s, int64_t now, rules_when_t *w)
+{
+    const rules_day_t *day;
+    size_t lo, hi;
+    uint32_t at;
+
+    w->period = RULES_PERIOD_ALWAYS;
+    w->day = NULL;
+    w->range = -1;
+    w->unknown = false;
+    if (!s->has_hours && s->ndates == 0)
+        return;
+    if (!s->days || now < s->days[0].start || now >= s->days_end) {
+        w->unknown = true;
+        return;
+    }
+    lo = 0;
+    hi = s->ndays; /* the last day starting at or before now */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->days[mid].start <= now)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    day = w->day = &s->days[lo];
+    if (day->holiday) {
+        w->period = RULES_PERIOD_HOLIDAY;
+        return;
+    }
+    if (!s->has_hours)
+        return; /* only dates: ALWAYS on the other days */
+    at = (uint32_t)(now - day->start);
+    for (unsigned k = 0; k < day->n; k++) {
+        const rules_ival_t *iv = &s->ivals[day->first + k];
+        if (at < iv->open) {
+            w->period = k == 0 ? RULES_PERIOD_CLOSED : RULES_PERIOD_LUNCH;
+            w->range = k == 0 ? -1 : (int)k - 1;
+            return;
+        }
+        if (at < iv->close) {
+            w->period = RULES_PERIOD_OPEN;
+            w->range = (int)k;
+            return;
+        }
+    }
+    w->period = RULES_PERIOD_CLOSED;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# frontdeskctl for people and scripts: staff and presence through the
+# functions, the live event stream, clear errors and exit codes; and what it
+# changes is what the proxy then routes on.
+. "$(dirname "$0")/lib.sh"
+stack_start_redis && stack_seed_demo && stack_start_proxy "" --offer-window 200 || exit 1
+C() { "$CTL" --redis "127.0.0.1:$FD_REDIS_PORT" "$@"; }
+
+timeout 20 "$CTL" --redis "127.0.0.1:$FD_REDIS_PORT" watch > "$FD_RUN/events.txt" 2>&1 &
+WATCH=$!; FD_PIDS="$FD_PIDS $WATCH"
+sleep 0.3
+
+out=$(C staff add westside nina.ortiz sip:nina.ortiz@pbx.westside.hillcountry.example billing:5,intake:2 available 2>&1); rc=$?
+check "staff add: OK" eval '[ $rc = 0 ] && [ "$out" = OK ]'
+out=$(C presence list westside)
+check "presence list shows her, available" has "$out" '^nina\.ortiz +available +billing:5,intake:2 '
+# most skilled billing at Westside (option 2): level 5 ties with xavier
+for who in xavier.ortiz caleb.wright zoe.martin; do C presence set westside "$who" offline >/dev/null; done
+o=$(call '17205550300*2')
+check "the proxy offers her the next billing call" [ "$(first_contact "$o")" = sip:nina.ortiz@pbx.westside.hillcountry.example ]
+sleep 0.3
+out=$(C presence set westside nina.ortiz busy "on a call"); rc=$?
+check "presence set busy: OK" eval '[ $rc = 0 ] && [ "$out" = OK ]'
+o=$(call '17205550300*2')
+check "busy: not offered" [ "$(first_contact "$o")" != sip:nina.ortiz@pbx.westside.hillcountry.example ]
+out=$(C presence get westside nina.ortiz)
+check "presence get shows state and reason" eval 'has "$out" "^busy$" && has "$out" "^on a call$"'
+out=$(C call end westside nina.ortiz); rc=$?
+check "call end: available again" eval '[ $rc = 0 ] && has "$(C presence get westside nina.ortiz)" "^available$"'
+out=$(C skills set westside nina.ortiz intake:4); rc=$?
+check "skills set: OK" [ $rc = 0 ]
+sleep 0.3
+o=$(call '17205550300*2')
+check "no billing skill any more: not offered billing calls" [ "$(first_contact "$o")" != sip:nina.ortiz@pbx.westside.hillcountry.example ]
+out=$(C staff remove westside nina.ortiz); rc=$?
+check "staff remove: OK, gone from the list" eval '[ $rc = 0 ] && hasnt "$(C presence list westside)" nina.ortiz'
+
+out=$(C presence set westside nobody.here busy 2>&1); rc=$?
+check "unknown staff: a clear error, exit 1" eval '[ $rc = 1 ] && has "$out" "no staff \"nobody.here\""'
+out=$(C presence set westside uma.patel napping 2>&1); rc=$?
+check "bad state: a clear error, exit 1" eval '[ $rc = 1 ] && has "$out" "bad state \"napping\""'
+out=$(C staff add westside x.y not-a-uri billing 2>&1); rc=$?
+check "bad contact: a clear error, exit 1" eval '[ $rc = 1 ] && has "$out" "contact must be a sip: or sips: URI"'
+out=$("$CTL" --redis 127.0.0.1:1 presence list westside 2>&1); rc=$?
+check "Redis unreachable: exit 2, says where" eval '[ $rc = 2 ] && has "$out" "cannot reach Redis at 127.0.0.1:1"'
+out=$("$CTL" presence 2>&1); rc=$?
+check "bad usage: exit 2 with usage" eval '[ $rc = 2 ] && has "$out" "^usage: frontdeskctl"'
+
+sleep 0.3
+kill "$WATCH" 2>/dev/null; wait "$WATCH" 2>/dev/null
+ev=$(cat "$FD_RUN/events.txt")
+check "watch printed the JSON events" eval 'has "$ev" "\"staff\":\"nina.ortiz\"" && has "$ev" "\"state\":\"busy\"" && has "$ev" "\"reason\":\"on a call\"" && has "$ev" "\"state\":\"removed\""'
+finish
