@@ -11,6 +11,8 @@ trap 'stack_stop; rm -rf "$FD_RUN"/redis-*' EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$FD_RUN"
+CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY}
+echo "$CALLER_KEY" > "$FD_RUN/caller-key"   # for frontdeskctl route explain
 stack_start_redis || exit 1
 stack_seed_demo || exit 1
 
@@ -24,11 +26,15 @@ proxy on udp 127.0.0.1:$PORT. Send a test call from another terminal:
 It answers "302 Moved Temporarily" with Contacts: the billing staff free at
 Downtown, longest idle first, then the site's front desk. Other calls:
 deploy/demo/{scheduling,intake,northlake,westside,annex,unknown}.sip.
-Presence: redis-cli -p $FD_REDIS_PORT FCALL fd_presence 1 'fd:{downtown}' carla.nguyen busy
+Presence:  build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT presence list downtown
+           build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT presence set downtown carla.nguyen busy
+Why a call goes where it goes, and who would get it now:
+  FRONTDESK_CALLER_KEY=\$(cat run/demo/caller-key) build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT \\
+      route explain --config rules/examples/demo.yaml --to 15125550200
 Ctrl-C stops the proxy and this Redis.
 
 MSG
-FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY} \
+FRONTDESK_CALLER_KEY=$CALLER_KEY \
 "$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" --listen "127.0.0.1:$PORT" \
     --redis "127.0.0.1:$FD_REDIS_PORT" &
 FD_PROXY_PID=$!
