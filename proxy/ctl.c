@@ -22,7 +22,7 @@
 #include "version.h"
 
 static const char usage[] =
-    "usage: frontdeskctl [--redis HOST:PORT] [--password PW] COMMAND ...\n"
+    "usage: frontdeskctl [--redis HOST:PORT] [--user USER] [--password PW] COMMAND ...\n"
     "\n"
     "  rules check FILE                 check a rules file; with --redis, also that\n"
     "                                   staff have the skills the rules ask for\n"
@@ -41,6 +41,7 @@ static const char usage[] =
     "\n"
     "  --redis HOST:PORT   default 127.0.0.1:6379\n"
     "  --password PW       AUTH password (or REDISCLI_AUTH in the environment)\n"
+    "  --user USER         ACL user for AUTH (default: the default user)\n"
     "TIME: 2026-12-01T12:40:00-06:00, ...Z, or epoch seconds (default: now).\n"
     "FRONTDESK_CALLER_KEY (64 hex digits) is needed by rules using caller_aware\n"
     "or priority_callers, as for the daemon.\n";
@@ -50,6 +51,7 @@ typedef struct {
     unsigned port;
     bool redis_given;
     const char *password;
+    const char *user;
     redisContext *rc;
 } ctl_t;
 
@@ -72,7 +74,8 @@ static redisContext *ctl_redis(ctl_t *c)
     }
     const char *pw = c->password ? c->password : getenv("REDISCLI_AUTH");
     if (pw && *pw) {
-        redisReply *r = redisCommand(c->rc, "AUTH %s", pw);
+        redisReply *r = c->user ? redisCommand(c->rc, "AUTH %s %s", c->user, pw)
+                                : redisCommand(c->rc, "AUTH %s", pw);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             fprintf(stderr, "frontdeskctl: AUTH failed: %s\n", r ? r->str : c->rc->errstr);
             exit(2);
@@ -81,6 +84,12 @@ static redisContext *ctl_redis(ctl_t *c)
     }
     /* the functions may not be loaded yet (no proxy ever connected) */
     redisReply *r = redisCommand(c->rc, "FCALL fd_version 0");
+    if (r && r->type == REDIS_REPLY_ERROR &&
+        (!strncmp(r->str, "NOAUTH", 6) || !strncmp(r->str, "NOPERM", 6))) {
+        fprintf(stderr, "frontdeskctl: Redis at %s:%u refused: %s (give --password, --user or REDISCLI_AUTH)\n",
+                c->host, c->port, r->str);
+        exit(2);
+    }
     if (!r || r->type == REDIS_REPLY_ERROR) {
         freeReplyObject(r);
         r = redisCommand(c->rc, "FUNCTION LOAD REPLACE %s", store_lua_source);
@@ -355,10 +364,11 @@ int main(int argc, char **argv)
     /* --redis and --password may stand before or after the command */
     for (int j = 1; j < argc;) {
         int take = 0;
-        if (!strcmp(argv[j], "--redis") || !strcmp(argv[j], "--password")) {
-            if (j + 1 >= argc) return die_usage("--redis and --password need a value");
+        if (!strcmp(argv[j], "--redis") || !strcmp(argv[j], "--password") || !strcmp(argv[j], "--user")) {
+            if (j + 1 >= argc) return die_usage("--redis, --password and --user need a value");
             if (argv[j][2] == 'r' && set_redis(&c, argv[j + 1]) < 0) return die_usage("--redis: want HOST:PORT");
             if (argv[j][2] == 'p') c.password = argv[j + 1];
+            if (argv[j][2] == 'u') c.user = argv[j + 1];
             take = 2;
         }
         if (take) {

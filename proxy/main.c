@@ -117,6 +117,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "frontdesk: FRONTDESK_CALLER_KEY must be %d hex digits\n", 2 * CALLER_KEY_BYTES);
         return 2;
     }
+    o.redis_password = getenv("FRONTDESK_REDIS_PASSWORD");
+    if (!o.redis_password || !*o.redis_password) o.redis_password = getenv("REDISCLI_AUTH");
+    if (o.redis_password && !*o.redis_password) o.redis_password = NULL;
+    o.redis_user = getenv("FRONTDESK_REDIS_USER");
+    if (o.redis_user && !*o.redis_user) o.redis_user = NULL;
     if ((fake = getenv("FRONTDESK_FAKE_TIME")) && *fake && opts_parse_time(fake, &o.fixed_time) < 0) {
         fprintf(stderr, "frontdesk: FRONTDESK_FAKE_TIME %s: want e.g. 2026-12-01T18:40:00Z\n", fake);
         return 2;

@@ -30,8 +30,9 @@ const char opts_usage[] =
     "\n"
     "Environment: FRONTDESK_CALLER_KEY=<64 hex digits> keys the caller hashes\n"
     "(logs, caller-aware routing); needed by rules that use caller_aware or\n"
-    "priority_callers. FRONTDESK_FAKE_TIME=<ISO 8601 time> fixes the clock the\n"
-    "rules see (tests).\n";
+    "priority_callers. FRONTDESK_REDIS_PASSWORD (or REDISCLI_AUTH) and\n"
+    "FRONTDESK_REDIS_USER: Redis AUTH. FRONTDESK_FAKE_TIME=<ISO 8601 time>\n"
+    "fixes the clock the rules see (tests).\n";
 
 static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
 {

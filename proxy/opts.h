@@ -3,7 +3,9 @@
  * Pure: no I/O besides writing the error message into the caller's buffer,
  * so it is unit-tested. The environment is read by main.c:
  * FRONTDESK_CALLER_KEY (64 hex digits) keys caller hashes (logs and
- * caller-aware routing), FRONTDESK_FAKE_TIME fixes the rules' clock (tests).
+ * caller-aware routing), FRONTDESK_REDIS_PASSWORD / FRONTDESK_REDIS_USER
+ * authenticate to Redis (secrets stay out of argv), FRONTDESK_FAKE_TIME
+ * fixes the rules' clock (tests).
  */
 #ifndef FRONTDESK_OPTS_H
 #define FRONTDESK_OPTS_H
@@ -33,6 +35,9 @@ typedef struct {
     unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */
     const char *log_level;
     bool help, version;
+    const char *redis_user;      /* FRONTDESK_REDIS_USER: ACL user, or NULL */
+    const char *redis_password;  /* FRONTDESK_REDIS_PASSWORD (or REDISCLI_AUTH),
+                                    or NULL: no AUTH */
     time_t fixed_time;           /* FRONTDESK_FAKE_TIME (tests): the clock
                                     the rules see; 0 = the real clock */
 } opts_t;

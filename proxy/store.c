@@ -12,6 +12,7 @@
 #include <hiredis.h>
 #include <async.h>
 #include <adapters/libevent.h>
+#include <sodium.h>
 
 #include "log.h"
 
@@ -37,6 +38,7 @@ struct store {
     unsigned max_inflight;
     char offer[16], ttl[16];
     char name[64];           /* CLIENT SETNAME: who we are in CLIENT LIST */
+    char *user, *password;   /* AUTH, or NULL */
 };
 
 typedef struct {
@@ -104,8 +106,28 @@ static void on_watch(evutil_socket_t fd, short what, void *arg)
     s->replies_seen = s->replies;
 }
 
+static void on_auth(redisAsyncContext *ac, void *reply, void *arg)
+{
+    store_t *s = arg;
+    redisReply *r = reply;
+    (void)ac;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        /* a wrong password is logged, and retried with the backoff: it may
+         * be fixed in Redis without restarting us */
+        LOG_ERROR("redis: AUTH failed", "redis=%s:%u err=\"%.*s\"", s->host, s->port,
+                  (int)(r->len > 200 ? 200 : r->len), r->str);
+        redisAsyncDisconnect(s->ac);
+    }
+}
+
 static void load_functions(store_t *s)
 {
+    /* commands on one connection run in order: AUTH first, then the rest
+     * (which fail with NOAUTH, harmlessly, if AUTH did) */
+    if (s->password) {
+        if (s->user) redisAsyncCommand(s->ac, on_auth, s, "AUTH %s %s", s->user, s->password);
+        else redisAsyncCommand(s->ac, on_auth, s, "AUTH %s", s->password);
+    }
     if (s->name[0]) redisAsyncCommand(s->ac, NULL, NULL, "CLIENT SETNAME %s", s->name);
     const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
     size_t lens[] = { 8, 4, 7, strlen(store_lua_source) };
@@ -173,6 +195,8 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     snprintf(s->ttl, sizeof(s->ttl), "%u", o->ttl_ms);
     s->backoff_ms = BACKOFF_MIN_MS;
     if (o->name) snprintf(s->name, sizeof(s->name), "%s", o->name);
+    if (o->password && !(s->password = strdup(o->password))) goto fail;
+    if (o->user && !(s->user = strdup(o->user))) goto fail;
     if (!(s->retry = evtimer_new(base, on_retry, s))) goto fail;
     if (!(s->watch = event_new(base, -1, EV_PERSIST, on_watch, s))) goto fail;
     struct timeval wt = { 0, WATCH_MS * 1000 };
@@ -193,6 +217,9 @@ void store_close(store_t *s)
     s->ac = NULL;
     if (s->retry) event_free(s->retry);
     if (s->watch) event_free(s->watch);
+    if (s->password) sodium_memzero(s->password, strlen(s->password));
+    free(s->password);
+    free(s->user);
     free(s);
 }
 

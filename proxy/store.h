@@ -42,6 +42,8 @@ typedef struct {
     unsigned max_inflight;
     const char *name;     /* connection name (CLIENT SETNAME), or NULL;
                              [A-Za-z0-9._-] only */
+    const char *user;     /* ACL user for AUTH, or NULL (the default user) */
+    const char *password; /* AUTH password, or NULL: no AUTH */
 } store_opts_t;
 
 /* <err> is 0 with <d> set, or a negative errno: -EPROTO (error reply or a

@@ -115,7 +115,7 @@ static void *worker_main(void *arg)
     store_opts_t so = {
         .host = w->opts->redis_host, .port = w->opts->redis_port,
         .offer_ms = w->opts->offer_ms, .ttl_ms = w->opts->decision_ttl_ms,
-        .name = name,
+        .name = name, .user = w->opts->redis_user, .password = w->opts->redis_password,
     };
 
     log_buffer_thread(true);
