@@ -184,8 +184,12 @@ int main(int argc, char **argv)
     if (started == app.n_workers) {
         if (o.fixed_time) LOG_WARN("clock fixed by FRONTDESK_FAKE_TIME: for tests only", "at=%lld", (long long)o.fixed_time);
         for (unsigned i = 0; i < n_fds; i++)
-            LOG_INFO("listening", "udp=%s workers=%u redis=%s:%u rules=\"%s\" sites=%zu version=%s",
-                     o.listen[i].text, app.n_workers, o.redis_host, o.redis_port, o.config,
+            LOG_INFO("listening", "udp=%s workers=%u redis=%s%s%s%s%.0u rules=\"%s\" sites=%zu version=%s",
+                     o.listen[i].text, app.n_workers,
+                     o.redis_sentinels[0] ? "sentinel:" : o.redis_host,
+                     o.redis_sentinels[0] ? o.redis_sentinels : ":",
+                     o.redis_sentinels[0] ? "/" : "", o.redis_sentinels[0] ? o.redis_master : "",
+                     o.redis_sentinels[0] ? 0 : o.redis_port, o.config,
                      rules_site_count(rules), FRONTDESK_VERSION);
         event_base_dispatch(app.base);
         rc = 0;

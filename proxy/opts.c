@@ -21,6 +21,9 @@ const char opts_usage[] =
     "                       default 127.0.0.1:5060\n"
     "  --workers N          worker threads (default: online CPUs)\n"
     "  --redis HOST:PORT    Redis with the frontdesk functions (default 127.0.0.1:6379)\n"
+    "  --redis-sentinel HOST:PORT  a Redis Sentinel to ask where the master is\n"
+    "                       (repeatable, up to 4; instead of --redis)\n"
+    "  --redis-master NAME  the master's name at the Sentinels\n"
     "  --redis-timeout MS   answer with the fallback when Redis is slower (default 50)\n"
     "  --offer-window MS    how long picked staff stay reserved (default 15000)\n"
     "  --decision-ttl MS    how long a call's decision is kept for\n"
@@ -136,7 +139,7 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, unsigned *p
 }
 
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
-       O_TTL, O_LOG, O_HELP, O_VERSION };
+       O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -146,6 +149,8 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "workers", required_argument, NULL, O_WORKERS },
         { "redis", required_argument, NULL, O_REDIS },
         { "redis-timeout", required_argument, NULL, O_REDIS_TIMEOUT },
+        { "redis-sentinel", required_argument, NULL, O_SENTINEL },
+        { "redis-master", required_argument, NULL, O_MASTER },
         { "offer-window", required_argument, NULL, O_OFFER },
         { "decision-ttl", required_argument, NULL, O_TTL },
         { "log-level", required_argument, NULL, O_LOG },
@@ -193,6 +198,26 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
                 return -EINVAL;
             }
             break;
+        case O_SENTINEL: {
+            char h[256];
+            unsigned port, n = 0;
+            for (const char *q = o->redis_sentinels; *q; q++) n += *q == ',';
+            if (parse_hostport(a, h, sizeof(h), &port) < 0 || (o->redis_sentinels[0] && n >= 3) ||
+                strlen(o->redis_sentinels) + strlen(a) + 2 > sizeof(o->redis_sentinels)) {
+                snprintf(err, errlen, "--redis-sentinel %s: want HOST:PORT (at most 4 sentinels)", a);
+                return -EINVAL;
+            }
+            size_t l = strlen(o->redis_sentinels);
+            snprintf(o->redis_sentinels + l, sizeof(o->redis_sentinels) - l, "%s%s:%u", l ? "," : "", h, port);
+            break;
+        }
+        case O_MASTER:
+            if (!*a || strlen(a) > 63 || strpbrk(a, " \t\r\n")) {
+                snprintf(err, errlen, "--redis-master %s: want a master name", a);
+                return -EINVAL;
+            }
+            o->redis_master = a;
+            break;
         case O_REDIS_TIMEOUT:
             if (parse_uint(a, 1, 10000, &o->redis_timeout_ms) < 0) {
                 snprintf(err, errlen, "--redis-timeout %s: want milliseconds from 1 to 10000", a);
@@ -236,6 +261,10 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     if (o->help || o->version) return 0;
     if (!o->config) {
         snprintf(err, errlen, "--config FILE is required (see --help)");
+        return -EINVAL;
+    }
+    if (!o->redis_sentinels[0] != !o->redis_master) {
+        snprintf(err, errlen, "--redis-sentinel and --redis-master go together (see --help)");
         return -EINVAL;
     }
     if (o->n_listen == 0) opts_parse_addr("127.0.0.1:5060", &o->listen[o->n_listen++]);

@@ -30,6 +30,8 @@ typedef struct {
     unsigned workers;            /* 0 = online CPUs */
     char redis_host[256];
     unsigned redis_port;
+    char redis_sentinels[512];   /* "host:port,..." or "" */
+    const char *redis_master;    /* master name at the Sentinels */
     unsigned redis_timeout_ms;   /* deadline for one pick */
     unsigned offer_ms;           /* how long a picked staff member is reserved */
     unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */

@@ -19,6 +19,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
 #define WATCH_MS 500      /* stall check period */
+#define STORE_MAX_SENTINELS 4
 #define STALL_TICKS 2     /* replies owed and none came for this many periods */
 
 struct store {
@@ -39,6 +40,13 @@ struct store {
     char offer[16], ttl[16];
     char name[64];           /* CLIENT SETNAME: who we are in CLIENT LIST */
     char *user, *password;   /* AUTH, or NULL */
+    /* Sentinel: where to ask for the master */
+    char shost[STORE_MAX_SENTINELS][256];
+    unsigned sport[STORE_MAX_SENTINELS];
+    unsigned n_sentinels, next_sentinel;
+    char master[64];
+    redisAsyncContext *sac;  /* the lookup under way, or NULL */
+    bool resolved;           /* a sentinel named the master once */
 };
 
 typedef struct {
@@ -161,7 +169,74 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     went_down(s, status == REDIS_OK ? "disconnected" : ac->errstr);
 }
 
+/* ---- Sentinel: where is the master? ---- */
+
+static void connect_master(store_t *s);
+
+static void on_sentinel_disconnect(const redisAsyncContext *ac, int status)
+{
+    store_t *s = ac->data;
+    (void)status;
+    if (s->sac == ac) s->sac = NULL;
+}
+
+static void on_sentinel_reply(redisAsyncContext *ac, void *reply, void *arg)
+{
+    store_t *s = arg;
+    redisReply *r = reply;
+    unsigned i = (s->next_sentinel + s->n_sentinels - 1) % s->n_sentinels;
+
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
+        r->element[0]->len < sizeof(s->host)) {
+        unsigned long port = strtoul(r->element[1]->str, NULL, 10);
+        if (port > 0 && port < 65536) {
+            bool moved = strcmp(s->host, r->element[0]->str) != 0 || s->port != port;
+            snprintf(s->host, sizeof(s->host), "%s", r->element[0]->str);
+            s->port = (unsigned)port;
+            if (moved || !s->resolved)
+                LOG_WARN("redis: master from sentinel", "master=%s redis=%s:%u sentinel=%s:%u",
+                         s->master, s->host, s->port, s->shost[i], s->sport[i]);
+            s->resolved = true;
+            redisAsyncDisconnect(ac);
+            connect_master(s);
+            return;
+        }
+    }
+    if (!s->closing) {
+        LOG_WARN("redis: sentinel did not name the master", "master=%s sentinel=%s:%u why=\"%s\"",
+                 s->master, s->shost[i], s->sport[i],
+                 !r ? ac->errstr : r->type == REDIS_REPLY_ERROR ? r->str : "unknown master");
+        log_flush();
+        if (r) redisAsyncDisconnect(ac);
+        schedule_retry(s);
+    }
+}
+
+static void ask_sentinel(store_t *s)
+{
+    unsigned i = s->next_sentinel++ % s->n_sentinels;
+    redisAsyncContext *ac = redisAsyncConnect(s->shost[i], (int)s->sport[i]);
+    if (!ac || ac->err) {
+        if (ac) redisAsyncFree(ac);
+        schedule_retry(s);
+        return;
+    }
+    ac->data = s;
+    s->sac = ac;
+    redisLibeventAttach(ac, s->base);
+    redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
+    /* queued until connected; a failed connect answers it with NULL */
+    redisAsyncCommand(ac, on_sentinel_reply, s, "SENTINEL get-master-addr-by-name %s", s->master);
+}
+
 static void connect_now(store_t *s)
+{
+    if (s->n_sentinels) ask_sentinel(s);
+    else connect_master(s);
+}
+
+static void connect_master(store_t *s)
 {
     redisAsyncContext *ac = redisAsyncConnect(s->host, (int)s->port);
     if (!ac) {
@@ -195,6 +270,26 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     snprintf(s->ttl, sizeof(s->ttl), "%u", o->ttl_ms);
     s->backoff_ms = BACKOFF_MIN_MS;
     if (o->name) snprintf(s->name, sizeof(s->name), "%s", o->name);
+    if (o->sentinels && *o->sentinels) {
+        rc = -EINVAL;
+        if (!o->master || strlen(o->master) >= sizeof(s->master)) goto fail;
+        snprintf(s->master, sizeof(s->master), "%s", o->master);
+        for (const char *p = o->sentinels; *p && s->n_sentinels < STORE_MAX_SENTINELS;) {
+            const char *end = strchr(p, ','), *colon;
+            size_t n = end ? (size_t)(end - p) : strlen(p);
+            char one[300];
+            if (n >= sizeof(one)) goto fail;
+            memcpy(one, p, n);
+            one[n] = '\0';
+            if (!(colon = strrchr(one, ':')) || colon == one || (size_t)(colon - one) >= sizeof(s->shost[0]))
+                goto fail;
+            memcpy(s->shost[s->n_sentinels], one, (size_t)(colon - one));
+            s->shost[s->n_sentinels][colon - one] = '\0';
+            s->sport[s->n_sentinels++] = (unsigned)strtoul(colon + 1, NULL, 10);
+            p += n + (end ? 1 : 0);
+        }
+        rc = -ENOMEM;
+    }
     if (o->password && !(s->password = strdup(o->password))) goto fail;
     if (o->user && !(s->user = strdup(o->user))) goto fail;
     if (!(s->retry = evtimer_new(base, on_retry, s))) goto fail;
@@ -213,6 +308,8 @@ void store_close(store_t *s)
 {
     if (!s) return;
     s->closing = true;
+    if (s->sac) redisAsyncFree(s->sac);
+    s->sac = NULL;
     if (s->ac) redisAsyncFree(s->ac); /* runs pending callbacks with NULL */
     s->ac = NULL;
     if (s->retry) event_free(s->retry);
@@ -250,6 +347,11 @@ static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
             if (strstr(r->str, "Function not found") && s->ready && s->ac) {
                 s->ready = false;
                 load_functions(s);
+            }
+            /* a demoted master (failover): ask the Sentinels again */
+            if (!strncmp(r->str, "READONLY", 8) && s->n_sentinels && s->ready && s->ac) {
+                s->ready = false;
+                redisAsyncDisconnect(s->ac);
             }
         }
         p->cb(p->arg, -EPROTO, NULL);

@@ -4,7 +4,10 @@
  * names itself (CLIENT SETNAME, so operators and tests can see it in CLIENT
  * LIST), loads our Functions library (FUNCTION LOAD REPLACE, proxy/redis/
  * frontdesk.lua) and only then reports ready, so a restarted or flushed
- * Redis gets the functions back by itself. A lost connection is retried in
+ * Redis gets the functions back by itself. With Sentinels, each connect
+ * first asks one of them (in turn) where the master is; a lost connection
+ * or a READONLY reply (the master was demoted) asks again, so a failover
+ * is followed without a restart. A lost connection is retried in
  * the background with backoff (100 ms doubling to 2 s).
  *
  * store_pick() sends one FCALL fd_pick; its callback runs exactly once: with
@@ -42,6 +45,9 @@ typedef struct {
     unsigned max_inflight;
     const char *name;     /* connection name (CLIENT SETNAME), or NULL;
                              [A-Za-z0-9._-] only */
+    const char *sentinels; /* "host:port,host:port" of Redis Sentinels, or
+                             NULL: then <host>:<port> is the Redis */
+    const char *master;   /* the master's name at the Sentinels */
     const char *user;     /* ACL user for AUTH, or NULL (the default user) */
     const char *password; /* AUTH password, or NULL: no AUTH */
 } store_opts_t;

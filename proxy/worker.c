@@ -115,6 +115,7 @@ static void *worker_main(void *arg)
     store_opts_t so = {
         .host = w->opts->redis_host, .port = w->opts->redis_port,
         .offer_ms = w->opts->offer_ms, .ttl_ms = w->opts->decision_ttl_ms,
+        .sentinels = w->opts->redis_sentinels, .master = w->opts->redis_master,
         .name = name, .user = w->opts->redis_user, .password = w->opts->redis_password,
     };
 

@@ -291,6 +291,22 @@ static void test_missing_value_names_flag(void **state)
 
 /* --redis takes an IPv6 address in brackets, like --listen, and stores it
  * without them (hiredis cannot resolve "[::1]"). */
+/* Sentinels: repeatable, collected as "host:port,..."; they need a master
+ * name, and a master name needs them. */
+static void test_sentinels(void **state)
+{
+    (void)state;
+    assert_int_equal(PARSE("--config", "r.yaml", "--redis-sentinel", "10.0.0.1:26379",
+                           "--redis-sentinel", "[::1]:26380", "--redis-master", "fdmaster"), 0);
+    assert_string_equal(o.redis_sentinels, "10.0.0.1:26379,::1:26380");
+    assert_string_equal(o.redis_master, "fdmaster");
+    assert_int_equal(PARSE("--config", "r.yaml", "--redis-sentinel", "10.0.0.1:26379"), -EINVAL);
+    assert_non_null(strstr(err, "--redis-master"));
+    assert_int_equal(PARSE("--config", "r.yaml", "--redis-master", "m"), -EINVAL);
+    assert_int_equal(PARSE("--config", "r.yaml", "--redis-sentinel", "nohost", "--redis-master", "m"), -EINVAL);
+    assert_non_null(strstr(err, "--redis-sentinel nohost"));
+}
+
 static void test_redis_ipv6(void **state)
 {
     (void)state;
@@ -398,6 +414,7 @@ int main(void)
         cmocka_unit_test(test_missing_value),
         cmocka_unit_test(test_missing_value_names_flag),
         cmocka_unit_test(test_redis_ipv6),
+        cmocka_unit_test(test_sentinels),
         cmocka_unit_test(test_unexpected_argument),
         cmocka_unit_test(test_help_version),
         cmocka_unit_test(test_reparse_resets),
