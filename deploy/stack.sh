@@ -121,7 +121,8 @@ stack_start_proxy() {
     FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY} \
     "$FD_BIN" --config "${FD_CONFIG:-$FD_ROOT/rules/examples/demo.yaml}" \
         --listen "127.0.0.1:$port" --redis "127.0.0.1:$FD_REDIS_PORT" \
-        --workers "$workers" "${args[@]}" >"$FD_PROXY_LOG" 2>&1 &
+        --workers "$workers" ${FD_REDIS_TIMEOUT:+--redis-timeout "$FD_REDIS_TIMEOUT"} \
+        "${args[@]}" >"$FD_PROXY_LOG" 2>&1 &
     FD_PROXY_PID=$!
     FD_PIDS="$FD_PIDS $FD_PROXY_PID"
     for i in $(seq 1 100); do

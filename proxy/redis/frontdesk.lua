@@ -75,12 +75,30 @@ local function score(strat, h, level)
     return (tonumber(h.offers) or 0) * SCALE + last_end -- fo
 end
 
+local STAFF_FIELDS = { 'contact', 'skills', 'state', 'last_end', 'last_offer', 'offers' }
+
 local function load_staff(p, id)
-    local flat = redis.call('HGETALL', staff_key(p, id))
-    if #flat == 0 then return nil end
+    local v = redis.call('HMGET', staff_key(p, id), unpack(STAFF_FIELDS))
+    if not v[1] then return nil end
     local h = {}
-    for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
+    for i = 1, #STAFF_FIELDS do h[STAFF_FIELDS[i]] = v[i] or nil end
     return h
+end
+
+-- The strategies whose availability sets site <p> keeps: longest idle
+-- always, the others from the first pick that asks for them on (set
+-- "fd:{site}:strats"), so a site that only uses longest idle pays for one
+-- set per skill. Cached for the length of one function call.
+local strat_cache = {}
+
+local function strats_of(p)
+    local s = strat_cache[p]
+    if not s then
+        s = { 'li' }
+        for _, code in ipairs(redis.call('SMEMBERS', p .. ':strats')) do s[#s + 1] = code end
+        strat_cache[p] = s
+    end
+    return s
 end
 
 -- Put <id> in (or take it out of) every availability set of its skills.
@@ -89,7 +107,7 @@ local function set_available(p, id, on, h)
     if not h then return end
     local skills = parse_skills(h.skills or '') or {}
     for skill, level in pairs(skills) do
-        for _, strat in pairs(STRATEGIES) do
+        for _, strat in ipairs(strats_of(p)) do
             if on then
                 redis.call('ZADD', avail_key(p, strat, skill), score(strat, h, level), id)
             else
@@ -109,8 +127,9 @@ end
 local function lapse_offers(p, now)
     local off = p .. ':offered'
     local ids = redis.call('ZRANGEBYSCORE', off, '-inf', now)
+    if #ids == 0 then return end
+    redis.call('ZREMRANGEBYSCORE', off, '-inf', now)
     for _, id in ipairs(ids) do
-        redis.call('ZREM', off, id)
         local h = load_staff(p, id)
         if h and h.state == 'available' then set_available(p, id, true, h) end
     end
@@ -119,13 +138,30 @@ end
 -- A new day at the site (<day> is the caller's YYYYMMDD): offer counts
 -- start again, so the fewest-offers sets are scored afresh (once a day).
 local function roll_day(p, day)
-    if day == '' or redis.call('GET', p .. ':day') == day then return end
+    if day == '' or redis.call('SISMEMBER', p .. ':strats', 'fo') == 0 or
+       redis.call('GET', p .. ':day') == day then return end
     redis.call('SET', p .. ':day', day)
     for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
         redis.call('HSET', staff_key(p, id), 'offers', 0)
         local h = load_staff(p, id)
         if h and h.state == 'available' and not redis.call('ZSCORE', p .. ':offered', id) then
             set_available(p, id, true, h)
+        end
+    end
+end
+
+-- Start keeping the sets of strategy <code> at site <p>: from now on every
+-- change keeps them, and they are filled once here (O(n), the first pick
+-- with that strategy only).
+local function ensure_strategy(p, code)
+    if code == 'li' or redis.call('SADD', p .. ':strats', code) == 0 then return end
+    strat_cache[p] = nil
+    for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
+        local h = load_staff(p, id)
+        if h and h.state == 'available' and not redis.call('ZSCORE', p .. ':offered', id) then
+            for skill, level in pairs(parse_skills(h.skills or '') or {}) do
+                redis.call('ZADD', avail_key(p, code, skill), score(code, h, level), id)
+            end
         end
     end
 end
@@ -199,6 +235,24 @@ end
 -- <p>'s staff any more. Looks at no more than <want> + MIN_LEVEL_SCAN.
 local function candidates(p, skill, strat, min, want, taken)
     local out = {}
+    local kept = false
+    for _, code in ipairs(strats_of(p)) do kept = kept or code == strat end
+    if not kept then
+        -- fd_peek before any pick used this strategy here: no sets yet, so
+        -- rank the available staff the way their set would (read-only scan)
+        local all = {}
+        for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
+            local h = load_staff(p, id)
+            local level = h and (parse_skills(h.skills or '') or {})[skill]
+            if h and level and level >= min and h.state == 'available' and not taken[p .. '/' .. id] and
+               not redis.call('ZSCORE', p .. ':offered', id) then
+                all[#all + 1] = { id = id, h = h, s = score(strat, h, level) }
+            end
+        end
+        table.sort(all, function(a, b) return a.s < b.s or (a.s == b.s and a.id < b.id) end)
+        for i = 1, math.min(want, #all) do out[i] = all[i] end
+        return out
+    end
     local key = avail_key(p, strat, skill)
     local ids = redis.call('ZRANGE', key, 0, want + MIN_LEVEL_SCAN - 1)
     for _, id in ipairs(ids) do
@@ -264,6 +318,7 @@ local function walk(keys, args, dry)
     local now = now_ms()
     local seen = {}
     for _, st in ipairs(steps) do
+        if not dry then ensure_strategy(st.p, st.strat) end
         if not seen[st.p] then
             seen[st.p] = true
             if not dry then
@@ -301,7 +356,7 @@ local function walk(keys, args, dry)
         local want = k - #picked / 2
         if want <= 0 then break end
         for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken)) do
-            take(st.p, c.id, c.h, string.format('step %d: %s at %s, %s, level %s >= %d',
+            take(st.p, c.id, c.h, dry and string.format('step %d: %s at %s, %s, level %s >= %d',
                 n, st.skill, site_of(st.p), args[8 + 4 * (n - 1) + 3],
                 tostring((parse_skills(c.h.skills or '') or {})[st.skill]), st.min))
         end
@@ -410,14 +465,23 @@ local function fd_staff_get(keys, args)
     return redis.call('HGETALL', staff_key(keys[1], args[1]))
 end
 
-redis.register_function('fd_version', fd_version)
-redis.register_function('fd_staff_set', fd_staff_set)
-redis.register_function('fd_presence', fd_presence)
-redis.register_function('fd_pick', fd_pick)
-redis.register_function('fd_call_end', fd_call_end)
-redis.register_function('fd_staff_remove', fd_staff_remove)
-redis.register_function('fd_skills_set', fd_skills_set)
-redis.register_function{ function_name = 'fd_staff_list', callback = fd_staff_list, flags = { 'no-writes' } }
-redis.register_function{ function_name = 'fd_peek', callback = fd_peek, flags = { 'no-writes' } }
-redis.register_function{ function_name = 'fd_staff_get', callback = fd_staff_get,
+-- Every entry point starts with an empty strategy cache: what another call
+-- changed must be read afresh.
+local function entry(fn)
+    return function(keys, args)
+        strat_cache = {}
+        return fn(keys, args)
+    end
+end
+
+redis.register_function('fd_version', entry(fd_version))
+redis.register_function('fd_staff_set', entry(fd_staff_set))
+redis.register_function('fd_presence', entry(fd_presence))
+redis.register_function('fd_pick', entry(fd_pick))
+redis.register_function('fd_call_end', entry(fd_call_end))
+redis.register_function('fd_staff_remove', entry(fd_staff_remove))
+redis.register_function('fd_skills_set', entry(fd_skills_set))
+redis.register_function{ function_name = 'fd_staff_list', callback = entry(fd_staff_list), flags = { 'no-writes' } }
+redis.register_function{ function_name = 'fd_peek', callback = entry(fd_peek), flags = { 'no-writes' } }
+redis.register_function{ function_name = 'fd_staff_get', callback = entry(fd_staff_get),
                          flags = { 'no-writes' } }

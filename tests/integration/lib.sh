@@ -16,6 +16,10 @@ CTL=$FD_ROOT/build/frontdeskctl
 # site open). A scenario may export another before starting the proxy.
 export FRONTDESK_FAKE_TIME=${FRONTDESK_FAKE_TIME:-2026-12-01T16:00:00Z}
 export FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY}
+# Scenarios that are not about the deadline give Redis a generous one, so a
+# loaded machine does not turn a pick into a fallback (t_redis_down sets its
+# own 50 ms with --redis-timeout)
+FD_REDIS_TIMEOUT=${FD_REDIS_TIMEOUT:-1000}
 SIPDIR=$FD_ROOT/tests/integration/sip
 T_PASS=0 T_FAIL=0
 trap 'stack_stop' EXIT
