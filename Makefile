@@ -12,7 +12,7 @@ DESTDIR ?=
 PORT    ?= 5060
 B       := build
 
-PKGS     := libosip2 hiredis libevent_core libevent_pthreads yaml-0.1 libsodium
+PKGS     := libosip2 hiredis libevent_core libevent_pthreads yaml-0.1 libsodium liburcu-memb
 CPPFLAGS += -D_GNU_SOURCE -Iproxy -Irules $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread
@@ -34,7 +34,7 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
-.PHONY: all deps run test unit integration bench install install-bin clean
+.PHONY: all deps run test unit integration bench install install-bin clean bench-compare
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
@@ -110,3 +110,9 @@ clean:
 	rm -rf $(B)
 
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
+
+# Frontdesk against Kamailio from Debian, same load, same run (bench/compare.sh
+# installs kamailio and kamailio-redis-modules when missing); ~6-8 minutes
+bench-compare: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/compare.sh

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "net.h"
 #include "opts.h"
+#include "reload.h"
 #include "rules.h"
 #include "sip.h"
 #include "version.h"
@@ -29,7 +30,11 @@ typedef struct {
     worker_t *workers;
     unsigned n_workers;
     struct event_base *base;
+    reload_t reload;
+    const opts_t *o;
 } app_t;
+
+#define RELOAD_EVERY_S (24 * 3600) /* keeps opening hours expanded ahead */
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -39,10 +44,33 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(app->base, NULL);
 }
 
+/* SIGHUP, and once a day: a new rules snapshot, swapped in without a lost
+ * call; a broken file is reported and the rules in force stay. */
+static void reload(app_t *app, const char *why)
+{
+    rules_report_t rep;
+    time_t now = app->o->fixed_time ? app->o->fixed_time : time(NULL);
+    if (reload_rules(&app->reload, now, &rep) < 0) {
+        for (char *q = rep.msg; *q; q++) /* one logfmt value */
+            if (*q == '"') *q = '\'';
+        LOG_ERROR("rules not reloaded: the rules in force stay", "why=%s file=\"%s\" line=%u col=%u err=\"%s\"",
+                  why, rep.file, rep.line, rep.col, rep.msg);
+        return;
+    }
+    LOG_INFO("rules reloaded", "why=%s rules=\"%s\" sites=%zu", why, app->reload.path,
+             rules_site_count(app->reload.current));
+}
+
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
-    (void)sig, (void)what, (void)arg;
-    LOG_WARN("SIGHUP ignored: rules are read at start; restart to apply changes", "signal=HUP");
+    (void)sig, (void)what;
+    reload(arg, "SIGHUP");
+}
+
+static void on_daily(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    reload(arg, "daily");
 }
 
 #define CALLER_KEY_BYTES 32
@@ -90,7 +118,6 @@ int main(int argc, char **argv)
 {
     opts_t o;
     char err[256];
-    rules_t *rules = NULL;
     rules_report_t rep;
     int fds[OPTS_MAX_LISTEN];
     unsigned n_fds = 0;
@@ -131,12 +158,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "frontdesk: cannot initialise libsodium\n");
         return 1;
     }
-    rules_load_opts_t lo = {
-        .now = o.fixed_time ? o.fixed_time : time(NULL),
-        .caller_key = key_set ? key : NULL,
-        .caller_key_len = key_set ? CALLER_KEY_BYTES : 0,
-    };
-    if (rules_load_opts(o.config, &lo, &rules, &rep) < 0) {
+    app.o = &o;
+    app.reload = (reload_t){ .path = o.config, .caller_key = key_set ? key : NULL,
+                             .caller_key_len = key_set ? CALLER_KEY_BYTES : 0 };
+    if (reload_rules(&app.reload, o.fixed_time ? o.fixed_time : time(NULL), &rep) < 0) {
         if (rep.line) fprintf(stderr, "frontdesk: %s:%u:%u: %s\n", rep.file, rep.line, rep.col, rep.msg);
         else fprintf(stderr, "frontdesk: %s: %s\n", rep.file, rep.msg);
         return 2;
@@ -164,7 +189,10 @@ int main(int argc, char **argv)
     struct event *sig_int = evsignal_new(app.base, SIGINT, on_stop_signal, &app);
     struct event *sig_term = evsignal_new(app.base, SIGTERM, on_stop_signal, &app);
     struct event *sig_hup = evsignal_new(app.base, SIGHUP, on_hup, &app);
+    struct event *daily = event_new(app.base, -1, EV_PERSIST, on_daily, &app);
+    struct timeval day = { RELOAD_EVERY_S, 0 };
     event_add(sig_int, NULL), event_add(sig_term, NULL), event_add(sig_hup, NULL);
+    event_add(daily, &day);
 
     unsigned started = 0;
     for (; started < app.n_workers; started++) {
@@ -172,8 +200,7 @@ int main(int argc, char **argv)
         w->id = started;
         w->fds = fds;
         w->n_fds = n_fds;
-        w->rules = rules;
-        w->option_header = rules_option_header(rules);
+        w->reload = &app.reload;
         w->opts = &o;
         int e = worker_start(w);
         if (e < 0) {
@@ -190,17 +217,17 @@ int main(int argc, char **argv)
                      o.redis_sentinels[0] ? o.redis_sentinels : ":",
                      o.redis_sentinels[0] ? "/" : "", o.redis_sentinels[0] ? o.redis_master : "",
                      o.redis_sentinels[0] ? 0 : o.redis_port, o.config,
-                     rules_site_count(rules), FRONTDESK_VERSION);
+                     rules_site_count(app.reload.current), FRONTDESK_VERSION);
         event_base_dispatch(app.base);
         rc = 0;
     }
     for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
     if (started) print_totals(&app);
-    event_free(sig_int), event_free(sig_term), event_free(sig_hup);
+    event_free(sig_int), event_free(sig_term), event_free(sig_hup), event_free(daily);
 out:
     for (unsigned i = 0; i < n_fds; i++) close(fds[i]);
     if (app.base) event_base_free(app.base);
     free(app.workers);
-    rules_unref(rules);
+    reload_free(&app.reload);
     return rc;
 }

@@ -34,6 +34,9 @@ typedef struct call {
     plan_t plan;           /* strings owned by the rules snapshot */
     char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller number */
     char callid[128];      /* for the log line, truncated */
+    /* the plan's strings, copied: a reload may free the snapshot while the
+     * call waits for Redis */
+    char site[33], skill[33], fallback[256];
     size_t head_len;
     char head[];           /* Via ... CSeq of the answer */
 } call_t;
@@ -145,6 +148,23 @@ static void copy_span(char *dst, size_t cap, span_t s)
     dst[n] = '\0';
 }
 
+static const char *keep(char *buf, size_t cap, const char *s)
+{
+    if (!s) return NULL;
+    snprintf(buf, cap, "%s", s);
+    return buf;
+}
+
+/* Point the plan's strings that outlive this batch at the call's copies
+ * (the chain itself is sent to Redis before the batch ends). */
+static void keep_plan_strings(call_t *c)
+{
+    c->plan.site = keep(c->site, sizeof(c->site), c->plan.site);
+    c->plan.skill = keep(c->skill, sizeof(c->skill), c->plan.skill);
+    c->plan.fallback = keep(c->fallback, sizeof(c->fallback), c->plan.fallback);
+    c->plan.group = NULL;
+}
+
 static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
 {
     rules_req_t rq = { r->ruri_user, r->to_user, r->from_user, r->option };
@@ -166,6 +186,7 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     c->head_len = (size_t)hl;
     copy_span(c->callid, sizeof(c->callid), r->call_id);
     rules_eval(w->rules, &rq, now, &c->plan);
+    if (c->plan.kind == PLAN_PICK) keep_plan_strings(c);
     /* the rules' keyed hash (the one caller-aware routing uses in Redis)
      * when they have a key, else the log's own */
     if (c->plan.caller[0]) memcpy(c->caller, c->plan.caller, sizeof(c->caller));

@@ -76,6 +76,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     worker_t *w = arg;
     (void)what;
 
+    /* one snapshot for the whole batch: a reload waits for us to finish */
+    reload_read_lock();
+    w->rules = reload_current(w->reload);
+    w->option_header = rules_option_header(w->rules);
     for (int round = 0; round < RX_ROUNDS; round++) {
         for (unsigned i = 0; i < WORKER_BATCH; i++) {
             w->in_msgs[i].msg_hdr.msg_namelen = sizeof(w->in_addr[i]);
@@ -96,6 +100,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         }
         if (n < WORKER_BATCH) break;
     }
+    w->rules = NULL;
+    w->option_header = NULL;
+    reload_read_unlock();
     if (w->out_n) flush_out(w);
     log_flush();
 }
@@ -120,6 +127,7 @@ static void *worker_main(void *arg)
     };
 
     log_buffer_thread(true);
+    reload_thread_register();
     if (arena_thread_init(ARENA_SIZE) < 0) /* still works, on malloc */
         LOG_WARN("worker: no arena for libosip2", "worker=%u", w->id);
     if (store_open(&w->store, w->base, &so) < 0)
@@ -130,6 +138,7 @@ static void *worker_main(void *arg)
     if (w->out_n) flush_out(w);
     log_buffer_thread(false);
     arena_thread_free();
+    reload_thread_unregister();
     return NULL;
 }
 

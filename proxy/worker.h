@@ -18,6 +18,7 @@
 
 #include "metrics.h"
 #include "opts.h"
+#include "reload.h"
 #include "rules.h"
 #include "store.h"
 
@@ -39,8 +40,10 @@ typedef struct worker {
     const int *fds;
     unsigned n_fds;
     store_t *store;
-    const rules_t *rules;
-    const char *option_header;
+    reload_t *reload;               /* the rules snapshot in force (RCU) */
+    const rules_t *rules;           /* during a batch only: the snapshot read
+                                       for it */
+    const char *option_header;      /* idem */
     const opts_t *opts;
     const struct timeval *deadline; /* libevent common timeout for picks */
     metrics_t m;
