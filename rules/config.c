@@ -709,13 +709,6 @@ static const char *const strategy_names[] = {
     [RULES_FEWEST_OFFERS] = "fewest_offers",
 };
 
-const char *rules_strategy_name(int s)
-{
-    if (s < 0 || s > RULES_FEWEST_OFFERS)
-        return "longest_idle";
-    return strategy_names[s];
-}
-
 /* strategy: one of strategy_names, into the int at <f->offset>. */
 static int parse_strategy(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                           void *obj)
@@ -1117,6 +1110,7 @@ static int parse_dates(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                              (int)(scalar_len(item) > 20 ? 20
                                                          : scalar_len(item)),
                              s);
+        site->has_dates = true;
         site->dates[site->ndates++] = (rules_date_t){
             .date = y * 10000 + m * 100 + d, .one_off = one_off,
             .pos = node_pos(item),
@@ -1519,7 +1513,8 @@ static int parse_priority(load_t *ld, const walk_field_t *f, yaml_node_t *n,
         rules_caller_digest(ld->r, digits, (size_t)len, g->prio[g->nprio]);
         g->nprio++;
     }
-    qsort(g->prio, g->nprio, sizeof(*g->prio), cmp_hash);
+    if (g->nprio)
+        qsort(g->prio, g->nprio, sizeof(*g->prio), cmp_hash);
     return 0;
 }
 
@@ -1863,7 +1858,6 @@ static int load_buffer(const char *buf, size_t len,
     r->option_sep_len = strlen(r->option_sep);
     if (o->now) {
         r->expanded = true;
-        r->ref_now = (int64_t)o->now;
         if (rules_hours_expand(r, (int64_t)o->now) < 0) {
             rc = report_nomem(rep);
             goto done;

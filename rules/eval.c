@@ -158,10 +158,9 @@ typedef struct {
     unsigned min_level;
 } route_t;
 
-static void eval_skill(const rules_t *r, const rules_site_t *site,
-                       const rules_did_t *did, const rules_req_t *req,
-                       span_t opt, reason_t *rs, route_t *rt,
-                       rules_trace_t *t)
+static void eval_skill(const rules_site_t *site, const rules_did_t *did,
+                       const rules_req_t *req, span_t opt, reason_t *rs,
+                       route_t *rt, rules_trace_t *t)
 {
     span_t hdr;
     int slot;
@@ -177,7 +176,6 @@ static void eval_skill(const rules_t *r, const rules_site_t *site,
         reason_str(rs, rt->skill);
         return;
     }
-    (void)r;
     /* A header set by the IVR is more deliberate than a Request-URI
      * suffix, so it wins when both are present. */
     hdr = span_trim(req->option);
@@ -228,17 +226,15 @@ static void eval_chain(const rules_t *r, const rules_site_t *site,
         };
     for (unsigned k = 0; k < site->noverflow; k++) {
         const rules_step_t *st = &site->overflow[k];
-        plan_step_t *ps = &plan->chain[n];
+        const char *id;
+        int strategy;
+        unsigned level;
 
-        ps->kind = PLAN_STEP_PICK;
-        ps->skill = st->skill ? st->skill : rt->skill;
-        ps->uri = NULL;
         if (st->pool) {
-            ps->site = r->pools[st->target].id;
-            ps->strategy = (rules_strategy_t)(st->strategy != RULES_NO_STRATEGY
-                                                  ? st->strategy
-                                                  : rt->strategy);
-            ps->min_level = st->min_level ? st->min_level : rt->min_level;
+            /* a pool has no hours, and takes the route's way of picking */
+            id = r->pools[st->target].id;
+            strategy = rt->strategy;
+            level = rt->min_level;
         } else {
             const rules_site_t *to = &r->sites[st->target];
             if (to->closed) {
@@ -250,14 +246,21 @@ static void eval_chain(const rules_t *r, const rules_site_t *site,
                 t->steps[k] = RULES_STEP_SITE_PERIOD;
                 continue;
             }
-            ps->site = to->id;
-            ps->strategy = (rules_strategy_t)(st->strategy != RULES_NO_STRATEGY
-                                                  ? st->strategy
-                                                  : to->strategy);
-            ps->min_level = st->min_level ? st->min_level : to->min_level;
+            /* another site picks its staff its own way */
+            id = to->id;
+            strategy = to->strategy;
+            level = to->min_level;
         }
         t->steps[k] = RULES_STEP_USED;
-        n++;
+        plan->chain[n++] = (plan_step_t){
+            .kind = PLAN_STEP_PICK,
+            .site = id,
+            .skill = st->skill ? st->skill : rt->skill,
+            .strategy = (rules_strategy_t)(st->strategy != RULES_NO_STRATEGY
+                                               ? st->strategy
+                                               : strategy),
+            .min_level = st->min_level ? st->min_level : level,
+        };
     }
     plan->chain[n++] = (plan_step_t){ .kind = PLAN_STEP_URI,
                                       .uri = site->fallback };
@@ -379,7 +382,7 @@ void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
     }
 
     t->mode = route ? RULES_MODE_OVERFLOW : RULES_MODE_NORMAL;
-    eval_skill(r, site, did, req, opt, &rs, &rt, t);
+    eval_skill(site, did, req, opt, &rs, &rt, t);
     eval_chain(r, site, &rt, (int64_t)now, !route, plan, t);
     if (plan->n_chain == 1) {
         /* every step was skipped: nobody to pick, answer now */

@@ -6,7 +6,7 @@
  * table of UTC offset changes over the horizon [now - 2 days, now + 400
  * days]; from then on every conversion is arithmetic on that table. Each
  * local date of the horizon gets its UTC start and its open intervals, so
- * rules_eval() finds a site's period with one binary search and never
+ * rules_eval() finds a site's period with one array index and never
  * touches TZ, localtime or the zone files. Workers never call localtime.
  */
 #include <errno.h>
@@ -186,13 +186,13 @@ static int site_expand_days(rules_site_t *s, int64_t from, int64_t to)
     size_t nz = s->nzone, per_day = 0, k = 0;
     int64_t d0, d1;
 
-    if (!s->has_hours && s->ndates == 0)
+    if (!s->has_hours && !s->has_dates)
         return 0; /* always open: nothing to expand */
     d0 = floor_div(from + zone_off(z, nz, from), RULES_DAY_S);
     d1 = floor_div(to + zone_off(z, nz, to), RULES_DAY_S);
     s->ndays = (size_t)(d1 - d0 + 1);
     for (int w = 0; w < 7; w++)
-        if (s->week[w].n > per_day)
+        if (s->week[w].n > RULES_DAY_INLINE && s->week[w].n > per_day)
             per_day = s->week[w].n;
     s->days = calloc(s->ndays, sizeof(*s->days));
     if (!s->days)
@@ -213,22 +213,25 @@ static int site_expand_days(rules_site_t *s, int64_t from, int64_t to)
         day->date = (uint32_t)y * 10000 + m * 100 + d;
         day->wday = (uint8_t)(((dn + 3) % 7 + 7) % 7);
         day->holiday = site_is_holiday(s, day->date);
-        day->first = (uint32_t)k;
         if (day->holiday || !s->has_hours)
             continue;
         wd = &s->week[day->wday];
+        if (wd->n > RULES_DAY_INLINE)
+            day->u.first = (uint32_t)k;
         for (unsigned j = 0; j < wd->n; j++) {
             int64_t o = zone_to_utc(z, nz, wall + wd->r[j].start * 60);
             int64_t c = zone_to_utc(z, nz, wall + wd->r[j].end * 60);
+            rules_ival_t *iv = wd->n > RULES_DAY_INLINE ? &s->ivals[k++]
+                                                        : &day->u.iv[j];
             if (c < o)
                 c = o;
-            s->ivals[k].open = (uint32_t)(o - day->start);
-            s->ivals[k].close = (uint32_t)(c - day->start);
-            k++;
+            iv->open = (uint32_t)(o - day->start);
+            iv->close = (uint32_t)(c - day->start);
         }
         day->n = (uint8_t)wd->n;
     }
     s->nivals = k;
+    s->days_start = s->days[0].start;
     s->days_end = zone_to_utc(z, nz, (d1 + 1) * RULES_DAY_S);
     return 0;
 }
@@ -299,29 +302,31 @@ bool rules_site_local(const rules_site_t *s, int64_t now, int64_t *local)
 void rules_site_when(const rules_site_t *s, int64_t now, rules_when_t *w)
 {
     const rules_day_t *day;
-    size_t lo, hi;
+    const rules_ival_t *iv;
+    size_t k;
     uint32_t at;
 
     w->period = RULES_PERIOD_ALWAYS;
     w->day = NULL;
     w->range = -1;
     w->unknown = false;
-    if (!s->has_hours && s->ndates == 0)
+    if (!s->has_hours && !s->has_dates)
         return;
-    if (!s->days || now < s->days[0].start || now >= s->days_end) {
+    if (!s->days || now < s->days_start || now >= s->days_end) {
         w->unknown = true;
         return;
     }
-    lo = 0;
-    hi = s->ndays; /* the last day starting at or before now */
-    while (hi - lo > 1) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (s->days[mid].start <= now)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    day = w->day = &s->days[lo];
+    /* Days are 86400 s apart but for DST days (23 or 25 hours), so the
+     * guess is off by at most one: one or two cache lines, where a binary
+     * search over 400 days would miss the cache at every probe. */
+    k = (size_t)((now - s->days_start) / RULES_DAY_S);
+    if (k >= s->ndays)
+        k = s->ndays - 1;
+    while (k + 1 < s->ndays && s->days[k + 1].start <= now)
+        k++;
+    while (k > 0 && s->days[k].start > now)
+        k--;
+    day = w->day = &s->days[k];
     if (day->holiday) {
         w->period = RULES_PERIOD_HOLIDAY;
         return;
@@ -329,16 +334,16 @@ void rules_site_when(const rules_site_t *s, int64_t now, rules_when_t *w)
     if (!s->has_hours)
         return; /* only dates: ALWAYS on the other days */
     at = (uint32_t)(now - day->start);
-    for (unsigned k = 0; k < day->n; k++) {
-        const rules_ival_t *iv = &s->ivals[day->first + k];
-        if (at < iv->open) {
-            w->period = k == 0 ? RULES_PERIOD_CLOSED : RULES_PERIOD_LUNCH;
-            w->range = k == 0 ? -1 : (int)k - 1;
+    iv = rules_day_ivals(day, s->ivals);
+    for (unsigned j = 0; j < day->n; j++) {
+        if (at < iv[j].open) {
+            w->period = j == 0 ? RULES_PERIOD_CLOSED : RULES_PERIOD_LUNCH;
+            w->range = j == 0 ? -1 : (int)j - 1;
             return;
         }
-        if (at < iv->close) {
+        if (at < iv[j].close) {
             w->period = RULES_PERIOD_OPEN;
-            w->range = (int)k;
+            w->range = (int)j;
             return;
         }
     }

@@ -42,10 +42,12 @@
  *   |    |                 overflow[] -> sites[]/pools[], lunch/after_hours/
  *   |    |                 holiday routes, caller-aware, week[7] hours }
  *   |    |- zone[]      UTC offset transitions over the horizon
- *   |    |- days[]      one per local date of the horizon:
+ *   |    |- days[]      one per local date of the horizon, 32 bytes:
  *   |    |                 { start (UTC of local 00:00), date, wday,
- *   |    |                   holiday, ivals[first .. first+n) }
- *   |    `- ivals[]     open intervals, seconds after their day's start
+ *   |    |                   holiday, n, up to 2 intervals inline, or
+ *   |    |                   first -> ivals[first .. first+n) }
+ *   |    `- ivals[]     intervals of days with more than 2 ranges,
+ *   |                   seconds after their day's start
  *   |- pools[npools]    { id, name, group }
  *   `- dids             hash index: normalised digits -> site (val) and
  *                        its dids[] entry (aux); keys borrow dids[].num
@@ -154,17 +156,33 @@ typedef struct {
 } rules_zone_tr_t;
 
 typedef struct {
+    uint32_t open, close; /* seconds after the day's start; open <= close */
+} rules_ival_t;
+
+#define RULES_DAY_INLINE 2 /* intervals kept in the day itself */
+
+/* 32 bytes, two to a cache line: a day with one or two ranges (the usual
+ * case, lunch included) is read with one cache miss. */
+typedef struct {
     int64_t start;   /* UTC instant of the local date's first second */
     uint32_t date;   /* YYYYMMDD */
-    uint32_t first;  /* index of its first interval in ivals[] */
     uint8_t n;       /* intervals (0 on closed weekdays and holidays) */
     uint8_t wday;    /* 0 = Monday ... 6 = Sunday */
     uint8_t holiday;
+    uint8_t pad;
+    union {
+        rules_ival_t iv[RULES_DAY_INLINE]; /* n <= RULES_DAY_INLINE */
+        uint32_t first; /* else: index of the first in rules_site_t.ivals */
+    } u;
 } rules_day_t;
 
-typedef struct {
-    uint32_t open, close; /* seconds after the day's start; open <= close */
-} rules_ival_t;
+_Static_assert(sizeof(rules_day_t) == 32, "two days per cache line");
+
+static inline const rules_ival_t *rules_day_ivals(const rules_day_t *d,
+                                                  const rules_ival_t *ivals)
+{
+    return d->n <= RULES_DAY_INLINE ? d->u.iv : ivals + d->u.first;
+}
 
 typedef struct {
     uint32_t date;   /* YYYYMMDD */
@@ -173,26 +191,30 @@ typedef struct {
 } rules_date_t;
 
 typedef struct {
-    /* read on every evaluation */
+    /* read for every site of a chain: kept together, first */
+    rules_day_t *days;   /* NULL when hours were not expanded or there
+                            is neither hours nor a date */
+    size_t ndays;
+    int64_t days_start;  /* days[0].start */
+    int64_t days_end;    /* first instant after the last day */
+    rules_ival_t *ivals; /* of days with more than RULES_DAY_INLINE */
     char *id;            /* [a-z0-9_-]{1,32}, unique in the snapshot */
-    char *default_skill;
-    char *fallback;      /* sip: or sips: URI */
-    unsigned max_contacts;
     int strategy;        /* rules_strategy_t */
     unsigned min_level;  /* 1-5 */
     bool closed;
     bool has_hours;      /* "hours:" given (even empty) */
+    bool has_dates;      /* holidays or closed_dates given */
+
+    /* read for the called site */
+    char *default_skill;
+    char *fallback;      /* sip: or sips: URI */
+    unsigned max_contacts;
     int caller_aware;    /* -1 unset (group's), 0, 1 */
     unsigned caller_window_s;
     size_t group;        /* index into rules_t.groups */
     rules_route_t lunch, after_hours, holiday;
     rules_step_t overflow[RULES_MAX_OVERFLOW];
     unsigned noverflow;
-    rules_day_t *days;   /* NULL when hours were not expanded or there
-                            is neither hours nor a date */
-    size_t ndays;
-    int64_t days_end;    /* first instant after the last day */
-    rules_ival_t *ivals;
     size_t nivals;
     rules_zone_tr_t *zone; /* NULL when not expanded */
     size_t nzone;
@@ -228,7 +250,6 @@ struct rules {
     rules_index_t dids;
     bool has_key;
     bool expanded;       /* loaded with a reference time */
-    int64_t ref_now;     /* that time */
     crypto_auth_hmacsha256_state hmac; /* keyed once at load, copied per
                                           hash */
 };
@@ -329,8 +350,9 @@ typedef struct {
                                expanded for this instant: counted as open */
 } rules_when_t;
 
-/* Period of <s> at <now>: a binary search over its days. Pure, no
- * allocation. */
+/* Period of <s> at <now>: a direct index into its days (days are a day
+ * apart, but for DST days), then a scan of that day's few intervals. Pure,
+ * no allocation. */
 void rules_site_when(const rules_site_t *s, int64_t now, rules_when_t *w);
 
 /* Local wall-clock seconds since 1970 (as if UTC) of <now> at <s>; false
@@ -409,8 +431,5 @@ typedef struct {
 /* rules_eval(), also filling <t> when not NULL. */
 void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
                       plan_t *plan, rules_trace_t *t);
-
-/* "longest_idle", ... as written in the file. */
-const char *rules_strategy_name(int s);
 
 #endif
