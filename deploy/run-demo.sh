@@ -31,6 +31,7 @@ Presence:  build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT presence list dow
 Why a call goes where it goes, and who would get it now:
   FRONTDESK_CALLER_KEY=\$(cat run/demo/caller-key) build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT \\
       route explain --config rules/examples/demo.yaml --to 15125550200
+Health and counters: http://127.0.0.1:9560/readyz and /metrics
 Ctrl-C stops the proxy and this Redis.
 
 MSG

@@ -103,7 +103,8 @@ stack_proxy_ready() {
 }
 
 # stack_start_proxy [PORT] [frontdesk flags...]: sets FD_SIP_PORT, FD_PROXY_PID,
-# FD_PROXY_LOG; waits until every worker has loaded the Redis functions.
+# FD_PROXY_LOG, FD_ADMIN_PORT; waits until every worker has loaded the Redis
+# functions.
 stack_start_proxy() {
     local port=${1:-} i workers=2
     shift || true
@@ -115,20 +116,22 @@ stack_start_proxy() {
         prev=$a
     done
     [ -n "$port" ] || port=$(stack_free_port) || return 1
+    FD_ADMIN_PORT=$(stack_free_port) || return 1
     FD_PROXY_LOG="$FD_RUN/frontdesk-$port.log"
     # the caller key: caller-aware rules need one; tests and the demo use a
     # fixed one unless the environment gives its own
     FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY} \
     "$FD_BIN" --config "${FD_CONFIG:-$FD_ROOT/rules/examples/demo.yaml}" \
         --listen "127.0.0.1:$port" --redis "127.0.0.1:$FD_REDIS_PORT" \
-        --workers "$workers" ${FD_REDIS_TIMEOUT:+--redis-timeout "$FD_REDIS_TIMEOUT"} \
+        --workers "$workers" --admin "127.0.0.1:$FD_ADMIN_PORT" \
+        ${FD_REDIS_TIMEOUT:+--redis-timeout "$FD_REDIS_TIMEOUT"} \
         "${args[@]}" >"$FD_PROXY_LOG" 2>&1 &
     FD_PROXY_PID=$!
     FD_PIDS="$FD_PIDS $FD_PROXY_PID"
     for i in $(seq 1 100); do
         if stack_proxy_ready "$FD_PROXY_PID" "$workers"; then
             FD_SIP_PORT=$port
-            export FD_SIP_PORT FD_PROXY_PID FD_PROXY_LOG
+            export FD_SIP_PORT FD_PROXY_PID FD_PROXY_LOG FD_ADMIN_PORT
             return 0
         fi
         kill -0 "$FD_PROXY_PID" 2>/dev/null || break
@@ -149,4 +152,15 @@ stack_stop() {
         wait "$p" 2>/dev/null
     done
     FD_PIDS=""
+}
+
+# stack_http PORT PATH: GET http://127.0.0.1:PORT/PATH with bash alone;
+# prints the status line and the body.
+stack_http() {
+    local out
+    exec 9<>"/dev/tcp/127.0.0.1/$1" || return 1
+    printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n' "$2" >&9
+    out=$(timeout 5 cat <&9)
+    exec 9<&-
+    printf '%s\n' "$out" | tr -d '\r' | awk 'NR == 1 || body { print } /^$/ { body = 1 }'
 }

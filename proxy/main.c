@@ -16,6 +16,7 @@
 #include <event2/thread.h>
 #include <sodium.h>
 
+#include "admin.h"
 #include "arena.h"
 #include "log.h"
 #include "net.h"
@@ -94,7 +95,7 @@ static int caller_key_from_env(unsigned char key[CALLER_KEY_BYTES], bool *set)
  * share of the datagrams (how evenly the load was spread). */
 static void print_totals(const app_t *app)
 {
-    metrics_t sum = { 0 };
+    metrics_sum_t sum = { 0 };
     char line[2048], per[1024];
     size_t n = 0, pn = 0;
 
@@ -102,7 +103,7 @@ static void print_totals(const app_t *app)
         metrics_add(&sum, &app->workers[i].m);
         if (pn < sizeof(per))
             pn += (size_t)snprintf(per + pn, sizeof(per) - pn, "%s%llu", i ? "," : "",
-                                   (unsigned long long)app->workers[i].m.rx_datagrams);
+                                   (unsigned long long)atomic_load(&app->workers[i].m.rx_datagrams));
     }
 #define METRICS_PRINT(name, help)                                                      \
     if (n < sizeof(line))                                                              \
@@ -208,11 +209,21 @@ int main(int argc, char **argv)
             break;
         }
     }
-    if (started == app.n_workers) {
+    admin_t *admin = NULL;
+    if (started == app.n_workers && o.admin) {
+        int e = admin_open(&admin, app.base, o.admin, app.workers, app.n_workers, &app.reload);
+        if (e < 0) {
+            fprintf(stderr, "frontdesk: cannot serve the admin endpoint on %s: %s (--admin off to go without)\n",
+                    o.admin, strerror(-e));
+            for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
+            app.n_workers = started = 0;
+        }
+    }
+    if (started && started == app.n_workers) {
         if (o.fixed_time) LOG_WARN("clock fixed by FRONTDESK_FAKE_TIME: for tests only", "at=%lld", (long long)o.fixed_time);
         for (unsigned i = 0; i < n_fds; i++)
-            LOG_INFO("listening", "udp=%s workers=%u redis=%s%s%s%s%.0u rules=\"%s\" sites=%zu version=%s",
-                     o.listen[i].text, app.n_workers,
+            LOG_INFO("listening", "udp=%s admin=%s workers=%u redis=%s%s%s%s%.0u rules=\"%s\" sites=%zu version=%s",
+                     o.listen[i].text, o.admin ? o.admin : "off", app.n_workers,
                      o.redis_sentinels[0] ? "sentinel:" : o.redis_host,
                      o.redis_sentinels[0] ? o.redis_sentinels : ":",
                      o.redis_sentinels[0] ? "/" : "", o.redis_sentinels[0] ? o.redis_master : "",
@@ -223,6 +234,7 @@ int main(int argc, char **argv)
     }
     for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
     if (started) print_totals(&app);
+    admin_close(admin);
     event_free(sig_int), event_free(sig_term), event_free(sig_hup), event_free(daily);
 out:
     for (unsigned i = 0; i < n_fds; i++) close(fds[i]);

@@ -29,6 +29,8 @@ const char opts_usage[] =
     "  --decision-ttl MS    how long a call's decision is kept for\n"
     "                       retransmissions (default 32000)\n"
     "  --log-level LEVEL    error, warn, info (default) or debug\n"
+    "  --admin ADDR:PORT    admin HTTP: /metrics, /healthz, /readyz\n"
+    "                       (default 127.0.0.1:9560; \"off\" to disable)\n"
     "  --help, --version\n"
     "\n"
     "Environment: FRONTDESK_CALLER_KEY=<64 hex digits> keys the caller hashes\n"
@@ -139,7 +141,7 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, unsigned *p
 }
 
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
-       O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER };
+       O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -154,6 +156,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "offer-window", required_argument, NULL, O_OFFER },
         { "decision-ttl", required_argument, NULL, O_TTL },
         { "log-level", required_argument, NULL, O_LOG },
+        { "admin", required_argument, NULL, O_ADMIN },
         { "help", no_argument, NULL, O_HELP },
         { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
@@ -167,6 +170,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     o->offer_ms = 15000;
     o->decision_ttl_ms = 32000;
     o->log_level = "info";
+    o->admin = "127.0.0.1:9560";
     err[0] = '\0';
 
     optind = 0; /* 0, not 1: a full rescan, also after an earlier error */
@@ -246,6 +250,18 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         case ':':
             snprintf(err, errlen, "%s: missing value (see --help)", argv[optind - 1]);
             return -EINVAL;
+        case O_ADMIN: {
+            opts_addr_t tmp;
+            if (strcmp(a, "off") == 0) {
+                o->admin = NULL;
+            } else if (opts_parse_addr(a, &tmp) < 0) {
+                snprintf(err, errlen, "--admin %s: want a numeric ADDR:PORT, or off", a);
+                return -EINVAL;
+            } else {
+                o->admin = a;
+            }
+            break;
+        }
         case O_HELP: o->help = true; break;
         case O_VERSION: o->version = true; break;
         default:

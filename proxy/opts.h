@@ -36,6 +36,7 @@ typedef struct {
     unsigned offer_ms;           /* how long a picked staff member is reserved */
     unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */
     const char *log_level;
+    const char *admin;           /* admin HTTP "ADDR:PORT", or NULL (off) */
     bool help, version;
     const char *redis_user;      /* FRONTDESK_REDIS_USER: ACL user, or NULL */
     const char *redis_password;  /* FRONTDESK_REDIS_PASSWORD (or REDISCLI_AUTH),

@@ -55,13 +55,13 @@ static void answer(worker_t *w, int fd, const sip_req_t *r, int status, const ch
     char head[SIPRESP_HEAD_MAX], out[WORKER_TX_MAX];
     int hl = sipresp_head(r, head, sizeof(head));
     if (hl < 0) {
-        w->m.tx_errors++;
+        METRIC_INC(&w->m, tx_errors);
         return;
     }
     int n = sipresp_build(out, sizeof(out), status, reason, head, (size_t)hl,
                           extra, extra ? strlen(extra) : 0);
     if (n < 0) {
-        w->m.tx_errors++;
+        METRIC_INC(&w->m, tx_errors);
         return;
     }
     worker_send(w, fd, (const struct sockaddr *)&r->reply_to, r->reply_len, out, (size_t)n);
@@ -82,9 +82,9 @@ static void answer_call(call_t *c, const store_decision_t *d, const char *outcom
         snprintf(picked + pl, sizeof(picked) - pl, "%s%s", pl ? "," : "", d->id[i]);
     }
     if (c->plan.fallback) uris[n++] = c->plan.fallback;
-    if (c->plan.kind == PLAN_REDIRECT) w->m.answered_direct++;
-    else if (d && d->n) w->m.answered_staff++;
-    else w->m.answered_fallback++;
+    if (c->plan.kind == PLAN_REDIRECT) METRIC_INC(&w->m, answered_direct);
+    else if (d && d->n) METRIC_INC(&w->m, answered_staff);
+    else METRIC_INC(&w->m, answered_fallback);
 
     int cl = sipresp_contacts(contacts, sizeof(contacts), uris, n);
     int len = -1;
@@ -93,7 +93,7 @@ static void answer_call(call_t *c, const store_decision_t *d, const char *outcom
     else if (!n)
         len = sipresp_build(out, sizeof(out), 480, NULL, c->head, c->head_len, "Retry-After: 60\r\n", 17);
     if (len < 0) {
-        w->m.tx_errors++;
+        METRIC_INC(&w->m, tx_errors);
         return;
     }
     worker_send(w, c->fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)len);
@@ -114,7 +114,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     call_t *c = arg;
     (void)fd, (void)what;
-    c->w->m.redis_timeouts++;
+    METRIC_INC(&c->w->m, redis_timeouts);
     answer_call(c, NULL, "fallback-redis-timeout");
     c->answered = true;
     if (!c->waiting_reply) call_free(c);
@@ -129,13 +129,13 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
         return;
     }
     if (err == -ECONNRESET) {
-        c->w->m.redis_unavailable++;
+        METRIC_INC(&c->w->m, redis_unavailable);
         answer_call(c, NULL, "fallback-redis-down");
     } else if (err < 0) {
-        c->w->m.redis_errors++;
+        METRIC_INC(&c->w->m, redis_errors);
         answer_call(c, NULL, "fallback-redis-error");
     } else {
-        if (d->kind == STORE_RECORDED) c->w->m.retransmissions++;
+        if (d->kind == STORE_RECORDED) METRIC_INC(&c->w->m, retransmissions);
         answer_call(c, d, d->n ? "staff" : "fallback-nobody-free");
     }
     call_free(c);
@@ -171,7 +171,7 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     call_t *c = NULL;
     char head[SIPRESP_HEAD_MAX];
 
-    w->m.invites++;
+    METRIC_INC(&w->m, invites);
     int hl = sipresp_head(r, head, sizeof(head));
     if (hl < 0 || !(c = calloc(1, sizeof(*c) + (size_t)hl))) {
         answer(w, fd, r, 500, NULL, NULL);
@@ -197,7 +197,7 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
         char out[WORKER_TX_MAX];
         int n = sipresp_build(out, sizeof(out), c->plan.status, NULL, c->head, c->head_len, NULL, 0);
         if (n > 0) worker_send(w, fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)n);
-        w->m.answered_direct++;
+        METRIC_INC(&w->m, answered_direct);
         LOG_INFO("route", "call=\"%s\" caller=%s outcome=reject status=%d reason=\"%s\"",
                  c->callid, c->caller, c->plan.status, c->plan.reason);
         free(c);
@@ -214,7 +214,7 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     int rc = store_pick(w->store, &c->plan, r->call_id.s, r->call_id.len < 256 ? r->call_id.len : 256,
                         on_decision, c);
     if (rc < 0) {
-        w->m.redis_unavailable++;
+        METRIC_INC(&w->m, redis_unavailable);
         answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");
         free(c);
         return;
@@ -231,13 +231,13 @@ void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
 
     switch (sip_parse(&r, buf, len, src, srclen, w->option_header)) {
     case SIP_REQ_DROP:
-        w->m.dropped++;
+        METRIC_INC(&w->m, dropped);
         goto out;
     case SIP_REQ_RESPONSE:
-        w->m.responses_ignored++;
+        METRIC_INC(&w->m, responses_ignored);
         goto out;
     case SIP_REQ_BAD:
-        w->m.bad_requests++;
+        METRIC_INC(&w->m, bad_requests);
         /* never answer an ACK, not even a broken one (RFC 3261 17.2.1) */
         if (r.method_name.len == 3 && memcmp(r.method_name.s, "ACK", 3) == 0) goto out;
         answer(w, fd, &r, r.bad_status, r.why, NULL);
@@ -247,12 +247,12 @@ void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
     }
 
     if (r.method == SIP_ACK) {
-        if (sip_is_ack_for_us(&r)) w->m.acks_absorbed++;
-        else w->m.acks_other++;
+        if (sip_is_ack_for_us(&r)) METRIC_INC(&w->m, acks_absorbed);
+        else METRIC_INC(&w->m, acks_other);
         goto out;
     }
     if (r.max_forwards == 0 && r.method != SIP_OPTIONS) {
-        w->m.too_many_hops++;
+        METRIC_INC(&w->m, too_many_hops);
         answer(w, fd, &r, 483, NULL, NULL);
         goto out;
     }
@@ -263,19 +263,19 @@ void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
     case SIP_CANCEL:
         /* stateless: the INVITE got (or is about to get) its final answer;
          * the CANCEL itself is answered 200 (RFC 3261 9.2) */
-        w->m.other_methods++;
+        METRIC_INC(&w->m, other_methods);
         answer(w, fd, &r, 200, NULL, NULL);
         break;
     case SIP_OPTIONS:
-        w->m.other_methods++;
+        METRIC_INC(&w->m, other_methods);
         answer(w, fd, &r, 200, NULL, "Allow: " ROUTE_ALLOW "\r\nAccept: application/sdp\r\n");
         break;
     case SIP_OTHER:
-        w->m.other_methods++;
+        METRIC_INC(&w->m, other_methods);
         answer(w, fd, &r, 405, NULL, "Allow: " ROUTE_ALLOW "\r\n");
         break;
     case SIP_UNKNOWN:
-        w->m.other_methods++;
+        METRIC_INC(&w->m, other_methods);
         answer(w, fd, &r, 501, NULL, "Allow: " ROUTE_ALLOW "\r\n");
         break;
     case SIP_ACK:

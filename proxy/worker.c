@@ -5,6 +5,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -27,11 +28,11 @@ static void flush_out(worker_t *w)
         if (n < 0) {
             if (errno == EINTR) continue;
             /* one bad destination (e.g. EACCES, EINVAL): skip it, keep the rest */
-            w->m.tx_errors++;
+            METRIC_INC(&w->m, tx_errors);
             done++;
             continue;
         }
-        w->m.tx_datagrams += (uint64_t)n;
+        METRIC_ADD(&w->m, tx_datagrams, (uint64_t)n);
         done += (unsigned)n;
     }
     w->out_n = 0;
@@ -50,7 +51,7 @@ void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen
                  const char *buf, size_t len)
 {
     if (len > WORKER_TX_MAX || tolen > sizeof(struct sockaddr_storage)) {
-        w->m.tx_errors++;
+        METRIC_INC(&w->m, tx_errors);
         return;
     }
     if (w->out_n && (w->out_n == WORKER_BATCH || w->out_fd != fd)) flush_out(w);
@@ -89,9 +90,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         if (n <= 0) break; /* EAGAIN: another worker took it, or nothing left */
         time_t now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);
         for (int i = 0; i < n; i++) {
-            w->m.rx_datagrams++;
+            METRIC_INC(&w->m, rx_datagrams);
             if (w->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-                w->m.dropped++;
+                METRIC_INC(&w->m, dropped);
                 continue;
             }
             route_datagram(w, fd, w->in_buf[i], w->in_msgs[i].msg_len,
@@ -105,6 +106,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     reload_read_unlock();
     if (w->out_n) flush_out(w);
     log_flush();
+}
+
+/* Every 250 ms: the state the main thread reports (/readyz, /metrics). */
+static void on_state(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd, (void)what;
+    atomic_store_explicit(&w->redis_ready, store_is_ready(w->store), memory_order_relaxed);
 }
 
 static void on_stop(evutil_socket_t fd, short what, void *arg)
@@ -148,11 +157,12 @@ static void worker_free(worker_t *w)
         if (w->rx_ev[i]) event_free(w->rx_ev[i]);
     if (w->flush_ev) event_free(w->flush_ev);
     if (w->stop_ev) event_free(w->stop_ev);
+    if (w->state_ev) event_free(w->state_ev);
     if (w->base) event_base_free(w->base);
     free(w->out_msgs), free(w->out_iov), free(w->out_addr), free(w->out_buf);
     free(w->in_msgs), free(w->in_iov), free(w->in_addr), free(w->in_buf);
     memset(w->rx_ev, 0, sizeof(w->rx_ev));
-    w->flush_ev = w->stop_ev = NULL;
+    w->flush_ev = w->stop_ev = w->state_ev = NULL;
     w->base = NULL;
     w->out_msgs = NULL, w->out_iov = NULL, w->out_addr = NULL, w->out_buf = NULL;
     w->in_msgs = NULL, w->in_iov = NULL, w->in_addr = NULL, w->in_buf = NULL;
@@ -189,6 +199,10 @@ int worker_start(worker_t *w)
     }
     if (!(w->flush_ev = event_new(w->base, -1, 0, on_flush, w))) goto fail;
     if (!(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) goto fail;
+    struct timeval st = { 0, 250 * 1000 };
+    if (!(w->state_ev = event_new(w->base, -1, EV_PERSIST, on_state, w)) ||
+        event_add(w->state_ev, &st) < 0)
+        goto fail;
     if ((rc = -pthread_create(&w->thread, NULL, worker_main, w)) < 0) goto fail;
     return 0;
 fail:

@@ -37,6 +37,8 @@ typedef struct worker {
     struct event *rx_ev[OPTS_MAX_LISTEN];
     struct event *flush_ev;
     struct event *stop_ev;
+    struct event *state_ev;         /* publishes redis_ready for the admin */
+    _Atomic int redis_ready;        /* 1 when its Redis connection is ready */
     const int *fds;
     unsigned n_fds;
     store_t *store;

@@ -15,6 +15,14 @@ redis-server --bind 127.0.0.1 --port "$rport" --save '' --appendonly no --dir "$
     --replicaof 127.0.0.1 "$MASTER_PORT" --logfile "$FD_RUN/replica/redis.log" >/dev/null 2>&1 &
 REPLICA_PID=$!; FD_PIDS="$FD_PIDS $REPLICA_PID"
 
+# the replica in sync before the sentinel starts: the sentinel's first look
+# at the master then finds it (else it waits up to 10 s to discover it, and
+# a failover meanwhile aborts with no good replica)
+for i in $(seq 1 50); do
+    redis-cli -p "$rport" INFO replication 2>/dev/null | grep -q 'master_link_status:up' && break
+    sleep 0.1
+done
+
 sport=$(stack_free_port)
 mkdir -p "$FD_RUN/sentinel"
 cat > "$FD_RUN/sentinel/sentinel.conf" <<CONF
@@ -30,9 +38,8 @@ CONF
 redis-server "$FD_RUN/sentinel/sentinel.conf" --sentinel >/dev/null 2>&1 &
 SENTINEL_PID=$!; FD_PIDS="$FD_PIDS $SENTINEL_PID"
 
-for i in $(seq 1 50); do   # the replica in sync, the sentinel up
-    redis-cli -p "$rport" INFO replication 2>/dev/null | grep -q 'master_link_status:up' &&
-        redis-cli -p "$sport" SENTINEL get-master-addr-by-name fdmaster 2>/dev/null | grep -q "$MASTER_PORT" && break
+for i in $(seq 1 150); do   # the sentinel up and aware of the replica
+    redis-cli -p "$sport" SENTINEL replicas fdmaster 2>/dev/null | grep -q "^$rport$" && break
     sleep 0.1
 done
 check "replica in sync and sentinel watching" eval 'redis-cli -p "$rport" FCALL_RO fd_staff_get 1 "fd:{downtown}" ana.garcia | grep -q sip:ana.garcia'
@@ -46,7 +53,7 @@ kill "$MASTER_PID"; wait "$MASTER_PID" 2>/dev/null
 o=$(sip invite.sip sen-down)
 check "master down: the fallback, at once" [ "$(contacts_of "$o")" = "$FALLBACK" ]
 got=""
-for i in $(seq 1 100); do   # failover: down-after 0.5 s, then promotion
+for i in $(seq 1 200); do   # failover: down-after 0.5 s, then promotion (slow machines: 20 s)
     o=$(sip invite.sip "sen-fo-$i"); c=$(first_contact "$o")
     if [ -n "$c" ] && [ "$c" != "$FALLBACK" ]; then got=$c; break; fi
     sleep 0.1

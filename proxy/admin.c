@@ -1,0 +1,141 @@
+/* admin.c -- /metrics, /healthz, /readyz; see admin.h. */
+#include "admin.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+
+#include "metrics.h"
+#include "version.h"
+
+struct admin {
+    struct evhttp *http;
+    const worker_t *workers;
+    unsigned n_workers;
+    reload_t *reload;
+};
+
+static unsigned ready_workers(const admin_t *a)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < a->n_workers; i++)
+        n += atomic_load_explicit(&a->workers[i].redis_ready, memory_order_relaxed) != 0;
+    return n;
+}
+
+static void reply(struct evhttp_request *req, int code, const char *reason, struct evbuffer *body,
+                  const char *type)
+{
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", type);
+    evhttp_send_reply(req, code, reason, body);
+}
+
+static void on_metrics(struct evhttp_request *req, void *arg)
+{
+    admin_t *a = arg;
+    metrics_sum_t sum = { 0 };
+    struct evbuffer *b = evbuffer_new();
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    for (unsigned i = 0; i < a->n_workers; i++) metrics_add(&sum, &a->workers[i].m);
+#define METRICS_EXPORT(name, help)                                                         \
+    evbuffer_add_printf(b, "# HELP frontdesk_" #name "_total " help "\n"                     \
+                           "# TYPE frontdesk_" #name "_total counter\n"                      \
+                           "frontdesk_" #name "_total %llu\n", (unsigned long long)sum.name);
+    METRICS_FIELDS(METRICS_EXPORT)
+#undef METRICS_EXPORT
+    evbuffer_add_printf(b, "# HELP frontdesk_workers worker threads\n# TYPE frontdesk_workers gauge\n"
+                           "frontdesk_workers %u\n", a->n_workers);
+    evbuffer_add_printf(b, "# HELP frontdesk_redis_ready_workers workers whose Redis connection is ready\n"
+                           "# TYPE frontdesk_redis_ready_workers gauge\nfrontdesk_redis_ready_workers %u\n",
+                        ready_workers(a));
+    evbuffer_add_printf(b, "# HELP frontdesk_rules_sites sites in the rules in force\n"
+                           "# TYPE frontdesk_rules_sites gauge\nfrontdesk_rules_sites %zu\n",
+                        a->reload->current ? rules_site_count(a->reload->current) : 0);
+    evbuffer_add_printf(b, "# HELP frontdesk_info build\n# TYPE frontdesk_info gauge\n"
+                           "frontdesk_info{version=\"" FRONTDESK_VERSION "\"} 1\n");
+    reply(req, 200, "OK", b, "text/plain; version=0.0.4");
+    evbuffer_free(b);
+}
+
+static void on_healthz(struct evhttp_request *req, void *arg)
+{
+    struct evbuffer *b = evbuffer_new();
+    (void)arg;
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    evbuffer_add_printf(b, "ok\n");
+    reply(req, 200, "OK", b, "text/plain");
+    evbuffer_free(b);
+}
+
+static void on_readyz(struct evhttp_request *req, void *arg)
+{
+    admin_t *a = arg;
+    struct evbuffer *b = evbuffer_new();
+    unsigned ready = ready_workers(a);
+    if (!b) {
+        evhttp_send_error(req, 500, NULL);
+        return;
+    }
+    if (!a->reload->current) {
+        evbuffer_add_printf(b, "not ready: no rules loaded\n");
+        reply(req, 503, "Service Unavailable", b, "text/plain");
+    } else if (ready < a->n_workers) {
+        evbuffer_add_printf(b, "not ready: Redis ready on %u of %u workers (calls get fallbacks)\n",
+                            ready, a->n_workers);
+        reply(req, 503, "Service Unavailable", b, "text/plain");
+    } else {
+        evbuffer_add_printf(b, "ready\n");
+        reply(req, 200, "OK", b, "text/plain");
+    }
+    evbuffer_free(b);
+}
+
+int admin_open(admin_t **out, struct event_base *base, const char *addr,
+               const worker_t *workers, unsigned n_workers, reload_t *reload)
+{
+    char host[64];
+    const char *colon = strrchr(addr, ':');
+    int rc = -EINVAL;
+    admin_t *a = calloc(1, sizeof(*a));
+
+    if (!a) return -ENOMEM;
+    a->workers = workers, a->n_workers = n_workers, a->reload = reload;
+    if (!colon || (size_t)(colon - addr) >= sizeof(host)) goto fail;
+    const char *h = addr;
+    size_t hl = (size_t)(colon - addr);
+    if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') h++, hl -= 2;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    rc = -ENOMEM;
+    if (!(a->http = evhttp_new(base))) goto fail;
+    evhttp_set_allowed_methods(a->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+    evhttp_set_cb(a->http, "/metrics", on_metrics, a);
+    evhttp_set_cb(a->http, "/healthz", on_healthz, a);
+    evhttp_set_cb(a->http, "/readyz", on_readyz, a);
+    rc = -EADDRINUSE;
+    if (evhttp_bind_socket(a->http, host, (ev_uint16_t)atoi(colon + 1)) != 0) goto fail;
+    *out = a;
+    return 0;
+fail:
+    admin_close(a);
+    return rc;
+}
+
+void admin_close(admin_t *a)
+{
+    if (!a) return;
+    if (a->http) evhttp_free(a->http);
+    free(a);
+}

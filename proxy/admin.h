@@ -1,0 +1,27 @@
+/* admin.h -- the admin HTTP endpoint (libevent evhttp), on the main thread.
+ *
+ *   GET /metrics   Prometheus text: every counter of metrics.h summed over
+ *                  the workers, workers with Redis ready, sites in the rules
+ *   GET /healthz   200 "ok" while the process serves
+ *   GET /readyz    200 when the rules are loaded and every worker's Redis
+ *                  connection is ready, else 503 with the reason (calls are
+ *                  still answered, with fallbacks)
+ *
+ * Loopback by default (--admin ADDR:PORT, "off" to disable). It reads the
+ * workers' atomics only; it never touches a worker's loop.
+ */
+#ifndef FRONTDESK_ADMIN_H
+#define FRONTDESK_ADMIN_H
+
+#include "reload.h"
+#include "worker.h"
+
+struct event_base;
+typedef struct admin admin_t;
+
+/* Serve on <addr> (numeric "ADDR:PORT"). 0, or a negative errno. */
+int admin_open(admin_t **out, struct event_base *base, const char *addr,
+               const worker_t *workers, unsigned n_workers, reload_t *reload);
+void admin_close(admin_t *a); /* accepts NULL */
+
+#endif
