@@ -134,6 +134,7 @@ static long index_headers(sip_req_t *r)
         if (r->n_hdrs == SIP_MAX_HDRS) return -1;
         r->hdrs[r->n_hdrs++] = h;
     }
+    r->body_off = skip_eol(r->raw, r->raw_len, pos);
     return (long)pos;
 }
 

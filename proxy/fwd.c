@@ -1,0 +1,324 @@
+/* fwd.c -- forward mode's Via, branch and Max-Forwards surgery; see fwd.h. */
+#include "fwd.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <osipparser2/osip_parser.h>
+#include <sodium.h>
+
+/* Fixed: branches must be the same on every proxy instance and restart. */
+static const unsigned char branch_key[crypto_shorthash_KEYBYTES] = "frontdesk-branch";
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool full;
+} out_t;
+
+static void put(out_t *o, const char *s, size_t n)
+{
+    if (o->full || o->len + n > o->cap) {
+        o->full = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
+
+static void put_self(out_t *o, const fwd_self_t *self)
+{
+    char port[16];
+    bool v6 = strchr(self->host, ':') != NULL;
+    snprintf(port, sizeof(port), ":%u", self->port);
+    if (v6) puts_(o, "[");
+    puts_(o, self->host);
+    if (v6) puts_(o, "]");
+    puts_(o, port);
+}
+
+/* ---- Via values, across headers and commas ---- */
+
+typedef struct {
+    unsigned hdr;  /* index into r->hdrs of the Via header */
+    size_t off;    /* offset of the value in that header's value */
+    span_t value;  /* one Via value */
+} via_it_t;
+
+static size_t value_end(span_t v, size_t from)
+{
+    bool quoted = false, bracket = false;
+    for (size_t i = from; i < v.len; i++) {
+        char c = v.s[i];
+        if (c == '"') quoted = !quoted;
+        else if (c == '[') bracket = true;
+        else if (c == ']') bracket = false;
+        else if (c == ',' && !quoted && !bracket) return i;
+    }
+    return v.len;
+}
+
+/* The next Via value after <it> (start from a zeroed iterator). */
+static bool via_next(const sip_req_t *r, via_it_t *it)
+{
+    for (; it->hdr < r->n_hdrs; it->hdr++, it->off = 0) {
+        const sip_hdr_t *h = &r->hdrs[it->hdr];
+        if (!sip_hdr_is(h, "Via", 'v')) continue;
+        size_t start = it->off;
+        while (start < h->value.len && (h->value.s[start] == ',' || h->value.s[start] == ' ' ||
+                                        h->value.s[start] == '\t' || h->value.s[start] == '\r' ||
+                                        h->value.s[start] == '\n'))
+            start++;
+        if (start >= h->value.len) continue;
+        size_t end = value_end(h->value, start);
+        size_t e = end;
+        while (e > start && (h->value.s[e - 1] == ' ' || h->value.s[e - 1] == '\t')) e--;
+        it->value = (span_t){ h->value.s + start, e - start };
+        it->off = end;
+        return true;
+    }
+    return false;
+}
+
+/* Parse one Via value with libosip2 (caller frees). */
+static osip_via_t *via_parse(span_t v)
+{
+    char tmp[512];
+    osip_via_t *via = NULL;
+    if (v.len == 0 || v.len >= sizeof(tmp)) return NULL;
+    memcpy(tmp, v.s, v.len);
+    tmp[v.len] = '\0';
+    for (size_t i = 0; i < v.len; i++)
+        if (tmp[i] == '\r' || tmp[i] == '\n') tmp[i] = ' ';
+    if (osip_via_init(&via) != 0) return NULL;
+    if (osip_via_parse(via, tmp) != 0) {
+        osip_via_free(via);
+        return NULL;
+    }
+    return via;
+}
+
+static bool via_is_self(const osip_via_t *via, const fwd_self_t *self)
+{
+    unsigned port = via->port ? (unsigned)strtoul(via->port, NULL, 10) : 5060;
+    return via->host && strcasecmp(via->host, self->host) == 0 && port == self->port;
+}
+
+static const char *via_branch(osip_via_t *via)
+{
+    osip_generic_param_t *b = NULL;
+    osip_via_param_get_byname(via, "branch", &b);
+    return b && b->gvalue ? b->gvalue : "";
+}
+
+/* ---- branch and loops ---- */
+
+/* The branch for a request whose top Via (before ours) has branch <below>. */
+static void branch_of(const sip_req_t *r, const fwd_self_t *self, span_t below,
+                      char out[FWD_BRANCH_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char in[1200], h[crypto_shorthash_BYTES];
+    size_t n = 0;
+    const char *cseq = r->msg && r->msg->cseq && r->msg->cseq->number ? r->msg->cseq->number : "";
+    char me[80];
+    snprintf(me, sizeof(me), "%s:%u", self->host, self->port);
+    const span_t parts[] = { below, r->call_id, { cseq, strlen(cseq) }, { me, strlen(me) } };
+
+    for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+        size_t l = parts[i].len < 280 ? parts[i].len : 280;
+        if (l) memcpy(in + n, parts[i].s, l);
+        n += l;
+        in[n++] = 0;
+    }
+    crypto_shorthash(h, in, n, branch_key);
+    size_t p = strlen(FWD_BRANCH_PREFIX);
+    memcpy(out, FWD_BRANCH_PREFIX, p);
+    for (int i = 0; i < 8; i++) {
+        out[p++] = hex[h[i] >> 4];
+        out[p++] = hex[h[i] & 15];
+    }
+    out[p] = '\0';
+}
+
+void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_MAX])
+{
+    branch_of(r, self, r->branch, out);
+}
+
+/* Each Via of ours is checked against the branch we would have computed
+ * from the Via right below it: the same request come back (a loop) gives
+ * the same branch (RFC 3261 16.3 item 4, 16.6 item 8). */
+bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self)
+{
+    via_it_t it = { 0 };
+    osip_via_t *prev = NULL;
+    bool prev_ours = false, loop = false;
+
+    while (!loop && via_next(r, &it)) {
+        osip_via_t *via = via_parse(it.value);
+        if (prev_ours && via) {
+            const char *b = via_branch(via);
+            char want[FWD_BRANCH_MAX];
+            branch_of(r, self, (span_t){ b, strlen(b) }, want);
+            loop = strcmp(via_branch(prev), want) == 0;
+        }
+        if (prev) osip_via_free(prev);
+        prev = via;
+        prev_ours = via && via_is_self(via, self);
+    }
+    if (prev) osip_via_free(prev);
+    return loop;
+}
+
+/* ---- requests ---- */
+
+int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *self,
+                      char *buf, size_t cap)
+{
+    out_t o = { buf, 0, cap, false };
+    char branch[FWD_BRANCH_MAX], mf[40];
+    bool mf_done = false;
+
+    if (!r->msg || !r->method_name.len) return -EINVAL;
+    if (r->max_forwards == 0) return -EINVAL;
+
+    /* request line */
+    size_t e = 0;
+    while (e < r->raw_len && r->raw[e] != '\r' && r->raw[e] != '\n') e++;
+    if (ruri) {
+        put(&o, r->method_name.s, r->method_name.len);
+        puts_(&o, " ");
+        puts_(&o, ruri);
+        puts_(&o, " SIP/2.0\r\n");
+    } else {
+        put(&o, r->raw, e);
+        puts_(&o, "\r\n");
+    }
+    /* our Via first */
+    fwd_branch(r, self, branch);
+    puts_(&o, "Via: SIP/2.0/UDP ");
+    put_self(&o, self);
+    puts_(&o, ";branch=");
+    puts_(&o, branch);
+    puts_(&o, ";rport\r\n");
+
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        const sip_hdr_t *h = &r->hdrs[i];
+        if (sip_hdr_is(h, "Max-Forwards", '\0')) {
+            if (mf_done) continue; /* one is enough */
+            snprintf(mf, sizeof(mf), "Max-Forwards: %d\r\n", r->max_forwards > 0 ? r->max_forwards - 1 : 69);
+            puts_(&o, mf);
+            mf_done = true;
+            continue;
+        }
+        put(&o, h->line.s, h->line.len);
+        puts_(&o, "\r\n");
+    }
+    if (!mf_done) puts_(&o, "Max-Forwards: 70\r\n");
+    puts_(&o, "\r\n");
+    if (r->body_off < r->raw_len) put(&o, r->raw + r->body_off, r->raw_len - r->body_off);
+    return o.full ? -ENOSPC : (int)o.len;
+}
+
+/* ---- responses ---- */
+
+static int set_addr(const char *host, unsigned port, struct sockaddr_storage *to, socklen_t *tolen)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)to;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)to;
+    char h[64];
+    size_t n = strlen(host);
+    if (n >= sizeof(h)) return -EINVAL;
+    memcpy(h, host, n + 1);
+    if (h[0] == '[' && n > 2 && h[n - 1] == ']') {
+        memmove(h, h + 1, n - 2);
+        h[n - 2] = '\0';
+    }
+    memset(to, 0, sizeof(*to));
+    if (inet_pton(AF_INET, h, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons((uint16_t)port);
+        *tolen = sizeof(*v4);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, h, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons((uint16_t)port);
+        *tolen = sizeof(*v6);
+        return 0;
+    }
+    return -EINVAL; /* a host name: needs DNS, which this path does not do */
+}
+
+int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, size_t cap,
+                       struct sockaddr_storage *to, socklen_t *tolen)
+{
+    out_t o = { buf, 0, cap, false };
+    via_it_t it = { 0 };
+    int rc = -ENOENT;
+
+    if (!via_next(r, &it)) return -ENOENT;
+    osip_via_t *top = via_parse(it.value);
+    if (!top || !via_is_self(top, self) ||
+        strncmp(via_branch(top), FWD_BRANCH_PREFIX, strlen(FWD_BRANCH_PREFIX)) != 0) {
+        if (top) osip_via_free(top);
+        return -ENOENT;
+    }
+    osip_via_free(top);
+    const unsigned top_hdr = it.hdr;
+    const size_t top_end = it.off; /* offset in that header's value */
+
+    /* where it goes: the next Via */
+    via_it_t nx = it;
+    if (!via_next(r, &nx)) return -EINVAL;
+    osip_via_t *next = via_parse(nx.value);
+    if (!next || !next->host) {
+        if (next) osip_via_free(next);
+        return -EINVAL;
+    }
+    osip_generic_param_t *rec = NULL, *rp = NULL;
+    osip_via_param_get_byname(next, "received", &rec);
+    osip_via_param_get_byname(next, "rport", &rp);
+    unsigned port = 5060;
+    if (rp && rp->gvalue) port = (unsigned)strtoul(rp->gvalue, NULL, 10);
+    else if (next->port) port = (unsigned)strtoul(next->port, NULL, 10);
+    rc = (port == 0 || port > 65535) ? -EINVAL
+                                     : set_addr(rec && rec->gvalue ? rec->gvalue : next->host, port, to, tolen);
+    osip_via_free(next);
+    if (rc < 0) return rc;
+
+    /* the response without our Via */
+    size_t e = 0;
+    while (e < r->raw_len && r->raw[e] != '\r' && r->raw[e] != '\n') e++;
+    put(&o, r->raw, e);
+    puts_(&o, "\r\n");
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        const sip_hdr_t *h = &r->hdrs[i];
+        if (i == top_hdr) {
+            /* drop our value; keep the rest of the line, if any */
+            size_t rest = top_end;
+            while (rest < h->value.len && (h->value.s[rest] == ',' || h->value.s[rest] == ' ' ||
+                                           h->value.s[rest] == '\t'))
+                rest++;
+            if (rest >= h->value.len) continue;
+            put(&o, h->name.s, h->name.len);
+            puts_(&o, ": ");
+            put(&o, h->value.s + rest, h->value.len - rest);
+            puts_(&o, "\r\n");
+            continue;
+        }
+        put(&o, h->line.s, h->line.len);
+        puts_(&o, "\r\n");
+    }
+    puts_(&o, "\r\n");
+    if (r->body_off < r->raw_len) put(&o, r->raw + r->body_off, r->raw_len - r->body_off);
+    return o.full ? -ENOSPC : (int)o.len;
+}

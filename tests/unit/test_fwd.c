@@ -1,0 +1,238 @@
+/* test_fwd.c -- forward mode's surgery (proxy/fwd.c): our Via and its
+ * branch, Max-Forwards, loop detection, relaying responses. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "fwd.h"
+#include "sip.h"
+
+static const fwd_self_t self = { "192.0.2.1", 5060 };
+
+static const char invite[] =
+    "INVITE sip:15125550100@192.0.2.1 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123;rport\r\n"
+    "Max-Forwards: 70\r\n"
+    "From: <sip:+15125557777@pbx.example>;tag=ft1\r\n"
+    "To: <sip:15125550100@192.0.2.1>\r\n"
+    "Call-ID: c1@pbx.example\r\n"
+    "CSeq: 7 INVITE\r\n"
+    "Content-Type: application/sdp\r\n"
+    "Content-Length: 4\r\n"
+    "\r\n"
+    "v=0\n";
+
+typedef struct {
+    sip_req_t r;
+    bool parsed;
+} ctx_t;
+
+static int setup(void **state)
+{
+    sip_global_init();
+    *state = calloc(1, sizeof(ctx_t));
+    return *state ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    ctx_t *c = *state;
+    if (c->parsed) sip_req_free(&c->r);
+    free(c);
+    return 0;
+}
+
+static sip_verdict_t parse(ctx_t *c, const char *msg)
+{
+    struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(5062) };
+    inet_pton(AF_INET, "198.51.100.7", &src.sin_addr);
+    if (c->parsed) sip_req_free(&c->r);
+    c->parsed = true;
+    return sip_parse(&c->r, msg, strlen(msg), (struct sockaddr *)&src, sizeof(src), NULL);
+}
+
+static void test_branch_same_for_retransmission_and_cancel(void **state)
+{
+    ctx_t *c = *state;
+    char b1[FWD_BRANCH_MAX], b2[FWD_BRANCH_MAX], b3[FWD_BRANCH_MAX], b4[FWD_BRANCH_MAX];
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    fwd_branch(&c->r, &self, b1);
+    assert_int_equal(strncmp(b1, FWD_BRANCH_PREFIX, strlen(FWD_BRANCH_PREFIX)), 0);
+    assert_int_equal(strlen(b1), strlen(FWD_BRANCH_PREFIX) + 16);
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    fwd_branch(&c->r, &self, b2);
+    assert_string_equal(b1, b2);
+
+    /* its CANCEL: same top branch, Call-ID and CSeq number */
+    char cancel[sizeof(invite) + 16];
+    char *p = strstr(invite, " sip:");
+    snprintf(cancel, sizeof(cancel), "CANCEL%.*sCSeq: 7 CANCEL\r\nContent-Length: 0\r\n\r\n",
+             (int)(strstr(invite, "CSeq:") - p), p);
+    assert_int_equal(parse(c, cancel), SIP_REQ_OK);
+    fwd_branch(&c->r, &self, b3);
+    assert_string_equal(b1, b3);
+
+    /* another call: another branch */
+    char other[sizeof(invite)];
+    snprintf(other, sizeof(other), "%s", invite);
+    memcpy(strstr(other, "c1@"), "c2@", 3);
+    assert_int_equal(parse(c, other), SIP_REQ_OK);
+    fwd_branch(&c->r, &self, b4);
+    assert_string_not_equal(b1, b4);
+}
+
+static void test_build_request(void **state)
+{
+    ctx_t *c = *state;
+    char out[4096], branch[FWD_BRANCH_MAX], want[256];
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    fwd_branch(&c->r, &self, branch);
+    int n = fwd_build_request(&c->r, "sip:ana@10.0.0.5:5070", &self, out, sizeof(out));
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_int_equal(strncmp(out, "INVITE sip:ana@10.0.0.5:5070 SIP/2.0\r\n", 38), 0);
+    snprintf(want, sizeof(want), "\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=%s;rport\r\n"
+             "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123;rport", branch);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "\r\nMax-Forwards: 69\r\n"));
+    assert_null(strstr(out, "Max-Forwards: 70"));
+    assert_non_null(strstr(out, "\r\nCall-ID: c1@pbx.example\r\n"));
+    assert_int_equal(strcmp(out + n - 8, "\r\n\r\nv=0\n"), 0);
+
+    /* the Request-URI unchanged when not retargeted */
+    n = fwd_build_request(&c->r, NULL, &self, out, sizeof(out));
+    out[n] = '\0';
+    assert_int_equal(strncmp(out, "INVITE sip:15125550100@192.0.2.1 SIP/2.0\r\n", 42), 0);
+    assert_int_equal(fwd_build_request(&c->r, NULL, &self, out, 100), -ENOSPC);
+}
+
+static void test_max_forwards(void **state)
+{
+    ctx_t *c = *state;
+    char msg[sizeof(invite) + 8], out[4096];
+    snprintf(msg, sizeof(msg), "%s", invite);
+    char *mf = strstr(msg, "Max-Forwards: 70");
+    memcpy(mf, "Max-Forwards: 00", 16);
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    assert_int_equal(fwd_build_request(&c->r, NULL, &self, out, sizeof(out)), -EINVAL); /* 483 */
+
+    /* absent: 70 added */
+    char nomf[sizeof(invite)];
+    const char *line = strstr(invite, "Max-Forwards: 70\r\n");
+    snprintf(nomf, sizeof(nomf), "%.*s%s", (int)(line - invite), invite, line + 18);
+    assert_int_equal(parse(c, nomf), SIP_REQ_OK);
+    int n = fwd_build_request(&c->r, NULL, &self, out, sizeof(out));
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_non_null(strstr(out, "\r\nMax-Forwards: 70\r\n"));
+}
+
+/* What we forward, come back to us unchanged, is a loop; the same request
+ * arriving fresh is not. */
+static void test_loop(void **state)
+{
+    ctx_t *c = *state;
+    char out[4096];
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    assert_false(fwd_is_loop(&c->r, &self));
+    int n = fwd_build_request(&c->r, NULL, &self, out, sizeof(out));
+    assert_true(n > 0);
+    out[n] = '\0';
+    char back[4096];
+    snprintf(back, sizeof(back), "%s", out);
+    assert_int_equal(parse(c, back), SIP_REQ_OK);
+    assert_true(fwd_is_loop(&c->r, &self));
+    /* through another proxy first: still a loop */
+    const char *v = strstr(back, "\r\nVia: ") + 2;
+    char via2[4200];
+    snprintf(via2, sizeof(via2), "%.*sVia: SIP/2.0/UDP 203.0.113.9;branch=z9hG4bKp2\r\n%s",
+             (int)(v - back), back, v);
+    assert_int_equal(parse(c, via2), SIP_REQ_OK);
+    assert_true(fwd_is_loop(&c->r, &self));
+    /* another proxy instance (another address) is not us */
+    fwd_self_t other = { "192.0.2.2", 5060 };
+    assert_false(fwd_is_loop(&c->r, &other));
+}
+
+static void test_response(void **state)
+{
+    ctx_t *c = *state;
+    char resp[1024], out[2048], branch[FWD_BRANCH_MAX];
+    struct sockaddr_storage to;
+    socklen_t tl = 0;
+
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    fwd_branch(&c->r, &self, branch);
+    snprintf(resp, sizeof(resp),
+             "SIP/2.0 180 Ringing\r\n"
+             "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s;rport=5060;received=192.0.2.1\r\n"
+             "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123;rport=40000;received=198.51.100.8\r\n"
+             "From: <sip:+15125557777@pbx.example>;tag=ft1\r\n"
+             "To: <sip:15125550100@192.0.2.1>;tag=x\r\n"
+             "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n", branch);
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    int n = fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_null(strstr(out, "192.0.2.1:5060;branch"));
+    assert_non_null(strstr(out, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123"));
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&to;
+    char ip[32];
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+    assert_string_equal(ip, "198.51.100.8"); /* received */
+    assert_int_equal(ntohs(s4->sin_port), 40000); /* rport */
+
+    /* both in one Via header, comma-separated */
+    snprintf(resp, sizeof(resp),
+             "SIP/2.0 200 OK\r\n"
+             "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s, SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123\r\n"
+             "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+             "Content-Length: 0\r\n\r\n", branch);
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    n = fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123\r\n"));
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+    assert_string_equal(ip, "198.51.100.7");
+    assert_int_equal(ntohs(s4->sin_port), 5062);
+
+    /* not ours: dropped */
+    snprintf(resp, sizeof(resp),
+             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bKzz\r\n"
+             "Call-ID: c1\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+             "Content-Length: 0\r\n\r\n");
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -ENOENT);
+
+    /* ours but nothing below, or a host name below: cannot be routed */
+    snprintf(resp, sizeof(resp),
+             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+             "Via: SIP/2.0/UDP pbx.example;branch=z9hG4bKq\r\n"
+             "Call-ID: c1\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+             "Content-Length: 0\r\n\r\n", branch);
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -EINVAL);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_branch_same_for_retransmission_and_cancel),
+        T(test_build_request),
+        T(test_max_forwards),
+        T(test_loop),
+        T(test_response),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
