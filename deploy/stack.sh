@@ -19,7 +19,9 @@ FD_DEMO_CALLER_KEY=64656d6f2d6f6e6c792d63616c6c65722d6b65792d6e6f742d666f722d726
 stack_free_port() {
     local p tries=0
     while [ $tries -lt 200 ]; do
-        p=$(( 20000 + (RANDOM * 7 + $$ + tries * 131) % 30000 ))
+        # below the kernel's ephemeral range (32768 and up), so that no
+        # outgoing connection holds the port a moment later
+        p=$(( 20000 + (RANDOM * 7 + $$ + tries * 131) % 12000 ))
         tries=$((tries + 1))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
             echo "$p"

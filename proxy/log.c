@@ -119,10 +119,17 @@ void log_line(log_level_t l, const char *msg, const char *fmt, ...)
 
 void log_caller_hash(const char *num, size_t len, char out[17])
 {
-    unsigned char h[crypto_shorthash_BYTES];
+    unsigned char h[crypto_shorthash_BYTES], digits[64];
     static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
 
-    crypto_shorthash(h, (const unsigned char *)num, len, caller_key);
+    /* digits only, up to URI parameters: "+1 (512) 555-0100;user=phone"
+     * and "15125550100" are one caller */
+    for (size_t i = 0; i < len && num[i] != ';' && n < sizeof(digits); i++)
+        if (num[i] >= '0' && num[i] <= '9') digits[n++] = (unsigned char)num[i];
+    if (n == 0) /* not a number (anonymous, a name): hash it as it is */
+        for (size_t i = 0; i < len && n < sizeof(digits); i++) digits[n++] = (unsigned char)num[i];
+    crypto_shorthash(h, digits, n, caller_key);
     for (int i = 0; i < 8; i++) {
         out[2 * i] = hex[h[i] >> 4];
         out[2 * i + 1] = hex[h[i] & 15];
@@ -151,7 +158,9 @@ static void event_sink(int severity, const char *msg)
 int log_init(const unsigned char *key)
 {
     if (sodium_init() < 0) return -EIO;
-    if (key) memcpy(caller_key, key, sizeof(caller_key));
+    /* a key of its own, derived from the caller key: the HMAC of caller-
+     * aware routing and this hash never share key material */
+    if (key) crypto_generichash(caller_key, sizeof(caller_key), (const unsigned char *)"frontdesk-log", 13, key, 32);
     else crypto_shorthash_keygen(caller_key);
     /* without a trace function libosip2 prints its ERROR traces to stdout;
      * below debug, a function with no level enabled keeps it quiet */

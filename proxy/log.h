@@ -27,8 +27,8 @@ extern log_level_t log_level; /* set by main() before threads start */
 /* Parse "error", "warn", "info" or "debug"; returns -EINVAL otherwise. */
 int log_parse_level(const char *s, log_level_t *out);
 
-/* Set the key for caller hashes (its first crypto_shorthash_KEYBYTES bytes; NULL
- * for a random key drawn now) and route libosip2/libevent messages here. */
+/* Derive the log's caller-hash key from the 32-byte caller key <key> (NULL:
+ * a random key drawn now) and route libosip2/libevent messages here. */
 int log_init(const unsigned char *caller_key);
 
 /* Write "ts=... level=... msg=\"<msg>\" <fmt...>" as one line. <fmt> holds
@@ -40,7 +40,8 @@ void log_line(log_level_t l, const char *msg, const char *fmt, ...)
 void log_buffer_thread(bool on);
 void log_flush(void);
 
-/* Keyed hash of a caller number, as 16 hex characters + NUL in <out>. */
+/* Keyed hash (SipHash) of a caller number's digits, as 16 hex characters +
+ * NUL in <out>: the same for every spelling of one number. */
 void log_caller_hash(const char *num, size_t len, char out[17]);
 
 #endif

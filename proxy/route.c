@@ -187,10 +187,9 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     copy_span(c->callid, sizeof(c->callid), r->call_id);
     rules_eval(w->rules, &rq, now, &c->plan);
     if (c->plan.kind == PLAN_PICK) keep_plan_strings(c);
-    /* the rules' keyed hash (the one caller-aware routing uses in Redis)
-     * when they have a key, else the log's own */
-    if (c->plan.caller[0]) memcpy(c->caller, c->plan.caller, sizeof(c->caller));
-    else if (LOG_ENABLED(LOG_LVL_INFO))
+    /* the log's keyed hash of the number's digits: the same caller gets the
+     * same value on every line, however the PBX wrote the number */
+    if (LOG_ENABLED(LOG_LVL_INFO))
         log_caller_hash(r->from_user.s ? r->from_user.s : "", r->from_user.len, c->caller);
     switch (c->plan.kind) {
     case PLAN_REJECT: {

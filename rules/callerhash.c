@@ -5,7 +5,11 @@
  * The key comes from the daemon (FRONTDESK_CALLER_KEY), never from the
  * rules file. The HMAC state is keyed once at load; each hash copies it,
  * which saves the two key-block compressions of a fresh HMAC (about half
- * the cost), and never allocates.
+ * the cost), and never allocates. Even so one hash is two SHA-256
+ * compressions (about 850 ns with libsodium's portable SHA-256), so
+ * rules_eval() computes it only for caller-aware plans, whose Redis caller
+ * memory is keyed by it; priority callers are matched on their normalised
+ * digits (see rules_group_is_priority() in rules_int.h).
  */
 #include <string.h>
 
@@ -75,22 +79,4 @@ bool rules_caller_hash(const rules_t *r, const char *num, size_t len,
     rules_caller_digest(r, digits, (size_t)n, d);
     to_hex(d, sizeof(d), out);
     return true;
-}
-
-bool rules_group_is_priority(const rules_group_t *g,
-                             const uint8_t d[RULES_HASH_BYTES])
-{
-    size_t lo = 0, hi = g->nprio;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = memcmp(g->prio[mid], d, RULES_HASH_BYTES);
-        if (c == 0)
-            return true;
-        if (c < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return false;
 }

@@ -1472,13 +1472,12 @@ static int parse_pools(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     return 0;
 }
 
-static int cmp_hash(const void *a, const void *b)
-{
-    return memcmp(a, b, RULES_HASH_BYTES);
-}
-
-/* priority_callers: numbers, kept only as keyed hashes. Messages never
- * repeat a number: they say which entry is wrong. */
+/* priority_callers: numbers, kept as normalised digits in a hash index
+ * (eval matches the caller's digits against it: no keyed hash per call).
+ * They never leave the snapshot: neither they nor their hashes go to Redis
+ * or the logs, and messages never repeat a number: they say which entry is
+ * wrong. A caller key is still required, as documented: priority callers
+ * are part of caller handling, which is keyed. */
 static int parse_priority(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                           void *obj)
 {
@@ -1498,7 +1497,8 @@ static int parse_priority(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-        char digits[RULES_DID_MAX];
+        char *digits = g->prio[g->nprio];
+        uint32_t have;
         int len;
 
         k++;
@@ -1506,15 +1506,21 @@ static int parse_priority(load_t *ld, const walk_field_t *f, yaml_node_t *n,
             return rc;
         len = rules_did_normalise(scalar_text(item), scalar_len(item),
                                   digits);
-        if (len <= 0)
+        if (len <= 0) {
+            sodium_memzero(digits, RULES_DID_MAX);
             return load_fail(ld, item, "priority caller %zu is not a phone "
                              "number (digits, spaces and + - ( ) . only, "
                              "at most %d digits)", k, RULES_DID_MAX);
-        rules_caller_digest(ld->r, digits, (size_t)len, g->prio[g->nprio]);
-        g->nprio++;
+        }
+        rc = index_put(&g->prio_ix, digits, (size_t)len, (uint32_t)g->nprio,
+                       &have);
+        if (rc < 0)
+            return report_nomem(ld->rep);
+        if (rc == 0) /* a number listed twice is kept once */
+            g->nprio++;
+        else
+            sodium_memzero(digits, RULES_DID_MAX);
     }
-    if (g->nprio)
-        qsort(g->prio, g->nprio, sizeof(*g->prio), cmp_hash);
     return 0;
 }
 
@@ -1768,7 +1774,11 @@ static void rules_destroy(rules_t *r)
     free(r->pools);
     for (size_t i = 0; i < r->ngroups; i++) {
         free(r->groups[i].name);
+        if (r->groups[i].prio)
+            sodium_memzero(r->groups[i].prio,
+                           r->groups[i].nprio * sizeof(*r->groups[i].prio));
         free(r->groups[i].prio);
+        free(r->groups[i].prio_ix.slots);
     }
     free(r->groups);
     free(r->dids.slots);

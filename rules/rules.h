@@ -112,7 +112,8 @@ typedef struct {
     bool caller_aware;          /* offer the caller's last staff first */
     unsigned caller_window_s;   /* ...if they handled the caller this recently */
     char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller's
-                                   number (hex), "" when there is none */
+                                   number (hex) when the plan is
+                                   caller-aware, else "" */
     char reason[RULES_REASON_MAX]; /* why, in words: "downtown: Tuesday 12:40
                                       America/Chicago: lunch -> overflow" */
 } plan_t;
@@ -160,7 +161,9 @@ void rules_unref(rules_t *r); /* accepts NULL */
 
 /* Evaluate <req> at time <now> (seconds since the epoch, UTC). Always fills
  * <plan> and returns 0: an unknown number is a PLAN_REJECT with status 404.
- * Never allocates; under a microsecond for a 200-site file. */
+ * Never allocates; under a microsecond for a 200-site file, plus the caller
+ * hash (an HMAC-SHA-256) on caller-aware plans, the only ones that carry
+ * it. */
 int rules_eval(const rules_t *r, const rules_req_t *req, time_t now,
                plan_t *plan);
 

@@ -37,7 +37,8 @@
  *   rules_t
  *   |- option_header, option_sep, hmac (caller key, precomputed)
  *   |- groups[ngroups]  { name, first_site/nsites, first_pool/npools,
- *   |                     prio[] (sorted caller hashes) }
+ *   |                     prio[] (priority callers' normalised digits),
+ *   |                     prio_ix (hash index over prio[]) }
  *   |- sites[nsites]    { id, dids[], default_skill, menu[slot], strategy,
  *   |    |                 overflow[] -> sites[]/pools[], lunch/after_hours/
  *   |    |                 holiday routes, caller-aware, week[7] hours }
@@ -81,8 +82,14 @@ typedef struct {
     size_t nsites;
     size_t first_pool; /* index into rules_t.pools */
     size_t npools;
-    uint8_t (*prio)[RULES_HASH_BYTES]; /* sorted, memcmp order */
+    /* priority_callers, normalised to digits (not NUL-terminated; the
+     * length is in the index slot). They are in the rules file anyway;
+     * looking them up in clear means no HMAC per call, and neither the
+     * numbers nor their hashes ever leave the snapshot. Zeroed on free. */
+    char (*prio)[RULES_DID_MAX];
     size_t nprio;
+    rules_index_t prio_ix;    /* digits -> index into prio[]; keys borrow
+                                 prio[] */
     int caller_aware;         /* default of its sites: -1 unset, 0, 1 */
     unsigned caller_window_s;
     rules_pos_t pos, prio_pos, caller_aware_pos;
@@ -383,9 +390,13 @@ void rules_caller_digest(const rules_t *r, const char *digits, size_t len,
 void rules_caller_hex(const uint8_t d[RULES_HASH_BYTES],
                       char out[RULES_CALLER_HASH_LEN + 1]);
 
-/* Is <d> on group <g>'s priority list? Binary search. */
-bool rules_group_is_priority(const rules_group_t *g,
-                             const uint8_t d[RULES_HASH_BYTES]);
+/* Are the normalised caller digits <digits>/<len> on group <g>'s priority
+ * list? One probe of its index; no hashing with the caller key. */
+static inline bool rules_group_is_priority(const rules_group_t *g,
+                                           const char *digits, size_t len)
+{
+    return rules_index_find(&g->prio_ix, digits, len) != NULL;
+}
 
 /* ---------------------------------------------------------------------- */
 /* eval.c: the evaluation, with a trace for explain.c                     */
@@ -425,7 +436,10 @@ typedef struct {
     rules_step_state_t steps[RULES_MAX_OVERFLOW];
     rules_when_t step_when[RULES_MAX_OVERFLOW];
     bool caller_aware_site;     /* the site is caller-aware */
-    bool have_caller;           /* a caller hash was computed */
+    bool have_caller;           /* the request has a caller number;
+                                   only looked at when the group has
+                                   priority callers or the site is
+                                   caller-aware */
 } rules_trace_t;
 
 /* rules_eval(), also filling <t> when not NULL. */

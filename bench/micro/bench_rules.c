@@ -8,8 +8,17 @@
  * (reference time, caller key), then evaluates 1M requests over random
  * DIDs, options and instants of the following year, in batches of 1000
  * timed with clock_gettime(CLOCK_MONOTONIC). Prints the median and p99 of
- * the per-evaluation time over the batches, once without a caller number
- * and once with one (the caller hash is an HMAC-SHA-256).
+ * the per-evaluation time over the batches:
+ *
+ *   - without a caller number (the mixed file below);
+ *   - with a caller number, on a file where every other site is
+ *     caller-aware (a realistic mix);
+ *   - with a caller number, on the same file with every site caller-aware;
+ *   - with a caller number, only requests whose plan is caller-aware (the
+ *     per-evaluation worst case: each one computes the caller hash, an
+ *     HMAC-SHA-256, which rules_eval() computes for no other plan).
+ *
+ * The files differ only in caller_aware; the requests are the same.
  *
  *   make build/bench_rules && build/bench_rules [evaluations]
  */
@@ -115,9 +124,14 @@ static void gen_hours(sbuf_t *b, unsigned kind)
            "\"2027-01-01\"]\n");
 }
 
-static char *gen_config(size_t *len)
+enum { AWARE_MIX, AWARE_ALL }; /* which sites are caller-aware */
+
+static char *gen_config(size_t *len, int aware)
 {
     sbuf_t b = { malloc(1 << 16), 0, 1 << 16 };
+
+    rng = 0x9e3779b97f4a7c15ULL; /* the same file but for caller_aware */
+    ndids = 0;
 
     put(&b, "version: 1\noption_header: X-Frontdesk-Option\ngroups:\n");
     for (int g = 0; g < GROUPS; g++) {
@@ -170,7 +184,7 @@ static char *gen_config(size_t *len)
             if (rnd(2))
                 put(&b, "          - {pool: g%d-night, skill: scheduling}\n",
                     g);
-            if (s % 3 == 0)
+            if (aware == AWARE_ALL || s % 2 == 0)
                 put(&b, "        caller_aware: {window: 30d}\n");
             put(&b, "        fallback: sip:vm%d@pbx.example\n", s);
         }
@@ -201,9 +215,20 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Run <n> evaluations over <reqs>, with or without the caller number.
- * Fills <ns> (per-evaluation time of each batch) and returns a checksum so
- * the work cannot be optimised away. */
+static rules_req_t req_of(const req_t *q, bool caller)
+{
+    rules_req_t rq = {
+        { q->ruri, q->ruri_len },
+        { NULL, 0 },
+        { q->from, caller ? q->from_len : 0 },
+        { q->opt, q->opt_len },
+    };
+    return rq;
+}
+
+/* Run <n> evaluations over <reqs> (NREQ of them), with or without the
+ * caller number. Fills <ns> (per-evaluation time of each batch) and
+ * returns a checksum so the work cannot be optimised away. */
 static unsigned run(const rules_t *r, const req_t *reqs, size_t n,
                     bool caller, uint64_t *ns)
 {
@@ -215,12 +240,7 @@ static unsigned run(const rules_t *r, const req_t *reqs, size_t n,
         uint64_t t0 = now_ns();
         for (size_t i = 0; i < BATCH; i++, k++) {
             const req_t *q = &reqs[k & (NREQ - 1)];
-            rules_req_t rq = {
-                { q->ruri, q->ruri_len },
-                { NULL, 0 },
-                { q->from, caller ? q->from_len : 0 },
-                { q->opt, q->opt_len },
-            };
+            rules_req_t rq = req_of(q, caller);
             rules_eval(r, &rq, q->at, &plan);
             sum += plan.n_chain + (unsigned)plan.caller[0] + plan.priority;
         }
@@ -229,43 +249,79 @@ static unsigned run(const rules_t *r, const req_t *reqs, size_t n,
     return sum;
 }
 
+/* Share of <reqs> (with the caller number) whose plan is caller-aware, and
+ * in *<hashed> the share whose plan carries the caller hash (the same
+ * when only caller-aware plans compute it). The caller-aware ones are
+ * copied, cycled, into <aware> (NREQ of them) when it is not NULL. */
+static double aware_share(const rules_t *r, const req_t *reqs, req_t *aware,
+                          double *hashed)
+{
+    size_t n = 0, h = 0;
+    plan_t plan;
+
+    for (size_t i = 0; i < NREQ; i++) {
+        rules_req_t rq = req_of(&reqs[i], true);
+        rules_eval(r, &rq, reqs[i].at, &plan);
+        if (plan.caller_aware && aware)
+            aware[n] = reqs[i];
+        n += plan.caller_aware;
+        h += plan.caller[0] != '\0';
+    }
+    for (size_t i = n; aware && n && i < NREQ; i++)
+        aware[i] = aware[i % n];
+    *hashed = (double)h / NREQ;
+    return (double)n / NREQ;
+}
+
 static void report(const char *what, uint64_t *ns, size_t nb)
 {
     qsort(ns, nb, sizeof(*ns), cmp_u64);
-    printf("%-22s %zu evals: median %llu ns, p99 %llu ns per evaluation "
+    printf("%-40s %zu evals: median %llu ns, p99 %llu ns per evaluation "
            "(batches of %d)\n",
            what, nb * BATCH, (unsigned long long)ns[nb / 2],
            (unsigned long long)ns[nb * 99 / 100], BATCH);
 }
 
-int main(int argc, char **argv)
+static rules_t *load(const char *yaml, size_t len, double *ms)
 {
     static const unsigned char key[32] = "bench caller key, 32 bytes long";
-    size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 1000000;
     rules_load_opts_t o = { .now = REF, .caller_key = key,
                             .caller_key_len = sizeof(key) };
     rules_report_t rep;
     rules_t *r = NULL;
+    uint64_t t0 = now_ns();
+
+    if (rules_load_string_opts(yaml, len, "bench.yaml", &o, &r, &rep) < 0) {
+        fprintf(stderr, "bench_rules: %s:%u:%u: %s\n", rep.file, rep.line,
+                rep.col, rep.msg);
+        exit(1);
+    }
+    *ms = (double)(now_ns() - t0) / 1e6;
+    return r;
+}
+
+int main(int argc, char **argv)
+{
+    size_t n = argc > 1 ? (size_t)strtoull(argv[1], NULL, 10) : 1000000;
+    rules_t *mix, *all;
     req_t *reqs = calloc(NREQ, sizeof(*reqs));
-    size_t len, nb;
-    uint64_t *ns, t0, t1;
+    req_t *aware = calloc(NREQ, sizeof(*aware));
+    size_t len, len_all, nb;
+    uint64_t *ns;
     unsigned sum;
-    char *yaml;
+    double ms, ms_all, share_mix, share_all, hashed_mix, hashed_all;
+    char *yaml, *yaml_all;
 
     if (n < 100 * BATCH)
         n = 100 * BATCH; /* at least the warm-up's batches */
     nb = n / BATCH;
     ns = calloc(nb, sizeof(*ns));
-    if (!reqs || !ns)
+    if (!reqs || !aware || !ns)
         return 1;
-    yaml = gen_config(&len);
-    t0 = now_ns();
-    if (rules_load_string_opts(yaml, len, "bench.yaml", &o, &r, &rep) < 0) {
-        fprintf(stderr, "bench_rules: %s:%u:%u: %s\n", rep.file, rep.line,
-                rep.col, rep.msg);
-        return 1;
-    }
-    t1 = now_ns();
+    yaml_all = gen_config(&len_all, AWARE_ALL);
+    yaml = gen_config(&len, AWARE_MIX); /* leaves rng where requests start */
+    all = load(yaml_all, len_all, &ms_all);
+    mix = load(yaml, len, &ms);
 
     for (size_t i = 0; i < NREQ; i++) {
         req_t *q = &reqs[i];
@@ -291,20 +347,34 @@ int main(int argc, char **argv)
                                             "+1%010u", rnd(1000000000));
         q->at = REF + (time_t)rnd(365 * 86400);
     }
+    share_mix = aware_share(mix, reqs, NULL, &hashed_mix);
+    share_all = aware_share(all, reqs, aware, &hashed_all);
 
     printf("bench_rules: %d sites in %d groups, %zu DIDs, %zu bytes of "
-           "YAML; load %.1f ms\n", SITES, GROUPS, ndids, len,
-           (double)(t1 - t0) / 1e6);
-    run(r, reqs, 100 * BATCH, false, ns); /* warm up */
-    sum = run(r, reqs, n, false, ns);
+           "YAML; load %.1f ms (all caller-aware: %.1f ms)\n", SITES, GROUPS,
+           ndids, len, ms, ms_all);
+    printf("with a caller number: %.1f%% of plans caller-aware, %.1f%% "
+           "carry the caller hash (half the sites caller-aware); %.1f%%, "
+           "%.1f%% (all)\n", 100 * share_mix, 100 * hashed_mix,
+           100 * share_all, 100 * hashed_all);
+    run(mix, reqs, 100 * BATCH, false, ns); /* warm up */
+    sum = run(mix, reqs, n, false, ns);
     report("without caller number:", ns, nb);
-    sum += run(r, reqs, n, true, ns);
-    report("with caller number:", ns, nb);
+    sum += run(mix, reqs, n, true, ns);
+    report("with caller, half caller-aware:", ns, nb);
+    run(all, reqs, 100 * BATCH, true, ns); /* warm up */
+    sum += run(all, reqs, n, true, ns);
+    report("with caller, all caller-aware:", ns, nb);
+    sum += run(all, aware, n, true, ns);
+    report("with caller, caller-aware plans only:", ns, nb);
     printf("(checksum %u)\n", sum);
 
-    rules_unref(r);
+    rules_unref(mix);
+    rules_unref(all);
     free(yaml);
+    free(yaml_all);
     free(reqs);
+    free(aware);
     free(ns);
     return 0;
 }

@@ -32,6 +32,8 @@ check "caller memory in Redis exists, keyed by 32-hex hashes" eval '[ -n "$keys"
 stack_stop
 log=$(cat "$FD_PROXY_LOG")
 check "a referring provider (512-555-0190) is flagged priority" has "$log" 'priority=1 site=downtown'
-check "callers logged as 32-hex keyed hashes" has "$log" 'caller=[0-9a-f]{32} '
+check "callers logged as keyed hashes" has "$log" 'caller=[0-9a-f]{16} '
+n=$(printf '%s\n' "$log" | grep 'msg="route"' | sed -n 's/.* caller=\([0-9a-f]*\) .*/\1/p' | sort -u | wc -l)
+check "one caller, one hash: 5 calls from 3 numbers, 3 hashes ($n)" [ "$n" = 3 ]
 check "no caller number in the log" hasnt "$log" '1512555(1234|5678|0190)'
 finish

@@ -822,22 +822,66 @@ static void test_caller_aware_miss(void **state)
     }
 }
 
-/* The hash is filled on every plan (the proxy logs it); caller_aware only
- * on a caller-aware site's PICK plan. */
-static void test_caller_hash_always_set(void **state)
+/* The keyed hash (an HMAC, the costly part of an evaluation) is on a plan
+ * exactly when the plan is caller-aware: the Redis caller memory is keyed
+ * by it. Other plans carry "" (the proxy logs its own cheap hash). */
+static void test_caller_hash_only_when_caller_aware(void **state)
 {
-    plan_t p = eval_at(*state, "15125550200", NULL, CALLER, T_LUNCH + 3600);
+    char want[RULES_CALLER_HASH_LEN + 1];
+    plan_t p;
 
+    assert_true(rules_caller_hash(*state, CALLER, strlen(CALLER), want));
+    /* Downtown is caller-aware: a PICK plan has the hash */
+    p = eval_at(*state, "15125550100*1", NULL, CALLER, T_LUNCH + 3600);
     assert_int_equal(p.kind, PLAN_PICK);
-    assert_false(p.caller_aware); /* Northlake is not caller-aware */
-    assert_int_equal(strlen(p.caller), RULES_CALLER_HASH_LEN);
+    assert_true(p.caller_aware);
+    assert_string_equal(p.caller, want);
+    /* Downtown's single-destination line: REDIRECT, not caller-aware */
+    p = eval_at(*state, "15125550111", NULL, CALLER, T_LUNCH + 3600);
+    assert_int_equal(p.kind, PLAN_REDIRECT);
+    assert_false(p.caller_aware);
+    assert_string_equal(p.caller, "");
+    /* Northlake is not caller-aware */
+    p = eval_at(*state, "15125550200", NULL, CALLER, T_LUNCH + 3600);
+    assert_int_equal(p.kind, PLAN_PICK);
+    assert_false(p.caller_aware);
+    assert_string_equal(p.caller, "");
     p = eval_at(*state, "15125550400", NULL, CALLER, T_LUNCH + 3600);
     assert_int_equal(p.kind, PLAN_REDIRECT);
     assert_false(p.caller_aware);
-    assert_int_equal(strlen(p.caller), RULES_CALLER_HASH_LEN);
+    assert_string_equal(p.caller, "");
     p = eval_at(*state, "15125559999", NULL, CALLER, T_LUNCH + 3600);
     assert_int_equal(p.kind, PLAN_REJECT);
-    assert_int_equal(strlen(p.caller), RULES_CALLER_HASH_LEN);
+    assert_string_equal(p.caller, "");
+}
+
+/* Over a week of times, every DID and option: plan.caller is the caller's
+ * hash if and only if plan.caller_aware. */
+static void test_caller_hash_iff_caller_aware(void **state)
+{
+    static const char *const dids[] = { "15125550100", "15125550111",
+                                        "15125550200", "17205550300",
+                                        "15125550400", "15125559999" };
+    static const char *const opts[] = { NULL, "1", "2", "3", "9" };
+    char want[RULES_CALLER_HASH_LEN + 1];
+    unsigned aware = 0, other = 0;
+
+    assert_true(rules_caller_hash(*state, REFERRER, strlen(REFERRER), want));
+    for (time_t t = T_SUNDAY; t < T_SUNDAY + 7 * 86400; t += 1800)
+        for (size_t d = 0; d < 6; d++)
+            for (size_t o = 0; o < 5; o++) {
+                plan_t p = eval_at(*state, dids[d], opts[o], REFERRER, t);
+                if (p.caller_aware) {
+                    assert_int_equal(p.kind, PLAN_PICK);
+                    assert_string_equal(p.caller, want);
+                    aware++;
+                } else {
+                    assert_string_equal(p.caller, "");
+                    other++;
+                }
+            }
+    assert_true(aware > 0);
+    assert_true(other > 0);
 }
 
 static void test_priority_caller(void **state)
@@ -864,6 +908,69 @@ static void test_priority_caller(void **state)
         p = eval_at(*state, "15125550100*2", NULL, "15125550192", T_LUNCH);
         assert_false(p.priority);
     }
+}
+
+/* The priority list is looked up by the caller's normalised digits, both
+ * sides: the file may write the numbers with punctuation and the caller's
+ * From may carry other punctuation or user parameters. Only whole numbers
+ * match; the flag needs no caller-aware site (and so no caller hash). */
+#define PRIO_GROUP                                                           \
+    "version: 1\n"                                                           \
+    "groups:\n"                                                              \
+    "  - name: G\n"                                                          \
+    "    priority_callers:\n"                                                \
+    "      - \"+1 (512) 555-0190\"\n"                                        \
+    "      - \"1.512.555.0191\"\n"                                           \
+    "      - \"15125550192\"\n"                                              \
+    "      - \"+1 512 555 0190\"\n" /* listed twice: kept once */          \
+    "    sites:\n"                                                           \
+    "      - {id: a, timezone: UTC, dids: [\"100\"], default_skill: s, "     \
+    "fallback: \"sip:a@x\"}\n"                                               \
+    "      - {id: b, timezone: UTC, dids: [\"200\"], default_skill: s, "     \
+    "closed: true, fallback: \"sip:b@x\"}\n"                                 \
+    "  - name: H\n"                                                          \
+    "    sites:\n"                                                           \
+    "      - {id: c, timezone: UTC, dids: [\"300\"], default_skill: s, "     \
+    "fallback: \"sip:c@x\"}\n"
+
+static void test_priority_punctuation(void **state)
+{
+    static const char *const yes[] = {
+        "+1 (512) 555-0190", "15125550190", "+15125550190",
+        "1-512-555-0190;user=phone", "1.512.555.0191", "+1 512 555 0191",
+        "(1) 512 555 0192", "+1-512-555-0192;isub=7",
+    };
+    static const char *const no[] = {
+        NULL, "", "anonymous", "+", "5125550190", "151255501900",
+        "15125550193", "+1 (512) 555-019", "1512555019O",
+    };
+    rules_t *r = load_inline_at(PRIO_GROUP, REF_2026);
+    plan_t p;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        p = eval_at(r, "100", NULL, yes[i], T_LUNCH);
+        assert_int_equal(p.kind, PLAN_PICK);
+        assert_true(p.priority);
+        assert_false(p.caller_aware);
+        assert_string_equal(p.caller, ""); /* no hash was needed */
+        assert_string_equal(p.reason, "a: no option -> default s; "
+                                      "priority caller");
+        assert_null(strstr(p.reason, "0190"));
+        p = eval_at(r, "200", NULL, yes[i], T_LUNCH); /* closed: redirect */
+        assert_int_equal(p.kind, PLAN_REDIRECT);
+        assert_true(p.priority);
+        /* another group's list is not this group's */
+        p = eval_at(r, "300", NULL, yes[i], T_LUNCH);
+        assert_false(p.priority);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        p = eval_at(r, "100", NULL, no[i], T_LUNCH);
+        assert_int_equal(p.kind, PLAN_PICK);
+        assert_false(p.priority);
+        assert_string_equal(p.reason, "a: no option -> default s");
+    }
+    rules_unref(r);
 }
 
 /* The called site's local date, for "fewest offers today". */
@@ -1133,7 +1240,11 @@ static void test_caller_aware_defaults(void **state)
     assert_int_equal(p.caller_window_s, 90 * 60);
     p = eval_at(r, "400", NULL, CALLER, T_LUNCH);
     assert_false(p.caller_aware);
-    assert_string_not_equal(p.caller, ""); /* the hash is still there */
+    assert_string_equal(p.caller, ""); /* not caller-aware: no hash */
+    p = eval_at(r, "200", NULL, CALLER, T_LUNCH);
+    assert_string_equal(p.caller, "");
+    p = eval_at(r, "300", NULL, CALLER, T_LUNCH);
+    assert_int_equal(strlen(p.caller), RULES_CALLER_HASH_LEN);
     rules_unref(r);
 }
 
@@ -1236,8 +1347,10 @@ int main(void)
         cmocka_unit_test(test_menu_mapping_strategy),
         cmocka_unit_test(test_caller_aware_hit),
         cmocka_unit_test(test_caller_aware_miss),
-        cmocka_unit_test(test_caller_hash_always_set),
+        cmocka_unit_test(test_caller_hash_only_when_caller_aware),
+        cmocka_unit_test(test_caller_hash_iff_caller_aware),
         cmocka_unit_test(test_priority_caller),
+        cmocka_unit_test(test_priority_punctuation),
         cmocka_unit_test(test_local_date),
         cmocka_unit_test(test_hours_not_expanded),
         cmocka_unit_test(test_every_plan_is_well_formed),
