@@ -39,7 +39,7 @@ stack_start_redis() {
         dir="$FD_RUN/redis-$port"
         mkdir -p "$dir"
         redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
-            --dir "$dir" --logfile "$dir/redis.log" --daemonize no \
+            --dir "$dir" --logfile "$dir/redis.log" --daemonize no --enable-debug-command local \
             --protected-mode yes >/dev/null 2>&1 &
         FD_REDIS_PID=$!
         for i in $(seq 1 50); do

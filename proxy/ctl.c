@@ -55,6 +55,12 @@ typedef struct {
     redisContext *rc;
 } ctl_t;
 
+/* The string of a reply element, or "?" when it is not a string. */
+static const char *str_of(const redisReply *e)
+{
+    return e && (e->type == REDIS_REPLY_STRING || e->type == REDIS_REPLY_STATUS) && e->str ? e->str : "?";
+}
+
 static int die_usage(const char *msg)
 {
     if (msg) fprintf(stderr, "frontdeskctl: %s\n", msg);
@@ -113,7 +119,7 @@ static int print_reply(const redisReply *r, int depth)
         return 1;
     case REDIS_REPLY_STRING:
     case REDIS_REPLY_STATUS:
-        printf("%*s%s\n", depth * 2, "", r->str);
+        printf("%*s%s\n", depth * 2, "", str_of(r));
         return 0;
     case REDIS_REPLY_INTEGER:
         printf("%*s%lld\n", depth * 2, "", r->integer);
@@ -163,8 +169,8 @@ static int presence_list(ctl_t *c, const char *site)
     }
     printf("%-20s %-20s %-32s %s\n", "STAFF", "STATE", "SKILLS", "CONTACT");
     for (size_t i = 0; i + 3 < r->elements; i += 4)
-        printf("%-20s %-20s %-32s %s\n", r->element[i]->str, r->element[i + 1]->str,
-               r->element[i + 2]->str, r->element[i + 3]->str);
+        printf("%-20s %-20s %-32s %s\n", str_of(r->element[i]), str_of(r->element[i + 1]),
+               str_of(r->element[i + 2]), str_of(r->element[i + 3]));
     freeReplyObject(r);
     return 0;
 }
@@ -183,7 +189,7 @@ static int watch(ctl_t *c)
         }
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
             r->element[2]->type == REDIS_REPLY_STRING)
-            printf("%s\n", r->element[2]->str);
+            printf("%s\n", str_of(r->element[2]));
         freeReplyObject(r);
     }
 }
@@ -248,7 +254,8 @@ static const char *const *staff_skills(void *arg, const char *site)
     }
     char (*store)[33] = sc->names;
     for (size_t i = 0; i + 3 < r->elements; i += 4) {
-        char *csv = r->element[i + 2]->str, *save = NULL;
+        const char *csv = str_of(r->element[i + 2]);
+        char *save = NULL;
         char buf[512];
         snprintf(buf, sizeof(buf), "%s", csv);
         for (char *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
@@ -328,8 +335,8 @@ static int route_explain(ctl_t *c, int argc, char **argv)
             } else {
                 printf("now, in this order:\n");
                 for (size_t i = 0; i + 2 < rep->elements; i += 3)
-                    printf("  %zu. %s <%s>  (%s)\n", i / 3 + 1, rep->element[i]->str,
-                           rep->element[i + 1]->str, rep->element[i + 2]->str);
+                    printf("  %zu. %s <%s>  (%s)\n", i / 3 + 1, str_of(rep->element[i]),
+                           str_of(rep->element[i + 1]), str_of(rep->element[i + 2]));
                 printf("  then %s\n", plan.fallback ? plan.fallback : "-");
             }
             freeReplyObject(rep);

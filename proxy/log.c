@@ -70,23 +70,23 @@ void log_buffer_thread(bool on)
     tbuf.on = on;
 }
 
-/* Append <s> to <out> as a logfmt value body: quotes and backslashes escaped,
- * control characters replaced, so a hostile header cannot forge a line. */
-static size_t put_escaped(char *out, size_t cap, const char *s)
+const char *log_value(char *out, size_t cap, const char *s, size_t len)
 {
     size_t n = 0;
-    for (; *s && n + 2 < cap; s++) {
-        unsigned char c = (unsigned char)*s;
+    if (cap == 0) return out;
+    for (size_t i = 0; i < len && s[i] && n + 3 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') out[n++] = '\\', out[n++] = (char)c;
         else if (c < 0x20 || c == 0x7f) out[n++] = '?';
         else out[n++] = (char)c;
     }
-    return n;
+    out[n] = '\0';
+    return out;
 }
 
 void log_line(log_level_t l, const char *msg, const char *fmt, ...)
 {
-    char line[LOG_LINE_MAX];
+    char line[LOG_LINE_MAX], esc[512];
     struct timeval tv;
     struct tm tm;
     size_t n;
@@ -94,11 +94,11 @@ void log_line(log_level_t l, const char *msg, const char *fmt, ...)
     gettimeofday(&tv, NULL);
     gmtime_r(&tv.tv_sec, &tm);
     n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s msg=\"",
-                          (long)tv.tv_usec / 1000, level_names[l]);
-    n += put_escaped(line + n, sizeof(line) - n - 1, msg);
-    line[n++] = '"';
-    if (fmt && *fmt) {
+    n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s msg=\"%s\"",
+                          (long)tv.tv_usec / 1000, level_names[l],
+                          log_value(esc, sizeof(esc), msg, strlen(msg)));
+    if (n > sizeof(line) - 2) n = sizeof(line) - 2; /* room for the newline */
+    if (fmt && *fmt && n + 3 < sizeof(line)) {
         va_list ap;
         line[n++] = ' ';
         va_start(ap, fmt);
@@ -106,6 +106,9 @@ void log_line(log_level_t l, const char *msg, const char *fmt, ...)
         va_end(ap);
         if (w > 0) n += (size_t)w < sizeof(line) - n - 1 ? (size_t)w : sizeof(line) - n - 2;
     }
+    /* whatever a value held, one line is one line */
+    for (size_t i = 0; i < n; i++)
+        if (line[i] == '\n' || line[i] == '\r') line[i] = '?';
     line[n++] = '\n';
 
     if (!tbuf.on) {

@@ -36,6 +36,12 @@ int log_init(const unsigned char *caller_key);
 void log_line(log_level_t l, const char *msg, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* <s>/<len> made safe to print between quotes in a logfmt line: '"' and
+ * '\\' escaped, control characters (CR, LF...) as '?', cut to fit <cap>.
+ * Every value that comes from the wire or from Redis goes through it.
+ * Returns <buf>. */
+const char *log_value(char *buf, size_t cap, const char *s, size_t len);
+
 /* Buffer this thread's lines until log_flush(); for worker threads. */
 void log_buffer_thread(bool on);
 void log_flush(void);

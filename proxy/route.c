@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 #include <event2/event_struct.h>
+#include <sodium.h>
 
 #include "log.h"
 #include "sip.h"
@@ -33,10 +34,12 @@ typedef struct call {
     struct timespec t0;
     plan_t plan;           /* strings owned by the rules snapshot */
     char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller number */
-    char callid[128];      /* for the log line, truncated */
+    char callid[128];      /* for the log line, truncated and escaped */
+    char rawcid[256];      /* the Call-ID as sent to Redis */
+    size_t rawcid_len;
     /* the plan's strings, copied: a reload may free the snapshot while the
      * call waits for Redis */
-    char site[33], skill[33], fallback[256];
+    char site[33], skill[33], fallback[RULES_URI_MAX + 1];
     size_t head_len;
     char head[];           /* Via ... CSeq of the answer */
 } call_t;
@@ -125,6 +128,10 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
     call_t *c = arg;
     c->waiting_reply = false;
     if (c->answered) {
+        /* too late: the caller has the fallback; free whom Redis reserved,
+         * so they are not held for a call that never rings them */
+        if (err == 0 && d->kind == STORE_PICKED && d->n)
+            store_release(c->w->store, c->plan.site, c->rawcid, c->rawcid_len);
         call_free(c);
         return;
     }
@@ -139,13 +146,6 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
         answer_call(c, d, d->n ? "staff" : "fallback-nobody-free");
     }
     call_free(c);
-}
-
-static void copy_span(char *dst, size_t cap, span_t s)
-{
-    size_t n = s.len < cap - 1 ? s.len : cap - 1;
-    if (n) memcpy(dst, s.s, n);
-    dst[n] = '\0';
 }
 
 static const char *keep(char *buf, size_t cap, const char *s)
@@ -184,7 +184,7 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     c->tolen = r->reply_len;
     memcpy(c->head, head, (size_t)hl);
     c->head_len = (size_t)hl;
-    copy_span(c->callid, sizeof(c->callid), r->call_id);
+    log_value(c->callid, sizeof(c->callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
     rules_eval(w->rules, &rq, now, &c->plan);
     if (c->plan.kind == PLAN_PICK) keep_plan_strings(c);
     /* the log's keyed hash of the number's digits: the same caller gets the
@@ -210,8 +210,17 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
         break;
     }
 
-    int rc = store_pick(w->store, &c->plan, r->call_id.s, r->call_id.len < 256 ? r->call_id.len : 256,
-                        on_decision, c);
+    if (r->call_id.len <= 200) {
+        c->rawcid_len = r->call_id.len;
+        memcpy(c->rawcid, r->call_id.s, c->rawcid_len);
+    } else { /* a long Call-ID: its hash, so that no two calls share a key */
+        unsigned char h[16];
+        crypto_generichash(h, sizeof(h), (const unsigned char *)r->call_id.s, r->call_id.len, NULL, 0);
+        c->rawcid_len = (size_t)snprintf(c->rawcid, sizeof(c->rawcid), "fdh-");
+        sodium_bin2hex(c->rawcid + c->rawcid_len, sizeof(c->rawcid) - c->rawcid_len, h, sizeof(h));
+        c->rawcid_len += 2 * sizeof(h);
+    }
+    int rc = store_pick(w->store, &c->plan, c->rawcid, c->rawcid_len, on_decision, c);
     if (rc < 0) {
         METRIC_INC(&w->m, redis_unavailable);
         answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");

@@ -329,7 +329,17 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
      * of the headers from it, while the raw scan and the answer head still
      * see them (and would echo the NUL) */
     long eoh = index_headers(r);
-    if (eoh < 0 || memchr(buf, '\0', (size_t)eoh)) return SIP_REQ_DROP;
+    bool too_many = eoh < 0;
+    if (too_many) { /* the NUL check covers what was indexed */
+        const sip_hdr_t *last = &r->hdrs[r->n_hdrs - 1];
+        eoh = (long)(last->line.s + last->line.len - buf);
+    }
+    if (memchr(buf, '\0', (size_t)eoh)) return SIP_REQ_DROP;
+    if (too_many) { /* answered from the first SIP_MAX_HDRS fields */
+        sip_verdict_t v = parse_fallback(r, src, srclen, 400);
+        if (v == SIP_REQ_BAD) r->why = "Too Many Header Fields";
+        return v;
+    }
 
     if (osip_message_init(&m) != 0) return SIP_REQ_DROP;
     r->msg = m;

@@ -20,7 +20,8 @@
 
 #include "sip.h"
 
-#define SIPRESP_HEAD_MAX 4096
+/* a head is at most the request's headers plus what we add to the top Via */
+#define SIPRESP_HEAD_MAX (SIP_MAX_MSG + 512)
 
 /* 16 hex characters + NUL. */
 void sipresp_to_tag(const sip_req_t *r, char out[17]);

@@ -20,6 +20,7 @@
 #define BACKOFF_MAX_MS 2000
 #define WATCH_MS 500      /* stall check period */
 #define STORE_MAX_SENTINELS 4
+#define READY_DEADLINE_MS 2000 /* connect + AUTH + FUNCTION LOAD, or a sentinel's answer */
 #define STALL_TICKS 2     /* replies owed and none came for this many periods */
 
 struct store {
@@ -27,6 +28,7 @@ struct store {
     redisAsyncContext *ac;   /* NULL while disconnected */
     struct event *retry;     /* reconnect timer */
     struct event *watch;     /* stall watchdog */
+    struct event *ready_to;  /* a connection that is not ready in time is dropped */
     unsigned long replies, replies_seen; /* replies received, at last check */
     unsigned stalled;        /* consecutive checks with replies owed, none received */
     unsigned backoff_ms;
@@ -58,6 +60,33 @@ typedef struct {
 static void connect_now(store_t *s);
 static void went_down(store_t *s, const char *why);
 
+/* A connection (or a sentinel's lookup) not ready by READY_DEADLINE_MS: a
+ * half-open or frozen peer would otherwise keep us waiting for minutes. */
+static void on_ready_deadline(evutil_socket_t fd, short what, void *arg)
+{
+    store_t *s = arg;
+    (void)fd, (void)what;
+    if (s->ready) return;
+    LOG_WARN("redis: not ready in time, trying again", "redis=%s:%u", s->host, s->port);
+    if (s->sac) {
+        redisAsyncContext *sac = s->sac;
+        s->sac = NULL;
+        redisAsyncFree(sac); /* its reply callback gets NULL: it schedules the retry */
+        return;
+    }
+    if (s->ac) {
+        redisAsyncContext *ac = s->ac;
+        redisAsyncFree(ac); /* on_disconnect (if it connected) schedules the retry */
+        if (s->ac == ac) went_down(s, "not ready in time");
+    }
+}
+
+static void arm_ready_deadline(store_t *s)
+{
+    struct timeval tv = { READY_DEADLINE_MS / 1000, (READY_DEADLINE_MS % 1000) * 1000 };
+    if (s->ready_to) evtimer_add(s->ready_to, &tv);
+}
+
 static void schedule_retry(store_t *s)
 {
     if (s->closing) return;
@@ -79,11 +108,13 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
     (void)ac;
     if (!r) return; /* disconnected meanwhile */
     if (r->type == REDIS_REPLY_ERROR) {
-        LOG_ERROR("redis: FUNCTION LOAD failed", "err=\"%.*s\"", (int)(r->len > 200 ? 200 : r->len), r->str);
+        char e[200];
+        LOG_ERROR("redis: FUNCTION LOAD failed", "err=\"%s\"", log_value(e, sizeof(e), r->str, r->len));
         redisAsyncDisconnect(s->ac); /* try again after the backoff */
         return;
     }
     s->ready = true;
+    evtimer_del(s->ready_to);
     s->backoff_ms = BACKOFF_MIN_MS;
     if (s->was_down) LOG_WARN("redis: back", "redis=%s:%u", s->host, s->port);
     else LOG_INFO("redis: ready", "redis=%s:%u", s->host, s->port);
@@ -122,8 +153,9 @@ static void on_auth(redisAsyncContext *ac, void *reply, void *arg)
     if (r && r->type == REDIS_REPLY_ERROR) {
         /* a wrong password is logged, and retried with the backoff: it may
          * be fixed in Redis without restarting us */
-        LOG_ERROR("redis: AUTH failed", "redis=%s:%u err=\"%.*s\"", s->host, s->port,
-                  (int)(r->len > 200 ? 200 : r->len), r->str);
+        char e[200];
+        LOG_ERROR("redis: AUTH failed", "redis=%s:%u err=\"%s\"", s->host, s->port,
+                  log_value(e, sizeof(e), r->str, r->len));
         redisAsyncDisconnect(s->ac);
     }
 }
@@ -186,6 +218,10 @@ static void on_sentinel_reply(redisAsyncContext *ac, void *reply, void *arg)
     redisReply *r = reply;
     unsigned i = (s->next_sentinel + s->n_sentinels - 1) % s->n_sentinels;
 
+    /* no reply: the context failed to connect or was freed, and hiredis
+     * frees it after this callback without calling on_sentinel_disconnect */
+    if (!r && s->sac == ac) s->sac = NULL;
+
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
         r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING &&
         r->element[0]->len < sizeof(s->host)) {
@@ -224,6 +260,7 @@ static void ask_sentinel(store_t *s)
     }
     ac->data = s;
     s->sac = ac;
+    arm_ready_deadline(s);
     redisLibeventAttach(ac, s->base);
     redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
     /* queued until connected; a failed connect answers it with NULL */
@@ -252,6 +289,7 @@ static void connect_master(store_t *s)
     }
     ac->data = s;
     s->ac = ac;
+    arm_ready_deadline(s);
     redisLibeventAttach(ac, s->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -294,6 +332,7 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     if (o->user && !(s->user = strdup(o->user))) goto fail;
     if (!(s->retry = evtimer_new(base, on_retry, s))) goto fail;
     if (!(s->watch = event_new(base, -1, EV_PERSIST, on_watch, s))) goto fail;
+    if (!(s->ready_to = evtimer_new(base, on_ready_deadline, s))) goto fail;
     struct timeval wt = { 0, WATCH_MS * 1000 };
     event_add(s->watch, &wt);
     connect_now(s);
@@ -314,6 +353,7 @@ void store_close(store_t *s)
     s->ac = NULL;
     if (s->retry) event_free(s->retry);
     if (s->watch) event_free(s->watch);
+    if (s->ready_to) event_free(s->ready_to);
     if (s->password) sodium_memzero(s->password, strlen(s->password));
     free(s->password);
     free(s->user);
@@ -341,15 +381,17 @@ static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
         p->cb(p->arg, 0, &d);
     } else {
         if (r->type == REDIS_REPLY_ERROR) {
-            LOG_WARN("redis: fd_pick error", "err=\"%.*s\"", (int)(r->len > 200 ? 200 : r->len), r->str);
+            char e[200];
+            LOG_WARN("redis: fd_pick error", "err=\"%s\"", log_value(e, sizeof(e), r->str, r->len));
             /* the library went missing (FUNCTION FLUSH, a new empty Redis):
              * load it again; picks meanwhile get fallbacks */
             if (strstr(r->str, "Function not found") && s->ready && s->ac) {
                 s->ready = false;
                 load_functions(s);
             }
-            /* a demoted master (failover): ask the Sentinels again */
-            if (!strncmp(r->str, "READONLY", 8) && s->n_sentinels && s->ready && s->ac) {
+            /* a demoted master (failover): connect again (asking the
+             * Sentinels, when there are some) */
+            if (!strncmp(r->str, "READONLY", 8) && s->ready && s->ac) {
                 s->ready = false;
                 redisAsyncDisconnect(s->ac);
             }
@@ -378,4 +420,15 @@ int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid
     }
     s->inflight++;
     return 0;
+}
+
+int store_release(store_t *s, const char *site, const char *callid, size_t callid_len)
+{
+    char key[48];
+    if (!store_is_ready(s)) return -ENOTCONN;
+    int kl = snprintf(key, sizeof(key), "fd:{%s}", site);
+    if (kl < 0 || (size_t)kl >= sizeof(key)) return -EINVAL;
+    const char *argv[] = { "FCALL", "fd_release", "1", key, callid };
+    size_t lens[] = { 5, 10, 1, (size_t)kl, callid_len };
+    return redisAsyncCommandArgv(s->ac, NULL, NULL, 5, argv, lens) == REDIS_OK ? 0 : -ENOTCONN;
 }

@@ -69,6 +69,10 @@ bool store_is_ready(const store_t *s);
 int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid_len,
                store_pick_cb *cb, void *arg);
 
+/* Undo a pick whose reply came after the caller was answered with the
+ * fallback (FCALL fd_release): fire and forget; -ENOTCONN when not ready. */
+int store_release(store_t *s, const char *site, const char *callid, size_t callid_len);
+
 /* The arguments of one FCALL fd_pick (or FCALL_RO fd_peek) for a plan:
  * pure, shared by the proxy and frontdeskctl (store_reply.c). The strings
  * point into <bufs>, <plan> and the caller's arguments. */

@@ -20,11 +20,12 @@
 #include "opts.h"
 #include "reload.h"
 #include "rules.h"
+#include "sipresp.h"
 #include "store.h"
 
 #define WORKER_BATCH 32      /* datagrams per recvmmsg/sendmmsg */
 #define WORKER_RX_MAX 65536  /* largest datagram we read whole */
-#define WORKER_TX_MAX 8192   /* largest answer */
+#define WORKER_TX_MAX (SIPRESP_HEAD_MAX + 2048) /* largest answer: head, Contacts, ours */
 
 struct event_base;
 struct event;

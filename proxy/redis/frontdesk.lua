@@ -138,8 +138,10 @@ end
 -- A new day at the site (<day> is the caller's YYYYMMDD): offer counts
 -- start again, so the fewest-offers sets are scored afresh (once a day).
 local function roll_day(p, day)
-    if day == '' or redis.call('SISMEMBER', p .. ':strats', 'fo') == 0 or
-       redis.call('GET', p .. ':day') == day then return end
+    if day == '' or redis.call('SISMEMBER', p .. ':strats', 'fo') == 0 then return end
+    -- sites in other time zones share pools: only ever move forward
+    local stored = tonumber(redis.call('GET', p .. ':day') or '0') or 0
+    if tonumber(day) == nil or tonumber(day) <= stored then return end
     redis.call('SET', p .. ':day', day)
     for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
         redis.call('HSET', staff_key(p, id), 'offers', 0)
@@ -192,11 +194,14 @@ local function fd_staff_set(keys, args)
     if not STATES[state] then return err('bad state "' .. state .. '"') end
     local sk = staff_key(p, id)
     if redis.call('EXISTS', sk) == 1 then set_available(p, id, false) end
-    redis.call('ZREM', p .. ':offered', id)
     redis.call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state, 'updated', now_ms())
     redis.call('HSETNX', sk, 'last_end', 0)
     redis.call('SADD', p .. ':staff', id)
-    if state == 'available' then set_available(p, id, true) end
+    -- an open offer keeps them reserved until it lapses; not available: the
+    -- offer has no reason to last
+    local offered = redis.call('ZSCORE', p .. ':offered', id)
+    if state ~= 'available' then redis.call('ZREM', p .. ':offered', id)
+    elseif not offered then set_available(p, id, true) end
     publish(p, id, state, 'staff set')
     return 'OK'
 end
@@ -233,7 +238,7 @@ end
 -- The first <want> candidates of one chain step, best first, skipping
 -- those already taken, below <min> proficiency in <skill>, or not in
 -- <p>'s staff any more. Looks at no more than <want> + MIN_LEVEL_SCAN.
-local function candidates(p, skill, strat, min, want, taken)
+local function candidates(p, skill, strat, min, want, taken, dry)
     local out = {}
     local kept = false
     for _, code in ipairs(strats_of(p)) do kept = kept or code == strat end
@@ -262,7 +267,7 @@ local function candidates(p, skill, strat, min, want, taken)
             if h then
                 local skills = parse_skills(h.skills or '') or {}
                 if (skills[skill] or 0) >= min then out[#out + 1] = { id = id, h = h } end
-            else
+            elseif not dry then
                 redis.call('ZREM', key, id) -- removed staff: heal the set
             end
         end
@@ -288,6 +293,10 @@ local function walk(keys, args, dry)
     local callid, k, offer, ttl = args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
     local caller, window, day, nsteps = args[5] or '', tonumber(args[6]) or 0, args[7] or '', tonumber(args[8])
     if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then return err('bad call-id') end
+    local function int(v) return v and v == math.floor(v) end
+    if not int(k) or not int(offer) or not int(ttl) or not int(window) then
+        return err('k, offer-ms, ttl-ms and window-s must be integers')
+    end
     if not k or k < 1 or k > 5 or not offer or offer < 1 or not ttl or ttl < 1 or
        not nsteps or nsteps < 0 or nsteps > 8 or #args ~= 8 + 4 * nsteps then
         return err('usage: fd_pick N keys... call-id k offer-ms ttl-ms caller window day nsteps {key-index skill strategy min-level}...')
@@ -355,7 +364,7 @@ local function walk(keys, args, dry)
     for n, st in ipairs(steps) do
         local want = k - #picked / 2
         if want <= 0 then break end
-        for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken)) do
+        for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken, dry)) do
             take(st.p, c.id, c.h, dry and string.format('step %d: %s at %s, %s, level %s >= %d',
                 n, st.skill, site_of(st.p), args[8 + 4 * (n - 1) + 3],
                 tostring((parse_skills(c.h.skills or '') or {})[st.skill]), st.min))
@@ -387,6 +396,37 @@ end
 
 local function fd_pick(keys, args) return walk(keys, args, false) end
 
+-- FCALL fd_release 1 fd:{site} <call-id>
+-- The proxy answered <call-id> with its fallback before fd_pick's reply
+-- came (a deadline passed): nobody rings for that decision, so free the
+-- people it reserved, record that nobody was offered (retransmissions then
+-- get the same fallback the caller already has) and forget the caller's
+-- memory it wrote. Returns how many were released.
+local function fd_release(keys, args)
+    local home, callid = keys[1], args[1]
+    if not site_of(home) then return err('KEYS[1] must be fd:{<site>}') end
+    if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then return err('bad call-id') end
+    local ck = home .. ':call:' .. callid
+    local rec = redis.call('GET', ck)
+    if not rec then return 0 end
+    local fields = {}
+    for f in string.gmatch(rec, '[^\t]+') do fields[#fields + 1] = f end
+    local released = 0
+    for i = 2, #fields, 2 do
+        local s, id = string.match(fields[i], '^([%w_-]+)/(.+)$')
+        local p = s and ('fd:{' .. s .. '}') or home
+        id = id or fields[i]
+        if redis.call('ZREM', p .. ':offered', id) == 1 then
+            released = released + 1
+            local h = load_staff(p, id)
+            if h and h.state == 'available' then set_available(p, id, true, h) end
+        end
+    end
+    redis.call('SET', ck, (fields[1] or '-') .. '\t', 'KEEPTTL')
+    if fields[1] and fields[1] ~= '-' then redis.call('DEL', home .. ':caller:' .. fields[1]) end
+    return released
+end
+
 -- FCALL_RO fd_peek: the arguments of fd_pick; who fd_pick would offer the
 -- call to now, without reserving anyone or recording anything (explain).
 -- Reply: { id1, contact1, why1, id2, contact2, why2, ... }. Offers whose
@@ -395,7 +435,7 @@ local function fd_peek(keys, args) return walk(keys, args, true) end
 
 -- FCALL fd_call_end 1 fd:{site} <id>
 -- A call of <id> ended: their idle time starts now (longest-idle) and they
--- are available again unless their state says otherwise.
+-- are available again (once an open offer, if any, has lapsed).
 local function fd_call_end(keys, args)
     local p, id, e = staff_args(keys, args)
     if e then return e end
@@ -403,9 +443,10 @@ local function fd_call_end(keys, args)
     if redis.call('EXISTS', sk) == 0 then return err('no staff "' .. id .. '" at this site') end
     local now = now_ms()
     redis.call('HSET', sk, 'last_end', now, 'state', 'available', 'updated', now)
-    redis.call('ZREM', p .. ':offered', id)
+    -- rescored with the new end of call; an open offer (a new call ringing
+    -- them now) keeps them reserved until it lapses
     set_available(p, id, false)
-    set_available(p, id, true)
+    if not redis.call('ZSCORE', p .. ':offered', id) then set_available(p, id, true) end
     publish(p, id, 'available', 'call ended')
     return 'OK'
 end
@@ -479,6 +520,7 @@ redis.register_function('fd_staff_set', entry(fd_staff_set))
 redis.register_function('fd_presence', entry(fd_presence))
 redis.register_function('fd_pick', entry(fd_pick))
 redis.register_function('fd_call_end', entry(fd_call_end))
+redis.register_function('fd_release', entry(fd_release))
 redis.register_function('fd_staff_remove', entry(fd_staff_remove))
 redis.register_function('fd_skills_set', entry(fd_skills_set))
 redis.register_function{ function_name = 'fd_staff_list', callback = entry(fd_staff_list), flags = { 'no-writes' } }

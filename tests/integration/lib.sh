@@ -71,3 +71,13 @@ call() {
         sed -e "s/CALLID/${2:-c$RANDOM$RANDOM}/g" -e "s/CALLER/${CALLER:-$((1000 + RANDOM % 9000))}/g" |
         "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" -
 }
+# wait_ready [SECONDS]: until the proxy's /readyz says ready (every worker's
+# Redis connection ready), at most SECONDS (default 5)
+wait_ready() {
+    local i
+    for i in $(seq 1 $((${1:-5} * 10))); do
+        stack_http "$FD_ADMIN_PORT" /readyz 2>/dev/null | grep -q '^ready$' && return 0
+        sleep 0.1
+    done
+    return 1
+}

@@ -30,8 +30,10 @@ o=$(sip invite.sip ro-1)
 check "read-only replica: the fallback" [ "$(contacts_of "$o")" = "$FALLBACK" ]
 stack_redis REPLICAOF NO ONE >/dev/null
 check "master again: staff picked again" picks_again ro-back
+check "a READONLY reply makes the worker connect again" has "$(cat "$FD_PROXY_LOG")" 'why="disconnected"'
 
 # someone flushes the functions: the proxy loads them again by itself
+check "every worker ready again" wait_ready
 stack_redis FUNCTION FLUSH >/dev/null
 o=$(sip invite.sip flush-1)
 check "functions flushed: the fallback" [ "$(contacts_of "$o")" = "$FALLBACK" ]
