@@ -32,7 +32,7 @@
 #define CONFIG_ZONEINFO "/usr/share/zoneinfo"
 #define CONFIG_NAME_MAX 100        /* group and site display names */
 #define CONFIG_TZ_MAX 64
-#define CONFIG_URI_MAX 256
+#define CONFIG_URI_MAX RULES_URI_MAX
 #define CONFIG_HEADER_MAX 64
 #define CONFIG_WORD_MAX 256 /* ids and skills, before their own 32 check */
 #define CONFIG_POOL_BIT 0x80000000u /* in site_ids: the id is a pool's */

@@ -29,6 +29,7 @@
 #define RULES_CALLER_HASH_LEN 32 /* hex characters of a caller hash */
 #define RULES_MAX_CONTACTS 5 /* upper bound of a route's max_contacts */
 #define RULES_MAX_MENU 12    /* menu options per site ("0"-"9", "*", "#") */
+#define RULES_URI_MAX 256    /* bytes of a destination URI in a rules file */
 
 /* A counted view into someone else's buffer; not NUL-terminated. */
 typedef struct {
