@@ -1,5 +1,6 @@
 /* fwd.c -- forward mode's Via, branch and Max-Forwards surgery; see fwd.h. */
 #include "fwd.h"
+#include "outbuf.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -15,23 +16,6 @@
 /* Fixed: branches must be the same on every proxy instance and restart. */
 static const unsigned char branch_key[crypto_shorthash_KEYBYTES] = "frontdesk-branch";
 
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool full;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t n)
-{
-    if (o->full || o->len + n > o->cap) {
-        o->full = true;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-static void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
 
 static void put_self(out_t *o, const fwd_self_t *self)
 {

@@ -8,6 +8,7 @@
 #include <osipparser2/osip_parser.h>
 #include <sodium.h>
 
+#include "outbuf.h"
 #include "version.h"
 
 /* A fixed key: to-tags need to be the same across workers and restarts,
@@ -43,24 +44,6 @@ bool sip_is_ack_for_us(const sip_req_t *r)
     return memcmp(tag, r->to_tag.s, 16) == 0;
 }
 
-/* Appending with one bounds check per piece. */
-typedef struct {
-    char *p;
-    size_t len, cap;
-    bool full;
-} out_t;
-
-static void put(out_t *o, const char *s, size_t n)
-{
-    if (o->full || o->len + n > o->cap) {
-        o->full = true;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-}
-
-static void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
 
 /* Length of the first value of a Via header field (up to a top-level
  * comma). */

@@ -1,0 +1,30 @@
+/* outbuf.h -- appending to a fixed buffer with one bounds check per piece:
+ * once a piece does not fit, the buffer is marked full and every later
+ * piece is ignored, so a builder writes straight through and checks once
+ * at the end. Used by the answer and forwarding builders (pure). */
+#ifndef FRONTDESK_OUTBUF_H
+#define FRONTDESK_OUTBUF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <string.h>
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool full;
+} out_t;
+
+static inline void put(out_t *o, const char *s, size_t n)
+{
+    if (o->full || o->len + n > o->cap) {
+        o->full = true;
+        return;
+    }
+    memcpy(o->p + o->len, s, n);
+    o->len += n;
+}
+
+static inline void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
+
+#endif
