@@ -112,7 +112,7 @@ clean:
 -include $(shell find $(B) -name '*.d' 2>/dev/null)
 
 # Frontdesk against Kamailio from Debian, same load, same run (bench/compare.sh
-# installs kamailio and kamailio-redis-modules when missing); ~6-8 minutes
+# installs kamailio and kamailio-redis-modules when missing); ~5 minutes
 bench-compare: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/compare.sh

@@ -1,0 +1,534 @@
+#!/usr/bin/env bash
+# compare.sh -- `make bench-compare`: the same load, in the same run, against
+# Frontdesk and against Kamailio from Debian, and the ratios.
+#
+# Four configurations, all on loopback, each loaded from ONE source address
+# and port (fd-bench --single-source: one PBX trunk), each proxy with two
+# workers:
+#
+#   fd_redis    Frontdesk, calls to 15125550100*1: a staff pick in Redis
+#               (one FCALL per call), --offer-window 1 so picks keep
+#               finding free staff
+#   kam_redis   Kamailio, bench/peers/kamailio-redis.cfg: one HGET through
+#               ndb_redis per call, its answer as the Contact
+#   fd_static   Frontdesk, calls to the closed Annex (15125550400): answered
+#               from the rules alone, no Redis
+#   kam_static  Kamailio, bench/peers/kamailio-static.cfg: a fixed Contact
+#
+# Two more, only when asked for in FD_COMPARE_ONLY: fd_redis_log and
+# fd_static_log, the same calls to a second Frontdesk that logs every call
+# (--log-level info) to its log file under run/bench-compare/ (only its
+# last 1000 lines are kept on exit).
+#
+# Every configuration gets RUNS (3) runs, interleaved (A B C D, A B C D,
+# A B C D) so that whatever else the machine does hits all four alike. A run
+# measures two things, one after the other:
+#
+#   closed  CLOSED (5) seconds of closed-loop load, 64 calls in flight
+#           (`fd-bench run --rate max --inflight 64`): the calls/s answered.
+#   paced   `fd-bench run --find-max --single-source --step 2`: the highest
+#           open-loop rate with no wrong answer, loss <= 0.1%, p99 <= 50 ms
+#           and the generator keeping up. find-max multiplies the rate by
+#           1.5 a step, too coarse for a ratio, so the run then bisects
+#           between its last good and its first bad rate (REFINE probes in
+#           log space, each an open-loop run of STEP seconds judged the
+#           same way). p50/p99 are those of the highest good step.
+#
+# A configuration's figure is the median over its runs. The ratios of the
+# metric FD_COMPARE_METRIC (default closed) make the last line,
+#
+#   compare: frontdesk_redis/kamailio_redis=R1 frontdesk_static/kamailio_static=R2
+#
+# and those of the other metric the line above it. Why closed by default:
+# on a shared 2-core box the paced search stops at the first step whose p99
+# passes 50 ms, and a scheduling stall of 50-100 ms (another job compiling)
+# is enough; the Redis configurations, which need three processes scheduled
+# per call, are hit hardest, and their paced ratio swung from 0.44 to 2.25
+# between complete runs of this script. Closed-loop throughput only loses
+# the stalled time, and its ratios moved by at most 0.15 (bench/README.md).
+#
+# Environment (all optional):
+#   FD_COMPARE_RUNS=3       runs per configuration (median taken), 1 to 9
+#   FD_COMPARE_METRIC=closed   closed or paced: which ratios make `compare:`
+#   FD_COMPARE_CLOSED=5     seconds of closed loop per run (0: none; then
+#                           the metric must be paced)
+#   FD_COMPARE_STEP=2       seconds per find-max step and per probe
+#   FD_COMPARE_REFINE=2     bisection probes after each find-max (0: none)
+#   FD_COMPARE_PACED=1      0: skip the paced search (then the metric must
+#                           be closed)
+#   FD_COMPARE_ONLY="fd_static kam_static"   the configurations to run, in
+#                           this order (default: the four above)
+#   FD_COMPARE_KAM_MEM=fm   Kamailio's memory manager (kamailio -x): fm,
+#                           tlsf, or qm, Kamailio's default, a debugging
+#                           allocator that costs it about two thirds of its
+#                           rate
+#
+# Starts: a private redis-server with the demo clinic group, one Frontdesk
+# and two Kamailios (deploy/stack.sh, run/bench-compare/); stops all of them
+# by PID on exit, Ctrl-C included. Installs the Debian packages kamailio and
+# kamailio-redis-modules first when they are missing (only this target
+# needs them). Results: build/bench/compare/ (one JSON per fd-bench run,
+# the table in compare.txt). Bounded: every fd-bench run has a call count
+# and a duration; the whole thing takes about 5 minutes on 2 cores.
+#
+# Exit status: 0 when no answer was wrong and every configuration has a
+# median above 0, 1 otherwise, 2 when the bench could not run.
+
+set -u
+cd "$(dirname "$0")/.." || exit 2
+ROOT=$PWD
+BENCH=$ROOT/build/fd-bench
+FRONTDESK=$ROOT/build/frontdesk
+PEERS=$ROOT/bench/peers
+RUN=$ROOT/run/bench-compare
+OUT=$ROOT/build/bench/compare
+
+RUNS=${FD_COMPARE_RUNS:-3}
+STEP=${FD_COMPARE_STEP:-2}
+REFINE=${FD_COMPARE_REFINE:-2}
+CLOSED=${FD_COMPARE_CLOSED:-5}
+PACED=${FD_COMPARE_PACED:-1}
+METRIC=${FD_COMPARE_METRIC:-closed}
+CONFIGS=${FD_COMPARE_ONLY:-fd_redis kam_redis fd_static kam_static}
+KAM_MEM=${FD_COMPARE_KAM_MEM:-fm}
+WORKERS=2
+T0=$(date +%s)
+
+say() { echo "compare: $*" >&2; }
+
+for v in RUNS STEP REFINE CLOSED PACED; do
+    case ${!v} in ''|*[!0-9]*) say "FD_COMPARE_$v must be a number"; exit 2;; esac
+done
+if [ "$RUNS" -lt 1 ] || [ "$RUNS" -gt 9 ]; then say "FD_COMPARE_RUNS: 1 to 9"; exit 2; fi
+if [ "$STEP" -lt 1 ] || [ "$STEP" -gt 10 ]; then say "FD_COMPARE_STEP: 1 to 10"; exit 2; fi
+[ "$REFINE" -le 4 ] || { say "FD_COMPARE_REFINE: 0 to 4"; exit 2; }
+[ "$CLOSED" -le 10 ] || { say "FD_COMPARE_CLOSED: 0 to 10"; exit 2; }
+case $METRIC in
+    closed) [ "$CLOSED" -gt 0 ] || { say "FD_COMPARE_METRIC=closed needs FD_COMPARE_CLOSED > 0"; exit 2; };;
+    paced) [ "$PACED" -gt 0 ] || { say "FD_COMPARE_METRIC=paced needs FD_COMPARE_PACED=1"; exit 2; };;
+    *) say "FD_COMPARE_METRIC: closed or paced"; exit 2;;
+esac
+case $KAM_MEM in fm|tlsf|qm) ;; *) say "FD_COMPARE_KAM_MEM: fm, tlsf or qm"; exit 2;; esac
+for c in $CONFIGS; do
+    case $c in fd_redis|kam_redis|fd_static|kam_static|fd_redis_log|fd_static_log) ;;
+        *) say "unknown configuration '$c' in FD_COMPARE_ONLY"; exit 2;; esac
+done
+
+for b in "$BENCH" "$FRONTDESK"; do
+    [ -x "$b" ] || { say "$b is missing: run make first"; exit 2; }
+done
+
+# ---------------------------------------------------------------------------
+# Kamailio from Debian, installed here (deploy/deps.sh does not: only this
+# target needs it), the same way deploy/deps.sh installs: only what is
+# missing, apt-get as root, through sudo otherwise.
+# ---------------------------------------------------------------------------
+
+install_peers() {
+    local p missing="" SUDO
+    for p in kamailio kamailio-redis-modules; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    say "installing$missing"
+    if [ "$(id -u)" -eq 0 ]; then SUDO=""
+    elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"
+    else
+        say "need root (or sudo) to install:$missing"
+        return 1
+    fi
+    export DEBIAN_FRONTEND=noninteractive
+    # shellcheck disable=SC2086
+    if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
+        $SUDO apt-get update -qq &&
+        $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null || return 1
+    fi
+    # On a machine run by systemd the package enables and starts its own
+    # kamailio.service (every interface, port 5060, /etc/kamailio). We only
+    # want the binary: stop and disable the service we just caused.
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 &&
+       systemctl is-enabled --quiet kamailio 2>/dev/null; then
+        say "disabling the kamailio.service the package enabled (the bench runs its own)"
+        $SUDO systemctl disable --now kamailio >/dev/null 2>&1 || true
+    fi
+    say "installed$missing"
+}
+
+if ! install_peers; then
+    say "could not install kamailio and kamailio-redis-modules"
+    exit 2
+fi
+KAMAILIO=$(command -v kamailio || echo /usr/sbin/kamailio)
+[ -x "$KAMAILIO" ] || { say "kamailio is not installed"; exit 2; }
+
+# ---------------------------------------------------------------------------
+# The stack: Redis + demo data + Frontdesk (deploy/stack.sh), two Kamailios
+# ---------------------------------------------------------------------------
+
+rm -rf "$RUN"
+mkdir -p "$RUN" "$OUT" || exit 2
+rm -f "$OUT"/*.json "$OUT"/compare.txt
+# read by deploy/stack.sh
+# shellcheck disable=SC2034
+FD_RUN=$RUN FD_BIN=$FRONTDESK
+# shellcheck source=/dev/null
+. "$ROOT/deploy/stack.sh" || { say "deploy/stack.sh failed to load"; exit 2; }
+
+FDL_LOG=""
+KAM_PIDS=""      # main Kamailio processes (they stop their children)
+KAM_KIDS=""      # their children, recorded at start, checked at stop
+SAMPLER_PID=""
+BENCH_PID=""
+
+# shellcheck disable=SC2317 # called from the traps
+cleanup() {
+    local p
+    [ -n "$BENCH_PID" ] && kill -TERM "$BENCH_PID" 2>/dev/null && wait "$BENCH_PID" 2>/dev/null
+    [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
+    BENCH_PID="" SAMPLER_PID=""
+    for p in $KAM_PIDS; do kill -TERM "$p" 2>/dev/null; done
+    for p in $KAM_PIDS; do
+        for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null
+        wait "$p" 2>/dev/null
+    done
+    # children that outlived their main process (they should not)
+    for p in $KAM_KIDS; do
+        if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -q "^$KAMAILIO .*$RUN"; then
+            kill -9 "$p" 2>/dev/null
+        fi
+    done
+    KAM_PIDS="" KAM_KIDS=""
+    stack_stop
+    # the logging Frontdesk writes ~200 bytes a call: keep only its tail
+    if [ -n "${FDL_LOG:-}" ] && [ -f "$FDL_LOG" ]; then
+        tail -n 1000 "$FDL_LOG" >"$FDL_LOG.tail" && rm -f "$FDL_LOG"
+    fi
+}
+# shellcheck disable=SC2317 # called from the traps
+on_signal() { say "interrupted"; exit "$1"; }
+trap cleanup EXIT
+trap 'on_signal 130' INT
+trap 'on_signal 143' TERM
+trap 'on_signal 129' HUP
+
+# children of a process, from /proc (no pgrep needed)
+children_of() {
+    local t
+    for t in /proc/"$1"/task/*/children; do
+        [ -r "$t" ] && cat "$t" 2>/dev/null
+    done | tr ' ' '\n' | grep -E '^[0-9]+$' | tr '\n' ' '
+}
+
+# start_kamailio NAME CFG [kamailio flags...]: sets KAM_PORT and KAM_PID
+start_kamailio() {
+    local name=$1 cfg=$2 port pid dir i
+    shift 2
+    dir=$RUN/kamailio-$name
+    mkdir -p "$dir"
+    KAM_PORT="" KAM_PID=""
+    for _ in 1 2 3; do
+        port=$(stack_free_port) || return 1
+        "$KAMAILIO" -f "$cfg" -DD -E -l "udp:127.0.0.1:$port" -Y "$dir" \
+            -P "$dir/kamailio.pid" -m 64 -M 8 -x "$KAM_MEM" -A "WORKERS=$WORKERS" "$@" \
+            >"$dir/kamailio.log" 2>&1 &
+        pid=$!
+        KAM_PIDS="$KAM_PIDS $pid"
+        for i in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            # ready when it answers an OPTIONS (sipsak comes with deploy/deps.sh)
+            if sipsak -s "sip:ping@127.0.0.1:$port" >/dev/null 2>&1; then
+                KAM_KIDS="$KAM_KIDS $(children_of "$pid")"
+                KAM_PORT=$port KAM_PID=$pid
+                return 0
+            fi
+            sleep 0.1
+        done
+        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    done
+    say "kamailio ($name) did not start; its log:"
+    cat "$dir/kamailio.log" >&2
+    return 1
+}
+
+say "starting redis, the demo clinic group, frontdesk and two kamailios under ${RUN#"$ROOT"/}"
+if ! stack_start_redis || ! stack_seed_demo >/dev/null; then
+    say "could not start Redis with the demo data"; exit 2
+fi
+if ! stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --log-level warn; then
+    say "could not start frontdesk"; exit 2
+fi
+FD_PORT=$FD_SIP_PORT FD_PID=$FD_PROXY_PID
+FDL_PORT="" FDL_PID=""
+case " $CONFIGS " in *_log\ *)
+    if ! stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --log-level info; then
+        say "could not start the logging frontdesk"; exit 2
+    fi
+    FDL_PORT=$FD_SIP_PORT FDL_PID=$FD_PROXY_PID FDL_LOG=$FD_PROXY_LOG
+    ;;
+esac
+start_kamailio static "$PEERS/kamailio-static.cfg" || exit 2
+KS_PORT=$KAM_PORT KS_PID=$KAM_PID
+start_kamailio redis "$PEERS/kamailio-redis.cfg" \
+    -A "REDIS_SERVER=\"name=fd;addr=127.0.0.1;port=$FD_REDIS_PORT\"" || exit 2
+KR_PORT=$KAM_PORT KR_PID=$KAM_PID
+
+# ---------------------------------------------------------------------------
+# One configuration
+# ---------------------------------------------------------------------------
+
+cfg_target() {
+    case $1 in
+        fd_*_log) echo "127.0.0.1:$FDL_PORT";;
+        fd_*) echo "127.0.0.1:$FD_PORT";;
+        kam_static) echo "127.0.0.1:$KS_PORT";;
+        kam_redis) echo "127.0.0.1:$KR_PORT";;
+    esac
+}
+cfg_callee() {
+    case $1 in
+        fd_redis|fd_redis_log) echo '15125550100*1';;
+        fd_static|fd_static_log) echo 15125550400;;
+        kam_*) echo 15125550100;;
+    esac
+}
+# the processes whose CPU counts as "proxy" for a configuration
+cfg_proxy_pids() {
+    case $1 in
+        fd_*_log) echo "$FDL_PID";;
+        fd_*) echo "$FD_PID";;
+        kam_static) echo "$KS_PID $(children_of "$KS_PID")";;
+        kam_redis) echo "$KR_PID $(children_of "$KR_PID")";;
+    esac
+}
+cfg_label() {
+    case $1 in
+        fd_redis) echo "frontdesk, Redis pick (FCALL)";;
+        kam_redis) echo "kamailio, ndb_redis HGET";;
+        fd_static) echo "frontdesk, static (closed site)";;
+        fd_redis_log) echo "fd_redis, info log to a file";;
+        fd_static_log) echo "fd_static, info log to a file";;
+        kam_static) echo "kamailio, static Contact";;
+    esac
+}
+
+# json_num FILE KEY: the first (top-level) numeric value of KEY
+json_num() {
+    grep -o "\"$2\":[-0-9.]*" "$1" 2>/dev/null | head -n 1 | cut -d: -f2
+}
+
+# CPU sampler: every 0.5 s, the CPU used by each group of processes over
+# the last second; keeps each group's highest value (100 = one core).
+# Groups: "proxy" (given PIDs), "redis", "gen" (fd-bench, once it runs).
+ticks_of() { # PID... -> utime+stime summed, in clock ticks
+    local p s f t=0
+    for p in "$@"; do
+        read -r s 2>/dev/null <"/proc/$p/stat" || continue
+        s=${s##*) }
+        read -r -a f <<<"$s"
+        t=$((t + f[11] + f[12]))
+    done
+    echo "$t"
+}
+HZ=$(getconf CLK_TCK 2>/dev/null || echo 100)
+sampler() { # outfile genpidfile proxy-pids...
+    local out=$1 genfile=$2 gen pp rp gp
+    shift 2
+    local -a hp hr hg hgp
+    local i=0 max_p=0 max_r=0 max_g=0 d
+    while :; do
+        gen=""; [ -s "$genfile" ] && read -r gen <"$genfile"
+        pp=$(ticks_of "$@"); rp=$(ticks_of "$FD_REDIS_PID")
+        gp=0; [ -n "$gen" ] && gp=$(ticks_of "$gen")
+        hp[i]=$pp hr[i]=$rp hg[i]=$gp hgp[i]=${gen:-0}
+        if [ "$i" -ge 2 ]; then
+            d=$(( (pp - hp[i-2]) * 100 / HZ )); [ "$d" -gt "$max_p" ] && max_p=$d
+            d=$(( (rp - hr[i-2]) * 100 / HZ )); [ "$d" -gt "$max_r" ] && max_r=$d
+            # fd-bench: only across two samples of the same, living process
+            if [ -n "$gen" ] && [ "${hgp[i-2]}" = "$gen" ] && [ "$gp" -ge "${hg[i-2]}" ] && [ "${hg[i-2]}" -gt 0 ]; then
+                d=$(( (gp - hg[i-2]) * 100 / HZ )); [ "$d" -gt "$max_g" ] && max_g=$d
+            fi
+            echo "$max_p $max_r $max_g" >"$out.tmp" && mv "$out.tmp" "$out"
+        fi
+        i=$((i + 1))
+        sleep 0.5
+    done
+}
+
+# probe TARGET CALLEE RATE JSON: one open-loop run of STEP seconds at RATE,
+# judged like a find-max step; 0 good, 1 not good
+probe() {
+    local target=$1 callee=$2 rate=$3 json=$4 count wrong loss p99 sent
+    count=$((rate * STEP))
+    "$BENCH" run --target "$target" --single-source --to "$callee" \
+        --rate "$rate" --count "$count" --duration $((STEP + 3)) \
+        --expect-contacts "$FD_EXPECT_CONTACTS" --json >"$json" 2>/dev/null &
+    BENCH_PID=$!
+    wait "$BENCH_PID"
+    BENCH_PID=""
+    wrong=$(json_num "$json" wrong); loss=$(json_num "$json" loss_pct)
+    p99=$(json_num "$json" p99_us); sent=$(json_num "$json" sent)
+    [ -n "$wrong" ] && [ -n "$loss" ] && [ -n "$p99" ] && [ -n "$sent" ] || return 1
+    awk -v w="$wrong" -v l="$loss" -v p="$p99" -v s="$sent" -v c="$count" \
+        'BEGIN { exit !(w == 0 && l <= 0.1 && p <= 50000 && s >= 0.95 * c) }'
+}
+
+# run_config CFG ROUND: the closed loop, then find-max and its probes;
+# appends one line to $OUT/results:
+#   cfg round closed paced findmax p50 p99 cpu_proxy cpu_redis cpu_gen wrong stop
+# returns 2 when fd-bench could not run
+run_config() {
+    local cfg=$1 round=$2 target callee json good bad mid k rc=0
+    local closed=0 paced=0 fm=0 p50="" p99="" stop="-" cpu genfile wrong=0 f
+    target=$(cfg_target "$cfg"); callee=$(cfg_callee "$cfg")
+    genfile=$RUN/gen.pid; : >"$genfile"
+    # shellcheck disable=SC2046 # one PID per word
+    sampler "$RUN/cpu" "$genfile" $(cfg_proxy_pids "$cfg") &
+    SAMPLER_PID=$!
+
+    if [ "$CLOSED" -gt 0 ]; then
+        json=$OUT/$cfg-$round-closed.json
+        "$BENCH" run --target "$target" --single-source --to "$callee" \
+            --rate max --inflight 64 --count 1000000 --duration $((CLOSED + 1)) \
+            --expect-contacts "$FD_EXPECT_CONTACTS" --json \
+            >"$json" 2>"$RUN/$cfg-$round-closed.err" &
+        BENCH_PID=$!
+        echo "$BENCH_PID" >"$genfile"
+        wait "$BENCH_PID"
+        [ $? -eq 2 ] && rc=2
+        BENCH_PID=""
+        closed=$(json_num "$json" cps); closed=${closed%.*}; closed=${closed:-0}
+        sleep 0.5
+    fi
+
+    if [ "$PACED" -gt 0 ] && [ "$rc" -ne 2 ]; then
+        json=$OUT/$cfg-$round.json
+        "$BENCH" run --target "$target" --find-max --single-source --step "$STEP" \
+            --to "$callee" --expect-contacts "$FD_EXPECT_CONTACTS" \
+            --count 200000 --duration 60 --json >"$json" 2>"$RUN/$cfg-$round.err" &
+        BENCH_PID=$!
+        echo "$BENCH_PID" >"$genfile"
+        wait "$BENCH_PID"
+        [ $? -eq 2 ] && rc=2
+        BENCH_PID=""
+        fm=$(json_num "$json" max_good_rate); fm=${fm%.*}; fm=${fm:-0}
+        p50=$(json_num "$json" p50_us); p99=$(json_num "$json" p99_us)
+        stop=$(grep -o '"stop_reason":"[^"]*"' "$json" | head -n 1 | cut -d'"' -f4)
+        paced=$fm
+        # bisect between the last good rate and the first bad one (x1.5)
+        if [ "$fm" -gt 0 ] && [ "$REFINE" -gt 0 ] && [ "$rc" -ne 2 ]; then
+            good=$fm
+            bad=$(awk -v g="$fm" 'BEGIN { printf "%d", g * 1.5 }')
+            for k in $(seq 1 "$REFINE"); do
+                mid=$(awk -v g="$good" -v b="$bad" 'BEGIN { printf "%d", sqrt(g * b) }')
+                if probe "$target" "$callee" "$mid" "$OUT/$cfg-$round-probe$k.json"; then
+                    good=$mid
+                    p50=$(json_num "$OUT/$cfg-$round-probe$k.json" p50_us)
+                    p99=$(json_num "$OUT/$cfg-$round-probe$k.json" p99_us)
+                else
+                    bad=$mid
+                fi
+            done
+            paced=$good
+        fi
+    fi
+
+    sleep 0.6 # one more CPU sample
+    kill "$SAMPLER_PID" 2>/dev/null; wait "$SAMPLER_PID" 2>/dev/null
+    SAMPLER_PID=""
+    cpu=$(cat "$RUN/cpu" 2>/dev/null); cpu=${cpu:-"- - -"}
+    rm -f "$RUN/cpu"
+    # wrong answers anywhere in this run (every step of every fd-bench run)
+    for f in "$OUT/$cfg-$round"*.json; do
+        [ -f "$f" ] || continue
+        k=$(grep -o '"wrong":[0-9]*' "$f" | cut -d: -f2 | awk '{ n += $1 } END { print n + 0 }')
+        wrong=$((wrong + k))
+    done
+    # shellcheck disable=SC2086 # three numbers
+    echo "$cfg $round $closed $paced $fm ${p50:--} ${p99:--} $cpu $wrong ${stop// /_}" >>"$OUT/results"
+    # shellcheck disable=SC2086 # three numbers
+    printf '  %-13s run %d  closed %6d/s  paced %6d/s (find-max %d/s, stopped on: %s)  p50 %s us  p99 %s us  wrong %d  peak cpu: proxy %s%% redis %s%% fd-bench %s%%\n' \
+        "$cfg" "$round" "$closed" "$paced" "$fm" "${stop:--}" "${p50:--}" "${p99:--}" "$wrong" $cpu
+    return "$rc"
+}
+
+# ---------------------------------------------------------------------------
+# The runs, interleaved
+# ---------------------------------------------------------------------------
+
+[ -n "$FDL_PID" ] && echo "== logging frontdesk on 127.0.0.1:$FDL_PORT (pid $FDL_PID), logs to ${FDL_LOG#"$ROOT"/}"
+echo "== frontdesk on 127.0.0.1:$FD_PORT (pid $FD_PID), kamailio static on 127.0.0.1:$KS_PORT (pid $KS_PID), kamailio redis on 127.0.0.1:$KR_PORT (pid $KR_PID), redis on 127.0.0.1:$FD_REDIS_PORT"
+echo "== $RUNS rounds of: $CONFIGS; each: ${CLOSED} s closed loop, then find-max --single-source --step $STEP and $REFINE bisection probes; kamailio -x $KAM_MEM"
+: >"$OUT/results"
+for round in $(seq 1 "$RUNS"); do
+    for cfg in $CONFIGS; do
+        if ! run_config "$cfg" "$round"; then
+            say "fd-bench could not run ($cfg); see ${RUN#"$ROOT"/}/$cfg-$round*.err"
+            exit 2
+        fi
+        sleep 1
+    done
+done
+
+# ---------------------------------------------------------------------------
+# The table and the ratios
+# ---------------------------------------------------------------------------
+
+# median of the numbers on stdin (the lower middle one for an even count)
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)]; else print 0 }'; }
+# col CFG N: column N of CFG's lines in the results
+col() { awk -v c="$1" -v n="$2" '$1 == c { print $n }' "$OUT/results"; }
+
+status=0
+declare -A CMED PMED
+for cfg in $CONFIGS; do
+    CMED[$cfg]=$(col "$cfg" 3 | median)
+    PMED[$cfg]=$(col "$cfg" 4 | median)
+    m=${CMED[$cfg]}; [ "$METRIC" = paced ] && m=${PMED[$cfg]}
+    [ "$m" -gt 0 ] || status=1
+    [ "$(col "$cfg" 11 | awk '{ n += $1 } END { print n + 0 }')" -eq 0 ] || status=1
+done
+# ratio A B METRIC
+ratio() {
+    local a b
+    if [ "$3" = closed ]; then a=${CMED[$1]:-0} b=${CMED[$2]:-0}; else a=${PMED[$1]:-0} b=${PMED[$2]:-0}; fi
+    awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0 && b > 0) printf "%.2f", a / b; else printf "n/a" }'
+}
+other=paced; [ "$METRIC" = paced ] && other=closed
+[ "$other" = closed ] && [ "$CLOSED" -eq 0 ] && other=""
+[ "$other" = paced ] && [ "$PACED" -eq 0 ] && other=""
+
+{
+    echo
+    echo "== bench-compare $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), fd-bench, proxies and Redis on one box"
+    echo "   one source port; 2 workers each (kamailio: children=2 on one UDP socket, -x $KAM_MEM); medians of $RUNS run(s)"
+    echo "   closed: calls/s answered in ${CLOSED} s of closed loop, 64 calls in flight"
+    echo "   paced:  highest open-loop rate with loss <= 0.1%, p99 <= 50 ms (find-max x1.5, then $REFINE bisection probes);"
+    echo "           p50/p99 at that rate, in the run with the median paced rate"
+    echo "   cpu:    highest 1 s CPU of the proxy, Redis and fd-bench during the run with the median closed"
+    echo "           figure (100 = one core)"
+    echo
+    printf '%-13s %-31s %-19s %6s  %-19s %6s %7s %7s %6s %6s %6s\n' config what "closed (calls/s)" median "paced (calls/s)" median p50_us p99_us proxy% redis% bench%
+    for cfg in $CONFIGS; do
+        cruns=$(col "$cfg" 3 | tr '\n' ' '); pruns=$(col "$cfg" 4 | tr '\n' ' ')
+        # the median runs' own lines (the first one with that figure)
+        pline=$(awk -v c="$cfg" -v m="${PMED[$cfg]}" '$1 == c && $4 == m { print; exit }' "$OUT/results")
+        cline=$(awk -v c="$cfg" -v m="${CMED[$cfg]}" '$1 == c && $3 == m { print; exit }' "$OUT/results")
+        read -r _ _ _ _ _ p50 p99 _ <<<"$pline"
+        read -r _ _ _ _ _ _ _ cp cr cg _ <<<"$cline"
+        printf '%-13s %-31s %-19s %6s  %-19s %6s %7s %7s %6s %6s %6s\n' "$cfg" "$(cfg_label "$cfg")" \
+            "$cruns" "${CMED[$cfg]}" "$pruns" "${PMED[$cfg]}" "${p50:--}" "${p99:--}" "${cp:--}" "${cr:--}" "${cg:--}"
+    done
+    echo
+    elapsed=$(( $(date +%s) - T0 ))
+    echo "total time: $((elapsed / 60)) min $((elapsed % 60)) s; every fd-bench run's JSON in ${OUT#"$ROOT"/}/"
+    if [ -n "$other" ]; then
+        echo "$other (not the figure): frontdesk_redis/kamailio_redis=$(ratio fd_redis kam_redis "$other") frontdesk_static/kamailio_static=$(ratio fd_static kam_static "$other")"
+    fi
+    echo "$METRIC (the figure, medians of $RUNS):"
+    echo "compare: frontdesk_redis/kamailio_redis=$(ratio fd_redis kam_redis "$METRIC") frontdesk_static/kamailio_static=$(ratio fd_static kam_static "$METRIC")"
+} | tee "$OUT/compare.txt"
+
+exit "$status"
