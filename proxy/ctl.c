@@ -33,7 +33,9 @@ static const char usage[] =
     "  presence set SITE STAFF STATE [REASON]   available|busy|break|wrapup|offline\n"
     "  presence get SITE STAFF\n"
     "  presence list SITE\n"
-    "  staff add SITE STAFF CONTACT SKILLS [STATE]   SKILLS: billing:3,scheduling:5\n"
+    "  staff add SITE STAFF CONTACT SKILLS [STATE [MAX_OFFERS]]\n"
+    "                                   SKILLS: billing:3,scheduling:5; MAX_OFFERS:\n"
+    "                                   calls that may ring them at once (default 1)\n"
     "  staff remove SITE STAFF\n"
     "  skills set SITE STAFF SKILLS\n"
     "  call end SITE STAFF              a call ended: idle time starts now\n"
@@ -407,7 +409,7 @@ int main(int argc, char **argv)
     else if (!strcmp(a, "presence") && !strcmp(b, "get") && rest == 2)
         rc = fcall(&c, "FCALL_RO", "fd_staff_get", args[0], 1, args + 1);
     else if (!strcmp(a, "presence") && !strcmp(b, "list") && rest == 1) rc = presence_list(&c, args[0]);
-    else if (!strcmp(a, "staff") && !strcmp(b, "add") && (rest == 4 || rest == 5))
+    else if (!strcmp(a, "staff") && !strcmp(b, "add") && rest >= 4 && rest <= 6)
         rc = fcall(&c, "FCALL", "fd_staff_set", args[0], rest - 1, args + 1);
     else if (!strcmp(a, "staff") && !strcmp(b, "remove") && rest == 2)
         rc = fcall(&c, "FCALL", "fd_staff_remove", args[0], 1, args + 1);

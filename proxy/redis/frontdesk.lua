@@ -75,7 +75,8 @@ local function score(strat, h, level)
     return (tonumber(h.offers) or 0) * SCALE + last_end -- fo
 end
 
-local STAFF_FIELDS = { 'contact', 'skills', 'state', 'last_end', 'last_offer', 'offers' }
+local STAFF_FIELDS = { 'contact', 'skills', 'state', 'last_end', 'last_offer', 'offers',
+                       'max_offers', 'open_offers' }
 
 local function load_staff(p, id)
     local v = redis.call('HMGET', staff_key(p, id), unpack(STAFF_FIELDS))
@@ -83,6 +84,19 @@ local function load_staff(p, id)
     local h = {}
     for i = 1, #STAFF_FIELDS do h[STAFF_FIELDS[i]] = v[i] or nil end
     return h
+end
+
+-- A staff member takes up to max_offers calls ringing at once (default 1);
+-- with that many offers open they are out of the availability sets until
+-- the offers lapse.
+local function is_full(h)
+    return (tonumber(h.open_offers) or 0) >= (tonumber(h.max_offers) or 1)
+end
+
+-- No open offer any more (lapsed, released, or the person left).
+local function clear_offers(p, id)
+    redis.call('ZREM', p .. ':offered', id)
+    redis.call('HSET', staff_key(p, id), 'open_offers', 0)
 end
 
 -- The strategies whose availability sets site <p> keeps: longest idle
@@ -131,7 +145,11 @@ local function lapse_offers(p, now)
     redis.call('ZREMRANGEBYSCORE', off, '-inf', now)
     for _, id in ipairs(ids) do
         local h = load_staff(p, id)
-        if h and h.state == 'available' then set_available(p, id, true, h) end
+        if h then
+            redis.call('HSET', staff_key(p, id), 'open_offers', 0)
+            h.open_offers = '0'
+            if h.state == 'available' then set_available(p, id, true, h) end
+        end
     end
 end
 
@@ -146,7 +164,7 @@ local function roll_day(p, day)
     for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
         redis.call('HSET', staff_key(p, id), 'offers', 0)
         local h = load_staff(p, id)
-        if h and h.state == 'available' and not redis.call('ZSCORE', p .. ':offered', id) then
+        if h and h.state == 'available' and not is_full(h) then
             set_available(p, id, true, h)
         end
     end
@@ -160,7 +178,7 @@ local function ensure_strategy(p, code)
     strat_cache[p] = nil
     for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
         local h = load_staff(p, id)
-        if h and h.state == 'available' and not redis.call('ZSCORE', p .. ':offered', id) then
+        if h and h.state == 'available' and not is_full(h) then
             for skill, level in pairs(parse_skills(h.skills or '') or {}) do
                 redis.call('ZADD', avail_key(p, code, skill), score(code, h, level), id)
             end
@@ -170,21 +188,29 @@ end
 
 -- Reserve <id> of site <p> for <offer> ms: out of every availability set.
 local function reserve(p, id, h, now, offer)
-    set_available(p, id, false, h)
-    redis.call('ZADD', p .. ':offered', now + offer, id)
-    redis.call('HSET', staff_key(p, id), 'last_offer', now, 'offers', (tonumber(h.offers) or 0) + 1)
+    local open = (tonumber(h.open_offers) or 0) + 1
+    h.open_offers, h.last_offer, h.offers = tostring(open), tostring(now), tostring((tonumber(h.offers) or 0) + 1)
+    redis.call('ZADD', p .. ':offered', 'GT', now + offer, id) -- lapses with its latest offer
+    redis.call('HSET', staff_key(p, id), 'last_offer', now, 'offers', h.offers, 'open_offers', open)
+    if is_full(h) then set_available(p, id, false, h)
+    else set_available(p, id, true, h) end -- rescored (round robin, fewest offers)
 end
 
 local function fd_version(keys, args)
     return VERSION
 end
 
--- FCALL fd_staff_set 1 fd:{site} <id> <contact-uri> <skills> [<state>]
--- Adds or replaces a staff member. <skills>: "billing:3,scheduling:5".
+-- FCALL fd_staff_set 1 fd:{site} <id> <contact-uri> <skills> [<state> [<max-offers>]]
+-- Adds or replaces a staff member. <skills>: "billing:3,scheduling:5";
+-- <max-offers>: calls that may ring them at once (1 to 10, default 1).
 local function fd_staff_set(keys, args)
     local p = keys[1]
     if not site_of(p) then return err('KEYS[1] must be fd:{<site>}') end
     local id, contact, csv, state = args[1], args[2], args[3] or '', args[4] or 'offline'
+    local max_offers = tonumber(args[5] or '1')
+    if not max_offers or max_offers < 1 or max_offers > 10 or max_offers ~= math.floor(max_offers) then
+        return err('max offers must be 1 to 10')
+    end
     local e = bad_id('staff id', id); if e then return e end
     if type(contact) ~= 'string' or not string.match(contact, '^sips?:[^%s<>"]+$') or #contact > 250 then
         return err('contact must be a sip: or sips: URI')
@@ -194,14 +220,17 @@ local function fd_staff_set(keys, args)
     if not STATES[state] then return err('bad state "' .. state .. '"') end
     local sk = staff_key(p, id)
     if redis.call('EXISTS', sk) == 1 then set_available(p, id, false) end
-    redis.call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state, 'updated', now_ms())
+    redis.call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state, 'updated', now_ms(),
+               'max_offers', max_offers)
     redis.call('HSETNX', sk, 'last_end', 0)
     redis.call('SADD', p .. ':staff', id)
-    -- an open offer keeps them reserved until it lapses; not available: the
-    -- offer has no reason to last
-    local offered = redis.call('ZSCORE', p .. ':offered', id)
-    if state ~= 'available' then redis.call('ZREM', p .. ':offered', id)
-    elseif not offered then set_available(p, id, true) end
+    -- open offers keep them reserved until they lapse; not available: the
+    -- offers have no reason to last
+    if state ~= 'available' then clear_offers(p, id)
+    else
+        local h = load_staff(p, id)
+        if h and not is_full(h) then set_available(p, id, true, h) end
+    end
     publish(p, id, state, 'staff set')
     return 'OK'
 end
@@ -225,11 +254,12 @@ local function fd_presence(keys, args)
     end
     redis.call('HSET', sk, 'state', state, 'reason', reason or '', 'updated', now)
     if state == 'available' then
-        -- an open offer keeps them reserved until it lapses
-        if not redis.call('ZSCORE', p .. ':offered', id) then set_available(p, id, true) end
+        -- open offers keep them reserved until they lapse
+        local h = load_staff(p, id)
+        if h and not is_full(h) then set_available(p, id, true, h) end
     else
         set_available(p, id, false)
-        redis.call('ZREM', p .. ':offered', id)
+        clear_offers(p, id)
     end
     publish(p, id, state, reason)
     return 'OK'
@@ -250,7 +280,7 @@ local function candidates(p, skill, strat, min, want, taken, dry)
             local h = load_staff(p, id)
             local level = h and (parse_skills(h.skills or '') or {})[skill]
             if h and level and level >= min and h.state == 'available' and not taken[p .. '/' .. id] and
-               not redis.call('ZSCORE', p .. ':offered', id) then
+               not is_full(h) then
                 all[#all + 1] = { id = id, h = h, s = score(strat, h, level) }
             end
         end
@@ -353,10 +383,9 @@ local function walk(keys, args, dry)
         if last[1] and last[2] and now - (tonumber(last[3]) or 0) <= window * 1000 then
             local p = 'fd:{' .. last[1] .. '}'
             if not seen[p] and not dry then lapse_offers(p, now) end
-            if redis.call('SISMEMBER', p .. ':staff', last[2]) == 1 and
-               not redis.call('ZSCORE', p .. ':offered', last[2]) then
+            if redis.call('SISMEMBER', p .. ':staff', last[2]) == 1 then
                 local h = load_staff(p, last[2])
-                if h and h.state == 'available' then take(p, last[2], h, 'caller-aware: handled this caller last') end
+                if h and h.state == 'available' and not is_full(h) then take(p, last[2], h, 'caller-aware: handled this caller last') end
             end
         end
     end
@@ -416,10 +445,15 @@ local function fd_release(keys, args)
         local s, id = string.match(fields[i], '^([%w_-]+)/(.+)$')
         local p = s and ('fd:{' .. s .. '}') or home
         id = id or fields[i]
-        if redis.call('ZREM', p .. ':offered', id) == 1 then
+        local h = load_staff(p, id)
+        local open = h and tonumber(h.open_offers) or 0
+        if h and open > 0 then
             released = released + 1
-            local h = load_staff(p, id)
-            if h and h.state == 'available' then set_available(p, id, true, h) end
+            open = open - 1
+            h.open_offers = tostring(open)
+            redis.call('HSET', staff_key(p, id), 'open_offers', open)
+            if open == 0 then redis.call('ZREM', p .. ':offered', id) end
+            if h.state == 'available' and not is_full(h) then set_available(p, id, true, h) end
         end
     end
     redis.call('SET', ck, (fields[1] or '-') .. '\t', 'KEEPTTL')
@@ -446,7 +480,8 @@ local function fd_call_end(keys, args)
     -- rescored with the new end of call; an open offer (a new call ringing
     -- them now) keeps them reserved until it lapses
     set_available(p, id, false)
-    if not redis.call('ZSCORE', p .. ':offered', id) then set_available(p, id, true) end
+    local h = load_staff(p, id)
+    if h and not is_full(h) then set_available(p, id, true, h) end
     publish(p, id, 'available', 'call ended')
     return 'OK'
 end
@@ -457,7 +492,7 @@ local function fd_staff_remove(keys, args)
     if e then return e end
     if redis.call('EXISTS', staff_key(p, id)) == 0 then return err('no staff "' .. id .. '" at this site') end
     set_available(p, id, false)
-    redis.call('ZREM', p .. ':offered', id)
+    clear_offers(p, id)
     redis.call('DEL', staff_key(p, id))
     redis.call('SREM', p .. ':staff', id)
     publish(p, id, 'removed', 'staff removed')
@@ -475,9 +510,7 @@ local function fd_skills_set(keys, args)
     if not h then return err('no staff "' .. id .. '" at this site') end
     set_available(p, id, false, h)
     redis.call('HSET', staff_key(p, id), 'skills', csv, 'updated', now_ms())
-    if h.state == 'available' and not redis.call('ZSCORE', p .. ':offered', id) then
-        set_available(p, id, true)
-    end
+    if h.state == 'available' and not is_full(h) then set_available(p, id, true) end
     publish(p, id, h.state, 'skills set')
     return 'OK'
 end
@@ -490,10 +523,10 @@ local function fd_staff_list(keys, args)
     local ids = redis.call('SMEMBERS', p .. ':staff')
     table.sort(ids)
     for _, id in ipairs(ids) do
-        local h = redis.call('HMGET', staff_key(p, id), 'state', 'skills', 'contact')
-        local offered = redis.call('ZSCORE', p .. ':offered', id)
+        local h = redis.call('HMGET', staff_key(p, id), 'state', 'skills', 'contact', 'open_offers', 'max_offers')
+        local open = tonumber(h[4]) or 0
         out[#out + 1] = id
-        out[#out + 1] = (h[1] or '?') .. (offered and ' (offered)' or '')
+        out[#out + 1] = (h[1] or '?') .. (open > 0 and string.format(' (offered %d/%s)', open, h[5] or '1') or '')
         out[#out + 1] = h[2] or ''
         out[#out + 1] = h[3] or ''
     end

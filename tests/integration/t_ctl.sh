@@ -35,6 +35,16 @@ check "no billing skill any more: not offered billing calls" [ "$(first_contact 
 out=$(C staff remove westside nina.ortiz); rc=$?
 check "staff remove: OK, gone from the list" eval '[ $rc = 0 ] && hasnt "$(C presence list westside)" nina.ortiz'
 
+# max offers: a person who may take two ringing calls at once
+out=$(C staff add westside omar.farouk sip:omar.farouk@pbx.westside.hillcountry.example billing:5 available 2); rc=$?
+check "staff add with max offers 2: OK" eval '[ $rc = 0 ] && [ "$out" = OK ]'
+sleep 0.3
+o1=$(call '17205550300*2'); o2=$(call '17205550300*2'); o3=$(call '17205550300*2')
+check "max offers 2: offered two calls at once, not a third" eval '[ "$(first_contact "$o1")" = sip:omar.farouk@pbx.westside.hillcountry.example ] && [ "$(first_contact "$o2")" = sip:omar.farouk@pbx.westside.hillcountry.example ] && [ "$(first_contact "$o3")" != sip:omar.farouk@pbx.westside.hillcountry.example ]'
+check "presence list shows the open offers" has "$(C presence list westside)" '^omar\.farouk +available \(offered 2/2\)'
+out=$(C staff add westside x.y sip:x@y billing available 11 2>&1); rc=$?
+check "max offers out of range: a clear error" eval '[ $rc = 1 ] && has "$out" "max offers must be 1 to 10"'
+
 out=$(C presence set westside nobody.here busy 2>&1); rc=$?
 check "unknown staff: a clear error, exit 1" eval '[ $rc = 1 ] && has "$out" "no staff \"nobody.here\""'
 out=$(C presence set westside uma.patel napping 2>&1); rc=$?
