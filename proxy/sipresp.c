@@ -60,6 +60,20 @@ static size_t first_via_len(span_t v)
     return v.len;
 }
 
+/* A header field as received, unless its name is folded ("Via CRLF SP :",
+ * which libosip2 accepts but the grammar does not): then "Name: value". */
+static void put_field(out_t *o, const sip_hdr_t *h)
+{
+    size_t name_end = (size_t)(h->value.s - h->line.s);
+    if (!memchr(h->line.s, '\r', name_end) && !memchr(h->line.s, '\n', name_end)) {
+        put(o, h->line.s, h->line.len);
+        return;
+    }
+    put(o, h->name.s, h->name.len);
+    puts_(o, ": ");
+    put(o, h->value.s, h->value.len);
+}
+
 int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
 {
     out_t o = { buf, 0, cap, false };
@@ -69,7 +83,7 @@ int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
         sip_hdr_t h = r->hdrs[i];
         if (sip_hdr_is(&h, "Via", 'v')) {
             if (top_done) {
-                put(&o, h.line.s, h.line.len);
+                put_field(&o, &h);
                 puts_(&o, "\r\n");
                 continue;
             }
@@ -83,7 +97,7 @@ int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
             puts_(&o, "\r\n");
             top_done = true;
         } else if (sip_hdr_is(&h, "To", 't')) {
-            put(&o, h.line.s, h.line.len);
+            put_field(&o, &h);
             if (!r->to_tag.s) {
                 char tag[17];
                 sipresp_to_tag(r, tag);
@@ -93,7 +107,7 @@ int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
             puts_(&o, "\r\n");
         } else if (sip_hdr_is(&h, "From", 'f') || sip_hdr_is(&h, "Call-ID", 'i') ||
                    sip_hdr_is(&h, "CSeq", '\0')) {
-            put(&o, h.line.s, h.line.len);
+            put_field(&o, &h);
             puts_(&o, "\r\n");
         }
     }
