@@ -12,12 +12,12 @@ DESTDIR ?=
 PORT    ?= 5060
 B       := build
 
-PKGS     := libosip2 hiredis libevent_core libevent_extra libevent_pthreads yaml-0.1 libsodium liburcu-memb
+PKGS     := libosip2 hiredis libevent_core libevent_extra libevent_pthreads yaml-0.1 libsodium libcrypto liburcu-memb
 CPPFLAGS += -D_GNU_SOURCE -Iproxy -Irules $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread
 LDLIBS_PROXY := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
-LDLIBS_RULES := $(shell pkg-config --libs yaml-0.1 2>/dev/null)
+LDLIBS_RULES := $(shell pkg-config --libs yaml-0.1 libsodium libcrypto 2>/dev/null)
 LDLIBS_TEST  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 RULES_SRC := $(wildcard rules/*.c)

@@ -5,7 +5,8 @@
 set -eu
 
 PKGS="build-essential pkg-config libevent-dev libosip2-dev libhiredis-dev
-libcmocka-dev libyaml-dev libsodium-dev liburcu-dev redis-server redis-tools sipsak
+libcmocka-dev libyaml-dev libsodium-dev libssl-dev liburcu-dev redis-server
+redis-tools sipsak
 tzdata"
 
 missing=""

@@ -1,14 +1,15 @@
 /* callerhash.c -- keyed hashes of caller numbers.
  *
- * A caller's number is personal data: Frontdesk keeps and logs only
+ * A caller's number is personal data: the Redis caller memory is keyed by
  * HMAC-SHA-256(key, digits), truncated to 16 bytes (32 hex characters).
  * The key comes from the daemon (FRONTDESK_CALLER_KEY), never from the
- * rules file. The HMAC state is keyed once at load; each hash copies it,
- * which saves the two key-block compressions of a fresh HMAC (about half
- * the cost), and never allocates. Even so one hash is two SHA-256
- * compressions (about 850 ns with libsodium's portable SHA-256), so
- * rules_eval() computes it only for caller-aware plans, whose Redis caller
- * memory is keyed by it; priority callers are matched on their normalised
+ * rules file. The inner and outer SHA-256 states of the HMAC are keyed once
+ * at load; each hash copies them and compresses two blocks, never
+ * allocating. SHA-256 is OpenSSL's (libcrypto), which uses the CPU's SHA
+ * instructions where there are some: ~0.2 us a hash here, against ~0.85 us
+ * with libsodium 1.0.18's portable SHA-256 (same result, checked by the
+ * unit tests against libsodium's HMAC). rules_eval() computes it only for
+ * caller-aware plans; priority callers are matched on their normalised
  * digits (see rules_group_is_priority() in rules_int.h).
  */
 #include <string.h>
@@ -17,9 +18,26 @@
 
 int rules_caller_key_set(rules_t *r, const unsigned char *key, size_t len)
 {
+    unsigned char k[SHA256_CBLOCK], pad[SHA256_CBLOCK];
+
     if (sodium_init() < 0)
         return -1;
-    crypto_auth_hmacsha256_init(&r->hmac, key, len);
+    /* RFC 2104: a key longer than a block is hashed first */
+    memset(k, 0, sizeof(k));
+    if (len > sizeof(k))
+        SHA256(key, len, k);
+    else
+        memcpy(k, key, len);
+    for (size_t i = 0; i < sizeof(pad); i++)
+        pad[i] = k[i] ^ 0x36;
+    SHA256_Init(&r->hmac_in);
+    SHA256_Update(&r->hmac_in, pad, sizeof(pad));
+    for (size_t i = 0; i < sizeof(pad); i++)
+        pad[i] = k[i] ^ 0x5c;
+    SHA256_Init(&r->hmac_out);
+    SHA256_Update(&r->hmac_out, pad, sizeof(pad));
+    sodium_memzero(k, sizeof(k));
+    sodium_memzero(pad, sizeof(pad));
     r->has_key = true;
     return 0;
 }
@@ -38,11 +56,14 @@ int rules_caller_digits(const char *s, size_t n, char out[RULES_DID_MAX])
 void rules_caller_digest(const rules_t *r, const char *digits, size_t len,
                          uint8_t out[RULES_HASH_BYTES])
 {
-    crypto_auth_hmacsha256_state st = r->hmac;
-    unsigned char mac[crypto_auth_hmacsha256_BYTES];
+    SHA256_CTX st = r->hmac_in;
+    unsigned char inner[SHA256_DIGEST_LENGTH], mac[SHA256_DIGEST_LENGTH];
 
-    crypto_auth_hmacsha256_update(&st, (const unsigned char *)digits, len);
-    crypto_auth_hmacsha256_final(&st, mac);
+    SHA256_Update(&st, digits, len);
+    SHA256_Final(inner, &st);
+    st = r->hmac_out;
+    SHA256_Update(&st, inner, sizeof(inner));
+    SHA256_Final(mac, &st);
     memcpy(out, mac, RULES_HASH_BYTES);
 }
 

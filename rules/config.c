@@ -1784,7 +1784,8 @@ static void rules_destroy(rules_t *r)
     free(r->dids.slots);
     free(r->option_header);
     free(r->option_sep);
-    sodium_memzero(&r->hmac, sizeof(r->hmac));
+    sodium_memzero(&r->hmac_in, sizeof(r->hmac_in));
+    sodium_memzero(&r->hmac_out, sizeof(r->hmac_out));
     free(r);
 }
 

@@ -8,8 +8,8 @@
  *
  * The caller's number is looked at only when the called site's group has
  * priority callers (its digits are looked up in the group's index) or the
- * site is caller-aware; the keyed hash (HMAC-SHA-256, about 850 ns, more
- * than the rest of the evaluation) is computed only for a caller-aware
+ * site is caller-aware; the keyed hash (HMAC-SHA-256, about 0.2 us with
+ * the CPU's SHA instructions) is computed only for a caller-aware
  * PICK plan, whose Redis caller memory is keyed by it.
  *
  * Order of decisions: called number -> single destination? -> closed? ->

@@ -15,6 +15,11 @@
 #include <stdint.h>
 #include <string.h>
 
+/* SHA-256 with the CPU's SHA instructions, for the caller HMAC; the
+ * low-level interface is deprecated in OpenSSL 3 but kept, and it is the one
+ * that lets a keyed state be copied without allocating */
+#define OPENSSL_SUPPRESS_DEPRECATED 1
+#include <openssl/sha.h>
 #include <sodium.h>
 
 #include "rules.h"
@@ -257,8 +262,8 @@ struct rules {
     rules_index_t dids;
     bool has_key;
     bool expanded;       /* loaded with a reference time */
-    crypto_auth_hmacsha256_state hmac; /* keyed once at load, copied per
-                                          hash */
+    SHA256_CTX hmac_in, hmac_out; /* HMAC inner and outer states, keyed
+                                     once at load, copied per hash */
 };
 
 /* ---------------------------------------------------------------------- */

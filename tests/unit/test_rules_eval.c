@@ -1300,6 +1300,26 @@ static void test_caller_hash_value(void **state)
     assert_true(rules_caller_hash(other, CALLER, strlen(CALLER), got));
     assert_string_not_equal(got, want);
     rules_unref(other);
+
+    /* the same HMAC as libsodium's for the shortest and longest keys a
+     * snapshot takes (16 and 64 bytes: a whole SHA-256 block) */
+    static const unsigned char key64[64] = "sixty-four bytes of key material, exactly one SHA-256 block....";
+    const unsigned char *keys[] = { key2, key64 };
+    const size_t lens[] = { 16, 64 };
+    for (int k = 0; k < 2; k++) {
+        crypto_auth_hmacsha256_state st;
+        char digits[] = "15125551234";
+        rules_load_opts_t ok = { .caller_key = keys[k], .caller_key_len = lens[k] };
+        crypto_auth_hmacsha256_init(&st, keys[k], lens[k]);
+        crypto_auth_hmacsha256_update(&st, (const unsigned char *)digits, strlen(digits));
+        crypto_auth_hmacsha256_final(&st, mac);
+        for (int i = 0; i < 16; i++)
+            snprintf(want + 2 * i, 3, "%02x", mac[i]);
+        assert_int_equal(rules_load_string_opts(yaml, strlen(yaml), "k", &ok, &other, NULL), 0);
+        assert_true(rules_caller_hash(other, CALLER, strlen(CALLER), got));
+        assert_string_equal(got, want);
+        rules_unref(other);
+    }
 }
 
 int main(void)
