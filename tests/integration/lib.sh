@@ -38,11 +38,11 @@ finish() {
 }
 
 # sip TEMPLATE CALLID [sipsend flags...]: send tests/integration/sip/TEMPLATE
-# with CALLID substituted, and CALLER (4 digits of the caller's number: a
+# with CALLID substituted, and CALLER (the last digits of the caller's number: a
 # different caller each call unless $CALLER is set); prints the answers (LF
 # line ends, "--" after each).
 sip() {
-    local tpl=$1 cid=$2 caller=${CALLER:-$((1000 + RANDOM % 9000))}; shift 2
+    local tpl=$1 cid=$2 caller=${CALLER:-$((100000 + (RANDOM * 32768 + RANDOM) % 900000))}; shift 2
     sed -e "s/CALLID/$cid/g" -e "s/CALLER/$caller/g" "$SIPDIR/$tpl" |
         "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" "$@" -
 }
@@ -68,7 +68,7 @@ proxy_at() {
 # call NUMBER [CALLID]: an INVITE to sip:NUMBER@127.0.0.1, the answer
 call() {
     sed -e "s/15125550100\*2/$1/" -e "s/15125550100@/${1%%\**}@/" "$SIPDIR/invite.sip" |
-        sed -e "s/CALLID/${2:-c$RANDOM$RANDOM}/g" -e "s/CALLER/${CALLER:-$((1000 + RANDOM % 9000))}/g" |
+        sed -e "s/CALLID/${2:-c$RANDOM$RANDOM}/g" -e "s/CALLER/${CALLER:-$((100000 + (RANDOM * 32768 + RANDOM) % 900000))}/g" |
         "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" -
 }
 # wait_ready [SECONDS]: until the proxy's /readyz says ready (every worker's
