@@ -19,7 +19,13 @@ struct admin {
     const worker_t *workers;
     unsigned n_workers;
     reload_t *reload;
+    const health_t *health;
 };
+
+void admin_watch_health(admin_t *a, const health_t *h)
+{
+    if (a) a->health = h;
+}
 
 static unsigned ready_workers(const admin_t *a)
 {
@@ -60,6 +66,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
     evbuffer_add_printf(b, "# HELP frontdesk_rules_sites sites in the rules in force\n"
                            "# TYPE frontdesk_rules_sites gauge\nfrontdesk_rules_sites %zu\n",
                         a->reload->current ? rules_site_count(a->reload->current) : 0);
+    health_metrics(a->health, b);
     evbuffer_add_printf(b, "# HELP frontdesk_info build\n# TYPE frontdesk_info gauge\n"
                            "frontdesk_info{version=\"" FRONTDESK_VERSION "\"} 1\n");
     reply(req, 200, "OK", b, "text/plain; version=0.0.4");

@@ -1,7 +1,8 @@
 /* admin.h -- the admin HTTP endpoint (libevent evhttp), on the main thread.
  *
  *   GET /metrics   Prometheus text: every counter of metrics.h summed over
- *                  the workers, workers with Redis ready, sites in the rules
+ *                  the workers, workers with Redis ready, sites in the rules,
+ *                  forward destinations up or down (health.h)
  *   GET /healthz   200 "ok" while the process serves
  *   GET /readyz    200 when the rules are loaded and every worker's Redis
  *                  connection is ready, else 503 with the reason (calls are
@@ -13,6 +14,7 @@
 #ifndef FRONTDESK_ADMIN_H
 #define FRONTDESK_ADMIN_H
 
+#include "health.h"
 #include "reload.h"
 #include "worker.h"
 
@@ -23,5 +25,8 @@ typedef struct admin admin_t;
 int admin_open(admin_t **out, struct event_base *base, const char *addr,
                const worker_t *workers, unsigned n_workers, reload_t *reload);
 void admin_close(admin_t *a); /* accepts NULL */
+
+/* Export the forward destinations' health in /metrics too. */
+void admin_watch_health(admin_t *a, const health_t *h);
 
 #endif

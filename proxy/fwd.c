@@ -49,12 +49,13 @@ static size_t value_end(span_t v, size_t from)
     return v.len;
 }
 
-/* The next Via value after <it> (start from a zeroed iterator). */
-static bool via_next(const sip_req_t *r, via_it_t *it)
+/* The next value of header <name> (compact form <c>) after <it> (start
+ * from a zeroed iterator), across header lines and commas. */
+static bool value_next(const sip_req_t *r, via_it_t *it, const char *name, char c)
 {
     for (; it->hdr < r->n_hdrs; it->hdr++, it->off = 0) {
         const sip_hdr_t *h = &r->hdrs[it->hdr];
-        if (!sip_hdr_is(h, "Via", 'v')) continue;
+        if (!sip_hdr_is(h, name, c)) continue;
         size_t start = it->off;
         while (start < h->value.len && (h->value.s[start] == ',' || h->value.s[start] == ' ' ||
                                         h->value.s[start] == '\t' || h->value.s[start] == '\r' ||
@@ -70,6 +71,8 @@ static bool via_next(const sip_req_t *r, via_it_t *it)
     }
     return false;
 }
+
+static bool via_next(const sip_req_t *r, via_it_t *it) { return value_next(r, it, "Via", 'v'); }
 
 /* Parse one Via value with libosip2 (caller frees). */
 static osip_via_t *via_parse(span_t v)
@@ -164,28 +167,50 @@ bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self)
 
 /* ---- requests ---- */
 
-int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *self,
-                      char *buf, size_t cap)
+/* Every header but the first Route value (when <pop>), lines as received. */
+static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
+{
+    via_it_t first = { 0 };
+    bool have_route = pop && value_next(r, &first, "Route", '\0');
+    char mf[40];
+
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        const sip_hdr_t *h = &r->hdrs[i];
+        if (sip_hdr_is(h, "Max-Forwards", '\0')) {
+            if (*mf_done) continue; /* one is enough */
+            snprintf(mf, sizeof(mf), "Max-Forwards: %d\r\n", r->max_forwards > 0 ? r->max_forwards - 1 : 69);
+            puts_(o, mf);
+            *mf_done = true;
+            continue;
+        }
+        if (have_route && i == first.hdr) {
+            /* drop the first value; keep the rest of the line, if any */
+            size_t rest = first.off;
+            while (rest < h->value.len && (h->value.s[rest] == ',' || h->value.s[rest] == ' ' ||
+                                           h->value.s[rest] == '\t'))
+                rest++;
+            if (rest >= h->value.len) continue;
+            put(o, h->name.s, h->name.len);
+            puts_(o, ": ");
+            put(o, h->value.s + rest, h->value.len - rest);
+            puts_(o, "\r\n");
+            continue;
+        }
+        put(o, h->line.s, h->line.len);
+        puts_(o, "\r\n");
+    }
+}
+
+int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t *f,
+                   char *buf, size_t cap)
 {
     out_t o = { buf, 0, cap, false };
-    char branch[FWD_BRANCH_MAX], mf[40];
+    char branch[FWD_BRANCH_MAX];
     bool mf_done = false;
 
     if (!r->msg || !r->method_name.len) return -EINVAL;
     if (r->max_forwards == 0) return -EINVAL;
 
-    /* request line */
-    size_t e = 0;
-    while (e < r->raw_len && r->raw[e] != '\r' && r->raw[e] != '\n') e++;
-    if (ruri) {
-        put(&o, r->method_name.s, r->method_name.len);
-        puts_(&o, " ");
-        puts_(&o, ruri);
-        puts_(&o, " SIP/2.0\r\n");
-    } else {
-        put(&o, r->raw, e);
-        puts_(&o, "\r\n");
-    }
     /* our Via first */
     fwd_branch(r, self, branch);
     puts_(&o, "Via: SIP/2.0/UDP ");
@@ -193,23 +218,118 @@ int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *se
     puts_(&o, ";branch=");
     puts_(&o, branch);
     puts_(&o, ";rport\r\n");
-
-    for (unsigned i = 0; i < r->n_hdrs; i++) {
-        const sip_hdr_t *h = &r->hdrs[i];
-        if (sip_hdr_is(h, "Max-Forwards", '\0')) {
-            if (mf_done) continue; /* one is enough */
-            snprintf(mf, sizeof(mf), "Max-Forwards: %d\r\n", r->max_forwards > 0 ? r->max_forwards - 1 : 69);
-            puts_(&o, mf);
-            mf_done = true;
-            continue;
-        }
-        put(&o, h->line.s, h->line.len);
-        puts_(&o, "\r\n");
+    if (f && f->record_route) {
+        puts_(&o, "Record-Route: <sip:");
+        put_self(&o, self);
+        puts_(&o, ";lr>\r\n");
     }
+    put_headers(&o, r, f && f->pop_route, &mf_done);
     if (!mf_done) puts_(&o, "Max-Forwards: 70\r\n");
     puts_(&o, "\r\n");
     if (r->body_off < r->raw_len) put(&o, r->raw + r->body_off, r->raw_len - r->body_off);
     return o.full ? -ENOSPC : (int)o.len;
+}
+
+span_t fwd_request_uri(const sip_req_t *r)
+{
+    size_t e = 0;
+    while (e < r->raw_len && r->raw[e] != '\r' && r->raw[e] != '\n') e++;
+    const char *sp1 = memchr(r->raw, ' ', e);
+    if (!sp1) return (span_t){ NULL, 0 };
+    const char *s = sp1 + 1, *sp2 = memchr(s, ' ', (size_t)(r->raw + e - s));
+    return (span_t){ s, sp2 ? (size_t)(sp2 - s) : (size_t)(r->raw + e - s) };
+}
+
+int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *self,
+                      const fwd_flags_t *f, char *buf, size_t cap)
+{
+    out_t o = { buf, 0, cap, false };
+
+    if (!r->msg || !r->method_name.len) return -EINVAL;
+    if (ruri) {
+        put(&o, r->method_name.s, r->method_name.len);
+        puts_(&o, " ");
+        puts_(&o, ruri);
+        puts_(&o, " SIP/2.0\r\n");
+    } else {
+        size_t e = 0;
+        while (e < r->raw_len && r->raw[e] != '\r' && r->raw[e] != '\n') e++;
+        put(&o, r->raw, e);
+        puts_(&o, "\r\n");
+    }
+    if (o.full) return -ENOSPC;
+    int n = fwd_build_tail(r, self, f, buf + o.len, cap - o.len);
+    return n < 0 ? n : (int)o.len + n;
+}
+
+/* ---- targets ---- */
+
+static int set_addr(const char *host, unsigned port, struct sockaddr_storage *to, socklen_t *tolen);
+
+int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t)
+{
+    char tmp[RULES_URI_MAX + 1];
+    osip_uri_t *u = NULL;
+    int rc = -EINVAL;
+
+    memset(t, 0, sizeof(*t));
+    /* "<sip:...>;params" or a bare URI */
+    const char *lt = memchr(uri, '<', len);
+    if (lt) {
+        const char *gt = memchr(lt, '>', len - (size_t)(lt - uri));
+        if (!gt) return -EINVAL;
+        len = (size_t)(gt - lt - 1);
+        uri = lt + 1;
+    }
+    while (len && (*uri == ' ' || *uri == '\t')) uri++, len--;
+    if (len < 5 || len >= sizeof(tmp) || strncasecmp(uri, "sip:", 4) != 0) return -EINVAL;
+    memcpy(tmp, uri, len);
+    tmp[len] = '\0';
+    if (osip_uri_init(&u) != 0) return -ENOMEM;
+    if (osip_uri_parse(u, tmp) == 0 && u->host && *u->host && strlen(u->host) < sizeof(t->host)) {
+        unsigned long port = 5060;
+        char *end = NULL;
+        if (u->port && *u->port) port = strtoul(u->port, &end, 10);
+        if (port >= 1 && port <= 65535 && (!end || !*end)) {
+            snprintf(t->host, sizeof(t->host), "%s", u->host);
+            t->port = (unsigned)port;
+            t->numeric = set_addr(t->host, t->port, &t->addr, &t->addr_len) == 0;
+            rc = 0;
+        }
+    }
+    osip_uri_free(u);
+    return rc;
+}
+
+bool fwd_uri_is_self(const char *uri, size_t len, const fwd_self_t *self)
+{
+    fwd_target_t t;
+    if (fwd_uri_target(uri, len, &t) < 0) return false;
+    size_t hl = strlen(t.host);
+    const char *h = t.host;
+    if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2; /* [v6] */
+    return hl == strlen(self->host) && strncasecmp(h, self->host, hl) == 0 && t.port == self->port;
+}
+
+bool fwd_ruri_is_self(const sip_req_t *r, const fwd_self_t *self)
+{
+    const osip_uri_t *u = r->msg ? r->msg->req_uri : NULL;
+    if (!u || !u->host) return false;
+    const char *h = u->host;
+    size_t hl = strlen(h);
+    if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2;
+    unsigned port = u->port && *u->port ? (unsigned)strtoul(u->port, NULL, 10) : 5060;
+    return hl == strlen(self->host) && strncasecmp(h, self->host, hl) == 0 && port == self->port;
+}
+
+bool fwd_route_is_self(const sip_req_t *r, const fwd_self_t *self, span_t *next)
+{
+    via_it_t it = { 0 };
+    if (!value_next(r, &it, "Route", '\0') || !fwd_uri_is_self(it.value.s, it.value.len, self))
+        return false;
+    if (value_next(r, &it, "Route", '\0')) *next = it.value;
+    else *next = fwd_request_uri(r);
+    return true;
 }
 
 /* ---- responses ---- */

@@ -41,11 +41,57 @@ void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_
  * this very request passed through us already? Then answer 482. */
 bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self);
 
+/* What else the forwarded request needs. */
+typedef struct {
+    bool record_route; /* add "Record-Route: <sip:self;lr>" first (RFC 3261
+                          16.6 item 4): in-dialog requests then come
+                          through us */
+    bool pop_route;    /* drop the first Route value: it is ours (16.4) */
+} fwd_flags_t;
+
 /* The request to send on: request line with <ruri> (NULL: unchanged), our
  * Via first, Max-Forwards decremented (70 when absent; -EINVAL when it is
- * 0: answer 483 instead), every other header and the body as received. */
+ * 0: answer 483 instead), every other header and the body as received.
+ * <f> may be NULL (no flags). */
 int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *self,
-                      char *out, size_t cap);
+                      const fwd_flags_t *f, char *out, size_t cap);
+
+/* The same without the request line: from our Via to the end of the body,
+ * which does not depend on the target. A call that waits for Redis keeps
+ * this and writes the request line once it knows where the call goes. */
+int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t *f,
+                   char *out, size_t cap);
+
+/* Where a SIP URI sends a request over UDP (RFC 3263 without NAPTR): its
+ * host, and its port or 5060. <numeric>: the host is an IPv4 or IPv6
+ * address (the address is then in <addr>); else a name to resolve. */
+typedef struct {
+    char host[256];
+    unsigned port;
+    bool numeric;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+} fwd_target_t;
+
+/* Parse <uri> (<len> bytes; "sip:user@host:port;params" or with <...>).
+ * 0, or -EINVAL: not a sip: URI (sips: needs TLS, which we do not speak),
+ * or no host. */
+int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t);
+
+/* Is the host:port of <uri> us (default port 5060)? */
+bool fwd_uri_is_self(const char *uri, size_t len, const fwd_self_t *self);
+
+/* Is <r>'s Request-URI us (host and port, 5060 by default)? */
+bool fwd_ruri_is_self(const sip_req_t *r, const fwd_self_t *self);
+
+/* Does <r>'s first Route name us? Then <next> is the URI it must go to
+ * after we drop that Route: the next Route's URI, or the Request-URI
+ * (loose routing, RFC 3261 16.4 and 16.12). Returns false (and leaves
+ * <next>) when the first Route is not ours or there is none. */
+bool fwd_route_is_self(const sip_req_t *r, const fwd_self_t *self, span_t *next);
+
+/* The Request-URI of <r> as written. */
+span_t fwd_request_uri(const sip_req_t *r);
 
 /* A response <r> (sip_parse said SIP_REQ_RESPONSE) to relay: its top Via
  * must be ours (-ENOENT otherwise: drop it); writes the response without

@@ -4,7 +4,9 @@
  * the workers start or after they stopped. Exit codes: 0 after a clean stop,
  * 1 when it cannot start (socket, threads), 2 for a bad flag or rules file.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,8 @@
 
 #include "admin.h"
 #include "arena.h"
+#include "fwd.h"
+#include "health.h"
 #include "log.h"
 #include "net.h"
 #include "opts.h"
@@ -33,7 +37,42 @@ typedef struct {
     struct event_base *base;
     reload_t reload;
     const opts_t *o;
+    health_t *health;
 } app_t;
+
+/* The forward destinations of the rules in force are the ones pinged. */
+static void watch_destinations(app_t *app)
+{
+    const char *uris[HEALTH_MAX];
+    if (!app->health) return;
+    size_t n = rules_forward_uris(app->reload.current, uris, HEALTH_MAX);
+    health_watch(app->health, uris, n);
+}
+
+/* Who we are on each listen socket, in our Via and Record-Route: the
+ * listen address, or --advertise. -EINVAL for a wildcard address without
+ * --advertise when some route forwards (nobody could answer us). */
+static int make_selves(const opts_t *o, fwd_self_t *selves, char hosts[][64], bool forwarding)
+{
+    for (unsigned i = 0; i < o->n_listen; i++) {
+        const opts_addr_t *l = &o->listen[i];
+        unsigned port = ntohs(l->addr.ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)&l->addr)->sin6_port
+                                                            : ((const struct sockaddr_in *)&l->addr)->sin_port);
+        if (o->advertise_host[0]) {
+            snprintf(hosts[i], 64, "%s", o->advertise_host);
+            if (o->advertise_port) port = o->advertise_port;
+        } else {
+            const void *ip = l->addr.ss_family == AF_INET6
+                                 ? (const void *)&((const struct sockaddr_in6 *)&l->addr)->sin6_addr
+                                 : (const void *)&((const struct sockaddr_in *)&l->addr)->sin_addr;
+            inet_ntop(l->addr.ss_family, ip, hosts[i], 64);
+            if (forwarding && (strcmp(hosts[i], "0.0.0.0") == 0 || strcmp(hosts[i], "::") == 0))
+                return -EINVAL;
+        }
+        selves[i] = (fwd_self_t){ hosts[i], port };
+    }
+    return 0;
+}
 
 #define RELOAD_EVERY_S (24 * 3600) /* keeps opening hours expanded ahead */
 
@@ -60,6 +99,7 @@ static void reload(app_t *app, const char *why)
     }
     LOG_INFO("rules reloaded", "why=%s rules=\"%s\" sites=%zu", why, app->reload.path,
              rules_site_count(app->reload.current));
+    watch_destinations(app);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -122,6 +162,8 @@ int main(int argc, char **argv)
     rules_report_t rep;
     int fds[OPTS_MAX_LISTEN];
     unsigned n_fds = 0;
+    fwd_self_t selves[OPTS_MAX_LISTEN];
+    char self_hosts[OPTS_MAX_LISTEN][64];
     app_t app = { 0 };
     int rc = 1;
     unsigned char key[CALLER_KEY_BYTES];
@@ -168,6 +210,13 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (make_selves(&o, selves, self_hosts, rules_any_forward(app.reload.current)) < 0) {
+        fprintf(stderr, "frontdesk: forward mode on a wildcard listen address needs --advertise ADDR "
+                        "(the address peers must send responses to)\n");
+        reload_free(&app.reload);
+        return 2;
+    }
+
     arena_install(); /* before libosip2 allocates anything */
     sip_global_init();
     evthread_use_pthreads();
@@ -194,13 +243,23 @@ int main(int argc, char **argv)
     struct timeval day = { RELOAD_EVERY_S, 0 };
     event_add(sig_int, NULL), event_add(sig_term, NULL), event_add(sig_hup, NULL);
     event_add(daily, &day);
+    health_opts_t ho = { o.health_interval_ms, o.health_down, o.health_up, selves[0].host };
+    int he = health_open(&app.health, app.base, &ho);
+    if (he < 0) {
+        fprintf(stderr, "frontdesk: cannot open the health-check socket: %s\n", strerror(-he));
+        goto out;
+    }
+    watch_destinations(&app);
 
     unsigned started = 0;
     for (; started < app.n_workers; started++) {
         worker_t *w = &app.workers[started];
         w->id = started;
         w->fds = fds;
+        w->selves = selves;
         w->n_fds = n_fds;
+        w->health = app.health;
+        w->record_route = o.record_route;
         w->reload = &app.reload;
         w->opts = &o;
         int e = worker_start(w);
@@ -219,6 +278,7 @@ int main(int argc, char **argv)
             app.n_workers = started = 0;
         }
     }
+    admin_watch_health(admin, app.health);
     if (started && started == app.n_workers) {
         if (o.fixed_time) LOG_WARN("clock fixed by FRONTDESK_FAKE_TIME: for tests only", "at=%lld", (long long)o.fixed_time);
         for (unsigned i = 0; i < n_fds; i++)
@@ -235,6 +295,7 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
     if (started) print_totals(&app);
     admin_close(admin);
+    health_close(app.health);
     event_free(sig_int), event_free(sig_term), event_free(sig_hup), event_free(daily);
 out:
     for (unsigned i = 0; i < n_fds; i++) close(fds[i]);

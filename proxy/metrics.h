@@ -17,7 +17,6 @@
     X(tx_datagrams, "answers sent")                                               \
     X(tx_errors, "answers that could not be sent")                                \
     X(dropped, "datagrams dropped: unparsable and unroutable")                    \
-    X(responses_ignored, "SIP responses received and ignored")                    \
     X(bad_requests, "requests answered 400 or 513")                               \
     X(invites, "INVITEs")                                                         \
     X(answered_staff, "INVITEs redirected to staff")                              \
@@ -30,7 +29,14 @@
     X(acks_absorbed, "ACKs to our answers")                                       \
     X(acks_other, "ACKs not matching our answers")                                \
     X(too_many_hops, "requests answered 483")                                     \
-    X(other_methods, "requests answered 200/405/501")
+    X(other_methods, "requests answered 200/405/501")                            \
+    X(forwarded, "requests forwarded (forward mode)")                             \
+    X(forward_failovers, "requests sent past a destination that is down")        \
+    X(forward_unreachable, "requests with every destination down: 503")          \
+    X(responses_relayed, "responses relayed back along the Via path")            \
+    X(responses_not_ours, "responses whose top Via is not ours: dropped")        \
+    X(loops, "requests answered 482: they came back to us")                       \
+    X(icmp_errors, "ICMP errors for forwarded requests")
 
 typedef struct {
 #define METRICS_DECL(name, help) _Atomic uint64_t name;

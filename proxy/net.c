@@ -17,6 +17,10 @@ int net_open_udp(const opts_addr_t *a)
     setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
     if (a->addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    /* forward mode learns that a destination is unreachable from the ICMP
+     * error its request caused (worker.c drains the queue) */
+    if (a->addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
+    else setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)&a->addr, a->len) < 0) {
         int e = -errno;
         close(fd);

@@ -31,6 +31,13 @@ const char opts_usage[] =
     "  --log-level LEVEL    error, warn, info (default) or debug\n"
     "  --admin ADDR:PORT    admin HTTP: /metrics, /healthz, /readyz\n"
     "                       (default 127.0.0.1:9560; \"off\" to disable)\n"
+    "Forward mode (routes with mode: forward):\n"
+    "  --advertise ADDR[:PORT]  our address in Via and Record-Route (default:\n"
+    "                       the listen address; required with 0.0.0.0 or [::])\n"
+    "  --record-route       add Record-Route: in-dialog requests come through us\n"
+    "  --health-interval MS OPTIONS ping of each destination (default 5000)\n"
+    "  --health-down N      missed pings in a row that make it down (default 3)\n"
+    "  --health-up N        answers in a row that make it up again (default 2)\n"
     "  --help, --version\n"
     "\n"
     "Environment: FRONTDESK_CALLER_KEY=<64 hex digits> keys the caller hashes\n"
@@ -140,8 +147,38 @@ static int parse_hostport(const char *s, char *host, size_t hostlen, unsigned *p
     return parse_uint(colon + 1, 1, 65535, port);
 }
 
+/* --advertise: "ADDR", "ADDR:PORT", "[V6]" or "[V6]:PORT", numeric. */
+static int parse_advertise(const char *a, opts_t *o)
+{
+    char h[64];
+    unsigned port = 0;
+    unsigned char bin[16];
+    const char *colon = strrchr(a, ':');
+    bool v6 = a[0] == '[';
+
+    if (v6) {
+        const char *rb = strchr(a, ']');
+        if (!rb || (size_t)(rb - a - 1) >= sizeof(h) || (rb[1] && rb[1] != ':')) return -EINVAL;
+        memcpy(h, a + 1, (size_t)(rb - a - 1));
+        h[rb - a - 1] = '\0';
+        if (rb[1] && parse_uint(rb + 2, 1, 65535, &port) < 0) return -EINVAL;
+        if (inet_pton(AF_INET6, h, bin) != 1) return -EINVAL;
+    } else {
+        size_t hl = colon ? (size_t)(colon - a) : strlen(a);
+        if (hl >= sizeof(h)) return -EINVAL;
+        memcpy(h, a, hl);
+        h[hl] = '\0';
+        if (colon && parse_uint(colon + 1, 1, 65535, &port) < 0) return -EINVAL;
+        if (inet_pton(AF_INET, h, bin) != 1) return -EINVAL;
+    }
+    snprintf(o->advertise_host, sizeof(o->advertise_host), "%s", h);
+    o->advertise_port = port;
+    return 0;
+}
+
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
-       O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN };
+       O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN, O_ADVERTISE,
+       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -157,6 +194,11 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "decision-ttl", required_argument, NULL, O_TTL },
         { "log-level", required_argument, NULL, O_LOG },
         { "admin", required_argument, NULL, O_ADMIN },
+        { "advertise", required_argument, NULL, O_ADVERTISE },
+        { "record-route", no_argument, NULL, O_RR },
+        { "health-interval", required_argument, NULL, O_HC_INTERVAL },
+        { "health-down", required_argument, NULL, O_HC_DOWN },
+        { "health-up", required_argument, NULL, O_HC_UP },
         { "help", no_argument, NULL, O_HELP },
         { "version", no_argument, NULL, O_VERSION },
         { NULL, 0, NULL, 0 },
@@ -171,6 +213,9 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     o->decision_ttl_ms = 32000;
     o->log_level = "info";
     o->admin = "127.0.0.1:9560";
+    o->health_interval_ms = 5000;
+    o->health_down = 3;
+    o->health_up = 2;
     err[0] = '\0';
 
     optind = 0; /* 0, not 1: a full rescan, also after an earlier error */
@@ -262,6 +307,26 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
             }
             break;
         }
+        case O_ADVERTISE:
+            if (parse_advertise(a, o) < 0) {
+                snprintf(err, errlen, "--advertise %s: want a numeric ADDR or ADDR:PORT, e.g. 192.0.2.10:5060 or [2001:db8::1]", a);
+                return -EINVAL;
+            }
+            break;
+        case O_RR: o->record_route = true; break;
+        case O_HC_INTERVAL:
+            if (parse_uint(a, 100, 600000, &o->health_interval_ms) < 0) {
+                snprintf(err, errlen, "--health-interval %s: want milliseconds from 100 to 600000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_HC_DOWN:
+        case O_HC_UP:
+            if (parse_uint(a, 1, 100, c == O_HC_DOWN ? &o->health_down : &o->health_up) < 0) {
+                snprintf(err, errlen, "--health-%s %s: want a number from 1 to 100", c == O_HC_DOWN ? "down" : "up", a);
+                return -EINVAL;
+            }
+            break;
         case O_HELP: o->help = true; break;
         case O_VERSION: o->version = true; break;
         default:

@@ -37,6 +37,14 @@ typedef struct {
     unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */
     const char *log_level;
     const char *admin;           /* admin HTTP "ADDR:PORT", or NULL (off) */
+    /* forward mode */
+    char advertise_host[64];     /* our address in Via and Record-Route
+                                    ("" = each listen address) */
+    unsigned advertise_port;     /* 0 = each listen port */
+    bool record_route;           /* add Record-Route to forwarded INVITEs */
+    unsigned health_interval_ms; /* between OPTIONS pings of a destination */
+    unsigned health_down;        /* missed pings in a row: down */
+    unsigned health_up;          /* answers in a row: up again */
     bool help, version;
     const char *redis_user;      /* FRONTDESK_REDIS_USER: ACL user, or NULL */
     const char *redis_password;  /* FRONTDESK_REDIS_PASSWORD (or REDISCLI_AUTH),

@@ -19,6 +19,8 @@
 #include <event2/event_struct.h>
 #include <sodium.h>
 
+#include "fwd.h"
+#include "health.h"
 #include "log.h"
 #include "sip.h"
 #include "sipresp.h"
@@ -40,8 +42,15 @@ typedef struct call {
     /* the plan's strings, copied: a reload may free the snapshot while the
      * call waits for Redis */
     char site[33], skill[33], fallback[RULES_URI_MAX + 1];
+    /* forward mode: the request goes on instead of a 302 */
+    bool forward;
+    bool followup;         /* a CANCEL or ACK that goes where its INVITE
+                              went: looks the decision up, picks no one */
+    char method[16];       /* of the request line we write */
+    size_t tail_len;       /* our Via ... body, after the head */
     size_t head_len;
-    char head[];           /* Via ... CSeq of the answer */
+    char head[];           /* Via ... CSeq of the answer; then, forward
+                              mode, the tail */
 } call_t;
 
 static double ms_since(const struct timespec *t0)
@@ -70,11 +79,77 @@ static void answer(worker_t *w, int fd, const sip_req_t *r, int status, const ch
     worker_send(w, fd, (const struct sockaddr *)&r->reply_to, r->reply_len, out, (size_t)n);
 }
 
+/* Send the request line "<method> <ruri> SIP/2.0" and <tail> to <t>. */
+static void send_request(worker_t *w, int fd, const char *method, const char *ruri,
+                         const char *tail, size_t tail_len, const fwd_target_t *t)
+{
+    char out[WORKER_TX_MAX];
+    int n = snprintf(out, sizeof(out), "%s %s SIP/2.0\r\n", method, ruri);
+    if (n < 0 || (size_t)n + tail_len > sizeof(out)) {
+        METRIC_INC(&w->m, tx_errors);
+        return;
+    }
+    memcpy(out + n, tail, tail_len);
+    METRIC_INC(&w->m, forwarded);
+    worker_send(w, fd, (const struct sockaddr *)&t->addr, t->addr_len, out, (size_t)n + tail_len);
+}
+
+/* Forward mode: the request goes to the first destination that is not
+ * down (staff in the decision's order, then the plan's fallback), with
+ * that destination as its Request-URI. A caller whose every destination
+ * is down gets a 503 (an INVITE) or a 200 (a CANCEL: the INVITE ends by
+ * itself); an ACK is dropped. */
+static void forward_call(call_t *c, const store_decision_t *d, const char *outcome)
+{
+    worker_t *w = c->w;
+    const char *uris[RULES_MAX_CONTACTS + 1];
+    size_t n = 0;
+
+    for (unsigned i = 0; d && i < d->n; i++) uris[n++] = d->uri[i];
+    if (c->plan.fallback) uris[n++] = c->plan.fallback;
+    for (size_t i = 0; i < n; i++) {
+        fwd_target_t t;
+        if (fwd_uri_target(uris[i], strlen(uris[i]), &t) < 0 || !t.numeric) {
+            LOG_WARN("destination skipped: not a numeric sip: URI", "uri=\"%s\"", uris[i]);
+            continue;
+        }
+        if (health_is_down(w->health, (struct sockaddr *)&t.addr, t.addr_len)) {
+            METRIC_INC(&w->m, forward_failovers);
+            continue;
+        }
+        send_request(w, c->fd, c->method, uris[i], c->head + c->head_len, c->tail_len, &t);
+        if (!c->followup) {
+            if (d && i < d->n) METRIC_INC(&w->m, answered_staff);
+            else if (c->plan.kind == PLAN_REDIRECT) METRIC_INC(&w->m, answered_direct);
+            else METRIC_INC(&w->m, answered_fallback);
+        }
+        LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-%s staff=%s to=\"%s\" reason=\"%s\" ms=%.2f",
+                 c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
+                 c->plan.skill ? c->plan.skill : "-", outcome,
+                 d && i < d->n ? d->id[i] : "-", uris[i], c->plan.reason, ms_since(&c->t0));
+        return;
+    }
+    METRIC_INC(&w->m, forward_unreachable);
+    LOG_WARN("route: every destination is down", "call=\"%s\" method=%s site=%s candidates=%zu",
+             c->callid, c->method, c->plan.site ? c->plan.site : "-", n);
+    if (strcmp(c->method, "ACK") == 0) return;
+    char out[WORKER_TX_MAX];
+    int status = strcmp(c->method, "INVITE") == 0 ? 503 : 200;
+    int len = sipresp_build(out, sizeof(out), status, NULL, c->head, c->head_len,
+                            status == 503 ? "Retry-After: 30\r\n" : NULL, status == 503 ? 17 : 0);
+    if (len > 0) worker_send(w, c->fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)len);
+}
+
 /* 302 to <n> staff contacts followed by the fallback, or the plan's final
- * answer when there is nothing to redirect to. */
+ * answer when there is nothing to redirect to; in forward mode, the
+ * request goes on to the first of them instead. */
 static void answer_call(call_t *c, const store_decision_t *d, const char *outcome)
 {
     worker_t *w = c->w;
+    if (c->forward) {
+        forward_call(c, d, outcome);
+        return;
+    }
     const char *uris[RULES_MAX_CONTACTS + 1];
     size_t n = 0;
     char contacts[2048], out[WORKER_TX_MAX], picked[RULES_MAX_CONTACTS * 66] = "";
@@ -142,7 +217,7 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
         METRIC_INC(&c->w->m, redis_errors);
         answer_call(c, NULL, "fallback-redis-error");
     } else {
-        if (d->kind == STORE_RECORDED) METRIC_INC(&c->w->m, retransmissions);
+        if (d->kind == STORE_RECORDED && !c->followup) METRIC_INC(&c->w->m, retransmissions);
         answer_call(c, d, d->n ? "staff" : "fallback-nobody-free");
     }
     call_free(c);
@@ -165,18 +240,40 @@ static void keep_plan_strings(call_t *c)
     c->plan.group = NULL;
 }
 
-static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
+/* The key of the call's decision in Redis: its Call-ID, or the hash of a
+ * long one, so that no two calls share a key. */
+static void set_rawcid(call_t *c, const sip_req_t *r)
+{
+    if (r->call_id.len <= 200) {
+        c->rawcid_len = r->call_id.len;
+        memcpy(c->rawcid, r->call_id.s, c->rawcid_len);
+    } else {
+        unsigned char h[16];
+        crypto_generichash(h, sizeof(h), (const unsigned char *)r->call_id.s, r->call_id.len, NULL, 0);
+        c->rawcid_len = (size_t)snprintf(c->rawcid, sizeof(c->rawcid), "fdh-");
+        sodium_bin2hex(c->rawcid + c->rawcid_len, sizeof(c->rawcid) - c->rawcid_len, h, sizeof(h));
+        c->rawcid_len += 2 * sizeof(h);
+    }
+}
+
+static const fwd_self_t *self_of(const worker_t *w, int fd)
+{
+    for (unsigned i = 0; i < w->n_fds; i++)
+        if (w->fds[i] == fd) return &w->selves[i];
+    return &w->selves[0];
+}
+
+/* A call for request <r>: the answer's head, and in forward mode (the plan
+ * says so) the tail of the request to send on. NULL when out of memory or
+ * the request cannot be forwarded (-EINVAL in *<err>: Max-Forwards). */
+static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, bool followup)
 {
     rules_req_t rq = { r->ruri_user, r->to_user, r->from_user, r->option };
-    call_t *c = NULL;
     char head[SIPRESP_HEAD_MAX];
+    call_t *c;
 
-    METRIC_INC(&w->m, invites);
     int hl = sipresp_head(r, head, sizeof(head));
-    if (hl < 0 || !(c = calloc(1, sizeof(*c) + (size_t)hl))) {
-        answer(w, fd, r, 500, NULL, NULL);
-        return;
-    }
+    if (hl < 0 || !(c = calloc(1, sizeof(*c) + (size_t)hl))) return NULL;
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
     c->w = w;
     c->fd = fd;
@@ -184,13 +281,64 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     c->tolen = r->reply_len;
     memcpy(c->head, head, (size_t)hl);
     c->head_len = (size_t)hl;
+    c->followup = followup;
     log_value(c->callid, sizeof(c->callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
     rules_eval(w->rules, &rq, now, &c->plan);
+    c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT;
+    if (c->forward) {
+        char tail[WORKER_TX_MAX];
+        fwd_flags_t f = { .record_route = w->record_route && r->method == SIP_INVITE };
+        int tl = fwd_build_tail(r, self_of(w, fd), &f, tail, sizeof(tail));
+        call_t *bigger = tl < 0 ? NULL : realloc(c, sizeof(*c) + (size_t)hl + (size_t)tl);
+        if (!bigger) {
+            free(c);
+            return NULL;
+        }
+        c = bigger;
+        memcpy(c->head + hl, tail, (size_t)tl);
+        c->tail_len = (size_t)tl;
+        snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_name.len, r->method_name.s);
+    }
     if (c->plan.kind == PLAN_PICK) keep_plan_strings(c);
     /* the log's keyed hash of the number's digits: the same caller gets the
      * same value on every line, however the PBX wrote the number */
     if (LOG_ENABLED(LOG_LVL_INFO))
         log_caller_hash(r->from_user.s ? r->from_user.s : "", r->from_user.len, c->caller);
+    return c;
+}
+
+/* Ask Redis (the pick, or for a follow-up the recorded decision); the
+ * answer or forward happens in on_decision() or on_deadline(). */
+static void ask_store(worker_t *w, call_t *c, const sip_req_t *r)
+{
+    set_rawcid(c, r);
+    int rc = c->followup ? store_decision(w->store, c->plan.site, c->rawcid, c->rawcid_len, on_decision, c)
+                         : store_pick(w->store, &c->plan, c->rawcid, c->rawcid_len, on_decision, c);
+    if (rc < 0) {
+        METRIC_INC(&w->m, redis_unavailable);
+        answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");
+        free(c);
+        return;
+    }
+    c->waiting_reply = true;
+    event_assign(&c->timer, w->base, -1, 0, on_deadline, c);
+    event_add(&c->timer, w->deadline);
+}
+
+static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
+{
+    METRIC_INC(&w->m, invites);
+    call_t *c = call_new(w, fd, r, now, false);
+    if (!c) {
+        answer(w, fd, r, 500, NULL, NULL);
+        return;
+    }
+    if (c->forward && fwd_is_loop(r, self_of(w, fd))) {
+        METRIC_INC(&w->m, loops);
+        answer(w, fd, r, 482, NULL, NULL);
+        free(c);
+        return;
+    }
     switch (c->plan.kind) {
     case PLAN_REJECT: {
         char out[WORKER_TX_MAX];
@@ -209,27 +357,101 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     case PLAN_PICK:
         break;
     }
+    ask_store(w, c, r);
+}
 
-    if (r->call_id.len <= 200) {
-        c->rawcid_len = r->call_id.len;
-        memcpy(c->rawcid, r->call_id.s, c->rawcid_len);
-    } else { /* a long Call-ID: its hash, so that no two calls share a key */
-        unsigned char h[16];
-        crypto_generichash(h, sizeof(h), (const unsigned char *)r->call_id.s, r->call_id.len, NULL, 0);
-        c->rawcid_len = (size_t)snprintf(c->rawcid, sizeof(c->rawcid), "fdh-");
-        sodium_bin2hex(c->rawcid + c->rawcid_len, sizeof(c->rawcid) - c->rawcid_len, h, sizeof(h));
-        c->rawcid_len += 2 * sizeof(h);
+/* Forward mode, a CANCEL or the ACK of a non-2xx answer: to where the
+ * INVITE went (RFC 3261 16.11), found from the rules and the decision
+ * Redis recorded for the Call-ID. Returns false when the request's route
+ * does not forward (the caller serves it as in redirect mode). */
+static bool serve_followup(worker_t *w, int fd, const sip_req_t *r, time_t now)
+{
+    call_t *c = call_new(w, fd, r, now, true);
+    if (!c) {
+        if (r->method == SIP_CANCEL) answer(w, fd, r, 500, NULL, NULL);
+        return true;
     }
-    int rc = store_pick(w->store, &c->plan, c->rawcid, c->rawcid_len, on_decision, c);
-    if (rc < 0) {
-        METRIC_INC(&w->m, redis_unavailable);
-        answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");
+    if (!c->forward) {
         free(c);
+        return false;
+    }
+    if (c->plan.kind == PLAN_PICK) ask_store(w, c, r);
+    else {
+        answer_call(c, NULL, "redirect");
+        free(c);
+    }
+    return true;
+}
+
+/* Forward mode, in a dialog: to the next Route (after ours) or the
+ * Request-URI, which stays as it is (RFC 3261 16.12, loose routing). */
+static void forward_direct(worker_t *w, int fd, const sip_req_t *r, span_t next, bool pop)
+{
+    const fwd_self_t *self = self_of(w, fd);
+    fwd_target_t t;
+    char out[WORKER_TX_MAX];
+    bool ack = r->method == SIP_ACK;
+
+    if (fwd_is_loop(r, self)) {
+        METRIC_INC(&w->m, loops);
+        if (!ack) answer(w, fd, r, 482, NULL, NULL);
         return;
     }
-    c->waiting_reply = true;
-    event_assign(&c->timer, w->base, -1, 0, on_deadline, c);
-    event_add(&c->timer, w->deadline);
+    if (fwd_uri_target(next.s, next.len, &t) < 0 || !t.numeric) {
+        METRIC_INC(&w->m, forward_unreachable);
+        if (!ack) answer(w, fd, r, t.host[0] ? 503 : 416, NULL, NULL);
+        return;
+    }
+    fwd_flags_t f = { .pop_route = pop };
+    int n = fwd_build_request(r, NULL, self, &f, out, sizeof(out));
+    if (n < 0) {
+        METRIC_INC(&w->m, tx_errors);
+        if (!ack) answer(w, fd, r, n == -EINVAL ? 483 : 513, NULL, NULL);
+        return;
+    }
+    METRIC_INC(&w->m, forwarded);
+    worker_send(w, fd, (const struct sockaddr *)&t.addr, t.addr_len, out, (size_t)n);
+}
+
+/* A response: ours to relay when its top Via is ours (RFC 3261 16.7). */
+static void relay_response(worker_t *w, int fd, const sip_req_t *r)
+{
+    char out[WORKER_TX_MAX];
+    struct sockaddr_storage to;
+    socklen_t tolen = 0;
+    int n = fwd_build_response(r, self_of(w, fd), out, sizeof(out), &to, &tolen);
+    if (n == -ENOENT) {
+        METRIC_INC(&w->m, responses_not_ours);
+        return;
+    }
+    if (n < 0) {
+        METRIC_INC(&w->m, dropped);
+        return;
+    }
+    METRIC_INC(&w->m, responses_relayed);
+    worker_send(w, fd, (const struct sockaddr *)&to, tolen, out, (size_t)n);
+}
+
+/* Forward mode: requests that are not routed by the rules. True when
+ * served here. */
+static bool serve_forwarded(worker_t *w, int fd, const sip_req_t *r, time_t now)
+{
+    const fwd_self_t *self = self_of(w, fd);
+    span_t next;
+
+    if (fwd_route_is_self(r, self, &next)) {
+        forward_direct(w, fd, r, next, true);
+        return true;
+    }
+    if (r->method == SIP_CANCEL) return serve_followup(w, fd, r, now);
+    if (!r->to_tag.len) return false;
+    /* in a dialog: to us only the ACK of a non-2xx answer comes back
+     * (its Request-URI is the INVITE's); the rest goes to the far end */
+    if (fwd_ruri_is_self(r, self))
+        return r->method == SIP_ACK && serve_followup(w, fd, r, now);
+    if (r->method == SIP_ACK && sip_is_ack_for_us(r)) return false;
+    forward_direct(w, fd, r, fwd_request_uri(r), false);
+    return true;
 }
 
 void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
@@ -242,7 +464,7 @@ void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
         METRIC_INC(&w->m, dropped);
         goto out;
     case SIP_REQ_RESPONSE:
-        METRIC_INC(&w->m, responses_ignored);
+        relay_response(w, fd, &r);
         goto out;
     case SIP_REQ_BAD:
         METRIC_INC(&w->m, bad_requests);
@@ -254,14 +476,15 @@ void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
         break;
     }
 
+    if (r.max_forwards == 0 && r.method != SIP_OPTIONS && r.method != SIP_ACK) {
+        METRIC_INC(&w->m, too_many_hops);
+        answer(w, fd, &r, 483, NULL, NULL);
+        goto out;
+    }
+    if (w->forwarding && serve_forwarded(w, fd, &r, now)) goto out;
     if (r.method == SIP_ACK) {
         if (sip_is_ack_for_us(&r)) METRIC_INC(&w->m, acks_absorbed);
         else METRIC_INC(&w->m, acks_other);
-        goto out;
-    }
-    if (r.max_forwards == 0 && r.method != SIP_OPTIONS) {
-        METRIC_INC(&w->m, too_many_hops);
-        answer(w, fd, &r, 483, NULL, NULL);
         goto out;
     }
     switch (r.method) {

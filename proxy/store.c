@@ -422,6 +422,27 @@ int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid
     return 0;
 }
 
+int store_decision(store_t *s, const char *site, const char *callid, size_t callid_len,
+                   store_pick_cb *cb, void *arg)
+{
+    char key[48];
+    if (!store_is_ready(s)) return -ENOTCONN;
+    if (s->inflight >= s->max_inflight) return -EBUSY;
+    int kl = snprintf(key, sizeof(key), "fd:{%s}", site);
+    if (kl < 0 || (size_t)kl >= sizeof(key)) return -EINVAL;
+    pick_t *p = malloc(sizeof(*p));
+    if (!p) return -ENOMEM;
+    *p = (pick_t){ s, cb, arg };
+    const char *argv[] = { "FCALL_RO", "fd_decision", "1", key, callid };
+    size_t lens[] = { 8, 11, 1, (size_t)kl, callid_len };
+    if (redisAsyncCommandArgv(s->ac, on_pick, p, 5, argv, lens) != REDIS_OK) {
+        free(p);
+        return -ENOTCONN;
+    }
+    s->inflight++;
+    return 0;
+}
+
 int store_release(store_t *s, const char *site, const char *callid, size_t callid_len)
 {
     char key[48];

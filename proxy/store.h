@@ -69,6 +69,12 @@ bool store_is_ready(const store_t *s);
 int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid_len,
                store_pick_cb *cb, void *arg);
 
+/* The decision recorded for <callid> at <site> (FCALL_RO fd_decision),
+ * reserving no one: STORE_RECORDED with its staff, or STORE_NONE. Same
+ * callback rules and errors as store_pick(). */
+int store_decision(store_t *s, const char *site, const char *callid, size_t callid_len,
+                   store_pick_cb *cb, void *arg);
+
 /* Undo a pick whose reply came after the caller was answered with the
  * fallback (FCALL fd_release): fire and forget; -ENOTCONN when not ready. */
 int store_release(store_t *s, const char *site, const char *callid, size_t callid_len);

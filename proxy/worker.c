@@ -5,6 +5,8 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +74,37 @@ void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen
     }
 }
 
+/* The ICMP errors queued on <fd> (IP_RECVERR, see net.c): a request we
+ * forwarded that could not be delivered marks its destination down, so
+ * the caller's retransmission goes to the next one. Errors for answers we
+ * sent (a caller that went away) are only drained. Reading the queue also
+ * clears the socket's error state, which would otherwise wake us for
+ * ever. */
+static void drain_errors(worker_t *w, int fd)
+{
+    for (int k = 0; k < 64; k++) {
+        char data[16], ctl[512];
+        struct sockaddr_storage dst;
+        struct iovec iov = { data, sizeof(data) };
+        struct msghdr mh = { .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov,
+                             .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+        ssize_t n = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+        if (n < 0) return; /* EAGAIN: nothing (more) queued */
+        bool request = n >= 8 && memcmp(data, "SIP/2.0 ", 8) != 0;
+        for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+            bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
+            bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
+            if (!v4 && !v6) continue;
+            const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
+            if (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6) continue;
+            if (request && mh.msg_namelen) {
+                METRIC_INC(&w->m, icmp_errors);
+                health_mark_down(w->health, (struct sockaddr *)&dst, mh.msg_namelen);
+            }
+        }
+    }
+}
+
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
@@ -81,13 +114,15 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     reload_read_lock();
     w->rules = reload_current(w->reload);
     w->option_header = rules_option_header(w->rules);
+    w->forwarding = rules_any_forward(w->rules);
     for (int round = 0; round < RX_ROUNDS; round++) {
         for (unsigned i = 0; i < WORKER_BATCH; i++) {
             w->in_msgs[i].msg_hdr.msg_namelen = sizeof(w->in_addr[i]);
             w->in_msgs[i].msg_hdr.msg_flags = 0;
         }
         int n = recvmmsg(fd, w->in_msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0) break; /* EAGAIN: another worker took it, or nothing left */
+        if (n <= 0) break; /* EAGAIN: another worker took it, or nothing
+                              left; or a pending ICMP error, drained below */
         time_t now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);
         for (int i = 0; i < n; i++) {
             METRIC_INC(&w->m, rx_datagrams);
@@ -104,6 +139,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     w->rules = NULL;
     w->option_header = NULL;
     reload_read_unlock();
+    /* one cheap syscall a wake-up: an error left queued would wake every
+     * worker again and again */
+    drain_errors(w, fd);
     if (w->out_n) flush_out(w);
     log_flush();
 }

@@ -16,6 +16,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include "fwd.h"
+#include "health.h"
 #include "metrics.h"
 #include "opts.h"
 #include "reload.h"
@@ -25,7 +27,9 @@
 
 #define WORKER_BATCH 32      /* datagrams per recvmmsg/sendmmsg */
 #define WORKER_RX_MAX 65536  /* largest datagram we read whole */
-#define WORKER_TX_MAX (SIPRESP_HEAD_MAX + 2048) /* largest answer: head, Contacts, ours */
+#define WORKER_TX_MAX (SIPRESP_HEAD_MAX + 2048) /* largest answer: head, Contacts, ours;
+                                                   and a forwarded request: the
+                                                   request, our Via and Record-Route */
 
 struct event_base;
 struct event;
@@ -41,12 +45,16 @@ typedef struct worker {
     struct event *state_ev;         /* publishes redis_ready for the admin */
     _Atomic int redis_ready;        /* 1 when its Redis connection is ready */
     const int *fds;
+    const fwd_self_t *selves;       /* forward mode: who we are on fds[i] */
     unsigned n_fds;
+    health_t *health;               /* forward destinations' health, shared */
     store_t *store;
     reload_t *reload;               /* the rules snapshot in force (RCU) */
     const rules_t *rules;           /* during a batch only: the snapshot read
                                        for it */
     const char *option_header;      /* idem */
+    bool forwarding;                /* idem: some route forwards */
+    bool record_route;              /* forward mode: add our Record-Route */
     const opts_t *opts;
     const struct timeval *deadline; /* libevent common timeout for picks */
     metrics_t m;

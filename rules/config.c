@@ -729,6 +729,27 @@ static int parse_strategy(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                      scalar_text(n));
 }
 
+/* mode: redirect or forward, into the int at <f->offset>. */
+static int parse_mode(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                      void *obj)
+{
+    int rc;
+
+    if ((rc = want_scalar(ld, f->key, n)) < 0)
+        return rc;
+    int *out = (int *)(void *)((char *)obj + f->offset);
+    if (scalar_is(n, "redirect"))
+        *out = RULES_FWD_REDIRECT;
+    else if (scalar_is(n, "forward"))
+        *out = RULES_FWD_FORWARD;
+    else
+        return load_fail(ld, n, "%s \"%.*s\" must be redirect or forward",
+                         f->key,
+                         (int)(scalar_len(n) > 40 ? 40 : scalar_len(n)),
+                         scalar_text(n));
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Sites: numbers                                                         */
 
@@ -788,6 +809,8 @@ static const walk_field_t did_fields[] = {
     { .key = "skill", .kind = WK_STRING,
       .offset = offsetof(rules_did_t, skill), .max = CONFIG_WORD_MAX,
       .check = check_skill },
+    { .key = "mode", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_did_t, mode), .parse = parse_mode },
 };
 
 static const walk_map_t did_map = {
@@ -1342,6 +1365,8 @@ static const walk_field_t site_fields[] = {
       .offset = offsetof(rules_site_t, holiday), .parse = parse_route },
     { .key = "caller_aware", .kind = WK_CUSTOM,
       .parse = parse_site_caller_aware },
+    { .key = "mode", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_site_t, mode), .parse = parse_mode },
 };
 
 _Static_assert(sizeof(site_fields) / sizeof(site_fields[0]) <= WALK_MAX_FIELDS,
@@ -1718,6 +1743,8 @@ static const walk_field_t top_fields[] = {
     { .key = "option_separator", .kind = WK_STRING,
       .offset = offsetof(rules_t, option_sep), .max = RULES_SEP_MAX,
       .check = check_separator },
+    { .key = "mode", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_t, mode), .parse = parse_mode },
     { .key = "groups", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
       .parse = parse_groups },
 };
@@ -1874,6 +1901,10 @@ static int load_buffer(const char *buf, size_t len,
             goto done;
         }
     }
+    {
+        const char *one[1];
+        r->any_forward = rules_forward_uris(r, one, 1) > 0;
+    }
     *out = r;
     r = NULL;
     rc = 0;
@@ -2019,4 +2050,56 @@ const char *rules_option_header(const rules_t *r)
 size_t rules_site_count(const rules_t *r)
 {
     return r->nsites;
+}
+
+/* Every destination URI a forward-mode route may send a call to, each once,
+ * in file order: single-destination DIDs, fallbacks, lunch, after-hours and
+ * holiday URIs. */
+size_t rules_forward_uris(const rules_t *r, const char **out, size_t cap)
+{
+    if (cap == 0)
+        return 0;
+    size_t n = 0;
+
+    for (size_t i = 0; i < r->nsites; i++) {
+        const rules_site_t *s = &r->sites[i];
+        int site_mode = s->mode ? s->mode : r->mode;
+        const char *cand[4];
+        size_t nc = 0;
+
+        for (size_t d = 0; d < s->ndids; d++) {
+            const rules_did_t *did = &s->dids[d];
+            int m = did->mode ? did->mode : site_mode;
+            if (m != RULES_FWD_FORWARD)
+                continue;
+            if (did->to && n < cap) {
+                bool dup = false;
+                for (size_t k = 0; k < n && !dup; k++)
+                    dup = strcmp(out[k], did->to) == 0;
+                if (!dup)
+                    out[n++] = did->to;
+            }
+            if (!did->to)
+                site_mode = RULES_FWD_FORWARD; /* its calls use the site's */
+        }
+        if (site_mode != RULES_FWD_FORWARD)
+            continue;
+        cand[nc++] = s->fallback;
+        if (s->lunch.kind == RULES_ROUTE_URI) cand[nc++] = s->lunch.uri;
+        if (s->after_hours.kind == RULES_ROUTE_URI) cand[nc++] = s->after_hours.uri;
+        if (s->holiday.kind == RULES_ROUTE_URI) cand[nc++] = s->holiday.uri;
+        for (size_t c = 0; c < nc && n < cap; c++) {
+            bool dup = !cand[c];
+            for (size_t k = 0; k < n && !dup; k++)
+                dup = strcmp(out[k], cand[c]) == 0;
+            if (!dup)
+                out[n++] = cand[c];
+        }
+    }
+    return n;
+}
+
+bool rules_any_forward(const rules_t *r)
+{
+    return r->any_forward;
 }

@@ -315,6 +315,8 @@ void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
     plan->site = site->id;
     plan->max_contacts = site->max_contacts;
     plan->fallback = site->fallback;
+    plan->forward = (did->mode ? did->mode : site->mode ? site->mode : r->mode) ==
+                    RULES_FWD_FORWARD;
     rules_site_when(site, (int64_t)now, &t->when);
     plan->period = t->when.period;
     if (t->when.day)

@@ -109,6 +109,9 @@ typedef struct {
     rules_period_t period;      /* of the called site at <now> */
     unsigned local_date;        /* YYYYMMDD at the called site at <now>
                                    (offer counts per day); 0 when unknown */
+    bool forward;               /* mode forward: the proxy relays the call
+                                   to the first reachable destination
+                                   instead of answering 302 */
     bool priority;              /* caller is on the group's priority list */
     bool caller_aware;          /* offer the caller's last staff first */
     unsigned caller_window_s;   /* ...if they handled the caller this recently */
@@ -172,6 +175,16 @@ int rules_eval(const rules_t *r, const rules_req_t *req, time_t now,
  * "X-Frontdesk-Option"), or NULL when options come only from the
  * Request-URI. The same for every group of a snapshot. */
 const char *rules_option_header(const rules_t *r);
+
+/* The destination URIs of forward-mode routes (single-destination DIDs,
+ * fallbacks, lunch/after-hours/holiday URIs), each once, at most <cap>,
+ * into <out> (strings owned by the snapshot). The proxy health-checks
+ * them. Returns how many. */
+size_t rules_forward_uris(const rules_t *r, const char **out, size_t cap);
+
+/* Does any route of the snapshot forward (mode: forward)? Then the proxy
+ * also relays responses. */
+bool rules_any_forward(const rules_t *r);
 
 /* Number of sites in the snapshot (all groups, pools not counted). */
 size_t rules_site_count(const rules_t *r);

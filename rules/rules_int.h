@@ -107,10 +107,20 @@ typedef struct {
     rules_pos_t pos;
 } rules_pool_t;
 
+/* How a route's calls leave: "mode:" at the top level, in a site or in a
+ * DID; the most specific one written wins. Zero (unset) so that calloc'd
+ * objects inherit. */
+typedef enum {
+    RULES_FWD_UNSET = 0,
+    RULES_FWD_REDIRECT,
+    RULES_FWD_FORWARD,
+} rules_fwd_mode_t;
+
 typedef struct {
     char *num;   /* normalised, digits only */
     char *to;    /* single destination, or NULL */
     char *skill; /* dedicated line: this skill, no menu; or NULL */
+    int mode;    /* rules_fwd_mode_t; RULES_MODE_UNSET: the site's */
     rules_pos_t pos;
 } rules_did_t;
 
@@ -222,6 +232,7 @@ typedef struct {
     char *fallback;      /* sip: or sips: URI */
     unsigned max_contacts;
     int caller_aware;    /* -1 unset (group's), 0, 1 */
+    int mode;            /* rules_fwd_mode_t; unset: the file's */
     unsigned caller_window_s;
     size_t group;        /* index into rules_t.groups */
     rules_route_t lunch, after_hours, holiday;
@@ -260,6 +271,8 @@ struct rules {
     rules_pool_t *pools;
     size_t npools;
     rules_index_t dids;
+    int mode;            /* rules_fwd_mode_t; unset: redirect */
+    bool any_forward;    /* some route forwards (set at load) */
     bool has_key;
     bool expanded;       /* loaded with a reference time */
     SHA256_CTX hmac_in, hmac_out; /* HMAC inner and outer states, keyed

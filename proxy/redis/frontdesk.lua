@@ -315,6 +315,17 @@ end
 -- <ttl-ms> and, for a known caller, who was offered first.
 -- Reply: { "picked"|"recorded"|"none", id1, contact1, id2, contact2, ... }
 -- where an id of another site than KEYS[1]'s reads "<site>/<id>".
+-- The reply for a recorded decision. A record is: caller hash (or "-"),
+-- then id, contact pairs, tab-separated.
+local function recorded_reply(rec)
+    local out, first = { 'recorded' }, true
+    for f in string.gmatch(rec, '[^\t]+') do
+        if first then first = false else out[#out + 1] = f end
+    end
+    if #out == 1 then out[1] = 'none' end
+    return out
+end
+
 local function walk(keys, args, dry)
     local home = keys[1]
     for i = 1, #keys do
@@ -344,15 +355,7 @@ local function walk(keys, args, dry)
 
     local ck = home .. ':call:' .. callid
     local rec = (not dry) and redis.call('GET', ck)
-    if rec then
-        -- a record is: caller hash (or "-"), then id, contact pairs
-        local out, first = { 'recorded' }, true
-        for f in string.gmatch(rec, '[^\t]+') do
-            if first then first = false else out[#out + 1] = f end
-        end
-        if #out == 1 then out[1] = 'none' end
-        return out
-    end
+    if rec then return recorded_reply(rec) end
 
     local now = now_ms()
     local seen = {}
@@ -467,6 +470,20 @@ end
 -- window has passed but that no pick has lapsed yet still count as open.
 local function fd_peek(keys, args) return walk(keys, args, true) end
 
+-- FCALL_RO fd_decision 1 fd:{site} <call-id>
+-- The decision fd_pick recorded for <call-id>, reserving no one: in forward
+-- mode the CANCEL and the ACK of an INVITE go where the INVITE went.
+-- Reply: { 'recorded', id1, contact1, ... }, or { 'none' } when nothing is
+-- recorded (expired, never picked, or nobody was offered).
+local function fd_decision(keys, args)
+    local home, callid = keys[1], args[1]
+    if not site_of(home) then return err('KEYS[1] must be fd:{<site>}') end
+    if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then return err('bad call-id') end
+    local rec = redis.call('GET', home .. ':call:' .. callid)
+    if not rec then return { 'none' } end
+    return recorded_reply(rec)
+end
+
 -- FCALL fd_call_end 1 fd:{site} <id>
 -- A call of <id> ended: their idle time starts now (longest-idle) and they
 -- are available again (once an open offer, if any, has lapsed).
@@ -557,6 +574,7 @@ redis.register_function('fd_release', entry(fd_release))
 redis.register_function('fd_staff_remove', entry(fd_staff_remove))
 redis.register_function('fd_skills_set', entry(fd_skills_set))
 redis.register_function{ function_name = 'fd_staff_list', callback = entry(fd_staff_list), flags = { 'no-writes' } }
+redis.register_function{ function_name = 'fd_decision', callback = entry(fd_decision), flags = { 'no-writes' } }
 redis.register_function{ function_name = 'fd_peek', callback = entry(fd_peek), flags = { 'no-writes' } }
 redis.register_function{ function_name = 'fd_staff_get', callback = entry(fd_staff_get),
                          flags = { 'no-writes' } }

@@ -95,7 +95,7 @@ static void test_build_request(void **state)
     char out[4096], branch[FWD_BRANCH_MAX], want[256];
     assert_int_equal(parse(c, invite), SIP_REQ_OK);
     fwd_branch(&c->r, &self, branch);
-    int n = fwd_build_request(&c->r, "sip:ana@10.0.0.5:5070", &self, out, sizeof(out));
+    int n = fwd_build_request(&c->r, "sip:ana@10.0.0.5:5070", &self, NULL, out, sizeof(out));
     assert_true(n > 0);
     out[n] = '\0';
     assert_int_equal(strncmp(out, "INVITE sip:ana@10.0.0.5:5070 SIP/2.0\r\n", 38), 0);
@@ -108,10 +108,10 @@ static void test_build_request(void **state)
     assert_int_equal(strcmp(out + n - 8, "\r\n\r\nv=0\n"), 0);
 
     /* the Request-URI unchanged when not retargeted */
-    n = fwd_build_request(&c->r, NULL, &self, out, sizeof(out));
+    n = fwd_build_request(&c->r, NULL, &self, NULL, out, sizeof(out));
     out[n] = '\0';
     assert_int_equal(strncmp(out, "INVITE sip:15125550100@192.0.2.1 SIP/2.0\r\n", 42), 0);
-    assert_int_equal(fwd_build_request(&c->r, NULL, &self, out, 100), -ENOSPC);
+    assert_int_equal(fwd_build_request(&c->r, NULL, &self, NULL, out, 100), -ENOSPC);
 }
 
 static void test_max_forwards(void **state)
@@ -122,14 +122,14 @@ static void test_max_forwards(void **state)
     char *mf = strstr(msg, "Max-Forwards: 70");
     memcpy(mf, "Max-Forwards: 00", 16);
     assert_int_equal(parse(c, msg), SIP_REQ_OK);
-    assert_int_equal(fwd_build_request(&c->r, NULL, &self, out, sizeof(out)), -EINVAL); /* 483 */
+    assert_int_equal(fwd_build_request(&c->r, NULL, &self, NULL, out, sizeof(out)), -EINVAL); /* 483 */
 
     /* absent: 70 added */
     char nomf[sizeof(invite)];
     const char *line = strstr(invite, "Max-Forwards: 70\r\n");
     snprintf(nomf, sizeof(nomf), "%.*s%s", (int)(line - invite), invite, line + 18);
     assert_int_equal(parse(c, nomf), SIP_REQ_OK);
-    int n = fwd_build_request(&c->r, NULL, &self, out, sizeof(out));
+    int n = fwd_build_request(&c->r, NULL, &self, NULL, out, sizeof(out));
     assert_true(n > 0);
     out[n] = '\0';
     assert_non_null(strstr(out, "\r\nMax-Forwards: 70\r\n"));
@@ -143,7 +143,7 @@ static void test_loop(void **state)
     char out[4096];
     assert_int_equal(parse(c, invite), SIP_REQ_OK);
     assert_false(fwd_is_loop(&c->r, &self));
-    int n = fwd_build_request(&c->r, NULL, &self, out, sizeof(out));
+    int n = fwd_build_request(&c->r, NULL, &self, NULL, out, sizeof(out));
     assert_true(n > 0);
     out[n] = '\0';
     char back[4096];

@@ -48,7 +48,7 @@
     "(expected one of: id, name, timezone, dids, default_skill, menu, "      \
     "max_contacts, fallback, closed, hours, holidays, closed_dates, "        \
     "strategy, min_level, overflow, lunch, after_hours, holiday, "           \
-    "caller_aware)"
+    "caller_aware, mode)"
 #define NEED_KEY                                                             \
     "caller-aware routing needs a caller key: set FRONTDESK_CALLER_KEY "     \
     "(64 hex digits)"
@@ -148,7 +148,7 @@ static const bad_case_t bad_cases[] = {
     /* --- top level --- */
     { "top_unknown_key", "version: 1\nfoo: 2\ngroups: []\n", 2, 1,
       "unknown key \"foo\" at top level (expected one of: version, "
-      "option_header, option_separator, groups)" },
+      "option_header, option_separator, mode, groups)" },
     { "top_duplicate_key", "version: 1\nversion: 1\ngroups: []\n", 2, 1,
       "duplicate key \"version\" at top level" },
     { "top_non_scalar_key", "version: 1\n? [a]\n: b\n", 2, 3,
@@ -472,7 +472,10 @@ static const bad_case_t bad_cases[] = {
       "        dids:\n          - {number: \"100\", dest: x}\n" AFTER_DIDS,
       8, 29,
       "site \"a\": unknown key \"dest\" in DID (expected one of: number, to, "
-      "skill)" },
+      "skill, mode)" },
+    { "did_bad_mode", HEAD SITE_A_ID SITE_A_TZ
+      "        dids:\n          - {number: \"100\", mode: relay}\n" AFTER_DIDS,
+      8, 35, "site \"a\": mode \"relay\" must be redirect or forward" },
     { "did_mapping_twice", HEAD SITE_A_ID SITE_A_TZ
       "        dids: [\"100\", {number: \"1-00\", to: \"sip:x@y\"}]\n"
       AFTER_DIDS, 7, 32, "site \"a\": DID 100 is listed twice" },

@@ -1211,6 +1211,54 @@ static void test_dedicated_line(void **state)
     rules_unref(r);
 }
 
+/* mode: the DID's over the site's over the file's; the destinations a
+ * forward route may send to (what the proxy health-checks). */
+static void test_forward_mode(void **state)
+{
+    rules_t *r = load_inline_at(
+        "version: 1\nmode: forward\ngroups:\n  - name: G\n    sites:\n"
+        "      - {id: a, timezone: UTC, dids: [\"100\", {number: \"101\", "
+        "to: \"sip:lee@10.0.0.9:5070\", mode: redirect}], default_skill: s, "
+        "fallback: \"sip:vm@10.0.0.1\"}\n"
+        "      - {id: b, timezone: UTC, mode: redirect, dids: [\"200\", "
+        "{number: \"201\", to: \"sip:desk@10.0.0.2\", mode: forward}], "
+        "default_skill: s, fallback: \"sip:b@10.0.0.3\"}\n"
+        "      - {id: c, timezone: UTC, dids: [\"300\"], default_skill: s, "
+        "fallback: \"sip:vm@10.0.0.1\"}\n",
+        REF_2026);
+    const char *uris[8];
+    plan_t p;
+
+    (void)state;
+    assert_true(rules_any_forward(r));
+    p = eval_at(r, "100", NULL, NULL, T_LUNCH);
+    assert_int_equal(p.kind, PLAN_PICK);
+    assert_true(p.forward);
+    p = eval_at(r, "101", NULL, NULL, T_LUNCH);
+    assert_int_equal(p.kind, PLAN_REDIRECT);
+    assert_false(p.forward);
+    assert_false(eval_at(r, "200", NULL, NULL, T_LUNCH).forward);
+    assert_true(eval_at(r, "201", NULL, NULL, T_LUNCH).forward);
+    assert_false(eval_at(r, "999", NULL, NULL, T_LUNCH).forward); /* 404 */
+    /* a's fallback (once, c shares it), b's forward DID, not 101 nor b's
+     * fallback (redirect routes) */
+    size_t n = rules_forward_uris(r, uris, 8);
+    assert_int_equal(n, 2);
+    assert_string_equal(uris[0], "sip:vm@10.0.0.1");
+    assert_string_equal(uris[1], "sip:desk@10.0.0.2");
+    assert_int_equal(rules_forward_uris(r, uris, 1), 1);
+    rules_unref(r);
+
+    r = load_inline_at("version: 1\ngroups:\n  - name: G\n    sites:\n"
+                       "      - {id: a, timezone: UTC, dids: [\"100\"], "
+                       "default_skill: s, fallback: \"sip:vm@x\"}\n",
+                       REF_2026);
+    assert_false(rules_any_forward(r)); /* redirect by default */
+    assert_false(eval_at(r, "100", NULL, NULL, T_LUNCH).forward);
+    assert_int_equal(rules_forward_uris(r, uris, 8), 0);
+    rules_unref(r);
+}
+
 /* Group caller_aware default, a site turning it off, its window. */
 static void test_caller_aware_defaults(void **state)
 {
@@ -1381,6 +1429,7 @@ int main(void)
         cmocka_unit_test(test_after_hours_overflow_and_nobody_left),
         cmocka_unit_test(test_step_overrides),
         cmocka_unit_test(test_dedicated_line),
+        cmocka_unit_test(test_forward_mode),
         cmocka_unit_test(test_caller_aware_defaults),
         cmocka_unit_test(test_no_key_no_hash),
     };
