@@ -77,6 +77,11 @@ $(B)/tests/%: $(B)/tests/tools/%.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
 
+# the downstream SIP server of forward-mode tests: plain C and POSIX sockets
+$(B)/tests/uas: $(B)/tests/tools/uas.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@
+
 deps:
 	@sh deploy/deps.sh
 
