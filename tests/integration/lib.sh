@@ -81,3 +81,36 @@ wait_ready() {
     done
     return 1
 }
+
+# The test UAS (build/tests/uas), the downstream target of forward mode.
+UAS=$FD_ROOT/build/tests/uas
+# uas_start NAME [flags...]: on a free port (--listen 127.0.0.1:0 unless
+# flags give one); sets UAS_PORT, UAS_PID and UAS_LOG, records the PID
+uas_start() {
+    local name=$1 out i listen=127.0.0.1:0; shift
+    case " $* " in *" --listen "*) listen="" ;; esac
+    out=$FD_RUN/uas-$name.out UAS_LOG=$FD_RUN/uas-$name.log UAS_PORT=""
+    "$UAS" ${listen:+--listen "$listen"} --name "$name" --log "$UAS_LOG" \
+        --pidfile "$FD_RUN/uas-$name.pid" --max-seconds 60 "$@" >"$out" 2>&1 &
+    UAS_PID=$!
+    FD_PIDS="$FD_PIDS $UAS_PID"
+    for i in $(seq 1 50); do
+        UAS_PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
+        [ -n "$UAS_PORT" ] && return 0
+        kill -0 "$UAS_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$out" >&2
+    return 1
+}
+# uas_stop [PID]: SIGTERM to that UAS (default: the last one started); its
+# exit status
+uas_stop() {
+    local rc pid=${1:-$UAS_PID}
+    kill "$pid" 2>/dev/null
+    wait "$pid"; rc=$?
+    FD_PIDS=${FD_PIDS/ $pid/}
+    return $rc
+}
+# statuses TEXT: the status codes of the answers sipsend printed, in order
+statuses() { printf '%s\n' "$1" | sed -n 's/^SIP\/2\.0 \([0-9]*\) .*/\1/p' | tr '\n' ' '; }

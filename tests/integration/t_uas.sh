@@ -5,35 +5,6 @@
 # otherwise, OPTIONS, BYE, ACK, --silent, the log, garbage, bad flags,
 # SIGTERM and --max-seconds.
 . "$(dirname "$0")/lib.sh"
-UAS=$FD_ROOT/build/tests/uas
-
-# uas_start NAME [flags...]: on a free port (--listen 127.0.0.1:0 unless
-# flags give one); sets UAS_PORT, UAS_PID and UAS_LOG, records the PID
-uas_start() {
-    local name=$1 out i listen=127.0.0.1:0; shift
-    case " $* " in *" --listen "*) listen="" ;; esac
-    out=$FD_RUN/uas-$name.out UAS_LOG=$FD_RUN/uas-$name.log UAS_PORT=""
-    "$UAS" ${listen:+--listen "$listen"} --name "$name" --log "$UAS_LOG" \
-        --pidfile "$FD_RUN/uas-$name.pid" --max-seconds 60 "$@" >"$out" 2>&1 &
-    UAS_PID=$!
-    FD_PIDS="$FD_PIDS $UAS_PID"
-    for i in $(seq 1 50); do
-        UAS_PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
-        [ -n "$UAS_PORT" ] && return 0
-        kill -0 "$UAS_PID" 2>/dev/null || break
-        sleep 0.05
-    done
-    cat "$out" >&2
-    return 1
-}
-# uas_stop: SIGTERM to the last one started; its exit status
-uas_stop() {
-    local rc
-    kill "$UAS_PID" 2>/dev/null
-    wait "$UAS_PID"; rc=$?
-    FD_PIDS=${FD_PIDS/ $UAS_PID/}
-    return $rc
-}
 # req METHOD CALLID [CSEQ [BRANCH]]: a request with a Via stack of four
 # values (ours with rport, a two-value line folded, a compact v:)
 req() {
@@ -49,7 +20,6 @@ lines_match() { # TEXT PATTERNS: as many lines, line N matches pattern N
         printf '%s\n' "$a" | grep -qE -- "^$b$" || return 1
     done 3<<<"$1" 4<<<"$2"
 }
-statuses() { printf '%s\n' "$1" | sed -n 's/^SIP\/2\.0 \([0-9]*\) .*/\1/p' | tr '\n' ' '; }
 
 uas_start alice --invite 200,486,302 || { bad "uas starts"; finish; exit 1; }
 check "listening line, pidfile with its PID" [ "$(cat "$FD_RUN/uas-alice.pid")" = "$UAS_PID" ]
