@@ -1,13 +1,14 @@
 #!/bin/sh
 # Install the Debian packages Frontdesk builds, tests and runs with, only
 # those missing. apt-get as root, through sudo otherwise. Called by
-# `make run`, `make test` and `make bench`.
+# `make run`, `make test` and `make bench`. tshark: the forward-mode tests
+# decode what they captured with Wireshark's SIP dissector.
 set -eu
 
 PKGS="build-essential pkg-config libevent-dev libosip2-dev libhiredis-dev
 libcmocka-dev libyaml-dev libsodium-dev libssl-dev liburcu-dev redis-server
 redis-tools sipsak
-tzdata"
+tzdata tshark"
 
 missing=""
 for p in $PKGS; do
