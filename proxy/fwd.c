@@ -167,13 +167,39 @@ bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self)
 
 /* ---- requests ---- */
 
-/* Every header but the first Route value (when <pop>), lines as received. */
+/* Header <h> whose value starting at <off> is the rest after a value we
+ * drop or replace: "<name>: <first>, <rest>" (<first> NULL: dropped; the
+ * line is left out when nothing remains). */
+static void put_rest(out_t *o, const sip_hdr_t *h, size_t off, const char *first)
+{
+    size_t rest = off;
+    while (rest < h->value.len && (h->value.s[rest] == ',' || h->value.s[rest] == ' ' ||
+                                   h->value.s[rest] == '\t' || h->value.s[rest] == '\r' ||
+                                   h->value.s[rest] == '\n'))
+        rest++;
+    if (!first && rest >= h->value.len) return;
+    put(o, h->name.s, h->name.len);
+    puts_(o, ": ");
+    if (first) {
+        puts_(o, first);
+        if (rest < h->value.len) puts_(o, ", ");
+    }
+    if (rest < h->value.len) put(o, h->value.s + rest, h->value.len - rest);
+    puts_(o, "\r\n");
+}
+
+/* Every header as received, but: Max-Forwards decremented, the first Route
+ * value dropped (when <pop>), and the sender's Via with the received= and
+ * rport= we filled in (RFC 3261 18.2.1, RFC 3581), so that responses find
+ * their way back through NATs without a DNS lookup. */
 static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
 {
-    via_it_t first = { 0 };
-    bool have_route = pop && value_next(r, &first, "Route", '\0');
-    char mf[40];
+    via_it_t route = { 0 }, via = { 0 };
+    bool have_route = pop && value_next(r, &route, "Route", '\0');
+    bool have_via = via_next(r, &via);
+    char *top = NULL, mf[40];
 
+    if (have_via && r->top_via && osip_via_to_str(r->top_via, &top) != 0) top = NULL;
     for (unsigned i = 0; i < r->n_hdrs; i++) {
         const sip_hdr_t *h = &r->hdrs[i];
         if (sip_hdr_is(h, "Max-Forwards", '\0')) {
@@ -181,24 +207,16 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
             snprintf(mf, sizeof(mf), "Max-Forwards: %d\r\n", r->max_forwards > 0 ? r->max_forwards - 1 : 69);
             puts_(o, mf);
             *mf_done = true;
-            continue;
-        }
-        if (have_route && i == first.hdr) {
-            /* drop the first value; keep the rest of the line, if any */
-            size_t rest = first.off;
-            while (rest < h->value.len && (h->value.s[rest] == ',' || h->value.s[rest] == ' ' ||
-                                           h->value.s[rest] == '\t'))
-                rest++;
-            if (rest >= h->value.len) continue;
-            put(o, h->name.s, h->name.len);
-            puts_(o, ": ");
-            put(o, h->value.s + rest, h->value.len - rest);
+        } else if (have_route && i == route.hdr) {
+            put_rest(o, h, route.off, NULL);
+        } else if (top && i == via.hdr) {
+            put_rest(o, h, via.off, top);
+        } else {
+            put(o, h->line.s, h->line.len);
             puts_(o, "\r\n");
-            continue;
         }
-        put(o, h->line.s, h->line.len);
-        puts_(o, "\r\n");
     }
+    osip_free(top);
 }
 
 int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t *f,

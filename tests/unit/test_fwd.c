@@ -223,6 +223,98 @@ static void test_response(void **state)
     assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -EINVAL);
 }
 
+/* The sender's Via gets the received= and rport= it was read with, so
+ * the answers find their way back without DNS (RFC 3261 18.2.1, RFC
+ * 3581); Record-Route names us with lr. */
+static void test_sender_via_and_record_route(void **state)
+{
+    ctx_t *c = *state;
+    char msg[sizeof(invite) + 64], out[4096];
+    snprintf(msg, sizeof(msg), "%s", invite);
+    memcpy(strstr(msg, "198.51.100.7:5062"), "pbx.example:50620", 17); /* a name, another port */
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    fwd_flags_t f = { .record_route = true };
+    int n = fwd_build_request(&c->r, NULL, &self, &f, out, sizeof(out));
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_non_null(strstr(out, "\r\nRecord-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+    assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP pbx.example:50620;branch=z9hG4bKabc123;"
+                                "rport=5062;received=198.51.100.7\r\n"));
+    assert_int_equal(strstr(out, "Record-Route") < strstr(out, "pbx.example:50620"), 1);
+}
+
+/* Loose routing: our Route is dropped and the next hop is the next Route,
+ * or the Request-URI when ours was the last; another Route is left. */
+static void test_route(void **state)
+{
+    ctx_t *c = *state;
+    char msg[2048], out[4096];
+    span_t next = { NULL, 0 };
+    const char *bye = "BYE sip:ana@10.0.0.5:5070 SIP/2.0\r\n"
+                      "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKb1\r\n"
+                      "Route: <sip:192.0.2.1:5060;lr>, <sip:203.0.113.4;lr>\r\n"
+                      "From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+                      "Call-ID: r1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(parse(c, bye), SIP_REQ_OK);
+    assert_true(fwd_route_is_self(&c->r, &self, &next));
+    assert_int_equal(next.len, strlen("<sip:203.0.113.4;lr>"));
+    assert_memory_equal(next.s, "<sip:203.0.113.4;lr>", next.len);
+    fwd_flags_t f = { .pop_route = true };
+    int n = fwd_build_request(&c->r, NULL, &self, &f, out, sizeof(out));
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_non_null(strstr(out, "\r\nRoute: <sip:203.0.113.4;lr>\r\n"));
+    assert_null(strstr(out, "192.0.2.1:5060;lr"));
+    assert_non_null(strstr(out, "BYE sip:ana@10.0.0.5:5070 SIP/2.0\r\n")); /* unchanged */
+
+    /* ours the only one: the line goes, the next hop is the Request-URI */
+    snprintf(msg, sizeof(msg), "%s", bye);
+    char *r = strstr(msg, ", <sip:203");
+    memmove(r, strstr(r, "\r\n"), strlen(strstr(r, "\r\n")) + 1);
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    assert_true(fwd_route_is_self(&c->r, &self, &next));
+    assert_memory_equal(next.s, "sip:ana@10.0.0.5:5070", next.len);
+    n = fwd_build_request(&c->r, NULL, &self, &f, out, sizeof(out));
+    out[n] = '\0';
+    assert_null(strstr(out, "Route:"));
+
+    /* someone else's Route first: not ours to pop */
+    memcpy(strstr(msg, "192.0.2.1"), "192.0.2.9", 9);
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    assert_false(fwd_route_is_self(&c->r, &self, &next));
+    assert_false(fwd_ruri_is_self(&c->r, &self));
+}
+
+static void test_targets(void **state)
+{
+    fwd_target_t t;
+    (void)state;
+    assert_int_equal(fwd_uri_target("sip:ana@10.0.0.5:5070", 21, &t), 0);
+    assert_string_equal(t.host, "10.0.0.5");
+    assert_int_equal(t.port, 5070);
+    assert_true(t.numeric);
+    assert_int_equal(ntohs(((struct sockaddr_in *)&t.addr)->sin_port), 5070);
+    const char *u = "<sip:vm@pbx.example;transport=udp>;expires=0";
+    assert_int_equal(fwd_uri_target(u, strlen(u), &t), 0);
+    assert_string_equal(t.host, "pbx.example");
+    assert_int_equal(t.port, 5060);
+    assert_false(t.numeric);
+    u = "sip:x@[2001:db8::1]:5080";
+    assert_int_equal(fwd_uri_target(u, strlen(u), &t), 0);
+    assert_true(t.numeric);
+    assert_int_equal(t.addr.ss_family, AF_INET6);
+    assert_int_equal(fwd_uri_target("sips:a@10.0.0.1", 16, &t), -EINVAL); /* TLS */
+    assert_int_equal(fwd_uri_target("tel:+15125550100", 16, &t), -EINVAL);
+    assert_int_equal(fwd_uri_target("sip:a@10.0.0.1:99999", 20, &t), -EINVAL);
+    assert_int_equal(fwd_uri_target("<sip:a@10.0.0.1", 15, &t), -EINVAL);
+
+    assert_true(fwd_uri_is_self("sip:15125550100@192.0.2.1", 25, &self)); /* 5060 */
+    assert_false(fwd_uri_is_self("sip:15125550100@192.0.2.1:5070", 30, &self));
+    const fwd_self_t v6 = { "2001:db8::2", 5062 };
+    u = "sip:1@[2001:db8::2]:5062";
+    assert_true(fwd_uri_is_self(u, strlen(u), &v6));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -232,6 +324,9 @@ int main(void)
         T(test_max_forwards),
         T(test_loop),
         T(test_response),
+        T(test_sender_via_and_record_route),
+        T(test_route),
+        T(test_targets),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
