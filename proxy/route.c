@@ -272,7 +272,8 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
     char head[SIPRESP_HEAD_MAX];
     call_t *c;
 
-    int hl = sipresp_head(r, head, sizeof(head));
+    /* an ACK is never answered: no head */
+    int hl = r->method == SIP_ACK ? 0 : sipresp_head(r, head, sizeof(head));
     if (hl < 0 || !(c = calloc(1, sizeof(*c) + (size_t)hl))) return NULL;
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
     c->w = w;

@@ -341,9 +341,16 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
         return v;
     }
 
+    /* a response is only ever relayed (forward mode): the header index is
+     * all that takes, so libosip2 is spared the whole parse */
+    if (len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0) {
+        bool code = len >= 12 && buf[8] >= '1' && buf[8] <= '6' && buf[9] >= '0' && buf[9] <= '9' &&
+                    buf[10] >= '0' && buf[10] <= '9' && (buf[11] == ' ' || buf[11] == '\r');
+        return code ? SIP_REQ_RESPONSE : SIP_REQ_DROP;
+    }
     if (osip_message_init(&m) != 0) return SIP_REQ_DROP;
     r->msg = m;
-    int rl = (len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0) ? 0 : request_line_check(buf, len);
+    int rl = request_line_check(buf, len);
     if (rl || osip_message_parse(m, buf, len) != 0) return parse_fallback(r, src, srclen, rl);
     if (MSG_IS_RESPONSE(m)) return SIP_REQ_RESPONSE;
     if (!m->sip_method || !m->req_uri) return parse_fallback(r, src, srclen, 400);

@@ -36,7 +36,9 @@ typedef enum {
 typedef enum {
     SIP_REQ_OK = 0,   /* a well-formed request: serve it */
     SIP_REQ_BAD,      /* malformed, but the top Via routes a 400 (<why>) */
-    SIP_REQ_RESPONSE, /* a SIP response: not ours to answer in redirect mode */
+    SIP_REQ_RESPONSE, /* a SIP response: status line checked, headers indexed,
+                         not parsed by libosip2 (<msg> NULL); relayed when
+                         its top Via is ours (forward mode) */
     SIP_REQ_DROP,     /* cannot be parsed nor routed: drop and count */
 } sip_verdict_t;
 

@@ -397,13 +397,17 @@ static void test_response_is_not_ours(void **state)
     assert_int_equal(parse_fixture(c, "response_200.sip", NULL), SIP_REQ_RESPONSE);
 }
 
-/* A mangled response is still a response: never answered. */
+/* A mangled status line is dropped: never answered, never relayed. */
 static void test_garbled_response_is_not_ours(void **state)
 {
     ctx_t *c = *state;
     c->buf = load("response_200.sip", &c->len);
     subst(&c->buf, &c->len, "SIP/2.0 200 OK", "SIP/2.0 two hundred");
-    assert_int_equal(parse(c, NULL), SIP_REQ_RESPONSE);
+    assert_int_equal(parse(c, NULL), SIP_REQ_DROP);
+    subst(&c->buf, &c->len, "SIP/2.0 two hundred", "SIP/2.0 200");
+    assert_int_equal(parse(c, NULL), SIP_REQ_RESPONSE); /* no reason phrase: taken */
+    subst(&c->buf, &c->len, "SIP/2.0 200", "SIP/2.0 800 Far");
+    assert_int_equal(parse(c, NULL), SIP_REQ_DROP);
 }
 
 /* ---------------------------------------------------------------------- */
