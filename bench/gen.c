@@ -31,6 +31,7 @@
 #include "check.h"
 #include "hist.h"
 #include "report.h"
+#include "seed.h"
 #include "sipmsg.h"
 
 #define GEN_MAX_COUNT 10000000ULL  /* hard cap of --count */
@@ -1181,14 +1182,19 @@ static int gen_cmd_run(int argc, char **argv)
     return rep.ok ? 0 : 1;
 }
 
+static const char gen_commands[] =
+    "usage: fd-bench run [flags]     load a proxy (fd-bench run --help for the flags)\n"
+    "       fd-bench seed [flags]    seed a synthetic clinic network (fd-bench seed --help)\n";
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "run") == 0) return gen_cmd_run(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "seed") == 0) return seed_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
-        printf("usage: fd-bench run [flags]    (fd-bench run --help for the flags)\n");
+        fputs(gen_commands, stdout);
         return 0;
     }
-    fprintf(stderr, "usage: fd-bench run [flags]    (fd-bench run --help for the flags)\n");
+    fputs(gen_commands, stderr);
     return 2;
 }
