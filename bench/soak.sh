@@ -15,8 +15,8 @@
 #
 # RSS grows a little while the first calls warm the allocator up, so the
 # growth judged is from the end of the first minute to the end (with
-# --minutes 1: from before the load); it may be at most FD_SOAK_MAX_GROWTH_KB
-# (default 4096). Results: build/bench/soak/.
+# --minutes 1: from before the load, after the warm-up calls); it may be at
+# most FD_SOAK_MAX_GROWTH_KB (default 4096). Results: build/bench/soak/.
 #
 # Exit status: 0 RSS grew at most that much, no wrong answer and at most
 # 0.1% lost in every minute; 1 otherwise; 2 when the bench could not run.
@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
         --minutes) minutes=${2:-}; shift 2 || break;;
         --rate) rate=${2:-}; shift 2 || break;;
         --churn) churn=${2:-}; shift 2 || break;;
-        -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0;;
+        -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0;;
         *) echo "soak: unknown flag '$1' (--minutes N, --rate R, --churn C)" >&2; exit 2;;
     esac
 done
