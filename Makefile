@@ -4,6 +4,9 @@
 #                   clinic group, run the proxy in the foreground (PORT=5060)
 #   make test       install missing deps, build, run unit + integration tests
 #   make bench      load the proxy (starts its own proxy and Redis) and report
+#   make bench-scale    max rate at 1 site x 20 staff vs 200 x 40 (~1 min)
+#   make bench-soak     steady load, proxy RSS every minute (MINUTES=5 RATE=1000)
+#   make bench-p99      p99 at 70% of the max good rate (~1 min)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -34,7 +37,8 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
-.PHONY: all deps run test unit integration bench install install-bin clean bench-compare
+.PHONY: all deps run test unit integration bench install install-bin clean bench-compare \
+        bench-scale bench-soak bench-p99
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
@@ -62,7 +66,8 @@ $(B)/frontdesk: $(B)/proxy/main.o $(B)/libproxy.a $(B)/librules.a
 $(B)/frontdeskctl: $(B)/proxy/ctl.o $(B)/libproxy.a $(B)/librules.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
 
-$(B)/fd-bench: $(BENCH_OBJ)
+# fd-bench seed loads the frontdesk functions itself when Redis has none yet
+$(B)/fd-bench: $(BENCH_OBJ) $(B)/gen/store_lua.o
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -lm -o $@
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libproxy.a $(B)/librules.a
@@ -121,3 +126,17 @@ clean:
 bench-compare: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/compare.sh
+
+# The clinic-network benches (bench/README.md): each starts its own Redis
+# and proxy on loopback, seeds them with fd-bench seed, stops them on exit
+bench-scale: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/scale.sh
+
+bench-soak: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/soak.sh $(if $(MINUTES),--minutes $(MINUTES)) $(if $(RATE),--rate $(RATE))
+
+bench-p99: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/p99.sh

@@ -25,6 +25,11 @@ static const char *const check_names[CHECK__COUNT] = {
     [CHECK_TO_TAG] = "to_tag",
     [CHECK_CONTACT] = "contact",
     [CHECK_NOT_ALLOWED] = "contact_not_allowed",
+    [CHECK_FALLBACK] = "fallback",
+    [CHECK_CONTACTS] = "contacts",
+    [CHECK_NOT_STAFF] = "not_staff",
+    [CHECK_SKILL] = "skill",
+    [CHECK_PRESENCE] = "presence",
     [CHECK_ROUTE] = "route",
     [CHECK_MALFORMED] = "malformed",
 };

@@ -27,6 +27,12 @@ typedef enum {
     CHECK_TO_TAG,       /* no To tag */
     CHECK_CONTACT,      /* no Contact, or an unreadable first one */
     CHECK_NOT_ALLOWED,  /* first Contact URI not in --expect-contacts */
+    /* --truth (truth.h): the Contacts against the seeded clinic network */
+    CHECK_FALLBACK,     /* the last Contact is not the called site's fallback */
+    CHECK_CONTACTS,     /* more staff than max_contacts, or a Contact twice */
+    CHECK_NOT_STAFF,    /* a Contact that is no staff member of the called site */
+    CHECK_SKILL,        /* a staff member without the asked skill and level */
+    CHECK_PRESENCE,     /* a staff member not seeded available (without --churn) */
     CHECK_ROUTE,        /* arrived on another source socket than the INVITE left */
     CHECK_MALFORMED,    /* carried our Call-ID but could not be scanned */
     CHECK__COUNT

@@ -7,6 +7,11 @@
  * through a hash table; the only syscalls per call are the batched
  * sendmmsg/recvmmsg. Every loop is bounded by --count and --duration.
  * Loopback targets only: this is a bench, not a load tool for the network.
+ *
+ * With --truth (from `fd-bench seed`) the calls rotate over the seeded
+ * sites and menu options and every 302 is judged against the seed
+ * (truth.h); --churn changes presence meanwhile (churn.h); --proxy-pid and
+ * --redis-pid add those processes' CPU (procstat.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -29,9 +34,14 @@
 #include <event2/event.h>
 
 #include "check.h"
+#include "churn.h"
 #include "hist.h"
+#include "procstat.h"
+#include "rconn.h"
 #include "report.h"
+#include "seed.h"
 #include "sipmsg.h"
+#include "truth.h"
 
 #define GEN_MAX_COUNT 10000000ULL  /* hard cap of --count */
 #define GEN_MAX_RATE 1000000.0     /* calls/s */
@@ -80,6 +90,12 @@ typedef struct {
     bool find_max;
     double step_s;
     bool json, help;
+    const char *truth;         /* --truth FILE */
+    double churn;              /* presence updates/s, 0 = none */
+    rconn_addr_t redis;        /* --redis, for --churn */
+    bool redis_set;
+    long proxy_pid, redis_pid; /* 0: not measured */
+    const char *hist_out;      /* --hist-out FILE */
 } gen_opts_t;
 
 static const char gen_usage[] =
@@ -106,6 +122,17 @@ static const char gen_usage[] =
     "                         by x1.5 until loss > 0.1% or p99 > 50 ms; report the\n"
     "                         highest good rate\n"
     "  --step S               seconds per --find-max step (default 2)\n"
+    "  --truth FILE           from fd-bench seed --truth-out: rotate calls over the\n"
+    "                         seeded numbers and menu options (instead of --to) and\n"
+    "                         check every 302's Contacts against the seed\n"
+    "  --churn N              N presence updates per second during the run (needs\n"
+    "                         --truth and --redis): random seeded staff, like\n"
+    "                         reception dashboards; restored to the seed at the end\n"
+    "  --redis HOST:PORT      Redis for --churn, loopback only\n"
+    "  --user USER, --password PW   AUTH for --redis (or REDISCLI_AUTH)\n"
+    "  --proxy-pid PID        report that process's CPU over the run (% of a core)\n"
+    "  --redis-pid PID        the same for Redis\n"
+    "  --hist-out FILE        write the latency histogram (bench/plot.sh draws it)\n"
     "  --json                 print one JSON object instead of the table\n"
     "  --help                 this text\n"
     "\n"
@@ -216,7 +243,8 @@ not_loopback:
 static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
     enum { O_TARGET = 256, O_COUNT, O_DURATION, O_RATE, O_INFLIGHT, O_SOURCES, O_SINGLE, O_TO,
-           O_EXPECT, O_TIMEOUT, O_FINDMAX, O_STEP, O_JSON, O_HELP };
+           O_EXPECT, O_TIMEOUT, O_FINDMAX, O_STEP, O_JSON, O_HELP, O_TRUTH, O_CHURN, O_REDIS,
+           O_USER, O_PW, O_PROXY_PID, O_REDIS_PID, O_HIST };
     static const struct option longopts[] = {
         {"target", required_argument, NULL, O_TARGET},
         {"count", required_argument, NULL, O_COUNT},
@@ -232,6 +260,14 @@ static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_
         {"step", required_argument, NULL, O_STEP},
         {"json", no_argument, NULL, O_JSON},
         {"help", no_argument, NULL, O_HELP},
+        {"truth", required_argument, NULL, O_TRUTH},
+        {"churn", required_argument, NULL, O_CHURN},
+        {"redis", required_argument, NULL, O_REDIS},
+        {"user", required_argument, NULL, O_USER},
+        {"password", required_argument, NULL, O_PW},
+        {"proxy-pid", required_argument, NULL, O_PROXY_PID},
+        {"redis-pid", required_argument, NULL, O_REDIS_PID},
+        {"hist-out", required_argument, NULL, O_HIST},
         {NULL, 0, NULL, 0},
     };
     uint64_t u;
@@ -328,6 +364,36 @@ static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_
         case O_JSON:
             o->json = true;
             break;
+        case O_TRUTH:
+            o->truth = optarg;
+            break;
+        case O_CHURN:
+            if (!gen_parse_double(optarg, 0, CHURN_MAX_RATE, &o->churn)) {
+                snprintf(err, errlen, "--churn '%s': want updates/s, 0..%.0f", optarg, CHURN_MAX_RATE);
+                return -EINVAL;
+            }
+            break;
+        case O_REDIS:
+            if (rconn_parse(&o->redis, optarg, err, errlen) < 0) return -EINVAL;
+            o->redis_set = true;
+            break;
+        case O_USER:
+            o->redis.user = optarg;
+            break;
+        case O_PW:
+            o->redis.password = optarg;
+            break;
+        case O_PROXY_PID:
+        case O_REDIS_PID:
+            if (!gen_parse_u64(optarg, 1, 4194304, &u)) {
+                snprintf(err, errlen, "%s '%s': want a process id", argv[optind - 1], optarg);
+                return -EINVAL;
+            }
+            *(c == O_PROXY_PID ? &o->proxy_pid : &o->redis_pid) = (long)u;
+            break;
+        case O_HIST:
+            o->hist_out = optarg;
+            break;
         case 'h':
         case O_HELP:
             o->help = true;
@@ -367,7 +433,15 @@ static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_
                  "time to be answered", o->duration_s, o->timeout_ms);
         return -EINVAL;
     }
-    if (o->n_to == 0) o->to[o->n_to++] = "15125550100*1";
+    if (o->truth && o->n_to) {
+        snprintf(err, errlen, "--truth picks the callees from the seed: leave out --to");
+        return -EINVAL;
+    }
+    if (o->churn > 0 && (!o->truth || !o->redis_set)) {
+        snprintf(err, errlen, "--churn needs --truth (whose presence to change) and --redis");
+        return -EINVAL;
+    }
+    if (o->n_to == 0 && !o->truth) o->to[o->n_to++] = "15125550100*1";
     return 0;
 }
 
@@ -419,6 +493,10 @@ struct gen {
     const gen_opts_t *o;
     sipmsg_ctx_t sip;
     check_allow_t *allow;
+    truth_t *truth;           /* --truth, or NULL */
+    churn_t *churn;           /* --churn, or NULL */
+    const char *const *users; /* Request-URI users the calls rotate over */
+    size_t n_users;
     struct event_base *base;
     struct event *tick, *sigint, *sigterm;
     gen_src_t *src;
@@ -438,6 +516,7 @@ struct gen {
     bool sending_done;
     report_step_t *st;
     hist_t *hist;
+    hist_t *best;             /* find-max: the histogram of the best step */
     unsigned wrong_shown;
     int interrupted;          /* SIGINT/SIGTERM seen: 1 drain, 2 stop now */
 
@@ -522,7 +601,7 @@ static void gen_ht_delete(gen_t *g, uint64_t i)
 static sipmsg_call_t gen_call_desc(const gen_t *g, uint64_t seq)
 {
     const gen_src_t *s = &g->src[seq % g->nsrc];
-    return (sipmsg_call_t){.seq = seq, .to_user = g->o->to[seq % g->o->n_to], .local_port = s->port};
+    return (sipmsg_call_t){.seq = seq, .to_user = g->users[seq % g->n_users], .local_port = s->port};
 }
 
 static void gen_flush(gen_t *g, gen_src_t *s);
@@ -648,17 +727,41 @@ static void gen_fill(gen_t *g, uint64_t now)
 /* Echo the first few wrong answers on stderr: status line and the part
  * that was wrong, enough to start debugging. */
 static void gen_show_wrong(gen_t *g, check_verdict_t v, const sipmsg_resp_t *r,
-                           const char *buf, size_t len)
+                           const char *buf, size_t len, uint64_t seq)
 {
     if (g->wrong_shown++ >= GEN_SHOW_WRONG) return;
     size_t first = 0;
     while (first < len && first < 120 && buf[first] != '\r' && buf[first] != '\n') first++;
     sipmsg_span_t d = {"", 0};
+    if (v >= CHECK_FALLBACK && v <= CHECK_PRESENCE) { /* the truth's: every Contact */
+        fprintf(stderr, "fd-bench: wrong answer (%s) to %s:", check_verdict_name(v),
+                g->users[seq % g->n_users]);
+        for (unsigned i = 0; i < r->contacts && i < SIPMSG_MAX_CONTACTS; i++)
+            fprintf(stderr, " <%.*s>", (int)(r->contact_list[i].len > 200 ? 200 : r->contact_list[i].len),
+                    r->contact_list[i].s);
+        fputc('\n', stderr);
+        return;
+    }
     if (v == CHECK_NOT_ALLOWED || v == CHECK_CONTACT) d = r->contact;
     else if (v == CHECK_CSEQ) d = r->cseq_method;
     else if (v == CHECK_BRANCH) d = r->branch;
     fprintf(stderr, "fd-bench: wrong answer (%s): %.*s%s%.*s\n", check_verdict_name(v), (int)first,
             buf, d.len ? " | " : "", (int)(d.len > 200 ? 200 : d.len), d.s);
+}
+
+/* Judge a 302 that passed check_answer() against the seeded truth; count
+ * how it was made up. */
+static check_verdict_t gen_truth(gen_t *g, const sipmsg_resp_t *r, uint64_t seq)
+{
+    if (r->contacts > SIPMSG_MAX_CONTACTS) return CHECK_CONTACTS;
+    truth_kind_t kind;
+    check_verdict_t v = truth_check(g->truth, seq % g->n_users, r->contact_list, r->contacts,
+                                    g->o->churn > 0, &kind);
+    if (v != CHECK_OK) return v;
+    if (kind == TRUTH_STAFF) g->st->truth_staff++;
+    else if (kind == TRUTH_FALLBACK) g->st->truth_fallback++;
+    else g->st->truth_fallback_free++;
+    return CHECK_OK;
 }
 
 /* One datagram <buf>/<len> arrived on source <si> at <now>. */
@@ -683,6 +786,7 @@ static void gen_on_datagram(gen_t *g, unsigned si, const char *buf, size_t len, 
     check_verdict_t v = prc < 0 ? CHECK_MALFORMED
                                 : check_answer(&r, (sipmsg_span_t){branch, bl}, g->allow);
     if (v == CHECK_OK && si != seq % g->nsrc) v = CHECK_ROUTE;
+    if (v == CHECK_OK && g->truth) v = gen_truth(g, &r, seq);
 
     g->st->answered++;
     hist_record(g->hist, now > c->sent_ns ? (now - c->sent_ns + 500) / 1000 : 0);
@@ -690,7 +794,7 @@ static void gen_on_datagram(gen_t *g, unsigned si, const char *buf, size_t len, 
     if (v != CHECK_OK) {
         g->st->wrong++;
         g->st->wrong_by[v]++;
-        gen_show_wrong(g, v, &r, buf, len);
+        gen_show_wrong(g, v, &r, buf, len, seq);
     }
     gen_ht_delete(g, at);
     c->state = CALL_FREE;
@@ -891,6 +995,7 @@ static void gen_close(gen_t *g)
     }
     free(g->src);
     g->src = NULL;
+    churn_close(g->churn); /* before the base it runs on */
     if (g->tick) event_free(g->tick);
     if (g->sigint) event_free(g->sigint);
     if (g->sigterm) event_free(g->sigterm);
@@ -898,7 +1003,9 @@ static void gen_close(gen_t *g)
     free(g->calls);
     free(g->ht);
     hist_free(g->hist);
+    hist_free(g->best);
     check_allow_free(g->allow);
+    truth_free(g->truth);
     free(g);
 }
 
@@ -913,6 +1020,13 @@ static int gen_open(gen_t **out, const gen_opts_t *o, char *err, size_t errlen)
     if (o->expect_contacts &&
         (rc = check_allow_load(&g->allow, o->expect_contacts, err, errlen)) < 0)
         goto fail;
+    g->users = o->to;
+    g->n_users = o->n_to;
+    if (o->truth) {
+        if ((rc = truth_load(&g->truth, o->truth, err, errlen)) < 0) goto fail;
+        g->users = (const char *const *)truth_users(g->truth);
+        g->n_users = truth_targets(g->truth);
+    }
 
     uint64_t run_id;
     if (getrandom(&run_id, sizeof(run_id), 0) != sizeof(run_id))
@@ -930,7 +1044,8 @@ static int gen_open(gen_t **out, const gen_opts_t *o, char *err, size_t errlen)
     g->calls = calloc(pool, sizeof(*g->calls));
     g->ht = calloc(2 * pool, sizeof(*g->ht));
     g->hist = hist_new();
-    if (!g->calls || !g->ht || !g->hist) {
+    g->best = hist_new();
+    if (!g->calls || !g->ht || !g->hist || !g->best) {
         rc = -ENOMEM;
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -965,6 +1080,12 @@ static int gen_open(gen_t **out, const gen_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "libevent: cannot set up the timer or signals");
         goto fail;
     }
+    if (o->churn > 0) {
+        uint64_t seed = run_id;
+        if ((rc = churn_open(&g->churn, g->base, &o->redis, g->truth, o->churn, seed, err,
+                             errlen)) < 0)
+            goto fail;
+    }
     *out = g;
     return 0;
 fail:
@@ -976,6 +1097,15 @@ fail:
 /* ===========================================================================
  * Phases: a run, or one find-max step
  * ======================================================================== */
+
+/* Share of a core process <pid> used over <wall_s>, from its CPU seconds
+ * <before>; -1 when not asked for or unreadable (the process is gone). */
+static double gen_other_cpu(long pid, double before, double wall_s)
+{
+    if (!pid || before < 0 || wall_s <= 0) return -1;
+    double after = procstat_cpu_s((pid_t)pid);
+    return after >= before ? 100.0 * (after - before) / wall_s : -1;
+}
 
 /* Run <ncalls> calls at <rate> (0: closed loop), sending until <send_end_ns>
  * at the latest and stopping everything at <hard_end_ns>; figures go to
@@ -1005,8 +1135,11 @@ static void gen_phase(gen_t *g, double rate, uint64_t ncalls, uint64_t send_end_
         if (rate == 0) event_add(g->src[i].ev, NULL);
     }
     double cpu0 = gen_cpu_s();
+    double pcpu0 = g->o->proxy_pid ? procstat_cpu_s((pid_t)g->o->proxy_pid) : -1;
+    double rcpu0 = g->o->redis_pid ? procstat_cpu_s((pid_t)g->o->redis_pid) : -1;
     uint64_t wall0 = gen_now_ns();
     g->t0_ns = wall0;
+    if (g->churn) churn_start(g->churn);
     evtimer_add(g->tick, &tv);
     gen_fill(g, wall0);
     gen_flush_all(g);
@@ -1019,9 +1152,13 @@ static void gen_phase(gen_t *g, double rate, uint64_t ncalls, uint64_t send_end_
     }
     st->rx_drops = drops1 - drops0;
 
+    if (g->churn) churn_pause(g->churn);
     uint64_t wall1 = gen_now_ns();
     gen_expire(g, wall1, true);
     double cpu1 = gen_cpu_s();
+    double wall_s = wall1 > wall0 ? (double)(wall1 - wall0) / 1e9 : 0.0;
+    st->proxy_cpu_pct = gen_other_cpu(g->o->proxy_pid, pcpu0, wall_s);
+    st->redis_cpu_pct = gen_other_cpu(g->o->redis_pid, rcpu0, wall_s);
 
     uint64_t end = g->last_answer_ns ? g->last_answer_ns : g->last_send_ns;
     st->elapsed_s = g->first_send_ns && end > g->first_send_ns
@@ -1049,6 +1186,7 @@ static void gen_run(gen_t *g, report_t *rep)
     uint64_t hard = now + (uint64_t)(o->duration_s * 1e9);
     uint64_t send_end = hard - (uint64_t)o->timeout_ms * 1000000ULL;
     gen_phase(g, o->rate, o->count, send_end, hard, &rep->total);
+    hist_merge(g->best, g->hist);
     rep->ok = rep->total.good && !g->interrupted;
 }
 
@@ -1113,6 +1251,8 @@ static void gen_find_max(gen_t *g, report_t *rep, report_step_t *steps)
             break;
         }
         best = (int)i;
+        hist_reset(g->best);
+        hist_merge(g->best, g->hist);
         rate *= FINDMAX_FACTOR;
         if (rate > GEN_MAX_RATE) {
             rep->stop_reason = "rate cap reached";
@@ -1126,6 +1266,7 @@ static void gen_find_max(gen_t *g, report_t *rep, report_step_t *steps)
         rep->max_good_rate = steps[best].rate;
     } else if (rep->n_steps) {
         rep->total = steps[rep->n_steps - 1];
+        hist_merge(g->best, g->hist); /* the last step's, like the figures */
     }
     rep->ok = best >= 0 && !wrong && !g->interrupted;
 }
@@ -1133,6 +1274,16 @@ static void gen_find_max(gen_t *g, report_t *rep, report_step_t *steps)
 /* ===========================================================================
  * main
  * ======================================================================== */
+
+/* --hist-out: the histogram of the run (find-max: of the best step). */
+static int gen_write_hist(const hist_t *h, const char *path)
+{
+    FILE *f = fopen(path, "w");
+    int rc = f ? hist_write_dat(h, f) : -errno;
+    if (f && fclose(f) != 0 && rc == 0) rc = -EIO;
+    if (rc < 0) fprintf(stderr, "fd-bench: --hist-out %s: %s\n", path, strerror(-rc));
+    return rc;
+}
 
 static int gen_cmd_run(int argc, char **argv)
 {
@@ -1162,14 +1313,27 @@ static int gen_cmd_run(int argc, char **argv)
         .inflight = o.inflight,
         .sources = o.sources,
         .timeout_ms = o.timeout_ms,
-        .n_to = o.n_to,
+        .n_to = (unsigned)g->n_users,
         .n_allowed = g->allow ? check_allow_count(g->allow) : 0,
         .step_s = o.step_s,
         .start_rate = o.find_max ? o.rate : 0,
+        .truth_targets = g->truth ? truth_targets(g->truth) : 0,
+        .truth_sites = g->truth ? truth_sites(g->truth) : 0,
+        .churn_rate = o.churn,
     };
     if (o.find_max) gen_find_max(g, &rep, steps);
     else gen_run(g, &rep);
     rep.interrupted = g->interrupted != 0;
+    if (g->churn) {
+        churn_finish(g->churn, 5000);
+        churn_stats_t cs = churn_stats(g->churn);
+        rep.churn_sent = cs.sent;
+        rep.churn_errors = cs.errors;
+        rep.churn_skipped = cs.skipped;
+        rep.churn_restored = cs.restored;
+        if (cs.errors) rep.ok = false;
+    }
+    if (o.hist_out && gen_write_hist(g->best, o.hist_out) < 0) rep.ok = false;
 
     if (rep.total.answered == 0 && rep.total.sent > 0)
         fprintf(stderr, "fd-bench: no answer at all: is a proxy listening on %s (UDP)?\n",
@@ -1181,14 +1345,19 @@ static int gen_cmd_run(int argc, char **argv)
     return rep.ok ? 0 : 1;
 }
 
+static const char gen_commands[] =
+    "usage: fd-bench run [flags]     load a proxy (fd-bench run --help for the flags)\n"
+    "       fd-bench seed [flags]    seed a synthetic clinic network (fd-bench seed --help)\n";
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "run") == 0) return gen_cmd_run(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "seed") == 0) return seed_main(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
                       strcmp(argv[1], "help") == 0)) {
-        printf("usage: fd-bench run [flags]    (fd-bench run --help for the flags)\n");
+        fputs(gen_commands, stdout);
         return 0;
     }
-    fprintf(stderr, "usage: fd-bench run [flags]    (fd-bench run --help for the flags)\n");
+    fputs(gen_commands, stderr);
     return 2;
 }

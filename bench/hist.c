@@ -13,6 +13,8 @@
  */
 #include "hist.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,4 +153,21 @@ uint64_t hist_percentile(const hist_t *h, double p)
         return v;
     }
     return h->max; /* not reached: the buckets add up to count */
+}
+
+int hist_write_dat(const hist_t *h, FILE *f)
+{
+    fprintf(f, "# fd-bench latency histogram: %" PRIu64 " answers, max %" PRIu64 " us\n",
+            h->count, h->max);
+    fprintf(f, "# upper_ms count cumulative\n");
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+        if (!h->bucket[i]) continue;
+        seen += h->bucket[i];
+        uint64_t hi = hist_bucket_high(i);
+        if (hi > h->max) hi = h->max;
+        fprintf(f, "%.3f %" PRIu64 " %.6f\n", (double)hi / 1000.0, h->bucket[i],
+                (double)seen / (double)h->count);
+    }
+    return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }

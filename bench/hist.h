@@ -7,7 +7,10 @@
  * under 1 us count as 1 us; values of 10 s and more share one last bucket
  * and are reported through the exact maximum.
  *
- * What it never does: no I/O, no clock, no allocation after hist_new().
+ * hist_write_dat() writes the buckets as a gnuplot data file (bench/plot.sh).
+ *
+ * What it never does: no clock, no allocation after hist_new(), no I/O
+ * but hist_write_dat() to the stream it is given.
  *
  * Threads: a hist_t belongs to one thread; merge per-thread histograms with
  * hist_merge() to read them together.
@@ -18,6 +21,7 @@
 #define FRONTDESK_BENCH_HIST_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #define HIST_MIN_US 1ULL        /* smallest value told apart */
 #define HIST_MAX_US 10000000ULL /* 10 s: values at or above share a bucket */
@@ -55,5 +59,11 @@ double hist_mean(const hist_t *h);
  * beyond what was seen. <p> <= 0 gives the minimum, <p> >= 100 the maximum.
  * 0 when empty. */
 uint64_t hist_percentile(const hist_t *h, double p);
+
+/* Write every non-empty bucket to <f>, one line each, lowest first:
+ * "<upper bound, ms> <count> <cumulative fraction>", the upper bound being
+ * the bucket's highest value (clamped to the maximum seen), after two '#'
+ * comment lines. 0, or -EIO when <f> reports an error. */
+int hist_write_dat(const hist_t *h, FILE *f);
 
 #endif

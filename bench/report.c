@@ -28,6 +28,9 @@ static void report_mode_line(FILE *f, const report_t *r)
     fprintf(f, ", %u source%s, %u callee%s, timeout %u ms", r->sources,
             r->sources == 1 ? "" : "s", r->n_to, r->n_to == 1 ? "" : "s", r->timeout_ms);
     if (r->n_allowed) fprintf(f, ", first Contact checked against %zu allowed", r->n_allowed);
+    if (r->truth_targets)
+        fprintf(f, ", Contacts checked against the seed (%zu sites)", r->truth_sites);
+    if (r->churn_rate > 0) fprintf(f, ", churn %.0f presence updates/s", r->churn_rate);
     fputc('\n', f);
 }
 
@@ -44,6 +47,13 @@ static void report_step_table(FILE *f, const report_step_t *s)
     fprintf(f, "  latency p99.9   %10" PRIu64 " us\n", s->p999_us);
     fprintf(f, "  latency max     %10" PRIu64 " us\n", s->max_us);
     fprintf(f, "  generator cpu   %10.1f %%\n", s->cpu_pct);
+    if (s->proxy_cpu_pct >= 0) fprintf(f, "  proxy cpu       %10.1f %%\n", s->proxy_cpu_pct);
+    if (s->redis_cpu_pct >= 0) fprintf(f, "  redis cpu       %10.1f %%\n", s->redis_cpu_pct);
+    if (s->truth_staff || s->truth_fallback || s->truth_fallback_free)
+        fprintf(f,
+                "  right 302s      %10" PRIu64 " to staff, %" PRIu64 " to the fallback alone (%" PRIu64
+                " of them while the seed had somebody free)\n",
+                s->truth_staff, s->truth_fallback + s->truth_fallback_free, s->truth_fallback_free);
     if (s->rate > 0) fprintf(f, "  send lag max    %10.1f ms\n", s->lag_max_ms);
     if (s->wrong) {
         fprintf(f, "  wrong by reason:");
@@ -61,15 +71,19 @@ static void report_step_table(FILE *f, const report_step_t *s)
 
 static void report_steps_table(FILE *f, const report_t *r)
 {
-    fprintf(f, "  %8s %9s %9s %7s %6s %10s %8s %8s %8s %5s  %s\n", "rate/s", "sent", "answered",
-            "lost", "wrong", "calls/s", "p50 us", "p99 us", "p99.9 us", "cpu%", "step");
+    fprintf(f, "  %8s %9s %9s %7s %6s %10s %8s %8s %8s %5s %6s %6s  %s\n", "rate/s", "sent",
+            "answered", "lost", "wrong", "calls/s", "p50 us", "p99 us", "p99.9 us", "cpu%",
+            "proxy%", "redis%", "step");
     for (unsigned i = 0; i < r->n_steps; i++) {
         const report_step_t *s = &r->steps[i];
+        char px[16] = "-", rd[16] = "-";
+        if (s->proxy_cpu_pct >= 0) snprintf(px, sizeof(px), "%.0f", s->proxy_cpu_pct);
+        if (s->redis_cpu_pct >= 0) snprintf(rd, sizeof(rd), "%.0f", s->redis_cpu_pct);
         fprintf(f,
                 "  %8.0f %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %6" PRIu64
-                " %10.1f %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5.0f  %s\n",
+                " %10.1f %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5.0f %6s %6s  %s\n",
                 s->rate, s->sent, s->answered, s->lost, s->wrong, s->cps, s->p50_us, s->p99_us,
-                s->p999_us, s->cpu_pct, s->why[0] ? s->why : "ok");
+                s->p999_us, s->cpu_pct, px, rd, s->why[0] ? s->why : "ok");
     }
 }
 
@@ -86,6 +100,11 @@ void report_table(FILE *f, const report_t *r)
         fprintf(f, "%s step:\n", r->max_good_rate > 0 ? "best" : "last");
     }
     report_step_table(f, &r->total);
+    if (r->churn_rate > 0)
+        fprintf(f,
+                "  churn           %10" PRIu64 " presence updates sent, %" PRIu64 " skipped, %" PRIu64
+                " errors, %" PRIu64 " staff restored to the seed\n",
+                r->churn_sent, r->churn_skipped, r->churn_errors, r->churn_restored);
     fprintf(f, "result: %s%s\n", r->ok ? "PASS" : "FAIL", r->interrupted ? " (interrupted)" : "");
 }
 
@@ -106,6 +125,13 @@ static void report_json_str(FILE *f, const char *s)
     fputc('"', f);
 }
 
+/* A CPU share, or null when it was not measured. */
+static void report_json_pct(FILE *f, double pct)
+{
+    if (pct >= 0) fprintf(f, "%.1f", pct);
+    else fprintf(f, "null");
+}
+
 static void report_step_json(FILE *f, const report_step_t *s)
 {
     fprintf(f,
@@ -123,6 +149,13 @@ static void report_step_json(FILE *f, const report_step_t *s)
         fprintf(f, "%s\"%s\":%" PRIu64, i > 1 ? "," : "", check_verdict_name((check_verdict_t)i),
                 s->wrong_by[i]);
     fprintf(f, "},\"good\":%s", s->good ? "true" : "false");
+    fprintf(f, ",\"proxy_cpu_pct\":");
+    report_json_pct(f, s->proxy_cpu_pct);
+    fprintf(f, ",\"redis_cpu_pct\":");
+    report_json_pct(f, s->redis_cpu_pct);
+    fprintf(f, ",\"truth_staff\":%" PRIu64 ",\"truth_fallback\":%" PRIu64
+               ",\"truth_fallback_free\":%" PRIu64,
+            s->truth_staff, s->truth_fallback, s->truth_fallback_free);
 }
 
 void report_json(FILE *f, const report_t *r)
@@ -148,6 +181,11 @@ void report_json(FILE *f, const report_t *r)
         }
         fprintf(f, "]");
     }
+    fprintf(f,
+            ",\"truth_sites\":%zu,\"truth_targets\":%zu,\"churn_rate\":%.1f,\"churn_sent\":%" PRIu64
+            ",\"churn_skipped\":%" PRIu64 ",\"churn_errors\":%" PRIu64 ",\"churn_restored\":%" PRIu64,
+            r->truth_sites, r->truth_targets, r->churn_rate, r->churn_sent, r->churn_skipped,
+            r->churn_errors, r->churn_restored);
     fprintf(f, ",\"interrupted\":%s,\"ok\":%s}\n", r->interrupted ? "true" : "false",
             r->ok ? "true" : "false");
 }

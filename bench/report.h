@@ -39,6 +39,11 @@ typedef struct {
     double mean_us;
     double cpu_pct;          /* the generator's own CPU time / wall time */
     double lag_max_ms;       /* open loop: worst delay of an INVITE behind schedule */
+    double proxy_cpu_pct;    /* --proxy-pid's CPU time / wall time; < 0: not measured */
+    double redis_cpu_pct;    /* --redis-pid's, the same */
+    uint64_t truth_staff;    /* --truth: right 302s with staff Contacts */
+    uint64_t truth_fallback; /* right 302s to the fallback alone, nobody seeded available */
+    uint64_t truth_fallback_free; /* to the fallback alone, somebody seeded available */
     bool good;               /* no wrong answer, loss <= REPORT_MAX_LOSS, >= 1 sent */
     char why[64];            /* find-max: why this step ended the search, or "" */
 } report_step_t;
@@ -52,6 +57,10 @@ typedef struct {
     unsigned timeout_ms;
     unsigned n_to;           /* how many --to users */
     size_t n_allowed;        /* --expect-contacts: allowed Contacts, 0 = unchecked */
+    size_t truth_targets;    /* --truth: numbers x options rotated over, 0 = no truth */
+    size_t truth_sites;
+    double churn_rate;       /* --churn: presence updates/s asked, 0 = none */
+    uint64_t churn_sent, churn_errors, churn_skipped, churn_restored;
     double step_s;           /* find-max step length */
     double start_rate;       /* find-max first step's rate */
     report_step_t total;     /* run: the run; find-max: the best good step, or the

@@ -362,7 +362,8 @@ static void sipmsg_cseq(sipmsg_span_t v, sipmsg_resp_t *r)
     r->cseq_method = sipmsg_trim(p, e);
 }
 
-/* Count the Contact elements of one header value; remember the first URI. */
+/* Count the Contact elements of one header value; remember the first
+ * SIPMSG_MAX_CONTACTS URIs. */
 static void sipmsg_contacts(sipmsg_span_t v, sipmsg_resp_t *r)
 {
     const char *s = v.s, *e = v.s + v.len;
@@ -370,7 +371,9 @@ static void sipmsg_contacts(sipmsg_span_t v, sipmsg_resp_t *r)
         const char *ee = sipmsg_elem_end(s, e);
         sipmsg_span_t el = sipmsg_trim(s, ee);
         if (el.len) {
-            if (r->contacts == 0) r->contact = sipmsg_contact_uri(el);
+            sipmsg_span_t uri = sipmsg_contact_uri(el);
+            if (r->contacts == 0) r->contact = uri;
+            if (r->contacts < SIPMSG_MAX_CONTACTS) r->contact_list[r->contacts] = uri;
             r->contacts++;
         }
         s = ee + 1;

@@ -22,6 +22,7 @@
 #define SIPMSG_CALL_ID_MAX 48  /* Call-ID bytes, NUL included */
 #define SIPMSG_BRANCH_MAX 48   /* Via branch bytes, NUL included */
 #define SIPMSG_TO_MAX 512      /* longest To value copied into an ACK */
+#define SIPMSG_MAX_CONTACTS 8  /* Contact URIs kept by the scanner (all are counted) */
 
 /* A counted view into someone else's buffer; not NUL-terminated. */
 typedef struct {
@@ -72,6 +73,8 @@ typedef struct {
     sipmsg_span_t branch;       /* branch parameter of the top Via */
     sipmsg_span_t contact;      /* first Contact URI, without <> */
     unsigned contacts;          /* Contact entries over all Contact headers */
+    sipmsg_span_t contact_list[SIPMSG_MAX_CONTACTS]; /* the URIs of the first ones,
+                                   in order ([0] is <contact>) */
 } sipmsg_resp_t;
 
 /* Scan <buf>/<len> as a SIP/2.0 response into <r>. 0, or -EBADMSG when it

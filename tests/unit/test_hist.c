@@ -203,6 +203,63 @@ static void test_merge_reset(void **state)
     hist_free(empty);
 }
 
+/* ---------------------------------------------------------------------------
+ * hist_write_dat: the file bench/plot.sh draws
+ * ------------------------------------------------------------------------ */
+
+/* hist_write_dat() of <h> into a string the caller frees. */
+static char *dat_of(const hist_t *h)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(hist_write_dat(h, f), 0);
+    fclose(f);
+    return buf;
+}
+
+static void test_dat_empty(void **state)
+{
+    (void)state;
+    hist_t *h = hist_new();
+    char *d = dat_of(h);
+    /* two comment lines, no bucket */
+    assert_string_equal(d, "# fd-bench latency histogram: 0 answers, max 0 us\n"
+                           "# upper_ms count cumulative\n");
+    free(d);
+    hist_free(h);
+}
+
+static void test_dat_buckets(void **state)
+{
+    (void)state;
+    hist_t *h = hist_new();
+    hist_record(h, 5);      /* exact bucket: 0.005 ms */
+    hist_record(h, 5);
+    hist_record(h, 1234);   /* bucket 1230..1239 us: its top, below the max */
+    hist_record(h, 20000);  /* 20000..20099 us; the max, so clamped to 20000 */
+    char *d = dat_of(h);
+    assert_string_equal(d, "# fd-bench latency histogram: 4 answers, max 20000 us\n"
+                           "# upper_ms count cumulative\n"
+                           "0.005 2 0.500000\n"
+                           "1.239 1 0.750000\n"
+                           "20.000 1 1.000000\n");
+    free(d);
+    hist_free(h);
+}
+
+static void test_dat_overflow(void **state)
+{
+    (void)state;
+    hist_t *h = hist_new();
+    hist_record(h, 25000000); /* 25 s: the overflow bucket, bounded by the max */
+    char *d = dat_of(h);
+    assert_non_null(strstr(d, "\n25000.000 1 1.000000\n"));
+    free(d);
+    hist_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -216,6 +273,9 @@ int main(void)
         cmocka_unit_test(test_tail),
         cmocka_unit_test(test_overflow),
         cmocka_unit_test(test_merge_reset),
+        cmocka_unit_test(test_dat_empty),
+        cmocka_unit_test(test_dat_buckets),
+        cmocka_unit_test(test_dat_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
