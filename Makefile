@@ -7,6 +7,7 @@
 #   make bench-scale    max rate at 1 site x 20 staff vs 200 x 40 (~1 min)
 #   make bench-soak     steady load, proxy RSS every minute (MINUTES=5 RATE=1000)
 #   make bench-p99      p99 at 70% of the max good rate (~1 min)
+#   make bench-forward  proxy CPU per call, forward vs redirect mode (~1 min)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc
@@ -38,7 +39,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
 .PHONY: all deps run test unit integration bench install install-bin clean bench-compare \
-        bench-scale bench-soak bench-p99
+        bench-scale bench-soak bench-p99 bench-forward
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
@@ -140,3 +141,7 @@ bench-soak: deps
 bench-p99: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/p99.sh
+
+bench-forward: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/forward.sh

@@ -35,6 +35,8 @@ const char opts_usage[] =
     "  --advertise ADDR[:PORT]  our address in Via and Record-Route (default:\n"
     "                       the listen address; required with 0.0.0.0 or [::])\n"
     "  --record-route       add Record-Route: in-dialog requests come through us\n"
+    "  --dns-server ADDR:PORT  name server for destinations given by name\n"
+    "                       (repeatable, up to 3; default: /etc/resolv.conf)\n"
     "  --health-interval MS OPTIONS ping of each destination (default 5000)\n"
     "  --health-down N      missed pings in a row that make it down (default 3)\n"
     "  --health-up N        answers in a row that make it up again (default 2)\n"
@@ -178,7 +180,7 @@ static int parse_advertise(const char *a, opts_t *o)
 
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
        O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN, O_ADVERTISE,
-       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP };
+       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -196,6 +198,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "admin", required_argument, NULL, O_ADMIN },
         { "advertise", required_argument, NULL, O_ADVERTISE },
         { "record-route", no_argument, NULL, O_RR },
+        { "dns-server", required_argument, NULL, O_DNS },
         { "health-interval", required_argument, NULL, O_HC_INTERVAL },
         { "health-down", required_argument, NULL, O_HC_DOWN },
         { "health-up", required_argument, NULL, O_HC_UP },
@@ -314,6 +317,18 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
             }
             break;
         case O_RR: o->record_route = true; break;
+        case O_DNS: {
+            opts_addr_t tmp;
+            unsigned n = 0;
+            for (const char *q = o->dns_servers; *q; q++) n += *q == ',';
+            if (opts_parse_addr(a, &tmp) < 0 || (o->dns_servers[0] && n >= 2)) {
+                snprintf(err, errlen, "--dns-server %s: want a numeric ADDR:PORT, e.g. 127.0.0.1:53 (at most 3)", a);
+                return -EINVAL;
+            }
+            size_t l = strlen(o->dns_servers);
+            snprintf(o->dns_servers + l, sizeof(o->dns_servers) - l, "%s%s", l ? "," : "", a);
+            break;
+        }
         case O_HC_INTERVAL:
             if (parse_uint(a, 100, 600000, &o->health_interval_ms) < 0) {
                 snprintf(err, errlen, "--health-interval %s: want milliseconds from 100 to 600000", a);

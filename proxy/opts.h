@@ -42,6 +42,8 @@ typedef struct {
                                     ("" = each listen address) */
     unsigned advertise_port;     /* 0 = each listen port */
     bool record_route;           /* add Record-Route to forwarded INVITEs */
+    char dns_servers[160];       /* "ip:port,..." (at most 3), or "": the
+                                    system's (/etc/resolv.conf) */
     unsigned health_interval_ms; /* between OPTIONS pings of a destination */
     unsigned health_down;        /* missed pings in a row: down */
     unsigned health_up;          /* answers in a row: up again */

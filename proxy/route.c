@@ -19,6 +19,7 @@
 #include <event2/event_struct.h>
 #include <sodium.h>
 
+#include "dns.h"
 #include "fwd.h"
 #include "health.h"
 #include "log.h"
@@ -28,8 +29,11 @@
 typedef struct call {
     worker_t *w;
     struct event timer;
-    bool answered;         /* by the deadline; the reply only frees */
+    bool timer_set;        /* <timer> is assigned (a Redis deadline) */
+    bool answered;         /* answered or forwarded: a late reply only frees */
     bool waiting_reply;    /* the store still owes us its callback */
+    bool waiting_dns;      /* forward mode: a destination's name is being
+                              resolved; the call goes on when it is */
     int fd;
     struct sockaddr_storage to;
     socklen_t tolen;
@@ -47,6 +51,10 @@ typedef struct call {
     bool followup;         /* a CANCEL or ACK that goes where its INVITE
                               went: looks the decision up, picks no one */
     char method[16];       /* of the request line we write */
+    store_decision_t dec;  /* the staff to try, copied from the reply */
+    unsigned next;         /* the next destination to try: staff, then
+                              the fallback */
+    char outcome[40];      /* for the log line */
     size_t tail_len;       /* our Via ... body, after the head */
     size_t head_len;
     char head[];           /* Via ... CSeq of the answer; then, forward
@@ -94,39 +102,84 @@ static void send_request(worker_t *w, int fd, const char *method, const char *ru
     worker_send(w, fd, (const struct sockaddr *)&t->addr, t->addr_len, out, (size_t)n + tail_len);
 }
 
+/* Free <c> unless a callback still owes it a visit. */
+static void call_done(call_t *c)
+{
+    if (!c || c->waiting_reply || c->waiting_dns) return;
+    if (c->timer_set) event_del(&c->timer);
+    free(c);
+}
+
+static void forward_next(call_t *c);
+
+static void on_dns(void *arg)
+{
+    call_t *c = arg;
+    c->waiting_dns = false;
+    forward_next(c);
+    call_done(c);
+}
+
+/* The address of destination <uri>: 0; -EAGAIN when its name is being
+ * resolved (on_dns() goes on); -EINVAL when it cannot be used. */
+static int target_of(call_t *c, const char *uri, fwd_target_t *t)
+{
+    if (fwd_uri_target(uri, strlen(uri), t) < 0) {
+        LOG_WARN("destination skipped: not a sip: URI with a host", "uri=\"%s\"", uri);
+        return -EINVAL;
+    }
+    if (t->numeric) return 0;
+    struct in_addr a;
+    int rc = dns_lookup(c->w->dns, t->host, &a, on_dns, c);
+    if (rc == -EAGAIN) return -EAGAIN;
+    if (rc < 0) return -EINVAL; /* logged by dns.c */
+    struct sockaddr_in *v4 = (struct sockaddr_in *)&t->addr;
+    memset(&t->addr, 0, sizeof(t->addr));
+    v4->sin_family = AF_INET;
+    v4->sin_addr = a;
+    v4->sin_port = htons((uint16_t)t->port);
+    t->addr_len = sizeof(*v4);
+    return 0;
+}
+
 /* Forward mode: the request goes to the first destination that is not
  * down (staff in the decision's order, then the plan's fallback), with
- * that destination as its Request-URI. A caller whose every destination
- * is down gets a 503 (an INVITE) or a 200 (a CANCEL: the INVITE ends by
- * itself); an ACK is dropped. */
-static void forward_call(call_t *c, const store_decision_t *d, const char *outcome)
+ * that destination as its Request-URI. A name is resolved first (the call
+ * waits, the worker does not). A caller whose every destination is down
+ * gets a 503 (an INVITE) or a 200 (a CANCEL: the INVITE ends by itself);
+ * an ACK is dropped. */
+static void forward_next(call_t *c)
 {
     worker_t *w = c->w;
     const char *uris[RULES_MAX_CONTACTS + 1];
     size_t n = 0;
 
-    for (unsigned i = 0; d && i < d->n; i++) uris[n++] = d->uri[i];
+    for (unsigned i = 0; i < c->dec.n; i++) uris[n++] = c->dec.uri[i];
     if (c->plan.fallback) uris[n++] = c->plan.fallback;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = c->next; i < n; i++) {
         fwd_target_t t;
-        if (fwd_uri_target(uris[i], strlen(uris[i]), &t) < 0 || !t.numeric) {
-            LOG_WARN("destination skipped: not a numeric sip: URI", "uri=\"%s\"", uris[i]);
-            continue;
+        int rc = target_of(c, uris[i], &t);
+        if (rc == -EAGAIN) {
+            c->next = (unsigned)i;
+            c->waiting_dns = true;
+            return;
         }
+        if (rc < 0) continue;
         if (health_is_down(w->health, (struct sockaddr *)&t.addr, t.addr_len)) {
             METRIC_INC(&w->m, forward_failovers);
             continue;
         }
         send_request(w, c->fd, c->method, uris[i], c->head + c->head_len, c->tail_len, &t);
+        bool staff = i < c->dec.n;
         if (!c->followup) {
-            if (d && i < d->n) METRIC_INC(&w->m, answered_staff);
+            if (staff) METRIC_INC(&w->m, answered_staff);
             else if (c->plan.kind == PLAN_REDIRECT) METRIC_INC(&w->m, answered_direct);
             else METRIC_INC(&w->m, answered_fallback);
         }
         LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-%s staff=%s to=\"%s\" reason=\"%s\" ms=%.2f",
                  c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
-                 c->plan.skill ? c->plan.skill : "-", outcome,
-                 d && i < d->n ? d->id[i] : "-", uris[i], c->plan.reason, ms_since(&c->t0));
+                 c->plan.skill ? c->plan.skill : "-", c->outcome,
+                 staff ? c->dec.id[i] : "-", uris[i], c->plan.reason, ms_since(&c->t0));
         return;
     }
     METRIC_INC(&w->m, forward_unreachable);
@@ -138,6 +191,14 @@ static void forward_call(call_t *c, const store_decision_t *d, const char *outco
     int len = sipresp_build(out, sizeof(out), status, NULL, c->head, c->head_len,
                             status == 503 ? "Retry-After: 30\r\n" : NULL, status == 503 ? 17 : 0);
     if (len > 0) worker_send(w, c->fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)len);
+}
+
+static void forward_call(call_t *c, const store_decision_t *d, const char *outcome)
+{
+    if (d) c->dec = *d;
+    c->next = 0;
+    snprintf(c->outcome, sizeof(c->outcome), "%s", outcome);
+    forward_next(c);
 }
 
 /* 302 to <n> staff contacts followed by the fallback, or the plan's final
@@ -181,21 +242,15 @@ static void answer_call(call_t *c, const store_decision_t *d, const char *outcom
              c->plan.reason, ms_since(&c->t0));
 }
 
-static void call_free(call_t *c)
-{
-    if (!c) return;
-    event_del(&c->timer);
-    free(c);
-}
-
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
     call_t *c = arg;
     (void)fd, (void)what;
+    if (c->answered) return;
     METRIC_INC(&c->w->m, redis_timeouts);
-    answer_call(c, NULL, "fallback-redis-timeout");
     c->answered = true;
-    if (!c->waiting_reply) call_free(c);
+    answer_call(c, NULL, "fallback-redis-timeout");
+    call_done(c);
 }
 
 static void on_decision(void *arg, int err, const store_decision_t *d)
@@ -207,9 +262,11 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
          * so they are not held for a call that never rings them */
         if (err == 0 && d->kind == STORE_PICKED && d->n)
             store_release(c->w->store, c->plan.site, c->rawcid, c->rawcid_len);
-        call_free(c);
+        call_done(c);
         return;
     }
+    c->answered = true;
+    event_del(&c->timer);
     if (err == -ECONNRESET) {
         METRIC_INC(&c->w->m, redis_unavailable);
         answer_call(c, NULL, "fallback-redis-down");
@@ -220,7 +277,7 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
         if (d->kind == STORE_RECORDED && !c->followup) METRIC_INC(&c->w->m, retransmissions);
         answer_call(c, d, d->n ? "staff" : "fallback-nobody-free");
     }
-    call_free(c);
+    call_done(c);
 }
 
 static const char *keep(char *buf, size_t cap, const char *s)
@@ -318,10 +375,11 @@ static void ask_store(worker_t *w, call_t *c, const sip_req_t *r)
     if (rc < 0) {
         METRIC_INC(&w->m, redis_unavailable);
         answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");
-        free(c);
+        call_done(c);
         return;
     }
     c->waiting_reply = true;
+    c->timer_set = true;
     event_assign(&c->timer, w->base, -1, 0, on_deadline, c);
     event_add(&c->timer, w->deadline);
 }
@@ -353,7 +411,7 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     }
     case PLAN_REDIRECT:
         answer_call(c, NULL, "redirect");
-        free(c);
+        call_done(c);
         return;
     case PLAN_PICK:
         break;
@@ -379,7 +437,7 @@ static bool serve_followup(worker_t *w, int fd, const sip_req_t *r, time_t now)
     if (c->plan.kind == PLAN_PICK) ask_store(w, c, r);
     else {
         answer_call(c, NULL, "redirect");
-        free(c);
+        call_done(c);
     }
     return true;
 }

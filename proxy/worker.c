@@ -17,6 +17,7 @@
 #include <event2/event.h>
 
 #include "arena.h"
+#include "dns.h"
 #include "log.h"
 #include "route.h"
 
@@ -179,9 +180,14 @@ static void *worker_main(void *arg)
         LOG_WARN("worker: no arena for libosip2", "worker=%u", w->id);
     if (store_open(&w->store, w->base, &so) < 0)
         LOG_ERROR("worker: cannot set up its Redis connection", "worker=%u", w->id);
+    if (dns_open(&w->dns, w->base, w->opts->dns_servers) < 0)
+        LOG_ERROR("worker: cannot set up its resolver: forward destinations given by name are skipped",
+                  "worker=%u", w->id);
     event_base_dispatch(w->base);
     store_close(w->store); /* pending picks answer with their fallback */
     w->store = NULL;
+    dns_close(w->dns); /* calls waiting for a name go to their next destination */
+    w->dns = NULL;
     if (w->out_n) flush_out(w);
     log_buffer_thread(false);
     arena_thread_free();

@@ -48,6 +48,7 @@ typedef struct worker {
     const fwd_self_t *selves;       /* forward mode: who we are on fds[i] */
     unsigned n_fds;
     health_t *health;               /* forward destinations' health, shared */
+    struct dns *dns;                /* forward destinations' names, cached */
     store_t *store;
     reload_t *reload;               /* the rules snapshot in force (RCU) */
     const rules_t *rules;           /* during a batch only: the snapshot read
