@@ -8,6 +8,14 @@
  * dropped when it cannot be routed); Max-Forwards 0 -> 483; too large ->
  * 513. A pick that Redis does not answer within the deadline, or Redis
  * down, gets the fallback at once: no INVITE is left unanswered.
+ *
+ * Forward mode (routes with mode: forward, RFC 3261 16.11; docs/forward.md):
+ * the INVITE goes on to the first destination that is not down, with our
+ * Via, Max-Forwards - 1 and the destination as Request-URI; a loop is
+ * answered 482; responses whose top Via is ours go back along the Via
+ * path, others are dropped; the CANCEL and the non-2xx ACK go where the
+ * INVITE went (the decision recorded in Redis); in-dialog requests follow
+ * our Route or their Request-URI; every destination down: 503.
  */
 #ifndef FRONTDESK_ROUTE_H
 #define FRONTDESK_ROUTE_H

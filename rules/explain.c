@@ -345,5 +345,8 @@ caller:
     }
     if (p.priority)
         out_add(&o, "priority caller\n");
+    if (p.forward && p.kind != PLAN_REJECT)
+        out_add(&o, "mode forward: the call is relayed to the first of these "
+                    "that is up, not redirected\n");
     return o.len;
 }
