@@ -27,6 +27,11 @@ check "missing rules file: exit 2, names it" eval '[ $rc = 2 ] && has "$out" "mi
 printf 'version: 1\ngroups:\n  - name: G\n    sites:\n      - id: a\n        timezone: America/Chicago\n        dids: ["1"]\n        default_skill: s\n        fallback: sip:x@y\n        colour: blue\n' > "$FD_RUN/bad.yaml"
 run "$B" --config "$FD_RUN/bad.yaml"
 check "unknown key: exit 2 with file:line:col" eval '[ $rc = 2 ] && has "$out" "bad.yaml:10:[0-9]+: .*colour"'
+printf 'version: 1\nmode: forward\ngroups:\n  - name: G\n    sites:\n      - {id: a, timezone: UTC, dids: ["1"], default_skill: s, fallback: "sip:x@127.0.0.1:5099"}\n' > "$FD_RUN/fwd.yaml"
+run "$B" --config "$FD_RUN/fwd.yaml" --listen 0.0.0.0:5099 --admin off
+check "forward mode on 0.0.0.0 without --advertise: exit 2, says why" eval '[ $rc = 2 ] && has "$out" "needs --advertise"'
+run "$B" --config "$FD_RUN/fwd.yaml" --advertise pbx.example
+check "bad --advertise: exit 2" eval '[ $rc = 2 ] && has "$out" "--advertise pbx.example"'
 printf 'version: 1\ngroups: [\n' > "$FD_RUN/syntax.yaml"
 run "$B" --config "$FD_RUN/syntax.yaml"
 check "YAML syntax error: exit 2 with file:line" eval '[ $rc = 2 ] && has "$out" "syntax.yaml:[0-9]+"'

@@ -233,6 +233,18 @@ static void test_bad_values(void **state)
         { "--log-level", "verbose", "--log-level verbose: want error, warn, info or debug" },
         { "--log-level", "INFO", NULL },
         { "--log-level", "", NULL },
+        { "--advertise", "pbx.example", "--advertise pbx.example: want a numeric ADDR or ADDR:PORT, e.g. 192.0.2.10:5060 or [2001:db8::1]" },
+        { "--advertise", "192.0.2.1:0", NULL },
+        { "--advertise", "192.0.2.1:70000", NULL },
+        { "--advertise", "::1", NULL }, /* v6 needs brackets */
+        { "--advertise", "[::1", NULL },
+        { "--advertise", "[::1]x", NULL },
+        { "--dns-server", "ns.example:53", "--dns-server ns.example:53: want a numeric ADDR:PORT, e.g. 127.0.0.1:53 (at most 3)" },
+        { "--dns-server", "127.0.0.1", NULL },
+        { "--health-interval", "99", "--health-interval 99: want milliseconds from 100 to 600000" },
+        { "--health-interval", "600001", NULL },
+        { "--health-down", "0", "--health-down 0: want a number from 1 to 100" },
+        { "--health-up", "101", "--health-up 101: want a number from 1 to 100" },
     };
 
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -372,12 +384,41 @@ static void test_parse_addr(void **state)
     assert_int_equal(opts_parse_addr("10.1.2.3", &a), -EINVAL);
 }
 
+/* Forward mode's flags: defaults, values, several name servers. */
+static void test_forward_flags(void **state)
+{
+    (void)state;
+    assert_int_equal(PARSE("--config", "r.yaml"), 0);
+    assert_false(o.record_route);
+    assert_string_equal(o.advertise_host, "");
+    assert_string_equal(o.dns_servers, "");
+    assert_int_equal(o.health_interval_ms, 5000);
+    assert_int_equal(o.health_down, 3);
+    assert_int_equal(o.health_up, 2);
+    assert_int_equal(PARSE("--config", "r.yaml", "--record-route", "--advertise", "192.0.2.10:5070",
+                           "--dns-server", "127.0.0.1:5353", "--dns-server", "[::1]:53",
+                           "--health-interval", "250", "--health-down", "2", "--health-up", "1"), 0);
+    assert_true(o.record_route);
+    assert_string_equal(o.advertise_host, "192.0.2.10");
+    assert_int_equal(o.advertise_port, 5070);
+    assert_string_equal(o.dns_servers, "127.0.0.1:5353,[::1]:53");
+    assert_int_equal(o.health_interval_ms, 250);
+    assert_int_equal(o.health_down, 2);
+    assert_int_equal(o.health_up, 1);
+    assert_int_equal(PARSE("--config", "r.yaml", "--advertise", "[2001:db8::1]"), 0);
+    assert_string_equal(o.advertise_host, "2001:db8::1");
+    assert_int_equal(o.advertise_port, 0); /* the listen port */
+    assert_int_equal(PARSE("--config", "r.yaml", "--dns-server", "127.0.0.1:1", "--dns-server", "127.0.0.1:2",
+                           "--dns-server", "127.0.0.1:3", "--dns-server", "127.0.0.1:4"), -EINVAL);
+}
+
 static void test_usage_mentions_every_flag(void **state)
 {
     (void)state;
     const char *flags[] = { "--config", "--listen", "--workers", "--redis ", "--redis-timeout",
                             "--offer-window", "--decision-ttl", "--log-level", "--help", "--version",
-                            "FRONTDESK_CALLER_KEY" };
+                            "FRONTDESK_CALLER_KEY", "--advertise", "--record-route", "--dns-server",
+                            "--health-interval", "--health-down", "--health-up" };
 
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(opts_usage, flags[i]));
@@ -409,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_listen_too_many),
         cmocka_unit_test(test_bounds_accepted),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_forward_flags),
         cmocka_unit_test(test_missing_config),
         cmocka_unit_test(test_unknown_flag),
         cmocka_unit_test(test_missing_value),
