@@ -122,8 +122,14 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             w->in_msgs[i].msg_hdr.msg_flags = 0;
         }
         int n = recvmmsg(fd, w->in_msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
-        if (n <= 0) break; /* EAGAIN: another worker took it, or nothing
-                              left; or a pending ICMP error, drained below */
+        if (n <= 0) {
+            /* EAGAIN: another worker took it, or nothing left; or an ICMP
+             * error is pending. A wake-up that read nothing drains the
+             * error queue: an error left queued would wake every worker
+             * again and again (epoll reports it until it is read). */
+            if (round == 0) drain_errors(w, fd);
+            break;
+        }
         time_t now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);
         for (int i = 0; i < n; i++) {
             METRIC_INC(&w->m, rx_datagrams);
@@ -140,9 +146,6 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     w->rules = NULL;
     w->option_header = NULL;
     reload_read_unlock();
-    /* one cheap syscall a wake-up: an error left queued would wake every
-     * worker again and again */
-    drain_errors(w, fd);
     if (w->out_n) flush_out(w);
     log_flush();
 }
