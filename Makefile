@@ -88,6 +88,12 @@ $(B)/tests/uas: $(B)/tests/tools/uas.o
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@
 
+# the name server of the tests of destinations given by name: plain C and
+# POSIX sockets (also a client: dnsd --query NAME --server ADDR:PORT)
+$(B)/tests/dnsd: $(B)/tests/tools/dnsd.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@
+
 deps:
 	@sh deploy/deps.sh
 

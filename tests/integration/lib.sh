@@ -114,3 +114,42 @@ uas_stop() {
 }
 # statuses TEXT: the status codes of the answers sipsend printed, in order
 statuses() { printf '%s\n' "$1" | sed -n 's/^SIP\/2\.0 \([0-9]*\) .*/\1/p' | tr '\n' ' '; }
+
+# The test name server (build/tests/dnsd): A records for destinations given
+# by name; also a client (dnsd --query NAME[:TYPE] --server ADDR:PORT).
+DNSD=$FD_ROOT/build/tests/dnsd
+# dnsd_start NAME [flags...]: on a free port; sets DNSD_PORT, DNSD_PID and
+# DNSD_LOG, records the PID
+dnsd_start() {
+    local name=$1 out; shift
+    out=$FD_RUN/dnsd-$name.out DNSD_LOG=$FD_RUN/dnsd-$name.log DNSD_PORT=""
+    "$DNSD" --listen 127.0.0.1:0 --log "$DNSD_LOG" --pidfile "$FD_RUN/dnsd-$name.pid" \
+        --max-seconds 60 "$@" >"$out" 2>"$FD_RUN/dnsd-$name.err" &
+    DNSD_PID=$!
+    FD_PIDS="$FD_PIDS $DNSD_PID"
+    for _ in $(seq 1 50); do
+        DNSD_PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
+        [ -n "$DNSD_PORT" ] && return 0
+        kill -0 "$DNSD_PID" 2>/dev/null || break
+        sleep 0.05
+    done
+    cat "$out" "$FD_RUN/dnsd-$name.err" >&2
+    return 1
+}
+# dnsd_stop [PID]: SIGTERM to that name server (default: the last one
+# started); its exit status
+dnsd_stop() {
+    local rc pid=${1:-$DNSD_PID}
+    kill "$pid" 2>/dev/null
+    wait "$pid"; rc=$?
+    FD_PIDS=${FD_PIDS/ $pid/}
+    return $rc
+}
+# dnsq NAME[:TYPE] [flags...]: ask the last name server started; prints the
+# answer ("IP ttl=N", NXDOMAIN, NODATA) and the exit status, e.g.
+# "192.0.2.7 ttl=60 rc=0"
+dnsq() {
+    local q=$1 out rc; shift
+    out=$("$DNSD" --query "$q" --server "127.0.0.1:$DNSD_PORT" "$@" 2>&1); rc=$?
+    echo "$out rc=$rc"
+}
