@@ -95,7 +95,7 @@ uas_start() {
     UAS_PID=$!
     FD_PIDS="$FD_PIDS $UAS_PID"
     for i in $(seq 1 50); do
-        UAS_PORT=$(sed -n 's/^listening 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$out")
+        UAS_PORT=$(sed -n 's/^listening 127\.[0-9.]*:\([0-9]*\)$/\1/p' "$out")
         [ -n "$UAS_PORT" ] && return 0
         kill -0 "$UAS_PID" 2>/dev/null || break
         sleep 0.05

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Forward mode, destinations given by name: resolved through the name
+# server of --dns-server (build/tests/dnsd on loopback), without holding up
+# other calls while a slow answer is awaited; cached for the record's TTL
+# (a changed address is used once the TTL has passed, not before); a name
+# that does not resolve is skipped for the next destination.
+. "$(dirname "$0")/lib.sh"
+
+uas_start one --listen 127.0.0.1:0 || { bad "uas one"; finish; exit 1; }
+PORT=$UAS_PORT ONE_LOG=$UAS_LOG
+uas_start two --listen "127.0.0.2:$PORT" || { bad "uas two on 127.0.0.2"; finish; exit 1; }
+TWO_LOG=$UAS_LOG
+uas_start vm || { bad "uas vm"; finish; exit 1; }
+VM=$UAS_PORT VM_LOG=$UAS_LOG
+printf 'desk.clinic.test 127.0.0.1 2\n' >"$FD_RUN/records"
+dnsd_start ns --records-file "$FD_RUN/records" --delay-ms 300 || { bad "dnsd"; finish; exit 1; }
+
+export FD_CONFIG=$FD_RUN/dns.yaml
+cat >"$FD_CONFIG" <<EOF
+version: 1
+mode: forward
+groups:
+  - name: DNS test
+    sites:
+      - id: dns
+        timezone: UTC
+        dids:
+          - {number: "15125550100", to: "sip:desk@desk.clinic.test:$PORT"}
+          - {number: "15125550111", to: "sip:vm@127.0.0.1:$VM"}
+          - "15125550122"
+        default_skill: scheduling
+        fallback: sip:vm@127.0.0.1:$VM
+EOF
+stack_start_redis && stack_load_functions || { bad "redis"; finish; exit 1; }
+# one worker: one cache, so what is cached is what the next call sees
+stack_start_proxy "" --workers 1 --dns-server "127.0.0.1:$DNSD_PORT" || exit 1
+P=$FD_SIP_PORT
+wait_ready || { bad "proxy ready"; finish; exit 1; }
+$CTL --redis "127.0.0.1:$FD_REDIS_PORT" staff add dns ghost "sip:ghost@nowhere.clinic.test:$PORT" scheduling:3 available >/dev/null
+
+inv() { # CALLID NUMBER
+    printf 'INVITE sip:%s@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-%s;rport\nMax-Forwards: 70\nFrom: <sip:+15125557001@pbx.example>;tag=ft-%s\nTo: <sip:%s@127.0.0.1:%s>\nCall-ID: %s@pbx.example\nCSeq: 1 INVITE\nContact: <sip:caller@127.0.0.1:$LPORT>\nContent-Length: 0\n\n' \
+        "$2" "$P" "$1" "$1" "$2" "$P" "$1"
+}
+send() { "$SIPSEND" --to "127.0.0.1:$P" "$@"; }
+got() { grep -cF "callid=$1@pbx.example" "$2"; }
+
+# 1. a slow name server (300 ms) does not hold up a call to an address
+inv d1 15125550100 >"$FD_RUN/d1.sip"
+send --expect 3 --timeout-ms 3000 "$FD_RUN/d1.sip" >"$FD_RUN/d1.out" &
+slow=$!
+sleep 0.05
+t0=$(now_ms); o=$(inv d2 15125550111 | send --expect 3 --timeout-ms 2000 -); t1=$(now_ms)
+check "while a name resolves, another call is relayed ($((t1 - t0)) ms)" eval '[ "$(statuses "$o")" = "100 180 200 " ] && [ $((t1 - t0)) -lt 250 ]'
+wait "$slow"
+check "the call to a name is relayed once it resolves" [ "$(statuses "$(cat "$FD_RUN/d1.out")")" = "100 180 200 " ]
+check "it went to the address of the name" [ "$(got d1 "$ONE_LOG")" -ge 1 ]
+check "the name server was asked for an A record" has "$(cat "$DNSD_LOG")" 'name=desk\.clinic\.test type=1 .*answer=127\.0\.0\.1'
+
+# 2. cached for its TTL (2 s): a changed address is not used before
+printf 'desk.clinic.test 127.0.0.2 2\n' >"$FD_RUN/records"
+kill -HUP "$DNSD_PID"; sleep 0.1
+queries=$(grep -c 'name=desk\.clinic\.test' "$DNSD_LOG")
+o=$(inv d3 15125550100 | send --expect 3 --timeout-ms 2000 -)
+check "within the TTL: the cached address, no new query" eval '[ "$(got d3 "$ONE_LOG")" -ge 1 ] && [ "$(grep -c "name=desk\.clinic\.test" "$DNSD_LOG")" = "$queries" ]'
+sleep 2.2
+o=$(inv d4 15125550100 | send --expect 3 --timeout-ms 3000 -)
+check "after the TTL: asked again, the new address used" eval '[ "$(got d4 "$TWO_LOG")" -ge 1 ] && [ "$(got d4 "$ONE_LOG")" = 0 ]'
+
+# 3. a staff contact whose name does not resolve: the next destination
+o=$(inv d5 15125550122 | send --expect 3 --timeout-ms 3000 -)
+check "an unresolvable contact is skipped: the fallback answers ($(statuses "$o"))" eval '[ "$(statuses "$o")" = "100 180 200 " ] && [ "$(got d5 "$VM_LOG")" -ge 1 ]'
+check "NXDOMAIN was the answer" has "$(cat "$DNSD_LOG")" 'name=nowhere\.clinic\.test type=1 .*answer=NXDOMAIN'
+finish
