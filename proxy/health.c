@@ -15,6 +15,7 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "dns.h"
 #include "fwd.h"
 #include "log.h"
 #include "sip.h"
@@ -28,14 +29,24 @@ typedef struct {
     _Atomic int reset;    /* a worker marked it down since the last answer */
     /* main thread only */
     bool watched;         /* in the rules */
+    bool named;           /* the current address of a name in the rules */
     bool outstanding;     /* the last ping is not answered yet */
     unsigned misses, oks;
     uint32_t seq;
     uint64_t pings, answers, downs;
 } dest_t;
 
+typedef struct {
+    char host[256];
+    unsigned port;
+} name_t;
+
 struct health {
     dest_t d[HEALTH_MAX];
+    name_t names[HEALTH_MAX]; /* destinations given by name, resolved at
+                                 each tick (dns.c caches them by TTL) */
+    size_t n_names;
+    dns_t *dns;
     _Atomic unsigned n;
     pthread_mutex_t add_lock;
     struct event_base *base;
@@ -104,6 +115,13 @@ static int find_or_add(health_t *h, const struct sockaddr *addr, socklen_t len)
     return i;
 }
 
+/* Is <d> pinged: in the rules (by address or name), or found unreachable
+ * by a worker? */
+static bool pinged(const dest_t *d)
+{
+    return d->watched || d->named || atomic_load(&d->learned);
+}
+
 bool health_is_down(const health_t *h, const struct sockaddr *addr, socklen_t len)
 {
     if (!h) return false;
@@ -127,11 +145,15 @@ void health_watch(health_t *h, const char *const *uris, size_t n)
 {
     unsigned have = atomic_load_explicit(&h->n, memory_order_acquire);
     for (unsigned i = 0; i < have; i++) h->d[i].watched = false;
+    h->n_names = 0;
     for (size_t k = 0; k < n; k++) {
         fwd_target_t t;
         if (fwd_uri_target(uris[k], strlen(uris[k]), &t) < 0) continue;
         if (!t.numeric) {
-            LOG_WARN("destination not health-checked: a host name", "host=\"%s\"", t.host);
+            if (h->n_names < HEALTH_MAX) {
+                snprintf(h->names[h->n_names].host, sizeof(h->names[0].host), "%s", t.host);
+                h->names[h->n_names++].port = t.port;
+            }
             continue;
         }
         int i = find_or_add(h, (struct sockaddr *)&t.addr, t.addr_len);
@@ -145,7 +167,24 @@ void health_watch(health_t *h, const char *const *uris, size_t n)
      * unreachable */
     have = atomic_load_explicit(&h->n, memory_order_acquire);
     for (unsigned i = 0; i < have; i++)
-        if (!h->d[i].watched && !atomic_load(&h->d[i].learned)) atomic_store(&h->d[i].down, 0);
+        if (!pinged(&h->d[i])) atomic_store(&h->d[i].down, 0);
+}
+
+/* The addresses of the names, as the resolver knows them now: a name
+ * whose address changed has its new address pinged, its old one no
+ * longer (unless listed otherwise). */
+static void resolve_names(health_t *h)
+{
+    unsigned n = atomic_load_explicit(&h->n, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) h->d[i].named = false;
+    for (size_t k = 0; k < h->n_names; k++) {
+        struct in_addr a;
+        if (!h->dns || dns_lookup(h->dns, h->names[k].host, &a, NULL, NULL) != 0) continue;
+        struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_addr = a,
+                                  .sin_port = htons((uint16_t)h->names[k].port) };
+        int i = find_or_add(h, (struct sockaddr *)&v4, sizeof(v4));
+        if (i >= 0) h->d[i].named = true;
+    }
 }
 
 /* ---- pings ---- */
@@ -182,10 +221,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     health_t *h = arg;
     (void)fd, (void)what;
+    resolve_names(h);
     unsigned n = atomic_load_explicit(&h->n, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
         dest_t *d = &h->d[i];
-        if (!d->watched && !atomic_load(&d->learned)) continue;
+        if (!pinged(d)) continue;
         if (d->outstanding) {
             d->oks = 0;
             if (++d->misses >= h->o.down_after && !atomic_exchange(&d->down, 1)) {
@@ -275,6 +315,9 @@ int health_open(health_t **out, struct event_base *base, const health_opts_t *o)
         free(h);
         return e ? e : -EIO;
     }
+    if (dns_open(&h->dns, base, o->dns_servers) < 0)
+        LOG_WARN("health checks: no resolver, destinations given by name are not pinged",
+                 "dns_servers=\"%s\"", o->dns_servers ? o->dns_servers : "");
     struct timeval iv = { o->interval_ms / 1000, (o->interval_ms % 1000) * 1000 };
     h->tick = event_new(base, -1, EV_PERSIST, on_tick, h);
     if (h->fd4 >= 0) h->rx4 = event_new(base, h->fd4, EV_READ | EV_PERSIST, on_rx, h);
@@ -293,6 +336,7 @@ int health_open(health_t **out, struct event_base *base, const health_opts_t *o)
 void health_close(health_t *h)
 {
     if (!h) return;
+    dns_close(h->dns);
     if (h->tick) event_free(h->tick);
     if (h->rx4) event_free(h->rx4);
     if (h->rx6) event_free(h->rx6);
@@ -312,7 +356,7 @@ void health_metrics(const health_t *h, struct evbuffer *b)
     for (unsigned i = 0; i < n; i++) {
         const dest_t *d = &h->d[i];
         pings += d->pings, answers += d->answers, downs += d->downs;
-        if (!d->watched && !atomic_load(&d->learned)) continue;
+        if (!pinged(d)) continue;
         evbuffer_add_printf(b, "frontdesk_destination_up{destination=\"%s\"} %d\n", d->text,
                             !atomic_load(&d->down));
     }

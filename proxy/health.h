@@ -36,16 +36,17 @@ typedef struct {
     unsigned down_after;  /* missed pings in a row: down */
     unsigned up_after;    /* answers in a row while down: up */
     const char *via_host; /* our address in the pings' Via (numeric) */
+    const char *dns_servers; /* for destinations given by name (dns.h) */
 } health_opts_t;
 
 /* Start pinging on <base> (the main thread's). 0, or a negative errno. */
 int health_open(health_t **out, struct event_base *base, const health_opts_t *o);
 void health_close(health_t *h); /* accepts NULL */
 
-/* The destinations to ping from now on: <uris> (SIP URIs of the rules;
- * numeric hosts only, a name is logged and skipped) plus those marked down
- * by workers. Entries not listed any more are no longer pinged and count
- * as up. Main thread. */
+/* The destinations to ping from now on: <uris> (SIP URIs of the rules; a
+ * host name is resolved at each ping round, its current address pinged)
+ * plus those marked down by workers. Entries not listed any more are no
+ * longer pinged and count as up. Main thread. */
 void health_watch(health_t *h, const char *const *uris, size_t n);
 
 /* Is <addr> known to be down? False for an address not in the table, and

@@ -243,7 +243,7 @@ int main(int argc, char **argv)
     struct timeval day = { RELOAD_EVERY_S, 0 };
     event_add(sig_int, NULL), event_add(sig_term, NULL), event_add(sig_hup, NULL);
     event_add(daily, &day);
-    health_opts_t ho = { o.health_interval_ms, o.health_down, o.health_up, selves[0].host };
+    health_opts_t ho = { o.health_interval_ms, o.health_down, o.health_up, selves[0].host, o.dns_servers };
     int he = health_open(&app.health, app.base, &ho);
     if (he < 0) {
         fprintf(stderr, "frontdesk: cannot open the health-check socket: %s\n", strerror(-he));

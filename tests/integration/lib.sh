@@ -114,6 +114,9 @@ uas_stop() {
 }
 # statuses TEXT: the status codes of the answers sipsend printed, in order
 statuses() { printf '%s\n' "$1" | sed -n 's/^SIP\/2\.0 \([0-9]*\) .*/\1/p' | tr '\n' ' '; }
+# status_set TEXT: the same, sorted: a stateless proxy with several workers
+# may relay a call's answers in another order than they were sent (UDP)
+status_set() { statuses "$1" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' '; }
 
 # The test name server (build/tests/dnsd): A records for destinations given
 # by name; also a client (dnsd --query NAME[:TYPE] --server ADDR:PORT).

@@ -64,7 +64,7 @@ c=IN IP4 127.0.0.1
 t=0 0
 m=audio 40000 RTP/AVP 0'
 o=$(printf '%s\n' "$inv" | "$SIPSEND" --to "127.0.0.1:$A_PORT" --expect 3 --timeout-ms 2000 -)
-check "through A and B: 100, 180, 200 ($(statuses "$o"))" [ "$(statuses "$o")" = "100 180 200 " ]
+check "through A and B: 100, 180, 200 ($(statuses "$o"))" [ "$(status_set "$o")" = "100 180 200 " ]
 check "the caller's answers carry its Via only" [ "$(printf '%s\n' "$o" | grep -c '^Via:')" = 3 ]
 at=$(awk 'BEGIN { RS = "----\n" } /^INVITE / { print; exit }' "$PHONE_LOG.raw")
 vias=$(printf '%s\n' "$at" | grep '^Via:')

@@ -33,7 +33,7 @@ groups:
 EOF
 stack_start_redis && stack_load_functions || { bad "redis"; finish; exit 1; }
 # one worker: one cache, so what is cached is what the next call sees
-stack_start_proxy "" --workers 1 --dns-server "127.0.0.1:$DNSD_PORT" || exit 1
+stack_start_proxy "" --workers 1 --dns-server "127.0.0.1:$DNSD_PORT" --health-interval 200 || exit 1
 P=$FD_SIP_PORT
 wait_ready || { bad "proxy ready"; finish; exit 1; }
 $CTL --redis "127.0.0.1:$FD_REDIS_PORT" staff add dns ghost "sip:ghost@nowhere.clinic.test:$PORT" scheduling:3 available >/dev/null
@@ -51,9 +51,9 @@ send --expect 3 --timeout-ms 3000 "$FD_RUN/d1.sip" >"$FD_RUN/d1.out" &
 slow=$!
 sleep 0.05
 t0=$(now_ms); o=$(inv d2 15125550111 | send --expect 3 --timeout-ms 2000 -); t1=$(now_ms)
-check "while a name resolves, another call is relayed ($((t1 - t0)) ms)" eval '[ "$(statuses "$o")" = "100 180 200 " ] && [ $((t1 - t0)) -lt 250 ]'
+check "while a name resolves, another call is relayed ($((t1 - t0)) ms)" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ $((t1 - t0)) -lt 250 ]'
 wait "$slow"
-check "the call to a name is relayed once it resolves" [ "$(statuses "$(cat "$FD_RUN/d1.out")")" = "100 180 200 " ]
+check "the call to a name is relayed once it resolves" [ "$(status_set "$(cat "$FD_RUN/d1.out")")" = "100 180 200 " ]
 check "it went to the address of the name" [ "$(got d1 "$ONE_LOG")" -ge 1 ]
 check "the name server was asked for an A record" has "$(cat "$DNSD_LOG")" 'name=desk\.clinic\.test type=1 .*answer=127\.0\.0\.1'
 
@@ -69,6 +69,13 @@ check "after the TTL: asked again, the new address used" eval '[ "$(got d4 "$TWO
 
 # 3. a staff contact whose name does not resolve: the next destination
 o=$(inv d5 15125550122 | send --expect 3 --timeout-ms 3000 -)
-check "an unresolvable contact is skipped: the fallback answers ($(statuses "$o"))" eval '[ "$(statuses "$o")" = "100 180 200 " ] && [ "$(got d5 "$VM_LOG")" -ge 1 ]'
+check "an unresolvable contact is skipped: the fallback answers ($(statuses "$o"))" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d5 "$VM_LOG")" -ge 1 ]'
 check "NXDOMAIN was the answer" has "$(cat "$DNSD_LOG")" 'name=nowhere\.clinic\.test type=1 .*answer=NXDOMAIN'
+
+# 4. health checks ping the name's current address
+up() { stack_http "$FD_ADMIN_PORT" /metrics | awk -v k="frontdesk_destination_up{destination=\"$1\"}" '$1 == k { print $2 }'; }
+for i in $(seq 1 30); do [ "$(up "127.0.0.2:$PORT")" = 1 ] && break; sleep 0.1; done
+check "the name's current address is health-checked and up" [ "$(up "127.0.0.2:$PORT")" = 1 ]
+check "its old address is no longer listed" [ -z "$(up "127.0.0.1:$PORT")" ]
+check "the pings reached it" has "$(cat "$TWO_LOG")" '^OPTIONS '
 finish
