@@ -143,11 +143,25 @@ void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_
 /* Each Via of ours is checked against the branch we would have computed
  * from the Via right below it: the same request come back (a loop) gives
  * the same branch (RFC 3261 16.3 item 4, 16.6 item 8). */
+/* Does any Via header mention our host? (Cheap: most requests have never
+ * been here, and then no Via needs parsing.) */
+static bool vias_mention(const sip_req_t *r, const fwd_self_t *self)
+{
+    size_t hl = strlen(self->host);
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        const sip_hdr_t *h = &r->hdrs[i];
+        if (sip_hdr_is(h, "Via", 'v') && memmem(h->value.s, h->value.len, self->host, hl)) return true;
+    }
+    return false;
+}
+
 bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self)
 {
     via_it_t it = { 0 };
     osip_via_t *prev = NULL;
     bool prev_ours = false, loop = false;
+
+    if (!vias_mention(r, self)) return false;
 
     while (!loop && via_next(r, &it)) {
         osip_via_t *via = via_parse(it.value);
