@@ -17,15 +17,24 @@
 static const unsigned char branch_key[crypto_shorthash_KEYBYTES] = "frontdesk-branch";
 
 
+/* <v> in decimal into <buf> (at least 6 bytes); returns the length. */
+static size_t port_text(unsigned v, char *buf)
+{
+    char tmp[8];
+    size_t n = 0, len;
+    do tmp[n++] = (char)('0' + v % 10); while ((v /= 10) && n < sizeof(tmp));
+    for (len = 0; n; len++) buf[len] = tmp[--n];
+    return len;
+}
+
 static void put_self(out_t *o, const fwd_self_t *self)
 {
-    char port[16];
+    char port[8] = ":";
     bool v6 = strchr(self->host, ':') != NULL;
-    snprintf(port, sizeof(port), ":%u", self->port);
     if (v6) puts_(o, "[");
     puts_(o, self->host);
     if (v6) puts_(o, "]");
-    puts_(o, port);
+    put(o, port, 1 + port_text(self->port, port + 1));
 }
 
 /* ---- Via values, across headers and commas ---- */
@@ -74,35 +83,139 @@ static bool value_next(const sip_req_t *r, via_it_t *it, const char *name, char 
 
 static bool via_next(const sip_req_t *r, via_it_t *it) { return value_next(r, it, "Via", 'v'); }
 
-/* Parse one Via value with libosip2 (caller frees). */
-static osip_via_t *via_parse(span_t v)
+/* What forward mode needs of one Via value. */
+typedef struct {
+    char host[128];     /* without the brackets of an IPv6 address */
+    unsigned port;      /* 5060 when absent */
+    char branch[128];
+    char received[64];  /* "" when absent */
+    unsigned rport;     /* its value; 0 when absent or empty */
+} via_fields_t;
+
+static bool tok_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           strchr("-.!%*_+`'~:", c) != NULL;
+}
+
+static bool copy_span(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap) return false;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+static bool parse_port(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    if (n == 0 || n > 5) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535) return false;
+    *out = v;
+    return true;
+}
+
+/* The common shape, "SIP/2.0/UDP host[:port](;name[=value])*", without
+ * libosip2 (this runs for every relayed response); false for anything
+ * else (comments, folded lines, quoted values...), which libosip2 then
+ * reads. */
+static bool via_fast(span_t v, via_fields_t *f)
+{
+    const char *p = v.s, *e = v.s + v.len;
+    memset(f, 0, sizeof(*f));
+    f->port = 5060;
+    if (v.len < 12 || strncasecmp(p, "SIP/2.0/", 8) != 0) return false;
+    p += 8;
+    while (p < e && tok_char(*p) && *p != ':') p++; /* transport */
+    if (p == e || (*p != ' ' && *p != '\t')) return false;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    const char *h = p;
+    if (p < e && *p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(e - p));
+        if (!rb) return false;
+        if (!copy_span(f->host, sizeof(f->host), p + 1, (size_t)(rb - p - 1))) return false;
+        p = rb + 1;
+    } else {
+        while (p < e && (tok_char(*p) && *p != ':')) p++;
+        if (p == h || !copy_span(f->host, sizeof(f->host), h, (size_t)(p - h))) return false;
+    }
+    if (p < e && *p == ':') {
+        const char *d = ++p;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+        if (!parse_port(d, (size_t)(p - d), &f->port)) return false;
+    }
+    while (p < e) {
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p == e) break;
+        if (*p != ';') return false;
+        p++;
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        const char *n = p;
+        while (p < e && tok_char(*p) && *p != ':') p++;
+        size_t nl = (size_t)(p - n);
+        const char *val = p;
+        size_t vl = 0;
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p < e && *p == '=') {
+            p++;
+            while (p < e && (*p == ' ' || *p == '\t')) p++;
+            val = p;
+            while (p < e && (tok_char(*p) || *p == '[' || *p == ']')) p++;
+            vl = (size_t)(p - val);
+        }
+        if (nl == 0) return false;
+        if (nl == 6 && strncasecmp(n, "branch", 6) == 0) {
+            if (!copy_span(f->branch, sizeof(f->branch), val, vl)) return false;
+        } else if (nl == 8 && strncasecmp(n, "received", 8) == 0) {
+            if (!copy_span(f->received, sizeof(f->received), val, vl)) return false;
+        } else if (nl == 5 && strncasecmp(n, "rport", 5) == 0 && vl) {
+            if (!parse_port(val, vl, &f->rport)) return false;
+        }
+    }
+    return true;
+}
+
+/* One Via value's fields: the fast path, else libosip2. */
+static bool via_fields(span_t v, via_fields_t *f)
 {
     char tmp[512];
     osip_via_t *via = NULL;
-    if (v.len == 0 || v.len >= sizeof(tmp)) return NULL;
+    osip_generic_param_t *gp = NULL;
+    bool ok = false;
+
+    if (via_fast(v, f)) return true;
+    memset(f, 0, sizeof(*f));
+    f->port = 5060;
+    if (v.len == 0 || v.len >= sizeof(tmp)) return false;
     memcpy(tmp, v.s, v.len);
     tmp[v.len] = '\0';
     for (size_t i = 0; i < v.len; i++)
         if (tmp[i] == '\r' || tmp[i] == '\n') tmp[i] = ' ';
-    if (osip_via_init(&via) != 0) return NULL;
-    if (osip_via_parse(via, tmp) != 0) {
-        osip_via_free(via);
-        return NULL;
+    if (osip_via_init(&via) != 0) return false;
+    if (osip_via_parse(via, tmp) == 0 && via->host &&
+        copy_span(f->host, sizeof(f->host), via->host, strlen(via->host)) &&
+        (!via->port || parse_port(via->port, strlen(via->port), &f->port))) {
+        ok = true;
+        if (osip_via_param_get_byname(via, "branch", &gp) == 0 && gp && gp->gvalue)
+            ok = copy_span(f->branch, sizeof(f->branch), gp->gvalue, strlen(gp->gvalue));
+        gp = NULL;
+        if (ok && osip_via_param_get_byname(via, "received", &gp) == 0 && gp && gp->gvalue)
+            ok = copy_span(f->received, sizeof(f->received), gp->gvalue, strlen(gp->gvalue));
+        gp = NULL;
+        if (ok && osip_via_param_get_byname(via, "rport", &gp) == 0 && gp && gp->gvalue && *gp->gvalue)
+            ok = parse_port(gp->gvalue, strlen(gp->gvalue), &f->rport);
     }
-    return via;
+    osip_via_free(via);
+    return ok;
 }
 
-static bool via_is_self(const osip_via_t *via, const fwd_self_t *self)
+static bool via_is_self(const via_fields_t *v, const fwd_self_t *self)
 {
-    unsigned port = via->port ? (unsigned)strtoul(via->port, NULL, 10) : 5060;
-    return via->host && strcasecmp(via->host, self->host) == 0 && port == self->port;
-}
-
-static const char *via_branch(osip_via_t *via)
-{
-    osip_generic_param_t *b = NULL;
-    osip_via_param_get_byname(via, "branch", &b);
-    return b && b->gvalue ? b->gvalue : "";
+    return strcasecmp(v->host, self->host) == 0 && v->port == self->port;
 }
 
 /* ---- branch and loops ---- */
@@ -116,8 +229,11 @@ static void branch_of(const sip_req_t *r, const fwd_self_t *self, span_t below,
     size_t n = 0;
     const char *cseq = r->msg && r->msg->cseq && r->msg->cseq->number ? r->msg->cseq->number : "";
     char me[80];
-    snprintf(me, sizeof(me), "%s:%u", self->host, self->port);
-    const span_t parts[] = { below, r->call_id, { cseq, strlen(cseq) }, { me, strlen(me) } };
+    size_t hl = strnlen(self->host, sizeof(me) - 8);
+    memcpy(me, self->host, hl);
+    me[hl] = ':';
+    size_t ml = hl + 1 + port_text(self->port, me + hl + 1);
+    const span_t parts[] = { below, r->call_id, { cseq, strlen(cseq) }, { me, ml } };
 
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         size_t l = parts[i].len < 280 ? parts[i].len : 280;
@@ -158,25 +274,22 @@ static bool vias_mention(const sip_req_t *r, const fwd_self_t *self)
 bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self)
 {
     via_it_t it = { 0 };
-    osip_via_t *prev = NULL;
-    bool prev_ours = false, loop = false;
+    via_fields_t prev, via;
+    bool have_prev = false, prev_ours = false;
 
     if (!vias_mention(r, self)) return false;
-
-    while (!loop && via_next(r, &it)) {
-        osip_via_t *via = via_parse(it.value);
-        if (prev_ours && via) {
-            const char *b = via_branch(via);
+    while (via_next(r, &it)) {
+        bool ok = via_fields(it.value, &via);
+        if (prev_ours && ok) {
             char want[FWD_BRANCH_MAX];
-            branch_of(r, self, (span_t){ b, strlen(b) }, want);
-            loop = strcmp(via_branch(prev), want) == 0;
+            branch_of(r, self, (span_t){ via.branch, strlen(via.branch) }, want);
+            if (strcmp(prev.branch, want) == 0) return true;
         }
-        if (prev) osip_via_free(prev);
+        have_prev = ok;
         prev = via;
-        prev_ours = via && via_is_self(via, self);
+        prev_ours = have_prev && via_is_self(&prev, self);
     }
-    if (prev) osip_via_free(prev);
-    return loop;
+    return false;
 }
 
 /* ---- requests ---- */
@@ -202,6 +315,51 @@ static void put_rest(out_t *o, const sip_hdr_t *h, size_t off, const char *first
     puts_(o, "\r\n");
 }
 
+/* The sender's Via value <v> with the received= and rport= that sip_parse
+ * set on <via> (RFC 3261 18.2.1, RFC 3581) in place of the ones written
+ * (usually a bare "rport"). Edited as text; libosip2 re-serialises only a
+ * value with a quote or a comment in it. NULL when it cannot be written. */
+static const char *sender_via(span_t v, osip_via_t *via, char *buf, size_t cap, char **osip_str)
+{
+    out_t o = { buf, 0, cap - 1, false };
+    osip_generic_param_t *rec = NULL, *rp = NULL;
+
+    *osip_str = NULL;
+    if (memchr(v.s, '"', v.len) || memchr(v.s, '(', v.len) || memchr(v.s, '\r', v.len)) {
+        if (osip_via_to_str(via, osip_str) != 0) return NULL;
+        return *osip_str;
+    }
+    const char *p = v.s, *e = v.s + v.len, *semi = memchr(p, ';', v.len);
+    put(&o, p, semi ? (size_t)(semi - p) : v.len);
+    for (p = semi; p && p < e;) {
+        const char *next = memchr(p + 1, ';', (size_t)(e - p - 1));
+        const char *n = p + 1, *end = next ? next : e;
+        while (n < end && (*n == ' ' || *n == '\t')) n++;
+        size_t nl = 0;
+        while (n + nl < end && n[nl] != '=' && n[nl] != ' ' && n[nl] != '\t') nl++;
+        bool ours = (nl == 5 && strncasecmp(n, "rport", 5) == 0) ||
+                    (nl == 8 && strncasecmp(n, "received", 8) == 0);
+        if (!ours) put(&o, p, (size_t)(end - p));
+        p = next;
+    }
+    osip_via_param_get_byname(via, "received", &rec);
+    osip_via_param_get_byname(via, "rport", &rp);
+    if (rp) {
+        puts_(&o, ";rport");
+        if (rp->gvalue) {
+            puts_(&o, "=");
+            puts_(&o, rp->gvalue);
+        }
+    }
+    if (rec && rec->gvalue) {
+        puts_(&o, ";received=");
+        puts_(&o, rec->gvalue);
+    }
+    if (o.full) return NULL;
+    buf[o.len] = '\0';
+    return buf;
+}
+
 /* Every header as received, but: Max-Forwards decremented, the first Route
  * value dropped (when <pop>), and the sender's Via with the received= and
  * rport= we filled in (RFC 3261 18.2.1, RFC 3581), so that responses find
@@ -211,15 +369,16 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
     via_it_t route = { 0 }, via = { 0 };
     bool have_route = pop && value_next(r, &route, "Route", '\0');
     bool have_via = via_next(r, &via);
-    char *top = NULL, mf[40];
+    char *osip_str = NULL, mf[40], vbuf[600];
+    const char *top = have_via && r->top_via ? sender_via(via.value, r->top_via, vbuf, sizeof(vbuf), &osip_str)
+                                             : NULL;
 
-    if (have_via && r->top_via && osip_via_to_str(r->top_via, &top) != 0) top = NULL;
     for (unsigned i = 0; i < r->n_hdrs; i++) {
         const sip_hdr_t *h = &r->hdrs[i];
         if (sip_hdr_is(h, "Max-Forwards", '\0')) {
             if (*mf_done) continue; /* one is enough */
-            snprintf(mf, sizeof(mf), "Max-Forwards: %d\r\n", r->max_forwards > 0 ? r->max_forwards - 1 : 69);
-            puts_(o, mf);
+            int n = snprintf(mf, sizeof(mf), "Max-Forwards: %d\r\n", r->max_forwards > 0 ? r->max_forwards - 1 : 69);
+            put(o, mf, (size_t)n);
             *mf_done = true;
         } else if (have_route && i == route.hdr) {
             put_rest(o, h, route.off, NULL);
@@ -230,7 +389,7 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
             puts_(o, "\r\n");
         }
     }
-    osip_free(top);
+    osip_free(osip_str);
 }
 
 int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t *f,
@@ -298,6 +457,41 @@ int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *se
 
 static int set_addr(const char *host, unsigned port, struct sockaddr_storage *to, socklen_t *tolen);
 
+/* "sip:[userinfo@]host[:port][;params][?headers]" without libosip2 (a
+ * staff contact, on every forwarded call); false for anything it does not
+ * read with certainty, which libosip2 then parses. */
+static bool uri_fast(const char *uri, size_t len, fwd_target_t *t)
+{
+    const char *p = uri + 4, *e = uri + len, *at = NULL;
+    const char *q = memchr(p, '?', (size_t)(e - p));
+    if (q) e = q;
+    for (const char *x = p; x < e; x++)
+        if (*x == '@') at = x;
+    const char *h = at ? at + 1 : p, *he;
+    if (h < e && *h == '[') {
+        he = memchr(h, ']', (size_t)(e - h));
+        if (!he) return false;
+        he++;
+    } else {
+        he = h;
+        while (he < e && ((*he >= 'a' && *he <= 'z') || (*he >= 'A' && *he <= 'Z') ||
+                          (*he >= '0' && *he <= '9') || *he == '.' || *he == '-'))
+            he++;
+    }
+    if (he == h || (size_t)(he - h) >= sizeof(t->host)) return false;
+    const char *r = he;
+    t->port = 5060;
+    if (r < e && *r == ':') {
+        const char *d = ++r;
+        while (r < e && *r >= '0' && *r <= '9') r++;
+        if (!parse_port(d, (size_t)(r - d), &t->port)) return false;
+    }
+    if (r < e && *r != ';') return false;
+    memcpy(t->host, h, (size_t)(he - h));
+    t->host[he - h] = '\0';
+    return true;
+}
+
 int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t)
 {
     char tmp[RULES_URI_MAX + 1];
@@ -315,16 +509,19 @@ int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t)
     }
     while (len && (*uri == ' ' || *uri == '\t')) uri++, len--;
     if (len < 5 || len >= sizeof(tmp) || strncasecmp(uri, "sip:", 4) != 0) return -EINVAL;
+    if (uri_fast(uri, len, t)) {
+        t->numeric = set_addr(t->host, t->port, &t->addr, &t->addr_len) == 0;
+        return 0;
+    }
+    memset(t, 0, sizeof(*t));
     memcpy(tmp, uri, len);
     tmp[len] = '\0';
     if (osip_uri_init(&u) != 0) return -ENOMEM;
     if (osip_uri_parse(u, tmp) == 0 && u->host && *u->host && strlen(u->host) < sizeof(t->host)) {
-        unsigned long port = 5060;
-        char *end = NULL;
-        if (u->port && *u->port) port = strtoul(u->port, &end, 10);
-        if (port >= 1 && port <= 65535 && (!end || !*end)) {
+        unsigned port = 5060;
+        if (!u->port || !*u->port || parse_port(u->port, strlen(u->port), &port)) {
             snprintf(t->host, sizeof(t->host), "%s", u->host);
-            t->port = (unsigned)port;
+            t->port = port;
             t->numeric = set_addr(t->host, t->port, &t->addr, &t->addr_len) == 0;
             rc = 0;
         }
@@ -401,34 +598,19 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
     via_it_t it = { 0 };
     int rc = -ENOENT;
 
-    if (!via_next(r, &it)) return -ENOENT;
-    osip_via_t *top = via_parse(it.value);
-    if (!top || !via_is_self(top, self) ||
-        strncmp(via_branch(top), FWD_BRANCH_PREFIX, strlen(FWD_BRANCH_PREFIX)) != 0) {
-        if (top) osip_via_free(top);
+    via_fields_t top, next;
+    if (!via_next(r, &it) || !via_fields(it.value, &top) || !via_is_self(&top, self) ||
+        strncmp(top.branch, FWD_BRANCH_PREFIX, strlen(FWD_BRANCH_PREFIX)) != 0)
         return -ENOENT;
-    }
-    osip_via_free(top);
     const unsigned top_hdr = it.hdr;
     const size_t top_end = it.off; /* offset in that header's value */
 
-    /* where it goes: the next Via */
+    /* where it goes: the next Via's received address (else its host), its
+     * rport (else its port) */
     via_it_t nx = it;
-    if (!via_next(r, &nx)) return -EINVAL;
-    osip_via_t *next = via_parse(nx.value);
-    if (!next || !next->host) {
-        if (next) osip_via_free(next);
-        return -EINVAL;
-    }
-    osip_generic_param_t *rec = NULL, *rp = NULL;
-    osip_via_param_get_byname(next, "received", &rec);
-    osip_via_param_get_byname(next, "rport", &rp);
-    unsigned port = 5060;
-    if (rp && rp->gvalue) port = (unsigned)strtoul(rp->gvalue, NULL, 10);
-    else if (next->port) port = (unsigned)strtoul(next->port, NULL, 10);
-    rc = (port == 0 || port > 65535) ? -EINVAL
-                                     : set_addr(rec && rec->gvalue ? rec->gvalue : next->host, port, to, tolen);
-    osip_via_free(next);
+    if (!via_next(r, &nx) || !via_fields(nx.value, &next)) return -EINVAL;
+    rc = set_addr(next.received[0] ? next.received : next.host, next.rport ? next.rport : next.port,
+                  to, tolen);
     if (rc < 0) return rc;
 
     /* the response without our Via */

@@ -205,6 +205,35 @@ static void test_response(void **state)
     assert_string_equal(ip, "198.51.100.7");
     assert_int_equal(ntohs(s4->sin_port), 5062);
 
+    /* the next Via in IPv6, with rport and received; then one only
+     * libosip2 reads (a comment), same answer */
+    const char *nexts[] = {
+        "SIP/2.0/UDP [2001:db8::7]:5062;branch=z9hG4bKabc123;rport=6000;received=2001:db8::8",
+        "SIP/2.0/UDP [2001:db8::7]:5062;branch=z9hG4bKabc123;rport=6000;received=2001:db8::8 (pbx)",
+    };
+    for (int k = 0; k < 2; k++) {
+        snprintf(resp, sizeof(resp),
+                 "SIP/2.0 200 OK\r\nv: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\nVia: %s\r\n"
+                 "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+                 "Content-Length: 0\r\n\r\n", branch, nexts[k]);
+        assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+        n = fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl);
+        assert_true(n > 0);
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&to;
+        assert_int_equal(to.ss_family, AF_INET6);
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+        assert_string_equal(ip, "2001:db8::8");
+        assert_int_equal(ntohs(s6->sin6_port), 6000);
+    }
+    /* ours by address, but not a branch of ours: not ours */
+    snprintf(resp, sizeof(resp),
+             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKother\r\n"
+             "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123\r\n"
+             "Call-ID: c1\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+             "Content-Length: 0\r\n\r\n");
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -ENOENT);
+
     /* not ours: dropped */
     snprintf(resp, sizeof(resp),
              "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 203.0.113.9:5060;branch=z9hG4bKzz\r\n"
