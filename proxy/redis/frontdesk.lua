@@ -17,8 +17,12 @@ local STRATEGIES = { longest_idle = 'li', round_robin = 'rr',
 local SCALE = 1e13 -- above any ms timestamp: composite scores
 local MIN_LEVEL_SCAN = 64 -- candidates looked at past a too-low level
 
+-- redis.call, looked up once per call (entry) rather than at every use:
+-- a pick makes a score of them.
+local call
+
 local function now_ms()
-    local t = redis.call('TIME')
+    local t = call('TIME')
     return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
@@ -53,6 +57,25 @@ local function parse_skills(csv)
     return skills
 end
 
+-- A stored skill list, parsed: { names = { 'billing', ... }, level = { billing = 3, ... } }.
+-- Parsing depends on the text alone, so it is remembered across calls (a
+-- few hundred distinct lists in a clinic group; bounded all the same) and a
+-- pick does not parse the same list again for every set it touches.
+local skills_memo, skills_memo_n = {}, 0
+
+local function skills_of(csv)
+    csv = csv or ''
+    local s = skills_memo[csv]
+    if s then return s end
+    local level = parse_skills(csv) or {}
+    local names = {}
+    for name in pairs(level) do names[#names + 1] = name end
+    s = { names = names, level = level }
+    if skills_memo_n >= 4096 then skills_memo, skills_memo_n = {}, 0 end
+    skills_memo[csv], skills_memo_n = s, skills_memo_n + 1
+    return s
+end
+
 local function staff_key(p, id) return p .. ':staff:' .. id end
 
 -- KEYS[1] and the staff id of a function about one person: p, id, or an
@@ -75,15 +98,13 @@ local function score(strat, h, level)
     return (tonumber(h.offers) or 0) * SCALE + last_end -- fo
 end
 
-local STAFF_FIELDS = { 'contact', 'skills', 'state', 'last_end', 'last_offer', 'offers',
-                       'max_offers', 'open_offers' }
-
 local function load_staff(p, id)
-    local v = redis.call('HMGET', staff_key(p, id), unpack(STAFF_FIELDS))
+    local v = call('HMGET', staff_key(p, id), 'contact', 'skills', 'state', 'last_end', 'last_offer',
+                   'offers', 'max_offers', 'open_offers')
     if not v[1] then return nil end
-    local h = {}
-    for i = 1, #STAFF_FIELDS do h[STAFF_FIELDS[i]] = v[i] or nil end
-    return h
+    return { contact = v[1], skills = v[2] or nil, state = v[3] or nil, last_end = v[4] or nil,
+             last_offer = v[5] or nil, offers = v[6] or nil, max_offers = v[7] or nil,
+             open_offers = v[8] or nil }
 end
 
 -- A staff member takes up to max_offers calls ringing at once (default 1);
@@ -95,8 +116,8 @@ end
 
 -- No open offer any more (lapsed, released, or the person left).
 local function clear_offers(p, id)
-    redis.call('ZREM', p .. ':offered', id)
-    redis.call('HSET', staff_key(p, id), 'open_offers', 0)
+    call('ZREM', p .. ':offered', id)
+    call('HSET', staff_key(p, id), 'open_offers', 0)
 end
 
 -- The strategies whose availability sets site <p> keeps: longest idle
@@ -109,30 +130,96 @@ local function strats_of(p)
     local s = strat_cache[p]
     if not s then
         s = { 'li' }
-        for _, code in ipairs(redis.call('SMEMBERS', p .. ':strats')) do s[#s + 1] = code end
+        for _, code in ipairs(call('SMEMBERS', p .. ':strats')) do s[#s + 1] = code end
         strat_cache[p] = s
     end
     return s
+end
+
+local function keeps(p, code)
+    if code == 'li' then return true end
+    for _, c in ipairs(strats_of(p)) do if c == code then return true end end
+    return false
+end
+
+-- Writes to the availability sets, held for the length of one function
+-- call: key -> { id -> score (in the set) or false (out of it) }. What
+-- counts is where a member ends up, so a person taken out and put back (an
+-- offer lapsed, then a new one) costs nothing, and each set gets one ZADD
+-- and one ZREM with all its members. Sent before any read of a set
+-- (zq_flush) and when the call ends (entry).
+local zq, zq_dirty = {}, false
+
+local function zq_put(key, id, s)
+    local q = zq[key]
+    if not q then q = {}; zq[key] = q end
+    q[id] = s
+    zq_dirty = true
+end
+
+local function zq_flush()
+    if not zq_dirty then return end
+    for key, q in pairs(zq) do
+        local add, rem = {}, {}
+        for id, s in pairs(q) do
+            if s then add[#add + 1] = s; add[#add + 1] = id else rem[#rem + 1] = id end
+        end
+        if #add > 0 then call('ZADD', key, unpack(add)) end
+        if #rem > 0 then call('ZREM', key, unpack(rem)) end
+    end
+    zq, zq_dirty = {}, false
 end
 
 -- Put <id> in (or take it out of) every availability set of its skills.
 local function set_available(p, id, on, h)
     h = h or load_staff(p, id)
     if not h then return end
-    local skills = parse_skills(h.skills or '') or {}
-    for skill, level in pairs(skills) do
-        for _, strat in ipairs(strats_of(p)) do
-            if on then
-                redis.call('ZADD', avail_key(p, strat, skill), score(strat, h, level), id)
-            else
-                redis.call('ZREM', avail_key(p, strat, skill), id)
-            end
+    local sk = skills_of(h.skills)
+    local names, strats = sk.names, strats_of(p)
+    for i = 1, #names do
+        local skill = names[i]
+        for j = 1, #strats do
+            local strat = strats[j]
+            zq_put(avail_key(p, strat, skill), id, on and score(strat, h, sk.level[skill]))
         end
     end
 end
 
+-- Staff hashes a pick reads, and the fields it changes in them, held for
+-- the length of the call: each person is read once (a lapsed offer, then a
+-- new one, or the day's reset) and written with one HSET when the call ends.
+-- Only fd_pick uses these; the other functions read and write directly.
+local hc, hdirty = {}, {}
+
+local function staff(p, id)
+    local sk = staff_key(p, id)
+    local h = hc[sk]
+    if h == nil then
+        h = load_staff(p, id) or false
+        hc[sk] = h
+    end
+    return h or nil
+end
+
+local function put(p, id, h, field, value)
+    h[field] = value
+    local sk = staff_key(p, id)
+    local d = hdirty[sk]
+    if not d then d = { h = h, fields = {} }; hdirty[sk] = d end
+    d.fields[field] = true
+end
+
+local function hc_flush()
+    for sk, d in pairs(hdirty) do
+        local args = {}
+        for f in pairs(d.fields) do args[#args + 1] = f; args[#args + 1] = d.h[f] end
+        call('HSET', sk, unpack(args))
+    end
+    hdirty = {}
+end
+
 local function publish(p, id, state, reason)
-    redis.call('PUBLISH', 'fd:events', cjson.encode({
+    call('PUBLISH', 'fd:events', cjson.encode({
         site = site_of(p), staff = id, state = state, reason = reason or '',
         at = now_ms() }))
 end
@@ -140,14 +227,13 @@ end
 -- Offers past their window go back to availability, if still available.
 local function lapse_offers(p, now)
     local off = p .. ':offered'
-    local ids = redis.call('ZRANGEBYSCORE', off, '-inf', now)
+    local ids = call('ZRANGEBYSCORE', off, '-inf', now)
     if #ids == 0 then return end
-    redis.call('ZREMRANGEBYSCORE', off, '-inf', now)
+    call('ZREMRANGEBYSCORE', off, '-inf', now)
     for _, id in ipairs(ids) do
-        local h = load_staff(p, id)
+        local h = staff(p, id)
         if h then
-            redis.call('HSET', staff_key(p, id), 'open_offers', 0)
-            h.open_offers = '0'
+            put(p, id, h, 'open_offers', 0)
             if h.state == 'available' then set_available(p, id, true, h) end
         end
     end
@@ -156,16 +242,16 @@ end
 -- A new day at the site (<day> is the caller's YYYYMMDD): offer counts
 -- start again, so the fewest-offers sets are scored afresh (once a day).
 local function roll_day(p, day)
-    if day == '' or redis.call('SISMEMBER', p .. ':strats', 'fo') == 0 then return end
+    if day == '' or not keeps(p, 'fo') then return end
     -- sites in other time zones share pools: only ever move forward
-    local stored = tonumber(redis.call('GET', p .. ':day') or '0') or 0
+    local stored = tonumber(call('GET', p .. ':day') or '0') or 0
     if tonumber(day) == nil or tonumber(day) <= stored then return end
-    redis.call('SET', p .. ':day', day)
-    for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
-        redis.call('HSET', staff_key(p, id), 'offers', 0)
-        local h = load_staff(p, id)
-        if h and h.state == 'available' and not is_full(h) then
-            set_available(p, id, true, h)
+    call('SET', p .. ':day', day)
+    for _, id in ipairs(call('SMEMBERS', p .. ':staff')) do
+        local h = staff(p, id)
+        if h then
+            put(p, id, h, 'offers', 0)
+            if h.state == 'available' and not is_full(h) then set_available(p, id, true, h) end
         end
     end
 end
@@ -174,26 +260,26 @@ end
 -- change keeps them, and they are filled once here (O(n), the first pick
 -- with that strategy only).
 local function ensure_strategy(p, code)
-    if code == 'li' or redis.call('SADD', p .. ':strats', code) == 0 then return end
+    if code == 'li' or call('SADD', p .. ':strats', code) == 0 then return end
     strat_cache[p] = nil
-    for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
-        local h = load_staff(p, id)
+    for _, id in ipairs(call('SMEMBERS', p .. ':staff')) do
+        local h = staff(p, id)
         if h and h.state == 'available' and not is_full(h) then
-            for skill, level in pairs(parse_skills(h.skills or '') or {}) do
-                redis.call('ZADD', avail_key(p, code, skill), score(code, h, level), id)
+            local sk = skills_of(h.skills)
+            for _, skill in ipairs(sk.names) do
+                zq_put(avail_key(p, code, skill), id, score(code, h, sk.level[skill]))
             end
         end
     end
 end
 
--- Reserve <id> of site <p> for <offer> ms: out of every availability set.
-local function reserve(p, id, h, now, offer)
-    local open = (tonumber(h.open_offers) or 0) + 1
-    h.open_offers, h.last_offer, h.offers = tostring(open), tostring(now), tostring((tonumber(h.offers) or 0) + 1)
-    redis.call('ZADD', p .. ':offered', 'GT', now + offer, id) -- lapses with its latest offer
-    redis.call('HSET', staff_key(p, id), 'last_offer', now, 'offers', h.offers, 'open_offers', open)
-    if is_full(h) then set_available(p, id, false, h)
-    else set_available(p, id, true, h) end -- rescored (round robin, fewest offers)
+-- Reserve <id> of site <p> for its offer: out of every availability set
+-- once full. The caller adds it to the site's offered set.
+local function reserve(p, id, h, now)
+    put(p, id, h, 'open_offers', (tonumber(h.open_offers) or 0) + 1)
+    put(p, id, h, 'last_offer', now)
+    put(p, id, h, 'offers', (tonumber(h.offers) or 0) + 1)
+    set_available(p, id, not is_full(h), h) -- or rescored (round robin, fewest offers)
 end
 
 local function fd_version(keys, args)
@@ -219,11 +305,11 @@ local function fd_staff_set(keys, args)
     if not skills then return err(perr) end
     if not STATES[state] then return err('bad state "' .. state .. '"') end
     local sk = staff_key(p, id)
-    if redis.call('EXISTS', sk) == 1 then set_available(p, id, false) end
-    redis.call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state, 'updated', now_ms(),
+    if call('EXISTS', sk) == 1 then set_available(p, id, false) end
+    call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state, 'updated', now_ms(),
                'max_offers', max_offers)
-    redis.call('HSETNX', sk, 'last_end', 0)
-    redis.call('SADD', p .. ':staff', id)
+    call('HSETNX', sk, 'last_end', 0)
+    call('SADD', p .. ':staff', id)
     -- open offers keep them reserved until they lapse; not available: the
     -- offers have no reason to last
     if state ~= 'available' then clear_offers(p, id)
@@ -246,13 +332,13 @@ local function fd_presence(keys, args)
         return err('bad state "' .. tostring(state) .. '" (want available, busy, break, wrapup or offline)')
     end
     local sk = staff_key(p, id)
-    local old = redis.call('HGET', sk, 'state')
+    local old = call('HGET', sk, 'state')
     if not old then return err('no staff "' .. id .. '" at this site') end
     local now = now_ms()
     if state == 'available' and (old == 'busy' or old == 'wrapup') then
-        redis.call('HSET', sk, 'last_end', now)
+        call('HSET', sk, 'last_end', now)
     end
-    redis.call('HSET', sk, 'state', state, 'reason', reason or '', 'updated', now)
+    call('HSET', sk, 'state', state, 'reason', reason or '', 'updated', now)
     if state == 'available' then
         -- open offers keep them reserved until they lapse
         local h = load_staff(p, id)
@@ -267,18 +353,19 @@ end
 
 -- The first <want> candidates of one chain step, best first, skipping
 -- those already taken, below <min> proficiency in <skill>, or not in
--- <p>'s staff any more. Looks at no more than <want> + MIN_LEVEL_SCAN.
-local function candidates(p, skill, strat, min, want, taken, dry)
+-- <p>'s staff any more. Looks at no more than <want> + MIN_LEVEL_SCAN:
+-- first at <want> + <ntaken> (enough unless a minimum level skips some; a
+-- longer reply costs more to convert than the set costs to read), then at
+-- the rest of them.
+local function candidates(p, skill, strat, min, want, taken, ntaken, dry)
     local out = {}
-    local kept = false
-    for _, code in ipairs(strats_of(p)) do kept = kept or code == strat end
-    if not kept then
+    if not keeps(p, strat) then
         -- fd_peek before any pick used this strategy here: no sets yet, so
         -- rank the available staff the way their set would (read-only scan)
         local all = {}
-        for _, id in ipairs(redis.call('SMEMBERS', p .. ':staff')) do
-            local h = load_staff(p, id)
-            local level = h and (parse_skills(h.skills or '') or {})[skill]
+        for _, id in ipairs(call('SMEMBERS', p .. ':staff')) do
+            local h = staff(p, id)
+            local level = h and skills_of(h.skills).level[skill]
             if h and level and level >= min and h.state == 'available' and not taken[p .. '/' .. id] and
                not is_full(h) then
                 all[#all + 1] = { id = id, h = h, s = score(strat, h, level) }
@@ -289,20 +376,26 @@ local function candidates(p, skill, strat, min, want, taken, dry)
         return out
     end
     local key = avail_key(p, strat, skill)
-    local ids = redis.call('ZRANGE', key, 0, want + MIN_LEVEL_SCAN - 1)
-    for _, id in ipairs(ids) do
-        if #out >= want then break end
-        if not taken[p .. '/' .. id] then
-            local h = load_staff(p, id)
-            if h then
-                local skills = parse_skills(h.skills or '') or {}
-                if (skills[skill] or 0) >= min then out[#out + 1] = { id = id, h = h } end
-            elseif not dry then
-                redis.call('ZREM', key, id) -- removed staff: heal the set
+    zq_flush() -- the set as this call left it
+    local from, limit = 0, want + MIN_LEVEL_SCAN
+    local to = math.min(want + ntaken, limit) - 1
+    while true do
+        local ids = call('ZRANGE', key, from, to)
+        for i = 1, #ids do
+            if #out >= want then return out end
+            local id = ids[i]
+            if not taken[p .. '/' .. id] then
+                local h = staff(p, id)
+                if h then
+                    if (skills_of(h.skills).level[skill] or 0) >= min then out[#out + 1] = { id = id, h = h } end
+                elseif not dry then
+                    zq_put(key, id, false) -- removed staff: heal the set
+                end
             end
         end
+        if #out >= want or #ids < to - from + 1 or to >= limit - 1 then return out end
+        from, to = to + 1, limit - 1
     end
-    return out
 end
 
 -- FCALL fd_pick N <prefix1..prefixN> <call-id> <k> <offer-ms> <ttl-ms>
@@ -315,6 +408,10 @@ end
 -- <ttl-ms> and, for a known caller, who was offered first.
 -- Reply: { "picked"|"recorded"|"none", id1, contact1, id2, contact2, ... }
 -- where an id of another site than KEYS[1]'s reads "<site>/<id>".
+-- A site's offers are lapsed (and its strategies and day brought up to
+-- date) when the walk first looks at it: a step the walk never reaches
+-- costs nothing, and its site is brought up to date by the next pick that
+-- looks there, before it reads anything.
 local function walk(keys, args, dry)
     local home = keys[1]
     for i = 1, #keys do
@@ -331,7 +428,7 @@ local function walk(keys, args, dry)
        not nsteps or nsteps < 0 or nsteps > 8 or #args ~= 8 + 4 * nsteps then
         return err('usage: fd_pick N keys... call-id k offer-ms ttl-ms caller window day nsteps {key-index skill strategy min-level}...')
     end
-    local steps = {}
+    local steps, step_site = {}, {}
     for s = 1, nsteps do
         local b = 8 + 4 * (s - 1)
         local ki, skill, strat, min = tonumber(args[b + 1]), args[b + 2], STRATEGIES[args[b + 3]], tonumber(args[b + 4])
@@ -340,10 +437,11 @@ local function walk(keys, args, dry)
             return err('bad chain step ' .. s)
         end
         steps[s] = { p = keys[ki], skill = skill, strat = strat, min = min }
+        step_site[keys[ki]] = true
     end
 
     local ck = home .. ':call:' .. callid
-    local rec = (not dry) and redis.call('GET', ck)
+    local rec = (not dry) and call('GET', ck)
     if rec then
         -- a record is: caller hash (or "-"), then id, contact pairs
         local out, first = { 'recorded' }, true
@@ -355,48 +453,49 @@ local function walk(keys, args, dry)
     end
 
     local now = now_ms()
-    local seen = {}
-    for _, st in ipairs(steps) do
-        if not dry then ensure_strategy(st.p, st.strat) end
-        if not seen[st.p] then
-            seen[st.p] = true
-            if not dry then
-                lapse_offers(st.p, now)
-                roll_day(st.p, day)
+    local ready = {}
+    local function look_at(p)
+        if dry or ready[p] then return end
+        ready[p] = true
+        if step_site[p] then
+            for _, st in ipairs(steps) do
+                if st.p == p then ensure_strategy(p, st.strat) end
             end
         end
+        lapse_offers(p, now)
+        if step_site[p] then roll_day(p, day) end
     end
 
-    local picked, taken, why = {}, {}, {}
+    local picked, taken, why, chosen = {}, {}, {}, {}
     local function take(p, id, h, reason)
         taken[p .. '/' .. id] = true
-        if not dry then reserve(p, id, h, now, offer) end
+        chosen[#chosen + 1] = { p = p, id = id, h = h }
         local name = (p == home) and id or (site_of(p) .. '/' .. id)
         picked[#picked + 1] = name
         picked[#picked + 1] = h.contact
         why[#why + 1] = reason
     end
 
-    -- caller-aware: the staff member who had this caller last
+    -- caller-aware: the staff member who had this caller last (a staff hash
+    -- exists exactly as long as its id is in the site's staff set)
     if caller ~= '' and window > 0 then
-        local last = redis.call('HMGET', home .. ':caller:' .. caller, 'site', 'staff', 'at')
+        local last = call('HMGET', home .. ':caller:' .. caller, 'site', 'staff', 'at')
         if last[1] and last[2] and now - (tonumber(last[3]) or 0) <= window * 1000 then
             local p = 'fd:{' .. last[1] .. '}'
-            if not seen[p] and not dry then lapse_offers(p, now) end
-            if redis.call('SISMEMBER', p .. ':staff', last[2]) == 1 then
-                local h = load_staff(p, last[2])
-                if h and h.state == 'available' and not is_full(h) then take(p, last[2], h, 'caller-aware: handled this caller last') end
-            end
+            look_at(p)
+            local h = staff(p, last[2])
+            if h and h.state == 'available' and not is_full(h) then take(p, last[2], h, 'caller-aware: handled this caller last') end
         end
     end
 
     for n, st in ipairs(steps) do
-        local want = k - #picked / 2
+        local want = k - #chosen
         if want <= 0 then break end
-        for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken, dry)) do
+        look_at(st.p)
+        for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken, #chosen, dry)) do
             take(st.p, c.id, c.h, dry and string.format('step %d: %s at %s, %s, level %s >= %d',
                 n, st.skill, site_of(st.p), args[8 + 4 * (n - 1) + 3],
-                tostring((parse_skills(c.h.skills or '') or {})[st.skill]), st.min))
+                tostring(skills_of(c.h.skills).level[st.skill]), st.min))
         end
     end
 
@@ -409,16 +508,29 @@ local function walk(keys, args, dry)
         end
         return out
     end
+
+    -- reserve the chosen for <offer> ms: one ZADD per site's offered set,
+    -- each lapsing with its latest offer
+    local offered = {}
+    for _, c in ipairs(chosen) do
+        reserve(c.p, c.id, c.h, now)
+        local o = offered[c.p]
+        if not o then o = { c.p .. ':offered', 'GT' }; offered[c.p] = o end
+        o[#o + 1] = now + offer
+        o[#o + 1] = c.id
+    end
+    for _, o in pairs(offered) do call('ZADD', unpack(o)) end
+
     local out = { #picked > 0 and 'picked' or 'none' }
     for i = 1, #picked do out[#out + 1] = picked[i] end
-    redis.call('SET', ck, (caller ~= '' and caller or '-') .. '\t' .. table.concat(picked, '\t'), 'PX', ttl)
+    call('SET', ck, (caller ~= '' and caller or '-') .. '\t' .. table.concat(picked, '\t'), 'PX', ttl)
     if caller ~= '' and #picked > 0 then
         local first = picked[1]
         local s, id = string.match(first, '^([%w_-]+)/(.+)$')
         if not s then s, id = site_of(home), first end
         local key = home .. ':caller:' .. caller
-        redis.call('HSET', key, 'site', s, 'staff', id, 'at', now)
-        redis.call('PEXPIRE', key, math.max(window, 1) * 1000)
+        call('HSET', key, 'site', s, 'staff', id, 'at', now)
+        call('PEXPIRE', key, math.max(window, 1) * 1000)
     end
     return out
 end
@@ -436,7 +548,7 @@ local function fd_release(keys, args)
     if not site_of(home) then return err('KEYS[1] must be fd:{<site>}') end
     if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then return err('bad call-id') end
     local ck = home .. ':call:' .. callid
-    local rec = redis.call('GET', ck)
+    local rec = call('GET', ck)
     if not rec then return 0 end
     local fields = {}
     for f in string.gmatch(rec, '[^\t]+') do fields[#fields + 1] = f end
@@ -451,13 +563,13 @@ local function fd_release(keys, args)
             released = released + 1
             open = open - 1
             h.open_offers = tostring(open)
-            redis.call('HSET', staff_key(p, id), 'open_offers', open)
-            if open == 0 then redis.call('ZREM', p .. ':offered', id) end
+            call('HSET', staff_key(p, id), 'open_offers', open)
+            if open == 0 then call('ZREM', p .. ':offered', id) end
             if h.state == 'available' and not is_full(h) then set_available(p, id, true, h) end
         end
     end
-    redis.call('SET', ck, (fields[1] or '-') .. '\t', 'KEEPTTL')
-    if fields[1] and fields[1] ~= '-' then redis.call('DEL', home .. ':caller:' .. fields[1]) end
+    call('SET', ck, (fields[1] or '-') .. '\t', 'KEEPTTL')
+    if fields[1] and fields[1] ~= '-' then call('DEL', home .. ':caller:' .. fields[1]) end
     return released
 end
 
@@ -474,9 +586,9 @@ local function fd_call_end(keys, args)
     local p, id, e = staff_args(keys, args)
     if e then return e end
     local sk = staff_key(p, id)
-    if redis.call('EXISTS', sk) == 0 then return err('no staff "' .. id .. '" at this site') end
+    if call('EXISTS', sk) == 0 then return err('no staff "' .. id .. '" at this site') end
     local now = now_ms()
-    redis.call('HSET', sk, 'last_end', now, 'state', 'available', 'updated', now)
+    call('HSET', sk, 'last_end', now, 'state', 'available', 'updated', now)
     -- rescored with the new end of call; an open offer (a new call ringing
     -- them now) keeps them reserved until it lapses
     set_available(p, id, false)
@@ -490,11 +602,11 @@ end
 local function fd_staff_remove(keys, args)
     local p, id, e = staff_args(keys, args)
     if e then return e end
-    if redis.call('EXISTS', staff_key(p, id)) == 0 then return err('no staff "' .. id .. '" at this site') end
+    if call('EXISTS', staff_key(p, id)) == 0 then return err('no staff "' .. id .. '" at this site') end
     set_available(p, id, false)
     clear_offers(p, id)
-    redis.call('DEL', staff_key(p, id))
-    redis.call('SREM', p .. ':staff', id)
+    call('DEL', staff_key(p, id))
+    call('SREM', p .. ':staff', id)
     publish(p, id, 'removed', 'staff removed')
     return 'OK'
 end
@@ -509,7 +621,7 @@ local function fd_skills_set(keys, args)
     local h = load_staff(p, id)
     if not h then return err('no staff "' .. id .. '" at this site') end
     set_available(p, id, false, h)
-    redis.call('HSET', staff_key(p, id), 'skills', csv, 'updated', now_ms())
+    call('HSET', staff_key(p, id), 'skills', csv, 'updated', now_ms())
     if h.state == 'available' and not is_full(h) then set_available(p, id, true) end
     publish(p, id, h.state, 'skills set')
     return 'OK'
@@ -520,10 +632,10 @@ local function fd_staff_list(keys, args)
     local p = keys[1]
     if not site_of(p) then return err('KEYS[1] must be fd:{<site>}') end
     local out = {}
-    local ids = redis.call('SMEMBERS', p .. ':staff')
+    local ids = call('SMEMBERS', p .. ':staff')
     table.sort(ids)
     for _, id in ipairs(ids) do
-        local h = redis.call('HMGET', staff_key(p, id), 'state', 'skills', 'contact', 'open_offers', 'max_offers')
+        local h = call('HMGET', staff_key(p, id), 'state', 'skills', 'contact', 'open_offers', 'max_offers')
         local open = tonumber(h[4]) or 0
         out[#out + 1] = id
         out[#out + 1] = (h[1] or '?') .. (open > 0 and string.format(' (offered %d/%s)', open, h[5] or '1') or '')
@@ -536,15 +648,19 @@ end
 -- FCALL_RO fd_staff_get 1 fd:{site} <id>  ->  flat hash of the staff member
 local function fd_staff_get(keys, args)
     local e = bad_id('staff id', args[1]); if e then return e end
-    return redis.call('HGETALL', staff_key(keys[1], args[1]))
+    return call('HGETALL', staff_key(keys[1], args[1]))
 end
 
--- Every entry point starts with an empty strategy cache: what another call
--- changed must be read afresh.
+-- Every entry point starts with empty per-call caches (what another call
+-- changed must be read afresh) and ends by sending the writes it held.
 local function entry(fn)
     return function(keys, args)
-        strat_cache = {}
-        return fn(keys, args)
+        call = redis.call
+        strat_cache, zq, zq_dirty, hc, hdirty = {}, {}, false, {}, {}
+        local r = fn(keys, args)
+        zq_flush()
+        hc_flush()
+        return r
     end
 end
 
