@@ -21,10 +21,46 @@ local MIN_LEVEL_SCAN = 64 -- candidates looked at past a too-low level
 -- a pick makes a score of them.
 local call
 
-local function now_ms()
-    local t = call('TIME')
-    return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- What a pick costs is mostly Lua and the Lua-to-Redis bridge, not the
+-- commands (docs/decisions.md), so the hot path avoids the costly parts of
+-- the bridge: a number passed to redis.call is formatted with "%.17g" and
+-- tonumber() runs strtod, each dearer than a small command. Values travel as
+-- the strings Redis gave (timestamps, scores) and small integers go through
+-- these tables.
+local INT, INT_OF = {}, {}
+for n = 0, 127 do INT[n] = '' .. n; INT_OF[INT[n]] = n end
+
+-- A pure function of one string, remembered across calls (the values seen
+-- are few: sites, skill lists, the proxy's arguments); bounded all the same.
+local function memo(fn)
+    local m, n = {}, 0
+    return function(s)
+        if s == nil then return nil end
+        local v = m[s]
+        if v == nil then
+            v = fn(s)
+            if v == nil then v = false end
+            if n >= 1024 then m, n = {}, 0 end
+            m[s], n = v, n + 1
+        end
+        return v or nil
+    end
 end
+
+local num = memo(function(s) return tonumber(s) end)
+local int_text = memo(function(s) local n = tonumber(s); return n and string.format('%d', n) end)
+
+-- TIME as ms: the number and its decimal string, built from TIME's digits.
+local PAD = { '00', '0', '' }
+local function clock()
+    local t = call('TIME')
+    local us = t[2]
+    local ms = #us > 3 and string.sub(us, 1, #us - 3) or '0'
+    local s = t[1] .. PAD[#ms] .. ms
+    return tonumber(s), s
+end
+
+local function now_ms() return (clock()) end
 
 local function err(msg) return redis.error_reply('ERR frontdesk: ' .. msg) end
 
@@ -35,9 +71,8 @@ local function bad_id(what, s)
     return nil
 end
 
-local function site_of(prefix)
-    return string.match(prefix or '', '^fd:{([%w_-]+)}$')
-end
+local site_of = memo(function(prefix) return string.match(prefix, '^fd:{([%w_-]+)}$') end)
+local good_name = memo(function(s) return string.match(s, '^[%w_-]+$') ~= nil end)
 
 -- "billing:3,scheduling:5" -> { billing = 3, scheduling = 5 }, or nil + error
 local function parse_skills(csv)
@@ -57,24 +92,14 @@ local function parse_skills(csv)
     return skills
 end
 
--- A stored skill list, parsed: { names = { 'billing', ... }, level = { billing = 3, ... } }.
--- Parsing depends on the text alone, so it is remembered across calls (a
--- few hundred distinct lists in a clinic group; bounded all the same) and a
--- pick does not parse the same list again for every set it touches.
-local skills_memo, skills_memo_n = {}, 0
-
-local function skills_of(csv)
-    csv = csv or ''
-    local s = skills_memo[csv]
-    if s then return s end
+-- A stored skill list, parsed: { names = { 'billing', ... }, level = { billing = 3, ... } }
+local parsed_skills = memo(function(csv)
     local level = parse_skills(csv) or {}
     local names = {}
     for name in pairs(level) do names[#names + 1] = name end
-    s = { names = names, level = level }
-    if skills_memo_n >= 4096 then skills_memo, skills_memo_n = {}, 0 end
-    skills_memo[csv], skills_memo_n = s, skills_memo_n + 1
-    return s
-end
+    return { names = names, level = level }
+end)
+local function skills_of(csv) return parsed_skills(csv or '') end
 
 local function staff_key(p, id) return p .. ':staff:' .. id end
 
@@ -89,18 +114,21 @@ local function staff_args(keys, args)
 end
 local function avail_key(p, strat, skill) return p .. ':avail:' .. strat .. ':' .. skill end
 
--- The score of staff <h> (HGETALL as a table) in the set of <strat>.
+-- The score of staff <h> in the set of <strat>: longest idle and round
+-- robin score with the stored timestamp as it is.
 local function score(strat, h, level)
+    if strat == 'li' then return h.last_end or '0' end
+    if strat == 'rr' then return h.last_offer or '0' end
     local last_end = tonumber(h.last_end) or 0
-    if strat == 'li' then return last_end end
-    if strat == 'rr' then return tonumber(h.last_offer) or 0 end
     if strat == 'ms' then return (5 - level) * SCALE + last_end end
     return (tonumber(h.offers) or 0) * SCALE + last_end -- fo
 end
 
+local ALL_FIELDS = { 'contact', 'skills', 'state', 'last_end', 'last_offer', 'offers', 'max_offers',
+                     'open_offers' }
+
 local function load_staff(p, id)
-    local v = call('HMGET', staff_key(p, id), 'contact', 'skills', 'state', 'last_end', 'last_offer',
-                   'offers', 'max_offers', 'open_offers')
+    local v = call('HMGET', staff_key(p, id), unpack(ALL_FIELDS))
     if not v[1] then return nil end
     return { contact = v[1], skills = v[2] or nil, state = v[3] or nil, last_end = v[4] or nil,
              last_offer = v[5] or nil, offers = v[6] or nil, max_offers = v[7] or nil,
@@ -111,26 +139,39 @@ end
 -- with that many offers open they are out of the availability sets until
 -- the offers lapse.
 local function is_full(h)
-    return (tonumber(h.open_offers) or 0) >= (tonumber(h.max_offers) or 1)
+    local open = h.open_offers
+    if not open or open == '0' then return false end -- max_offers is at least 1
+    return (num(open) or 0) >= (num(h.max_offers) or 1)
 end
 
 -- No open offer any more (lapsed, released, or the person left).
 local function clear_offers(p, id)
     call('ZREM', p .. ':offered', id)
-    call('HSET', staff_key(p, id), 'open_offers', 0)
+    call('HSET', staff_key(p, id), 'open_offers', '0')
 end
 
 -- The strategies whose availability sets site <p> keeps: longest idle
 -- always, the others from the first pick that asks for them on (set
 -- "fd:{site}:strats"), so a site that only uses longest idle pays for one
--- set per skill. Cached for the length of one function call.
+-- set per skill. With them, the staff fields their scores need (fields)
+-- and what lapsing an offer reads (lapse). Cached for the length of one
+-- function call.
 local strat_cache = {}
+local LI_FIELDS, LI_LAPSE = { 'skills', 'last_end' }, { 'skills', 'state', 'last_end' }
 
 local function strats_of(p)
     local s = strat_cache[p]
     if not s then
-        s = { 'li' }
-        for _, code in ipairs(call('SMEMBERS', p .. ':strats')) do s[#s + 1] = code end
+        s = { 'li', fields = LI_FIELDS, lapse = LI_LAPSE }
+        local codes = call('SMEMBERS', p .. ':strats')
+        if #codes > 0 then
+            s.fields, s.lapse = { 'skills', 'last_end' }, { 'skills', 'state', 'last_end' }
+            for _, code in ipairs(codes) do
+                s[#s + 1] = code
+                local f = (code == 'rr' and 'last_offer') or (code == 'fo' and 'offers')
+                if f then s.fields[#s.fields + 1] = f; s.lapse[#s.lapse + 1] = f end
+            end
+        end
         strat_cache[p] = s
     end
     return s
@@ -170,12 +211,60 @@ local function zq_flush()
     zq, zq_dirty = {}, false
 end
 
+-- Staff hashes a pick reads, and the fields it changes in them, held for
+-- the length of the call: hc[p][id] = h, where h[1] is the key and the
+-- fields are read as they are needed (each read field costs in the
+-- bridge); a field Redis does not have reads false. Changed fields
+-- (hdirty[h]) go out with one HSET per person when the call ends. Only
+-- fd_pick uses these; the other functions read and write directly.
+local hc, hdirty = {}, {}
+
+-- <id> of site <p> with at least <fields> read ('skills' always among
+-- them: every staff hash has it), or nil if there is no such staff member.
+local function staff(p, id, fields)
+    local site = hc[p]
+    if not site then site = {}; hc[p] = site end
+    local h = site[id]
+    if not h then h = { staff_key(p, id) }; site[id] = h end
+    local miss
+    for i = 1, #fields do
+        if h[fields[i]] == nil then
+            miss = miss or {}
+            miss[#miss + 1] = fields[i]
+        end
+    end
+    if miss then
+        local v = call('HMGET', h[1], unpack(miss))
+        for i = 1, #miss do h[miss[i]] = v[i] end
+    end
+    if not h.skills then return nil end
+    return h
+end
+
+local function put(h, field, value)
+    h[field] = value
+    local d = hdirty[h]
+    if not d then d = {}; hdirty[h] = d end
+    d[field] = true
+end
+
+local function hc_flush()
+    for h, d in pairs(hdirty) do
+        local args = {}
+        for f in pairs(d) do args[#args + 1] = f; args[#args + 1] = h[f] end
+        call('HSET', h[1], unpack(args))
+    end
+    hdirty = {}
+end
+
 -- Put <id> in (or take it out of) every availability set of its skills.
 local function set_available(p, id, on, h)
     h = h or load_staff(p, id)
     if not h then return end
+    local strats = strats_of(p)
+    if on and h[1] then staff(p, id, strats.fields) end -- a pick's hash: what the scores need
     local sk = skills_of(h.skills)
-    local names, strats = sk.names, strats_of(p)
+    local names = sk.names
     for i = 1, #names do
         local skill = names[i]
         for j = 1, #strats do
@@ -185,39 +274,6 @@ local function set_available(p, id, on, h)
     end
 end
 
--- Staff hashes a pick reads, and the fields it changes in them, held for
--- the length of the call: each person is read once (a lapsed offer, then a
--- new one, or the day's reset) and written with one HSET when the call ends.
--- Only fd_pick uses these; the other functions read and write directly.
-local hc, hdirty = {}, {}
-
-local function staff(p, id)
-    local sk = staff_key(p, id)
-    local h = hc[sk]
-    if h == nil then
-        h = load_staff(p, id) or false
-        hc[sk] = h
-    end
-    return h or nil
-end
-
-local function put(p, id, h, field, value)
-    h[field] = value
-    local sk = staff_key(p, id)
-    local d = hdirty[sk]
-    if not d then d = { h = h, fields = {} }; hdirty[sk] = d end
-    d.fields[field] = true
-end
-
-local function hc_flush()
-    for sk, d in pairs(hdirty) do
-        local args = {}
-        for f in pairs(d.fields) do args[#args + 1] = f; args[#args + 1] = d.h[f] end
-        call('HSET', sk, unpack(args))
-    end
-    hdirty = {}
-end
-
 local function publish(p, id, state, reason)
     call('PUBLISH', 'fd:events', cjson.encode({
         site = site_of(p), staff = id, state = state, reason = reason or '',
@@ -225,19 +281,22 @@ local function publish(p, id, state, reason)
 end
 
 -- Offers past their window go back to availability, if still available.
-local function lapse_offers(p, now)
+local function lapse_offers(p, nows)
     local off = p .. ':offered'
-    local ids = call('ZRANGEBYSCORE', off, '-inf', now)
+    local ids = call('ZRANGEBYSCORE', off, '-inf', nows)
     if #ids == 0 then return end
-    call('ZREMRANGEBYSCORE', off, '-inf', now)
+    call('ZREMRANGEBYSCORE', off, '-inf', nows)
+    local fields = strats_of(p).lapse
     for _, id in ipairs(ids) do
-        local h = staff(p, id)
+        local h = staff(p, id, fields)
         if h then
-            put(p, id, h, 'open_offers', 0)
+            put(h, 'open_offers', '0')
             if h.state == 'available' then set_available(p, id, true, h) end
         end
     end
 end
+
+local F_STATE = { 'skills', 'state', 'max_offers', 'open_offers' }
 
 -- A new day at the site (<day> is the caller's YYYYMMDD): offer counts
 -- start again, so the fewest-offers sets are scored afresh (once a day).
@@ -248,9 +307,11 @@ local function roll_day(p, day)
     if tonumber(day) == nil or tonumber(day) <= stored then return end
     call('SET', p .. ':day', day)
     for _, id in ipairs(call('SMEMBERS', p .. ':staff')) do
-        local h = staff(p, id)
+        local h = staff(p, id, F_STATE)
         if h then
-            put(p, id, h, 'offers', 0)
+            -- written now, not held: a new offer today counts with HINCRBY
+            call('HSET', h[1], 'offers', '0')
+            h.offers = '0'
             if h.state == 'available' and not is_full(h) then set_available(p, id, true, h) end
         end
     end
@@ -262,9 +323,11 @@ end
 local function ensure_strategy(p, code)
     if code == 'li' or call('SADD', p .. ':strats', code) == 0 then return end
     strat_cache[p] = nil
+    local fields = strats_of(p).fields
     for _, id in ipairs(call('SMEMBERS', p .. ':staff')) do
-        local h = staff(p, id)
+        local h = staff(p, id, F_STATE)
         if h and h.state == 'available' and not is_full(h) then
+            staff(p, id, fields)
             local sk = skills_of(h.skills)
             for _, skill in ipairs(sk.names) do
                 zq_put(avail_key(p, code, skill), id, score(code, h, sk.level[skill]))
@@ -275,10 +338,11 @@ end
 
 -- Reserve <id> of site <p> for its offer: out of every availability set
 -- once full. The caller adds it to the site's offered set.
-local function reserve(p, id, h, now)
-    put(p, id, h, 'open_offers', (tonumber(h.open_offers) or 0) + 1)
-    put(p, id, h, 'last_offer', now)
-    put(p, id, h, 'offers', (tonumber(h.offers) or 0) + 1)
+local function reserve(p, id, h, nows)
+    local open = (num(h.open_offers) or 0) + 1
+    put(h, 'open_offers', INT[open] or tostring(open))
+    put(h, 'last_offer', nows)
+    h.offers = call('HINCRBY', h[1], 'offers', '1') -- no need to read the count
     set_available(p, id, not is_full(h), h) -- or rescored (round robin, fewest offers)
 end
 
@@ -357,6 +421,8 @@ end
 -- first at <want> + <ntaken> (enough unless a minimum level skips some; a
 -- longer reply costs more to convert than the set costs to read), then at
 -- the rest of them.
+local F_CAND = { 'skills', 'contact', 'max_offers', 'open_offers' }
+
 local function candidates(p, skill, strat, min, want, taken, ntaken, dry)
     local out = {}
     if not keeps(p, strat) then
@@ -364,11 +430,11 @@ local function candidates(p, skill, strat, min, want, taken, ntaken, dry)
         -- rank the available staff the way their set would (read-only scan)
         local all = {}
         for _, id in ipairs(call('SMEMBERS', p .. ':staff')) do
-            local h = staff(p, id)
+            local h = staff(p, id, ALL_FIELDS)
             local level = h and skills_of(h.skills).level[skill]
-            if h and level and level >= min and h.state == 'available' and not taken[p .. '/' .. id] and
+            if h and level and level >= min and h.state == 'available' and not taken[h] and
                not is_full(h) then
-                all[#all + 1] = { id = id, h = h, s = score(strat, h, level) }
+                all[#all + 1] = { id = id, h = h, s = tonumber(score(strat, h, level)) }
             end
         end
         table.sort(all, function(a, b) return a.s < b.s or (a.s == b.s and a.id < b.id) end)
@@ -380,23 +446,24 @@ local function candidates(p, skill, strat, min, want, taken, ntaken, dry)
     local from, limit = 0, want + MIN_LEVEL_SCAN
     local to = math.min(want + ntaken, limit) - 1
     while true do
-        local ids = call('ZRANGE', key, from, to)
+        local ids = call('ZRANGE', key, INT[from], INT[to])
         for i = 1, #ids do
             if #out >= want then return out end
             local id = ids[i]
-            if not taken[p .. '/' .. id] then
-                local h = staff(p, id)
-                if h then
-                    if (skills_of(h.skills).level[skill] or 0) >= min then out[#out + 1] = { id = id, h = h } end
-                elseif not dry then
-                    zq_put(key, id, false) -- removed staff: heal the set
-                end
+            local h = staff(p, id, F_CAND)
+            if not h then
+                if not dry then zq_put(key, id, false) end -- removed staff: heal the set
+            elseif not taken[h] and (skills_of(h.skills).level[skill] or 0) >= min then
+                out[#out + 1] = { id = id, h = h }
             end
         end
         if #out >= want or #ids < to - from + 1 or to >= limit - 1 then return out end
         from, to = to + 1, limit - 1
     end
 end
+
+local function int(v) return v and v == math.floor(v) end
+local F_CALLER = { 'skills', 'contact', 'state', 'max_offers', 'open_offers' }
 
 -- FCALL fd_pick N <prefix1..prefixN> <call-id> <k> <offer-ms> <ttl-ms>
 --       <caller-hash|""> <caller-window-s> <day|""> <nsteps>
@@ -417,10 +484,9 @@ local function walk(keys, args, dry)
     for i = 1, #keys do
         if not site_of(keys[i]) then return err('every key must be fd:{<site>}') end
     end
-    local callid, k, offer, ttl = args[1], tonumber(args[2]), tonumber(args[3]), tonumber(args[4])
-    local caller, window, day, nsteps = args[5] or '', tonumber(args[6]) or 0, args[7] or '', tonumber(args[8])
+    local callid, k, offer, ttl = args[1], num(args[2]), num(args[3]), num(args[4])
+    local caller, window, day, nsteps = args[5] or '', num(args[6]) or 0, args[7] or '', num(args[8])
     if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then return err('bad call-id') end
-    local function int(v) return v and v == math.floor(v) end
     if not int(k) or not int(offer) or not int(ttl) or not int(window) then
         return err('k, offer-ms, ttl-ms and window-s must be integers')
     end
@@ -431,9 +497,9 @@ local function walk(keys, args, dry)
     local steps, step_site = {}, {}
     for s = 1, nsteps do
         local b = 8 + 4 * (s - 1)
-        local ki, skill, strat, min = tonumber(args[b + 1]), args[b + 2], STRATEGIES[args[b + 3]], tonumber(args[b + 4])
+        local ki, skill, strat, min = num(args[b + 1]), args[b + 2], STRATEGIES[args[b + 3]], num(args[b + 4])
         if not ki or ki < 1 or ki > #keys or not strat or not min or min < 1 or min > 5 or
-           not string.match(skill or '', '^[%w_-]+$') then
+           not good_name(skill) then
             return err('bad chain step ' .. s)
         end
         steps[s] = { p = keys[ki], skill = skill, strat = strat, min = min }
@@ -452,7 +518,7 @@ local function walk(keys, args, dry)
         return out
     end
 
-    local now = now_ms()
+    local now, nows = clock()
     local ready = {}
     local function look_at(p)
         if dry or ready[p] then return end
@@ -462,16 +528,15 @@ local function walk(keys, args, dry)
                 if st.p == p then ensure_strategy(p, st.strat) end
             end
         end
-        lapse_offers(p, now)
+        lapse_offers(p, nows)
         if step_site[p] then roll_day(p, day) end
     end
 
     local picked, taken, why, chosen = {}, {}, {}, {}
     local function take(p, id, h, reason)
-        taken[p .. '/' .. id] = true
+        taken[h] = true
         chosen[#chosen + 1] = { p = p, id = id, h = h }
-        local name = (p == home) and id or (site_of(p) .. '/' .. id)
-        picked[#picked + 1] = name
+        picked[#picked + 1] = (p == home) and id or (site_of(p) .. '/' .. id)
         picked[#picked + 1] = h.contact
         why[#why + 1] = reason
     end
@@ -483,7 +548,7 @@ local function walk(keys, args, dry)
         if last[1] and last[2] and now - (tonumber(last[3]) or 0) <= window * 1000 then
             local p = 'fd:{' .. last[1] .. '}'
             look_at(p)
-            local h = staff(p, last[2])
+            local h = staff(p, last[2], F_CALLER)
             if h and h.state == 'available' and not is_full(h) then take(p, last[2], h, 'caller-aware: handled this caller last') end
         end
     end
@@ -511,25 +576,26 @@ local function walk(keys, args, dry)
 
     -- reserve the chosen for <offer> ms: one ZADD per site's offered set,
     -- each lapsing with its latest offer
-    local offered = {}
+    local offered, until_s = {}, #chosen > 0 and tostring(now + offer)
     for _, c in ipairs(chosen) do
-        reserve(c.p, c.id, c.h, now)
+        reserve(c.p, c.id, c.h, nows)
         local o = offered[c.p]
         if not o then o = { c.p .. ':offered', 'GT' }; offered[c.p] = o end
-        o[#o + 1] = now + offer
+        o[#o + 1] = until_s
         o[#o + 1] = c.id
     end
     for _, o in pairs(offered) do call('ZADD', unpack(o)) end
 
     local out = { #picked > 0 and 'picked' or 'none' }
     for i = 1, #picked do out[#out + 1] = picked[i] end
-    call('SET', ck, (caller ~= '' and caller or '-') .. '\t' .. table.concat(picked, '\t'), 'PX', ttl)
+    call('SET', ck, (caller ~= '' and caller or '-') .. '\t' .. table.concat(picked, '\t'), 'PX',
+         int_text(args[4]))
     if caller ~= '' and #picked > 0 then
         local first = picked[1]
         local s, id = string.match(first, '^([%w_-]+)/(.+)$')
         if not s then s, id = site_of(home), first end
         local key = home .. ':caller:' .. caller
-        call('HSET', key, 'site', s, 'staff', id, 'at', now)
+        call('HSET', key, 'site', s, 'staff', id, 'at', nows)
         call('PEXPIRE', key, math.max(window, 1) * 1000)
     end
     return out
