@@ -475,10 +475,6 @@ local F_CALLER = { 'skills', 'contact', 'state', 'max_offers', 'open_offers' }
 -- <ttl-ms> and, for a known caller, who was offered first.
 -- Reply: { "picked"|"recorded"|"none", id1, contact1, id2, contact2, ... }
 -- where an id of another site than KEYS[1]'s reads "<site>/<id>".
--- A site's offers are lapsed (and its strategies and day brought up to
--- date) when the walk first looks at it: a step the walk never reaches
--- costs nothing, and its site is brought up to date by the next pick that
--- looks there, before it reads anything.
 local function walk(keys, args, dry)
     local home = keys[1]
     for i = 1, #keys do
@@ -494,7 +490,7 @@ local function walk(keys, args, dry)
        not nsteps or nsteps < 0 or nsteps > 8 or #args ~= 8 + 4 * nsteps then
         return err('usage: fd_pick N keys... call-id k offer-ms ttl-ms caller window day nsteps {key-index skill strategy min-level}...')
     end
-    local steps, step_site = {}, {}
+    local steps = {}
     for s = 1, nsteps do
         local b = 8 + 4 * (s - 1)
         local ki, skill, strat, min = num(args[b + 1]), args[b + 2], STRATEGIES[args[b + 3]], num(args[b + 4])
@@ -503,7 +499,6 @@ local function walk(keys, args, dry)
             return err('bad chain step ' .. s)
         end
         steps[s] = { p = keys[ki], skill = skill, strat = strat, min = min }
-        step_site[keys[ki]] = true
     end
 
     local ck = home .. ':call:' .. callid
@@ -519,17 +514,16 @@ local function walk(keys, args, dry)
     end
 
     local now, nows = clock()
-    local ready = {}
-    local function look_at(p)
-        if dry or ready[p] then return end
-        ready[p] = true
-        if step_site[p] then
-            for _, st in ipairs(steps) do
-                if st.p == p then ensure_strategy(p, st.strat) end
+    local seen = {}
+    for _, st in ipairs(steps) do
+        if not dry then ensure_strategy(st.p, st.strat) end
+        if not seen[st.p] then
+            seen[st.p] = true
+            if not dry then
+                lapse_offers(st.p, nows)
+                roll_day(st.p, day)
             end
         end
-        lapse_offers(p, nows)
-        if step_site[p] then roll_day(p, day) end
     end
 
     local picked, taken, why, chosen = {}, {}, {}, {}
@@ -547,7 +541,7 @@ local function walk(keys, args, dry)
         local last = call('HMGET', home .. ':caller:' .. caller, 'site', 'staff', 'at')
         if last[1] and last[2] and now - (tonumber(last[3]) or 0) <= window * 1000 then
             local p = 'fd:{' .. last[1] .. '}'
-            look_at(p)
+            if not seen[p] and not dry then lapse_offers(p, nows) end
             local h = staff(p, last[2], F_CALLER)
             if h and h.state == 'available' and not is_full(h) then take(p, last[2], h, 'caller-aware: handled this caller last') end
         end
@@ -556,7 +550,6 @@ local function walk(keys, args, dry)
     for n, st in ipairs(steps) do
         local want = k - #chosen
         if want <= 0 then break end
-        look_at(st.p)
         for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken, #chosen, dry)) do
             take(st.p, c.id, c.h, dry and string.format('step %d: %s at %s, %s, level %s >= %d',
                 n, st.skill, site_of(st.p), args[8 + 4 * (n - 1) + 3],
