@@ -17,8 +17,14 @@ local STRATEGIES = { longest_idle = 'li', round_robin = 'rr',
 local SCALE = 1e13 -- above any ms timestamp: composite scores
 local MIN_LEVEL_SCAN = 64 -- candidates looked at past a too-low level
 
--- redis.call, looked up once per call (entry) rather than at every use:
--- a pick makes a score of them.
+-- Lua's own functions, and redis.call, as locals of the library: a
+-- function's globals are looked up through a metatable at every use (a
+-- pick makes hundreds of such lookups), and they are not reachable while
+-- the library loads, so entry() sets these on the first call of each kind.
+local function lua_globals() -- above the locals below: these are the globals
+    return ipairs, pairs, tonumber, tostring, type, unpack, string, math, table, cjson
+end
+local ipairs, pairs, tonumber, tostring, type, unpack, string, math, table, cjson
 local call
 
 -- What a pick costs is mostly Lua and the Lua-to-Redis bridge, not the
@@ -112,7 +118,27 @@ local function staff_args(keys, args)
     if e then return nil, nil, e end
     return p, id
 end
-local function avail_key(p, strat, skill) return p .. ':avail:' .. strat .. ':' .. skill end
+
+-- The availability sets' keys, by site, strategy and skill: remembered
+-- across calls (a few per site; bounded by the number of sites).
+local akeys, akeys_n = {}, 0
+
+local function avail_key(p, strat, skill)
+    local s = akeys[p]
+    if not s then
+        if akeys_n >= 4096 then akeys, akeys_n = {}, 0 end
+        s = {}
+        akeys[p], akeys_n = s, akeys_n + 1
+    end
+    local t = s[strat]
+    if not t then t = {}; s[strat] = t end
+    local k = t[skill]
+    if not k then
+        k = p .. ':avail:' .. strat .. ':' .. skill
+        t[skill] = k
+    end
+    return k
+end
 
 -- The score of staff <h> in the set of <strat>: longest idle and round
 -- robin score with the stored timestamp as it is.
@@ -190,33 +216,42 @@ end
 -- and one ZREM with all its members. Sent before any read of a set
 -- (zq_flush) and when the call ends (entry).
 local zq, zq_dirty = {}, false
+-- argument lists for unpack(t, 1, n), reused: a table made and grown per
+-- command costs more in Lua than the command's own work
+local zadd_args, zrem_args = {}, {}
 
 local function zq_put(key, id, s)
     local q = zq[key]
-    if not q then q = {}; zq[key] = q end
-    q[id] = s
+    if q then q[id] = s else zq[key] = { [id] = s } end
     zq_dirty = true
 end
 
 local function zq_flush()
     if not zq_dirty then return end
     for key, q in pairs(zq) do
-        local add, rem = {}, {}
+        local na, nr = 0, 0
         for id, s in pairs(q) do
-            if s then add[#add + 1] = s; add[#add + 1] = id else rem[#rem + 1] = id end
+            if s then
+                zadd_args[na + 1], zadd_args[na + 2] = s, id
+                na = na + 2
+            else
+                nr = nr + 1
+                zrem_args[nr] = id
+            end
         end
-        if #add > 0 then call('ZADD', key, unpack(add)) end
-        if #rem > 0 then call('ZREM', key, unpack(rem)) end
+        if na > 0 then call('ZADD', key, unpack(zadd_args, 1, na)) end
+        if nr > 0 then call('ZREM', key, unpack(zrem_args, 1, nr)) end
     end
     zq, zq_dirty = {}, false
 end
 
--- Staff hashes a pick reads, and the fields it changes in them, held for
--- the length of the call: hc[p][id] = h, where h[1] is the key and the
--- fields are read as they are needed (each read field costs in the
--- bridge); a field Redis does not have reads false. Changed fields
--- (hdirty[h]) go out with one HSET per person when the call ends. Only
--- fd_pick uses these; the other functions read and write directly.
+-- Staff hashes a pick reads, and the offer fields it changes in them, held
+-- for the length of the call: hc[p][id] = h, where h[1] is the key and h[2]
+-- the id, and the fields are read as they are needed (each read field costs
+-- in the bridge); a field Redis does not have reads false. A changed hash
+-- (in hdirty, h.dirty: 1 open_offers, 2 and last_offer) is written with
+-- one HSET when the call ends. Only fd_pick uses these; the other functions
+-- read and write directly.
 local hc, hdirty = {}, {}
 
 -- <id> of site <p> with at least <fields> read ('skills' always among
@@ -225,34 +260,41 @@ local function staff(p, id, fields)
     local site = hc[p]
     if not site then site = {}; hc[p] = site end
     local h = site[id]
-    if not h then h = { staff_key(p, id) }; site[id] = h end
-    local miss
-    for i = 1, #fields do
-        if h[fields[i]] == nil then
-            miss = miss or {}
-            miss[#miss + 1] = fields[i]
+    if not h then
+        -- every field a pick may set, so that the table never grows
+        h = { staff_key(p, id), id, contact = nil, skills = nil, state = nil, last_end = nil,
+              last_offer = nil, offers = nil, max_offers = nil, open_offers = nil, dirty = nil }
+        site[id] = h
+        local v = call('HMGET', h[1], unpack(fields))
+        for i = 1, #fields do h[fields[i]] = v[i] end
+    else
+        local miss
+        for i = 1, #fields do
+            if h[fields[i]] == nil then
+                miss = miss or {}
+                miss[#miss + 1] = fields[i]
+            end
         end
-    end
-    if miss then
-        local v = call('HMGET', h[1], unpack(miss))
-        for i = 1, #miss do h[miss[i]] = v[i] end
+        if miss then
+            local v = call('HMGET', h[1], unpack(miss))
+            for i = 1, #miss do h[miss[i]] = v[i] end
+        end
     end
     if not h.skills then return nil end
     return h
 end
 
-local function put(h, field, value)
-    h[field] = value
-    local d = hdirty[h]
-    if not d then d = {}; hdirty[h] = d end
-    d[field] = true
+local function set_open(h, open, last_offer)
+    h.open_offers = open
+    if not h.dirty then hdirty[#hdirty + 1] = h; h.dirty = 1 end
+    if last_offer then h.last_offer = last_offer; h.dirty = 2 end
 end
 
 local function hc_flush()
-    for h, d in pairs(hdirty) do
-        local args = {}
-        for f in pairs(d) do args[#args + 1] = f; args[#args + 1] = h[f] end
-        call('HSET', h[1], unpack(args))
+    for i = 1, #hdirty do
+        local h = hdirty[i]
+        if h.dirty == 2 then call('HSET', h[1], 'open_offers', h.open_offers, 'last_offer', h.last_offer)
+        else call('HSET', h[1], 'open_offers', h.open_offers) end
     end
     hdirty = {}
 end
@@ -290,7 +332,7 @@ local function lapse_offers(p, nows)
     for _, id in ipairs(ids) do
         local h = staff(p, id, fields)
         if h then
-            put(h, 'open_offers', '0')
+            set_open(h, '0')
             if h.state == 'available' then set_available(p, id, true, h) end
         end
     end
@@ -340,8 +382,7 @@ end
 -- once full. The caller adds it to the site's offered set.
 local function reserve(p, id, h, nows)
     local open = (num(h.open_offers) or 0) + 1
-    put(h, 'open_offers', INT[open] or tostring(open))
-    put(h, 'last_offer', nows)
+    set_open(h, INT[open] or tostring(open), nows)
     h.offers = call('HINCRBY', h[1], 'offers', '1') -- no need to read the count
     set_available(p, id, not is_full(h), h) -- or rescored (round robin, fewest offers)
 end
@@ -438,7 +479,7 @@ local function candidates(p, skill, strat, min, want, taken, ntaken, dry)
             end
         end
         table.sort(all, function(a, b) return a.s < b.s or (a.s == b.s and a.id < b.id) end)
-        for i = 1, math.min(want, #all) do out[i] = all[i] end
+        for i = 1, math.min(want, #all) do out[i] = all[i].h end
         return out
     end
     local key = avail_key(p, strat, skill)
@@ -454,7 +495,7 @@ local function candidates(p, skill, strat, min, want, taken, ntaken, dry)
             if not h then
                 if not dry then zq_put(key, id, false) end -- removed staff: heal the set
             elseif not taken[h] and (skills_of(h.skills).level[skill] or 0) >= min then
-                out[#out + 1] = { id = id, h = h }
+                out[#out + 1] = h
             end
         end
         if #out >= want or #ids < to - from + 1 or to >= limit - 1 then return out end
@@ -526,10 +567,10 @@ local function walk(keys, args, dry)
         end
     end
 
-    local picked, taken, why, chosen = {}, {}, {}, {}
+    local picked, taken, why, chosen, chosen_p = {}, {}, {}, {}, {}
     local function take(p, id, h, reason)
         taken[h] = true
-        chosen[#chosen + 1] = { p = p, id = id, h = h }
+        chosen[#chosen + 1], chosen_p[#chosen + 1] = h, p
         picked[#picked + 1] = (p == home) and id or (site_of(p) .. '/' .. id)
         picked[#picked + 1] = h.contact
         why[#why + 1] = reason
@@ -550,10 +591,10 @@ local function walk(keys, args, dry)
     for n, st in ipairs(steps) do
         local want = k - #chosen
         if want <= 0 then break end
-        for _, c in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken, #chosen, dry)) do
-            take(st.p, c.id, c.h, dry and string.format('step %d: %s at %s, %s, level %s >= %d',
+        for _, h in ipairs(candidates(st.p, st.skill, st.strat, st.min, want, taken, #chosen, dry)) do
+            take(st.p, h[2], h, dry and string.format('step %d: %s at %s, %s, level %s >= %d',
                 n, st.skill, site_of(st.p), args[8 + 4 * (n - 1) + 3],
-                tostring(skills_of(c.h.skills).level[st.skill]), st.min))
+                tostring(skills_of(h.skills).level[st.skill]), st.min))
         end
     end
 
@@ -570,12 +611,13 @@ local function walk(keys, args, dry)
     -- reserve the chosen for <offer> ms: one ZADD per site's offered set,
     -- each lapsing with its latest offer
     local offered, until_s = {}, #chosen > 0 and tostring(now + offer)
-    for _, c in ipairs(chosen) do
-        reserve(c.p, c.id, c.h, nows)
-        local o = offered[c.p]
-        if not o then o = { c.p .. ':offered', 'GT' }; offered[c.p] = o end
+    for i, h in ipairs(chosen) do
+        local p = chosen_p[i]
+        reserve(p, h[2], h, nows)
+        local o = offered[p]
+        if not o then o = { p .. ':offered', 'GT' }; offered[p] = o end
         o[#o + 1] = until_s
-        o[#o + 1] = c.id
+        o[#o + 1] = h[2]
     end
     for _, o in pairs(offered) do call('ZADD', unpack(o)) end
 
@@ -714,6 +756,9 @@ end
 -- changed must be read afresh) and ends by sending the writes it held.
 local function entry(fn)
     return function(keys, args)
+        if not ipairs then
+            ipairs, pairs, tonumber, tostring, type, unpack, string, math, table, cjson = lua_globals()
+        end
         call = redis.call
         strat_cache, zq, zq_dirty, hc, hdirty = {}, {}, false, {}, {}
         local r = fn(keys, args)
