@@ -300,20 +300,27 @@ local function hc_flush()
 end
 
 -- Put <id> in (or take it out of) every availability set of its skills.
+-- (The hottest loop of a pick: avail_key and zq_put are written out here.)
 local function set_available(p, id, on, h)
     h = h or load_staff(p, id)
     if not h then return end
     local strats = strats_of(p)
     if on and h[1] then staff(p, id, strats.fields) end -- a pick's hash: what the scores need
-    local sk = skills_of(h.skills)
-    local names = sk.names
-    for i = 1, #names do
-        local skill = names[i]
-        for j = 1, #strats do
-            local strat = strats[j]
-            zq_put(avail_key(p, strat, skill), id, on and score(strat, h, sk.level[skill]))
+    local sk = parsed_skills(h.skills or '')
+    local names, level = sk.names, sk.level
+    for j = 1, #strats do
+        local strat = strats[j]
+        local keys = akeys[p]
+        keys = keys and keys[strat]
+        for i = 1, #names do
+            local skill = names[i]
+            local key = keys and keys[skill] or avail_key(p, strat, skill)
+            local s = on and score(strat, h, level[skill])
+            local q = zq[key]
+            if q then q[id] = s else zq[key] = { [id] = s } end
         end
     end
+    zq_dirty = true
 end
 
 local function publish(p, id, state, reason)
@@ -567,13 +574,14 @@ local function walk(keys, args, dry)
         end
     end
 
-    local picked, taken, why, chosen, chosen_p = {}, {}, {}, {}, {}
+    -- out is the reply as it grows: the outcome, then id, contact pairs
+    local out, taken, why, chosen, chosen_p = { 'none' }, {}, dry and {}, {}, {}
     local function take(p, id, h, reason)
         taken[h] = true
         chosen[#chosen + 1], chosen_p[#chosen + 1] = h, p
-        picked[#picked + 1] = (p == home) and id or (site_of(p) .. '/' .. id)
-        picked[#picked + 1] = h.contact
-        why[#why + 1] = reason
+        out[#out + 1] = (p == home) and id or (site_of(p) .. '/' .. id)
+        out[#out + 1] = h.contact
+        if why then why[#why + 1] = reason end
     end
 
     -- caller-aware: the staff member who had this caller last (a staff hash
@@ -599,13 +607,13 @@ local function walk(keys, args, dry)
     end
 
     if dry then
-        local out = {}
+        local explained = {}
         for i = 1, #why do
-            out[#out + 1] = picked[2 * i - 1]
-            out[#out + 1] = picked[2 * i]
-            out[#out + 1] = why[i]
+            explained[#explained + 1] = out[2 * i]
+            explained[#explained + 1] = out[2 * i + 1]
+            explained[#explained + 1] = why[i]
         end
-        return out
+        return explained
     end
 
     -- reserve the chosen for <offer> ms: one ZADD per site's offered set,
@@ -621,12 +629,11 @@ local function walk(keys, args, dry)
     end
     for _, o in pairs(offered) do call('ZADD', unpack(o)) end
 
-    local out = { #picked > 0 and 'picked' or 'none' }
-    for i = 1, #picked do out[#out + 1] = picked[i] end
-    call('SET', ck, (caller ~= '' and caller or '-') .. '\t' .. table.concat(picked, '\t'), 'PX',
+    call('SET', ck, (caller ~= '' and caller or '-') .. '\t' .. table.concat(out, '\t', 2), 'PX',
          int_text(args[4]))
-    if caller ~= '' and #picked > 0 then
-        local first = picked[1]
+    if #out > 1 then out[1] = 'picked' end
+    if caller ~= '' and #out > 1 then
+        local first = out[2]
         local s, id = string.match(first, '^([%w_-]+)/(.+)$')
         if not s then s, id = site_of(home), first end
         local key = home .. ':caller:' .. caller
