@@ -20,7 +20,7 @@ local MIN_LEVEL_SCAN = 64 -- candidates looked at past a too-low level
 -- Lua's own functions, and redis.call, as locals of the library: a
 -- function's globals are looked up through a metatable at every use (a
 -- pick makes hundreds of such lookups), and they are not reachable while
--- the library loads, so entry() sets these on the first call of each kind.
+-- the library loads, so entry() sets these on the first call.
 local function lua_globals() -- above the locals below: these are the globals
     return ipairs, pairs, tonumber, tostring, type, unpack, string, math, table, cjson
 end
@@ -32,9 +32,9 @@ local call
 -- the bridge: a number passed to redis.call is formatted with "%.17g" and
 -- tonumber() runs strtod, each dearer than a small command. Values travel as
 -- the strings Redis gave (timestamps, scores) and small integers go through
--- these tables.
-local INT, INT_OF = {}, {}
-for n = 0, 127 do INT[n] = '' .. n; INT_OF[INT[n]] = n end
+-- this table.
+local INT = {}
+for n = 0, 127 do INT[n] = '' .. n end
 
 -- A pure function of one string, remembered across calls (the values seen
 -- are few: sites, skill lists, the proxy's arguments); bounded all the same.
