@@ -485,6 +485,7 @@ static bool uri_fast(const char *uri, size_t len, fwd_target_t *t)
         const char *d = ++r;
         while (r < e && *r >= '0' && *r <= '9') r++;
         if (!parse_port(d, (size_t)(r - d), &t->port)) return false;
+        t->port_given = true;
     }
     if (r < e && *r != ';') return false;
     memcpy(t->host, h, (size_t)(he - h));
@@ -522,6 +523,7 @@ int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t)
         if (!u->port || !*u->port || parse_port(u->port, strlen(u->port), &port)) {
             snprintf(t->host, sizeof(t->host), "%s", u->host);
             t->port = port;
+            t->port_given = u->port && *u->port;
             t->numeric = set_addr(t->host, t->port, &t->addr, &t->addr_len) == 0;
             rc = 0;
         }

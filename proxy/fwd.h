@@ -68,6 +68,7 @@ int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t
 typedef struct {
     char host[256];
     unsigned port;
+    bool port_given;  /* the URI has a port (else 5060, or DNS SRV's) */
     bool numeric;
     struct sockaddr_storage addr;
     socklen_t addr_len;

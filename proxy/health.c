@@ -38,7 +38,7 @@ typedef struct {
 
 typedef struct {
     char host[256];
-    unsigned port;
+    unsigned port;        /* 0: none in the URI (SRV, else 5060) */
 } name_t;
 
 struct health {
@@ -152,7 +152,7 @@ void health_watch(health_t *h, const char *const *uris, size_t n)
         if (!t.numeric) {
             if (h->n_names < HEALTH_MAX) {
                 snprintf(h->names[h->n_names].host, sizeof(h->names[0].host), "%s", t.host);
-                h->names[h->n_names++].port = t.port;
+                h->names[h->n_names++].port = t.port_given ? t.port : 0;
             }
             continue;
         }
@@ -179,9 +179,10 @@ static void resolve_names(health_t *h)
     for (unsigned i = 0; i < n; i++) h->d[i].named = false;
     for (size_t k = 0; k < h->n_names; k++) {
         struct in_addr a;
-        if (!h->dns || dns_lookup(h->dns, h->names[k].host, &a, NULL, NULL) != 0) continue;
-        struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_addr = a,
-                                  .sin_port = htons((uint16_t)h->names[k].port) };
+        unsigned port;
+        if (!h->dns || dns_lookup_sip(h->dns, h->names[k].host, h->names[k].port, &a, &port, NULL, NULL) != 0)
+            continue;
+        struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_addr = a, .sin_port = htons((uint16_t)port) };
         int i = find_or_add(h, (struct sockaddr *)&v4, sizeof(v4));
         if (i >= 0) h->d[i].named = true;
     }

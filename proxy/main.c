@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <ares.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <sodium.h>
@@ -218,6 +219,7 @@ int main(int argc, char **argv)
     }
 
     arena_install(); /* before libosip2 allocates anything */
+    ares_library_init(ARES_LIB_INIT_ALL); /* before the workers' resolvers */
     sip_global_init();
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);

@@ -130,14 +130,15 @@ static int target_of(call_t *c, const char *uri, fwd_target_t *t)
     }
     if (t->numeric) return 0;
     struct in_addr a;
-    int rc = dns_lookup(c->w->dns, t->host, &a, on_dns, c);
+    unsigned port;
+    int rc = dns_lookup_sip(c->w->dns, t->host, t->port_given ? t->port : 0, &a, &port, on_dns, c);
     if (rc == -EAGAIN) return -EAGAIN;
     if (rc < 0) return -EINVAL; /* logged by dns.c */
     struct sockaddr_in *v4 = (struct sockaddr_in *)&t->addr;
     memset(&t->addr, 0, sizeof(t->addr));
     v4->sin_family = AF_INET;
     v4->sin_addr = a;
-    v4->sin_port = htons((uint16_t)t->port);
+    v4->sin_port = htons((uint16_t)port);
     t->addr_len = sizeof(*v4);
     return 0;
 }
