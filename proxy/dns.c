@@ -116,6 +116,21 @@ static void on_answer(int result, char type, int count, int ttl, void *addrs, vo
     wake(e);
 }
 
+/* <cb>(<arg>) waits for <e>'s answer (NULL: nobody waits); in order, the
+ * first to ask is the first told. <known>: <e> is already this name's (a
+ * reused slot's old waiters are none: only a pending entry has any). */
+static int add_waiter(entry_t *e, bool known, dns_cb *cb, void *arg)
+{
+    if (!known) e->waiters = NULL;
+    if (!cb) return 0;
+    waiter_t *w = malloc(sizeof(*w)), **p = &e->waiters;
+    if (!w) return -ENOMEM;
+    *w = (waiter_t){ cb, arg, NULL };
+    while (*p) p = &(*p)->next;
+    *p = w;
+    return 0;
+}
+
 int dns_lookup(dns_t *d, const char *host, struct in_addr *out, dns_cb *cb, void *arg)
 {
     time_t now = now_s();
@@ -129,16 +144,7 @@ int dns_lookup(dns_t *d, const char *host, struct in_addr *out, dns_cb *cb, void
     }
     if (known && e->state == E_FAILED && e->expires > now) return -ENOENT;
 
-    if (cb) { /* in order: the first to ask is the first told */
-        waiter_t *w = malloc(sizeof(*w)), **p = &e->waiters;
-        if (!w) return -ENOMEM;
-        *w = (waiter_t){ cb, arg, NULL };
-        if (!known) e->waiters = NULL; /* a reused slot: its name expired */
-        while (*p) p = &(*p)->next;
-        *p = w;
-    } else if (!known) {
-        e->waiters = NULL;
-    }
+    if (add_waiter(e, known, cb, arg) < 0) return -ENOMEM;
     if (known && e->state == E_PENDING) return -EAGAIN;
 
     snprintf(e->name, sizeof(e->name), "%s", host);
@@ -308,16 +314,7 @@ int dns_lookup_sip(dns_t *d, const char *host, unsigned port, struct in_addr *ou
         *out_port = e->port;
         return dns_lookup(d, e->target, out, cb, arg);
     }
-    if (cb) {
-        waiter_t *w = malloc(sizeof(*w)), **p = &e->waiters;
-        if (!w) return -ENOMEM;
-        *w = (waiter_t){ cb, arg, NULL };
-        if (!known) e->waiters = NULL;
-        while (*p) p = &(*p)->next;
-        *p = w;
-    } else if (!known) {
-        e->waiters = NULL;
-    }
+    if (add_waiter(e, known, cb, arg) < 0) return -ENOMEM;
     if (known && e->state == E_PENDING) return -EAGAIN;
     snprintf(e->name, sizeof(e->name), "%s", name);
     e->d = d;
