@@ -95,7 +95,7 @@ typedef struct {
 static bool tok_char(char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           strchr("-.!%*_+`'~:", c) != NULL;
+           (c && strchr("-.!%*_+`'~:", c) != NULL);
 }
 
 static bool copy_span(char *dst, size_t cap, const char *s, size_t n)

@@ -346,7 +346,9 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
     c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT;
     if (c->forward) {
         char tail[WORKER_TX_MAX];
-        fwd_flags_t f = { .record_route = w->record_route && r->method == SIP_INVITE };
+        span_t next;
+        fwd_flags_t f = { .record_route = w->record_route && r->method == SIP_INVITE,
+                          .pop_route = fwd_route_is_self(r, self_of(w, fd), &next) };
         int tl = fwd_build_tail(r, self_of(w, fd), &f, tail, sizeof(tail));
         call_t *bigger = tl < 0 ? NULL : realloc(c, sizeof(*c) + (size_t)hl + (size_t)tl);
         if (!bigger) {
@@ -358,7 +360,9 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
         c->tail_len = (size_t)tl;
         snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_name.len, r->method_name.s);
     }
-    if (c->plan.kind == PLAN_PICK) keep_plan_strings(c);
+    /* a call that may outlive this batch (waiting for Redis or for DNS)
+     * keeps its own copies: a reload may free the snapshot meanwhile */
+    if (c->plan.kind == PLAN_PICK || c->forward) keep_plan_strings(c);
     /* the log's keyed hash of the number's digits: the same caller gets the
      * same value on every line, however the PBX wrote the number */
     if (LOG_ENABLED(LOG_LVL_INFO))
@@ -493,24 +497,24 @@ static void relay_response(worker_t *w, int fd, const sip_req_t *r)
 }
 
 /* Forward mode: requests that are not routed by the rules. True when
- * served here. */
+ * served here. Only what a dialog through us needs is relayed as it is:
+ * a request with a To-tag and our Route on top (we record-routed its
+ * dialog). The ACK of a non-2xx answer (a To-tag, none of our Route)
+ * follows its INVITE; any other request with a To-tag and not our Route
+ * has no business here (404): relaying it would make us an open relay. */
 static bool serve_forwarded(worker_t *w, int fd, const sip_req_t *r, time_t now)
 {
-    const fwd_self_t *self = self_of(w, fd);
     span_t next;
 
-    if (fwd_route_is_self(r, self, &next)) {
+    if (r->method == SIP_CANCEL) return serve_followup(w, fd, r, now);
+    if (!r->to_tag.len) return false; /* an initial request: the rules */
+    if (fwd_route_is_self(r, self_of(w, fd), &next)) {
         forward_direct(w, fd, r, next, true);
         return true;
     }
-    if (r->method == SIP_CANCEL) return serve_followup(w, fd, r, now);
-    if (!r->to_tag.len) return false;
-    /* in a dialog: to us only the ACK of a non-2xx answer comes back
-     * (its Request-URI is the INVITE's); the rest goes to the far end */
-    if (fwd_ruri_is_self(r, self))
-        return r->method == SIP_ACK && serve_followup(w, fd, r, now);
-    if (r->method == SIP_ACK && sip_is_ack_for_us(r)) return false;
-    forward_direct(w, fd, r, fwd_request_uri(r), false);
+    if (r->method == SIP_ACK) return serve_followup(w, fd, r, now);
+    METRIC_INC(&w->m, other_methods);
+    answer(w, fd, r, 404, "Not Here", NULL);
     return true;
 }
 

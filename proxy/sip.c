@@ -208,7 +208,11 @@ static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srcl
         if (*end || v == 0 || v > 65535) return false;
         dport = (unsigned)v;
     }
-    if (rport || strcmp(via->host, ip) != 0) set_param(via, "received", ip);
+    /* a received= the sender wrote is replaced too: forward mode passes
+     * this Via on, and answers must not follow an address it chose */
+    osip_generic_param_t *rec = NULL;
+    osip_via_param_get_byname(via, "received", &rec);
+    if (rport || rec || strcmp(via->host, ip) != 0) set_param(via, "received", ip);
 
     memcpy(&r->reply_to, src, srclen);
     r->reply_len = srclen;
@@ -335,6 +339,8 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
         eoh = (long)(last->line.s + last->line.len - buf);
     }
     if (memchr(buf, '\0', (size_t)eoh)) return SIP_REQ_DROP;
+    if (too_many && len >= 8 && memcmp(buf, "SIP/2.0 ", 8) == 0)
+        return SIP_REQ_DROP; /* a response we could only relay mangled */
     if (too_many) { /* answered from the first SIP_MAX_HDRS fields */
         sip_verdict_t v = parse_fallback(r, src, srclen, 400);
         if (v == SIP_REQ_BAD) r->why = "Too Many Header Fields";

@@ -127,7 +127,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
              * error is pending. A wake-up that read nothing drains the
              * error queue: an error left queued would wake every worker
              * again and again (epoll reports it until it is read). */
-            if (round == 0) drain_errors(w, fd);
+            if (round == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) drain_errors(w, fd);
             break;
         }
         time_t now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);

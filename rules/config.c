@@ -2064,6 +2064,7 @@ size_t rules_forward_uris(const rules_t *r, const char **out, size_t cap)
     for (size_t i = 0; i < r->nsites; i++) {
         const rules_site_t *s = &r->sites[i];
         int site_mode = s->mode ? s->mode : r->mode;
+        bool site_uris = false; /* a forward number routes by the site */
         const char *cand[4];
         size_t nc = 0;
 
@@ -2080,9 +2081,9 @@ size_t rules_forward_uris(const rules_t *r, const char **out, size_t cap)
                     out[n++] = did->to;
             }
             if (!did->to)
-                site_mode = RULES_FWD_FORWARD; /* its calls use the site's */
+                site_uris = true;
         }
-        if (site_mode != RULES_FWD_FORWARD)
+        if (!site_uris)
             continue;
         cand[nc++] = s->fallback;
         if (s->lunch.kind == RULES_ROUTE_URI) cand[nc++] = s->lunch.uri;

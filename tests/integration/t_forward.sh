@@ -107,6 +107,24 @@ check "BYE via our Record-Route: ana's 200 relayed" [ "$(status_of "$o")" = 200 
 b=$(raw_of f1 BYE "$ANA_LOG")
 check "BYE at ana: our Route removed, our Via added" eval 'hasnt "$b" "^Route:" && has "$b" "^Via: SIP/2\.0/UDP 127\.0\.0\.1:$P;branch=z9hG4bK-fd-"'
 
+# 5b. not an open relay: an initial request with our Route preloaded is
+# routed by the rules (not to the Route's next hop); a request with a
+# To-tag and none of our Route is refused
+pre=$(printf 'INVITE sip:19005550100@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-relay1;rport\nMax-Forwards: 70\nRoute: <sip:127.0.0.1:%s;lr>\nFrom: <sip:+15125557001@pbx.example>;tag=ft-r1\nTo: <sip:19005550100@127.0.0.1>\nCall-ID: relay1@pbx.example\nCSeq: 1 INVITE\nContent-Length: 0\n' "$ANA" "$P")
+o=$(printf '%s\n\n' "$pre" | send --expect 1 --timeout-ms 1000 -)
+check "a preloaded Route to an unknown number: 404 from the rules, not relayed" eval '[ "$(status_of "$o")" = 404 ] && [ -z "$(log_of relay1 "$ANA_LOG")" ]'
+fake=$(printf 'INVITE sip:19005550100@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-relay2;rport\nMax-Forwards: 70\nFrom: <sip:+15125557001@pbx.example>;tag=ft-r2\nTo: <sip:19005550100@127.0.0.1>;tag=fake\nCall-ID: relay2@pbx.example\nCSeq: 1 INVITE\nContent-Length: 0\n' "$ANA")
+o=$(printf '%s\n\n' "$fake" | send --expect 1 --timeout-ms 1000 -)
+check "a To-tag without our Route: 404, not relayed" eval '[ "$(status_of "$o")" = 404 ] && [ -z "$(log_of relay2 "$ANA_LOG")" ]'
+
+# 5c. the ACK of a 486 follows its INVITE whatever its Request-URI host
+o=$(inv f5c 15125550133 | send --expect 3 --timeout-ms 2000 -)
+totag=$(printf '%s\n' "$o" | grep -m1 '^To:.*tag=' | sed 's/.*tag=\([^;>]*\).*/\1/')
+printf 'ACK sip:15125550133@localhost SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-f5c;rport\nMax-Forwards: 70\nFrom: "Caller" <sip:+15125557001@pbx.example>;tag=ft-f5c\nTo: <sip:15125550133@127.0.0.1:%s>;tag=%s\nCall-ID: f5c@pbx.example\nCSeq: 1 ACK\nContent-Length: 0\n\n' "$P" "$totag" |
+    send --expect 0 --timeout-ms 300 - >/dev/null
+sleep 0.2
+check "an ACK addressed to us by name reaches the voicemail" has "$(log_of f5c "$VM_LOG")" "^ACK "
+
 # 6. a response whose top Via is not ours: dropped and counted
 before=$(metric frontdesk_responses_not_ours_total)
 printf 'SIP/2.0 200 OK\nVia: SIP/2.0/UDP 10.1.2.3:5060;branch=z9hG4bK-nope\nFrom: <sip:a@x>;tag=1\nTo: <sip:b@x>;tag=2\nCall-ID: stray@x\nCSeq: 1 INVITE\nContent-Length: 0\n\n' |
