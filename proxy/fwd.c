@@ -221,19 +221,25 @@ static bool via_is_self(const via_fields_t *v, const fwd_self_t *self)
 /* ---- branch and loops ---- */
 
 /* The branch for a request whose top Via (before ours) has branch <below>. */
-static void branch_of(const sip_req_t *r, const fwd_self_t *self, span_t below,
-                      char out[FWD_BRANCH_MAX])
+static const unsigned char *key_of(const fwd_self_t *self)
+{
+    return self->key ? self->key : branch_key;
+}
+
+/* The first part of our branch: 16 hex of a keyed hash over what a
+ * response to the request carries too (the branch below ours, Call-ID,
+ * CSeq number) and our address, so that a response can be checked. */
+static void branch_head(const fwd_self_t *self, span_t below, span_t callid, span_t cseq, char *out)
 {
     static const char hex[] = "0123456789abcdef";
     unsigned char in[1200], h[crypto_shorthash_BYTES];
     size_t n = 0;
-    const char *cseq = r->msg && r->msg->cseq && r->msg->cseq->number ? r->msg->cseq->number : "";
     char me[80];
     size_t hl = strnlen(self->host, sizeof(me) - 8);
     memcpy(me, self->host, hl);
     me[hl] = ':';
     size_t ml = hl + 1 + port_text(self->port, me + hl + 1);
-    const span_t parts[] = { below, r->call_id, { cseq, strlen(cseq) }, { me, ml } };
+    const span_t parts[] = { below, callid, cseq, { me, ml } };
 
     for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
         size_t l = parts[i].len < 280 ? parts[i].len : 280;
@@ -241,10 +247,32 @@ static void branch_of(const sip_req_t *r, const fwd_self_t *self, span_t below,
         n += l;
         in[n++] = 0;
     }
-    crypto_shorthash(h, in, n, branch_key);
-    size_t p = strlen(FWD_BRANCH_PREFIX);
-    memcpy(out, FWD_BRANCH_PREFIX, p);
+    crypto_shorthash(h, in, n, key_of(self));
     for (int i = 0; i < 8; i++) {
+        *out++ = hex[h[i] >> 4];
+        *out++ = hex[h[i] & 15];
+    }
+}
+
+/* The branch for a request whose top Via (before ours) has branch <below>:
+ * the head above, then 8 hex of the Request-URI as received, so that the
+ * same request sent back to us for another number is a spiral, not a loop
+ * (RFC 3261 16.3 item 4); its CANCEL and non-2xx ACK carry the INVITE's
+ * Request-URI and get the same branch. */
+static void branch_of(const sip_req_t *r, const fwd_self_t *self, span_t below,
+                      char out[FWD_BRANCH_MAX])
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *cseq = r->msg && r->msg->cseq && r->msg->cseq->number ? r->msg->cseq->number : "";
+    span_t ruri = fwd_request_uri(r);
+    unsigned char h[crypto_shorthash_BYTES];
+    size_t p = strlen(FWD_BRANCH_PREFIX);
+
+    memcpy(out, FWD_BRANCH_PREFIX, p);
+    branch_head(self, below, r->call_id, (span_t){ cseq, strlen(cseq) }, out + p);
+    p += 16;
+    crypto_shorthash(h, (const unsigned char *)(ruri.s ? ruri.s : ""), ruri.len, key_of(self));
+    for (int i = 0; i < 4; i++) {
         out[p++] = hex[h[i] >> 4];
         out[p++] = hex[h[i] & 15];
     }
@@ -601,8 +629,9 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
     int rc = -ENOENT;
 
     via_fields_t top, next;
+    const size_t pl = strlen(FWD_BRANCH_PREFIX);
     if (!via_next(r, &it) || !via_fields(it.value, &top) || !via_is_self(&top, self) ||
-        strncmp(top.branch, FWD_BRANCH_PREFIX, strlen(FWD_BRANCH_PREFIX)) != 0)
+        strncmp(top.branch, FWD_BRANCH_PREFIX, pl) != 0 || strlen(top.branch) < pl + 16)
         return -ENOENT;
     const unsigned top_hdr = it.hdr;
     const size_t top_end = it.off; /* offset in that header's value */
@@ -611,6 +640,19 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
      * rport (else its port) */
     via_it_t nx = it;
     if (!via_next(r, &nx) || !via_fields(nx.value, &next)) return -EINVAL;
+    /* and only if we gave that very request this branch: a forged
+     * response cannot make us send to an address of its choosing */
+    char head[16];
+    span_t callid = { NULL, 0 }, cseq = { NULL, 0 };
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        if (sip_hdr_is(&r->hdrs[i], "Call-ID", 'i')) callid = r->hdrs[i].value;
+        else if (sip_hdr_is(&r->hdrs[i], "CSeq", '\0')) cseq = r->hdrs[i].value;
+    }
+    size_t cl = 0;
+    while (cl < cseq.len && cseq.s[cl] >= '0' && cseq.s[cl] <= '9') cl++;
+    cseq.len = cl;
+    branch_head(self, (span_t){ next.branch, strlen(next.branch) }, callid, cseq, head);
+    if (memcmp(head, top.branch + pl, 16) != 0) return -ENOENT;
     rc = set_addr(next.received[0] ? next.received : next.host, next.rport ? next.rport : next.port,
                   to, tolen);
     if (rc < 0) return rc;

@@ -27,13 +27,20 @@
 typedef struct {
     const char *host; /* numeric address as it should appear in the Via */
     unsigned port;
+    const unsigned char *key; /* FWD_KEY_BYTES keying our branches, the same
+                                 on every instance that may see another's
+                                 responses; NULL: a built-in one */
 } fwd_self_t;
+
+#define FWD_KEY_BYTES 16
 
 /* The branch of our Via for request <r>: FWD_BRANCH_PREFIX + 16 hex of a
  * keyed hash over the request's top Via branch, Call-ID, CSeq number and
- * our own address (RFC 3261 16.11: the same request, the same branch; the
- * CANCEL and the non-2xx ACK of an INVITE carry its branch and CSeq number,
- * so they get ours too). */
+ * our own address, + 8 hex of its Request-URI (RFC 3261 16.11: the same
+ * request, the same branch; the CANCEL and the non-2xx ACK of an INVITE
+ * carry its branch, CSeq number and Request-URI, so they get ours too). A
+ * response is relayed only if the first part checks out against its own
+ * Call-ID, CSeq and next Via. */
 void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_MAX]);
 
 /* Loop detection (RFC 3261 16.3 item 4): does <r> carry a Via of ours
@@ -95,7 +102,8 @@ bool fwd_route_is_self(const sip_req_t *r, const fwd_self_t *self, span_t *next)
 span_t fwd_request_uri(const sip_req_t *r);
 
 /* A response <r> (sip_parse said SIP_REQ_RESPONSE) to relay: its top Via
- * must be ours (-ENOENT otherwise: drop it); writes the response without
+ * must be ours, with the branch we would give the request it answers
+ * (-ENOENT otherwise: drop it); writes the response without
  * that Via to <out> and, in <to>, where it goes: the next Via's received
  * address or numeric host, and its rport or port (5060 by default).
  * -EINVAL when there is no next Via or its host is not numeric. */

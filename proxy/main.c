@@ -53,7 +53,8 @@ static void watch_destinations(app_t *app)
 /* Who we are on each listen socket, in our Via and Record-Route: the
  * listen address, or --advertise. -EINVAL for a wildcard address without
  * --advertise when some route forwards (nobody could answer us). */
-static int make_selves(const opts_t *o, fwd_self_t *selves, char hosts[][64], bool forwarding)
+static int make_selves(const opts_t *o, fwd_self_t *selves, char hosts[][64], bool forwarding,
+                       const unsigned char *key)
 {
     for (unsigned i = 0; i < o->n_listen; i++) {
         const opts_addr_t *l = &o->listen[i];
@@ -70,7 +71,7 @@ static int make_selves(const opts_t *o, fwd_self_t *selves, char hosts[][64], bo
             if (forwarding && (strcmp(hosts[i], "0.0.0.0") == 0 || strcmp(hosts[i], "::") == 0))
                 return -EINVAL;
         }
-        selves[i] = (fwd_self_t){ hosts[i], port };
+        selves[i] = (fwd_self_t){ hosts[i], port, key };
     }
     return 0;
 }
@@ -211,7 +212,13 @@ int main(int argc, char **argv)
         return 2;
     }
 
-    if (make_selves(&o, selves, self_hosts, rules_any_forward(app.reload.current)) < 0) {
+    /* forward mode's branches are keyed from the caller key when there is
+     * one (every instance of a group shares it), so that nobody else can
+     * forge a response we would relay */
+    static unsigned char branch_key[FWD_KEY_BYTES];
+    static const unsigned char branch_ctx[] = "frontdesk forward branches";
+    if (key_set) crypto_generichash(branch_key, sizeof(branch_key), branch_ctx, sizeof(branch_ctx) - 1, key, CALLER_KEY_BYTES);
+    if (make_selves(&o, selves, self_hosts, rules_any_forward(app.reload.current), key_set ? branch_key : NULL) < 0) {
         fprintf(stderr, "frontdesk: forward mode on a wildcard listen address needs --advertise ADDR "
                         "(the address peers must send responses to)\n");
         reload_free(&app.reload);

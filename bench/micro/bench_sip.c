@@ -53,7 +53,7 @@ static const char invite[] =
     "a=rtpmap:101 telephone-event/8000\r\n"
     "a=sendrecv\r\n";
 
-static const fwd_self_t self = { "10.0.0.5", 5060 };
+static const fwd_self_t self = { "10.0.0.5", 5060, NULL };
 static const char contact[] = "sip:ana.garcia@10.0.1.7:5060";
 
 /* One redirected call: INVITE -> 302, the ACK absorbed. */

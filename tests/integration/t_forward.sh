@@ -62,7 +62,7 @@ check "the answers carry the caller's Via only" [ "$(printf '%s\n' "$o" | grep -
 hasnt "$o" "127\.0\.0\.1:$P;branch=z9hG4bK-fd-" && ok "our Via removed from the answers" || bad "our Via removed from the answers"
 fwd=$(raw_of f1 INVITE "$ANA_LOG")
 check "at ana: Request-URI retargeted to her contact" has "$fwd" "^INVITE sip:ana@127\.0\.0\.1:$ANA SIP/2\.0"
-check "at ana: our Via on top with a z9hG4bK-fd- branch and rport" has "$(printf '%s\n' "$fwd" | grep -m1 '^Via:')" "^Via: SIP/2\.0/UDP 127\.0\.0\.1:$P;branch=z9hG4bK-fd-[0-9a-f]{16};rport"
+check "at ana: our Via on top with a z9hG4bK-fd- branch and rport" has "$(printf '%s\n' "$fwd" | grep -m1 '^Via:')" "^Via: SIP/2\.0/UDP 127\.0\.0\.1:$P;branch=z9hG4bK-fd-[0-9a-f]{24};rport"
 check "at ana: the caller's Via below ours" has "$(printf '%s\n' "$fwd" | grep '^Via:' | sed -n 2p)" 'branch=z9hG4bK-f1;'
 check "at ana: Max-Forwards 69" has "$fwd" '^Max-Forwards: 69$'
 check "at ana: our Record-Route" has "$fwd" "^Record-Route: <sip:127\.0\.0\.1:$P;lr>$"

@@ -15,7 +15,7 @@
 #include "fwd.h"
 #include "sip.h"
 
-static const fwd_self_t self = { "192.0.2.1", 5060 };
+static const fwd_self_t self = { "192.0.2.1", 5060, NULL };
 
 static const char invite[] =
     "INVITE sip:15125550100@192.0.2.1 SIP/2.0\r\n"
@@ -66,7 +66,7 @@ static void test_branch_same_for_retransmission_and_cancel(void **state)
     assert_int_equal(parse(c, invite), SIP_REQ_OK);
     fwd_branch(&c->r, &self, b1);
     assert_int_equal(strncmp(b1, FWD_BRANCH_PREFIX, strlen(FWD_BRANCH_PREFIX)), 0);
-    assert_int_equal(strlen(b1), strlen(FWD_BRANCH_PREFIX) + 16);
+    assert_int_equal(strlen(b1), strlen(FWD_BRANCH_PREFIX) + 24);
     assert_int_equal(parse(c, invite), SIP_REQ_OK);
     fwd_branch(&c->r, &self, b2);
     assert_string_equal(b1, b2);
@@ -158,7 +158,7 @@ static void test_loop(void **state)
     assert_int_equal(parse(c, via2), SIP_REQ_OK);
     assert_true(fwd_is_loop(&c->r, &self));
     /* another proxy instance (another address) is not us */
-    fwd_self_t other = { "192.0.2.2", 5060 };
+    fwd_self_t other = { "192.0.2.2", 5060, NULL };
     assert_false(fwd_is_loop(&c->r, &other));
 }
 
@@ -242,14 +242,61 @@ static void test_response(void **state)
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
     assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -ENOENT);
 
-    /* ours but nothing below, or a host name below: cannot be routed */
+    /* ours, and the request's own Via below, but a host name there and no
+     * received=: cannot be routed without DNS */
     snprintf(resp, sizeof(resp),
              "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
-             "Via: SIP/2.0/UDP pbx.example;branch=z9hG4bKq\r\n"
-             "Call-ID: c1\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+             "Via: SIP/2.0/UDP pbx.example;branch=z9hG4bKabc123\r\n"
+             "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
              "Content-Length: 0\r\n\r\n", branch);
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
     assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -EINVAL);
+
+    /* forged: our address and prefix, but not the branch we gave the
+     * request below it (another Call-ID, another CSeq, another branch
+     * below): dropped, never sent where its next Via says */
+    const char *forged[][3] = { { "c9@pbx.example", "7", "z9hG4bKabc123" },
+                                { "c1@pbx.example", "8", "z9hG4bKabc123" },
+                                { "c1@pbx.example", "7", "z9hG4bKother" } };
+    for (int k = 0; k < 3; k++) {
+        snprintf(resp, sizeof(resp),
+                 "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+                 "Via: SIP/2.0/UDP 10.1.2.3:161;branch=%s\r\n"
+                 "Call-ID: %s\r\nCSeq: %s INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+                 "Content-Length: 0\r\n\r\n", branch, forged[k][2], forged[k][0], forged[k][1]);
+        assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+        assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -ENOENT);
+    }
+    /* with another key, our own branch does not check out either */
+    static const unsigned char k2[FWD_KEY_BYTES] = "another-key-16b";
+    fwd_self_t keyed = { self.host, self.port, k2 };
+    snprintf(resp, sizeof(resp),
+             "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.0.2.1:5060;branch=%s\r\n"
+             "Via: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123\r\n"
+             "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+             "Content-Length: 0\r\n\r\n", branch);
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    assert_true(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl) > 0);
+    assert_int_equal(fwd_build_response(&c->r, &keyed, out, sizeof(out), &to, &tl), -ENOENT);
+}
+
+/* The same request sent back to us for another number is a spiral, not a
+ * loop (RFC 3261 16.3 item 4): the Request-URI is part of the branch. */
+static void test_spiral(void **state)
+{
+    ctx_t *c = *state;
+    char out[4096], back[4200];
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    int n = fwd_build_request(&c->r, NULL, &self, NULL, out, sizeof(out));
+    assert_true(n > 0);
+    out[n] = '\0';
+    const char *eol = strstr(out, "\r\n");
+    snprintf(back, sizeof(back), "INVITE sip:15125550199@192.0.2.1 SIP/2.0%s", eol);
+    assert_int_equal(parse(c, back), SIP_REQ_OK);
+    assert_false(fwd_is_loop(&c->r, &self));
+    snprintf(back, sizeof(back), "%s", out);
+    assert_int_equal(parse(c, back), SIP_REQ_OK);
+    assert_true(fwd_is_loop(&c->r, &self)); /* the very same request: a loop */
 }
 
 /* The sender's Via gets the received= and rport= it was read with, so
@@ -339,7 +386,7 @@ static void test_targets(void **state)
 
     assert_true(fwd_uri_is_self("sip:15125550100@192.0.2.1", 25, &self)); /* 5060 */
     assert_false(fwd_uri_is_self("sip:15125550100@192.0.2.1:5070", 30, &self));
-    const fwd_self_t v6 = { "2001:db8::2", 5062 };
+    const fwd_self_t v6 = { "2001:db8::2", 5062, NULL };
     u = "sip:1@[2001:db8::2]:5062";
     assert_true(fwd_uri_is_self(u, strlen(u), &v6));
 }
@@ -356,6 +403,7 @@ int main(void)
         T(test_sender_via_and_record_route),
         T(test_route),
         T(test_targets),
+        T(test_spiral),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
