@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <sodium.h>
 #include <event2/event.h>
 
 #include "dns.h"
@@ -39,10 +40,12 @@ typedef struct {
 typedef struct {
     char host[256];
     unsigned port;        /* 0: none in the URI (SRV, else 5060) */
+    int idx;              /* the entry of its current address, or -1 */
 } name_t;
 
 struct health {
     dest_t d[HEALTH_MAX];
+    _Atomic unsigned n_learned; /* entries added by health_mark_down */
     name_t names[HEALTH_MAX]; /* destinations given by name, resolved at
                                  each tick (dns.c caches them by TTL) */
     size_t n_names;
@@ -53,7 +56,8 @@ struct health {
     struct event *tick, *rx4, *rx6;
     int fd4, fd6;
     health_opts_t o;
-    char via_host[64];
+    uint32_t nonce;       /* in every ping's Call-ID: answers must echo it */
+    char via_host[70];    /* bracketed when IPv6 */
     unsigned port4, port6;
 };
 
@@ -132,7 +136,11 @@ bool health_is_down(const health_t *h, const struct sockaddr *addr, socklen_t le
 void health_mark_down(health_t *h, const struct sockaddr *addr, socklen_t len)
 {
     if (!h) return;
-    int i = find_or_add(h, addr, len);
+    int i = find(h, addr, len);
+    /* addresses learned this way (staff phones) get at most half the
+     * table: the rules' destinations always find room */
+    if (i < 0 && atomic_load_explicit(&h->n_learned, memory_order_relaxed) >= HEALTH_MAX / 2) return;
+    if (i < 0 && (i = find_or_add(h, addr, len)) >= 0) atomic_fetch_add(&h->n_learned, 1);
     if (i < 0) return;
     dest_t *d = &h->d[i];
     atomic_store_explicit(&d->learned, 1, memory_order_relaxed);
@@ -144,15 +152,17 @@ void health_mark_down(health_t *h, const struct sockaddr *addr, socklen_t len)
 void health_watch(health_t *h, const char *const *uris, size_t n)
 {
     unsigned have = atomic_load_explicit(&h->n, memory_order_acquire);
-    for (unsigned i = 0; i < have; i++) h->d[i].watched = false;
+    for (unsigned i = 0; i < have; i++) h->d[i].watched = h->d[i].named = false;
     h->n_names = 0;
     for (size_t k = 0; k < n; k++) {
         fwd_target_t t;
         if (fwd_uri_target(uris[k], strlen(uris[k]), &t) < 0) continue;
         if (!t.numeric) {
             if (h->n_names < HEALTH_MAX) {
-                snprintf(h->names[h->n_names].host, sizeof(h->names[0].host), "%s", t.host);
-                h->names[h->n_names++].port = t.port_given ? t.port : 0;
+                name_t *nm = &h->names[h->n_names++];
+                snprintf(nm->host, sizeof(nm->host), "%s", t.host);
+                nm->port = t.port_given ? t.port : 0;
+                nm->idx = -1;
             }
             continue;
         }
@@ -175,16 +185,20 @@ void health_watch(health_t *h, const char *const *uris, size_t n)
  * longer (unless listed otherwise). */
 static void resolve_names(health_t *h)
 {
-    unsigned n = atomic_load_explicit(&h->n, memory_order_acquire);
-    for (unsigned i = 0; i < n; i++) h->d[i].named = false;
     for (size_t k = 0; k < h->n_names; k++) {
+        name_t *nm = &h->names[k];
         struct in_addr a;
         unsigned port;
-        if (!h->dns || dns_lookup_sip(h->dns, h->names[k].host, h->names[k].port, &a, &port, NULL, NULL) != 0)
-            continue;
-        struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_addr = a, .sin_port = htons((uint16_t)port) };
-        int i = find_or_add(h, (struct sockaddr *)&v4, sizeof(v4));
+        int rc = h->dns ? dns_lookup_sip(h->dns, nm->host, nm->port, &a, &port, NULL, NULL) : -ENOENT;
+        if (rc == -EAGAIN) continue; /* being refreshed: keep pinging the address we had */
+        int i = -1;
+        if (rc == 0) {
+            struct sockaddr_in v4 = { .sin_family = AF_INET, .sin_addr = a, .sin_port = htons((uint16_t)port) };
+            i = find_or_add(h, (struct sockaddr *)&v4, sizeof(v4));
+        }
+        if (nm->idx >= 0 && nm->idx != i) h->d[nm->idx].named = false;
         if (i >= 0) h->d[i].named = true;
+        nm->idx = i;
     }
 }
 
@@ -204,12 +218,12 @@ static void send_ping(health_t *h, unsigned i)
                      "Max-Forwards: 70\r\n"
                      "From: <sip:frontdesk@%s>;tag=fdhc%u\r\n"
                      "To: <sip:%s>\r\n"
-                     "Call-ID: fdhc-%u-%u-%ld@frontdesk\r\n"
+                     "Call-ID: fdhc-%u-%u-%08x@frontdesk\r\n"
                      "CSeq: %u OPTIONS\r\n"
                      "User-Agent: frontdesk health check\r\n"
                      "Content-Length: 0\r\n\r\n",
                      d->text, h->via_host, port, i, d->seq, h->via_host, i, d->text, i, d->seq,
-                     (long)getpid(), d->seq);
+                     (unsigned)h->nonce, d->seq);
     if (n <= 0 || (size_t)n >= sizeof(msg)) return;
     d->outstanding = true;
     d->pings++;
@@ -238,8 +252,9 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     }
 }
 
-/* "fdhc-<index>-<seq>-..." in the Call-ID of a response to a ping. */
-static void on_answer(health_t *h, const char *buf, size_t len)
+/* "fdhc-<index>-<seq>-<nonce>" in the Call-ID of a response to a ping,
+ * from the address pinged: anything else is not an answer. */
+static void on_answer(health_t *h, const char *buf, size_t len, const struct sockaddr *from, socklen_t fromlen)
 {
     size_t pos = 0;
     sip_hdr_t hd;
@@ -251,10 +266,12 @@ static void on_answer(health_t *h, const char *buf, size_t len)
         size_t l = hd.value.len < sizeof(cid) - 1 ? hd.value.len : sizeof(cid) - 1;
         memcpy(cid, hd.value.s, l);
         cid[l] = '\0';
-        if (sscanf(cid, "fdhc-%u-%u-", &i, &seq) != 2) return;
+        unsigned nonce;
+        if (sscanf(cid, "fdhc-%u-%u-%8x@", &i, &seq, &nonce) != 3 || nonce != h->nonce) return;
         if (i >= atomic_load_explicit(&h->n, memory_order_acquire)) return;
         dest_t *d = &h->d[i];
         if (seq != d->seq || !d->outstanding) return; /* late or repeated */
+        if (!same_addr(&d->addr, from, fromlen)) return;
         d->outstanding = false;
         d->answers++;
         d->misses = 0;
@@ -273,12 +290,14 @@ static void on_rx(evutil_socket_t fd, short what, void *arg)
     char buf[4096];
     (void)what;
     for (int k = 0; k < 64; k++) {
-        ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        struct sockaddr_storage from;
+        socklen_t fromlen = sizeof(from);
+        ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK) return;
             continue; /* an ICMP error reported on the socket: counted as a miss */
         }
-        on_answer(arg, buf, (size_t)n);
+        on_answer(arg, buf, (size_t)n, (struct sockaddr *)&from, fromlen);
     }
 }
 
@@ -308,7 +327,9 @@ int health_open(health_t **out, struct event_base *base, const health_opts_t *o)
     h->o = *o;
     h->base = base;
     pthread_mutex_init(&h->add_lock, NULL);
-    snprintf(h->via_host, sizeof(h->via_host), "%s", o->via_host ? o->via_host : "127.0.0.1");
+    const char *vh = o->via_host ? o->via_host : "127.0.0.1";
+    snprintf(h->via_host, sizeof(h->via_host), strchr(vh, ':') ? "[%s]" : "%s", vh);
+    h->nonce = randombytes_random();
     h->fd4 = open_sock(AF_INET, &h->port4);
     h->fd6 = open_sock(AF_INET6, &h->port6); /* may fail on a host without IPv6 */
     if (h->fd4 < 0 && h->fd6 < 0) {

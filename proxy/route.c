@@ -9,6 +9,7 @@
 #include "route.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,6 +103,14 @@ static void send_request(worker_t *w, int fd, const char *method, const char *ru
     worker_send(w, fd, (const struct sockaddr *)&t->addr, t->addr_len, out, (size_t)n + tail_len);
 }
 
+/* Who we are on socket <fd> (our Via). */
+static const fwd_self_t *self_of(const worker_t *w, int fd)
+{
+    for (unsigned i = 0; i < w->n_fds; i++)
+        if (w->fds[i] == fd) return &w->selves[i];
+    return &w->selves[0];
+}
+
 /* Free <c> unless a callback still owes it a visit. */
 static void call_done(call_t *c)
 {
@@ -168,6 +177,14 @@ static void forward_next(call_t *c)
         if (rc < 0) continue;
         if (health_is_down(w->health, (struct sockaddr *)&t.addr, t.addr_len)) {
             METRIC_INC(&w->m, forward_failovers);
+            continue;
+        }
+        /* our Via names the socket the request came in on, so the request
+         * leaves by it: a destination of the other address family cannot
+         * be reached from there */
+        if (t.addr.ss_family != (strchr(self_of(w, c->fd)->host, ':') ? AF_INET6 : AF_INET)) {
+            LOG_WARN("destination skipped: another address family than the socket the call came in on",
+                     "uri=\"%s\"", uris[i]);
             continue;
         }
         send_request(w, c->fd, c->method, uris[i], c->head + c->head_len, c->tail_len, &t);
@@ -314,11 +331,17 @@ static void set_rawcid(call_t *c, const sip_req_t *r)
     }
 }
 
-static const fwd_self_t *self_of(const worker_t *w, int fd)
+/* Forward mode needs an address in our Via that peers can answer: a
+ * wildcard listen address without --advertise has none (main.c refuses
+ * that at start; a reload that turns forward mode on gets redirects). */
+static bool can_forward(const fwd_self_t *self)
 {
-    for (unsigned i = 0; i < w->n_fds; i++)
-        if (w->fds[i] == fd) return &w->selves[i];
-    return &w->selves[0];
+    static _Atomic bool warned;
+    if (strcmp(self->host, "0.0.0.0") != 0 && strcmp(self->host, "::") != 0) return true;
+    if (!atomic_exchange(&warned, true))
+        LOG_WARN("forward routes are redirected: listening on a wildcard address needs --advertise", "%s",
+                 "mode=redirect");
+    return false;
 }
 
 /* A call for request <r>: the answer's head, and in forward mode (the plan
@@ -343,7 +366,7 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
     c->followup = followup;
     log_value(c->callid, sizeof(c->callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
     rules_eval(w->rules, &rq, now, &c->plan);
-    c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT;
+    c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT && can_forward(self_of(w, fd));
     if (c->forward) {
         char tail[WORKER_TX_MAX];
         span_t next;

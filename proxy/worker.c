@@ -83,22 +83,29 @@ void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen
  * ever. */
 static void drain_errors(worker_t *w, int fd)
 {
+    static const char ours[] = ";branch=" FWD_BRANCH_PREFIX;
     for (int k = 0; k < 64; k++) {
-        char data[16], ctl[512];
+        char data[600], ctl[512];
         struct sockaddr_storage dst;
         struct iovec iov = { data, sizeof(data) };
         struct msghdr mh = { .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov,
                              .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
         ssize_t n = recvmsg(fd, &mh, MSG_ERRQUEUE | MSG_DONTWAIT);
         if (n < 0) return; /* EAGAIN: nothing (more) queued */
-        bool request = n >= 8 && memcmp(data, "SIP/2.0 ", 8) != 0;
+        /* a request we forwarded: it carries our Via, right at the top
+         * (what the ICMP error quotes of it is enough to see that) */
+        bool forwarded = n >= 8 && memcmp(data, "SIP/2.0 ", 8) != 0 &&
+                         memmem(data, (size_t)n, ours, sizeof(ours) - 1) != NULL;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
             bool v4 = c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR;
             bool v6 = c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR;
             if (!v4 && !v6) continue;
             const struct sock_extended_err *ee = (const void *)CMSG_DATA(c);
             if (ee->ee_origin != SO_EE_ORIGIN_ICMP && ee->ee_origin != SO_EE_ORIGIN_ICMP6) continue;
-            if (request && mh.msg_namelen) {
+            /* unreachable, not "too big" nor "time exceeded" */
+            bool gone = ee->ee_errno == ECONNREFUSED || ee->ee_errno == EHOSTUNREACH ||
+                        ee->ee_errno == ENETUNREACH;
+            if (forwarded && gone && mh.msg_namelen) {
                 METRIC_INC(&w->m, icmp_errors);
                 health_mark_down(w->health, (struct sockaddr *)&dst, mh.msg_namelen);
             }

@@ -448,6 +448,33 @@ static void test_reply_no_rport_same_host(void **state)
     assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKnorport");
 }
 
+/* A received= written by the sender is replaced with the address the
+ * request came from: forward mode passes this Via on, and answers must not
+ * go where the sender chose. */
+static void test_reply_sender_received_replaced(void **state)
+{
+    ctx_t *c = *state;
+
+    src4(c, "192.0.2.10", 40000);
+    c->buf = load("via_no_rport.sip", &c->len);
+    subst(&c->buf, &c->len, "branch=z9hG4bKnorport", "received=203.0.113.99;branch=z9hG4bKnorport");
+    assert_ok(parse(c, NULL));
+    assert_reply4(c, "192.0.2.10", 5070);
+    assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5070;received=192.0.2.10;branch=z9hG4bKnorport");
+}
+
+/* A response with more header fields than we index: dropped, not relayed
+ * half read. */
+static void test_response_too_many_headers(void **state)
+{
+    ctx_t *c = *state;
+    char extra[SIP_MAX_HDRS * 16 + 1] = "";
+    for (int i = 0; i < SIP_MAX_HDRS; i++) strcat(extra, "X-Pad: 1\r\nCSeq");
+    c->buf = load("response_200.sip", &c->len);
+    subst(&c->buf, &c->len, "CSeq", extra);
+    assert_int_equal(parse(c, NULL), SIP_REQ_DROP);
+}
+
 /* No rport, no sent-by port: 5060. */
 static void test_reply_no_rport_default_port(void **state)
 {
@@ -818,6 +845,8 @@ int main(void)
         T(test_reply_rport_same_host),
         T(test_reply_no_rport_same_host),
         T(test_reply_no_rport_default_port),
+        T(test_reply_sender_received_replaced),
+        T(test_response_too_many_headers),
         T(test_reply_hostname),
         T(test_reply_other_ip),
         T(test_reply_ignores_received_in_request),
