@@ -118,7 +118,7 @@ statuses() { printf '%s\n' "$1" | sed -n 's/^SIP\/2\.0 \([0-9]*\) .*/\1/p' | tr 
 # may relay a call's answers in another order than they were sent (UDP)
 status_set() { statuses "$1" | tr ' ' '\n' | grep . | sort -n | tr '\n' ' '; }
 
-# The test name server (build/tests/dnsd): A records for destinations given
+# The test name server (build/tests/dnsd): A and SRV records for destinations given
 # by name; also a client (dnsd --query NAME[:TYPE] --server ADDR:PORT).
 DNSD=$FD_ROOT/build/tests/dnsd
 # dnsd_start NAME [flags...]: on a free port; sets DNSD_PORT, DNSD_PID and

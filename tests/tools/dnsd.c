@@ -4,6 +4,7 @@
  * C and POSIX sockets, one thread, a poll loop.
  *
  *   dnsd --listen 127.0.0.1:PORT [--record NAME=IPV4[,TTL]]...
+ *        [--srv NAME=PRIORITY,WEIGHT,PORT,TARGET[,TTL]]...
  *        [--records-file FILE] [--ttl SECONDS] [--delay-ms MS]
  *        [--log FILE] [--pidfile FILE] [--max-seconds S]
  *
@@ -12,10 +13,21 @@
  * (AA=1), RD copied, RA=0, the ID and the question copied byte for byte
  * (so that a resolver's randomised letter case comes back as sent):
  *
- *   A (1) or ANY (255), class IN or ANY, of a configured NAME
+ *   A (1), class IN or ANY, of a NAME with an A record
  *            one A answer, its name a pointer to the question (0xC00C),
  *            the record's TTL (its own or --ttl, default 60)
- *   another type or class of a configured NAME
+ *   SRV (33), class IN or ANY, of a NAME with SRV records (RFC 2782)
+ *            an SRV answer per record, in the order configured, its name
+ *            0xC00C, its TTL, RDATA priority, weight, port (16 bits each)
+ *            and the target, an uncompressed name; in the additional
+ *            section, the A record of each target that has one (name: a
+ *            pointer to the target in the answer). When not all answers
+ *            fit in 512 bytes: those that fit, and TC=1; additional
+ *            records that do not fit are left out (no TC for those)
+ *   ANY (255), class IN or ANY, of a configured NAME
+ *            its A record, then its SRV records (additional as for SRV)
+ *   another type or class of a configured NAME (SRV of a NAME with
+ *   only an A record, A of a NAME with only SRV records, AAAA...)
  *            NOERROR, no answer (NODATA)
  *   a name not configured
  *            NXDOMAIN (RCODE 3), no answer
@@ -29,14 +41,23 @@
  * (1), a header only.
  *
  * --record NAME=IPV4[,TTL] may repeat (the last of a name wins).
- * --records-file FILE holds lines "NAME IPV4 [TTL]" (# starts a comment);
+ * --srv NAME=PRIORITY,WEIGHT,PORT,TARGET[,TTL] may repeat, each one an SRV
+ * record more for NAME (numbers 0 to 65535; TARGET a host name, or "."
+ * for "no such service here").
+ * --records-file FILE holds lines (# starts a comment)
+ *   NAME IPV4 [TTL]
+ *   NAME SRV PRIORITY WEIGHT PORT TARGET [TTL]
  * it is read at start (an error there: exit 2) and again on SIGHUP (an
  * error there: a message, the previous entries stay). Its entries replace
- * --record entries of the same name.
+ * the flags' entries of the same name and type: an A line those of
+ * --record, the SRV lines of a name all the --srv of that name.
  * --delay-ms MS holds every answer back MS milliseconds (a queue served
  * from the poll loop; the server goes on reading meanwhile).
  * --log FILE appends a line per datagram received, flushed at once:
- *   query name=NAME type=QTYPE from=IP:PORT answer=IPV4|NXDOMAIN|NODATA
+ *   query name=NAME type=QTYPE from=IP:PORT answer=ANSWER
+ * ANSWER being IPV4 (an A answer), NXDOMAIN or NODATA; for SRV answers
+ * "SRV:PRIORITY,WEIGHT,PORT,TARGET" each, joined by ";" (after the IPV4
+ * for ANY), then ";TC" when some were left out (TARGET "." for the root)
  * (NAME in lower case without the trailing dot, "." for the root, bytes
  * that are not printable as "?"); a query that gets FORMERR or NOTIMP:
  *   query name=-|NAME type=-|QTYPE from=IP:PORT answer=FORMERR|NOTIMP
@@ -52,8 +73,10 @@
  *
  * sends one query (TYPE: A, NS, CNAME, SOA, PTR, MX, TXT, AAAA, SRV, ANY
  * or a number; default A; --edns adds an OPT record) and prints each
- * answer record as "IPV4 ttl=N" (A), "IPV6 ttl=N" (AAAA) or
- * "type=N ttl=N" (others); or "NXDOMAIN", "NODATA", "RCODE N". Exits 0
+ * answer record as "IPV4 ttl=N" (A), "IPV6 ttl=N" (AAAA), "PRIORITY
+ * WEIGHT PORT TARGET ttl=N" (SRV; compression pointers followed) or
+ * "type=N ttl=N" (others), or "NODATA"; then "TC" when the response has
+ * TC=1; or "NXDOMAIN", "RCODE N". Exits 0
  * with an answer, 3 on NXDOMAIN or NODATA, 4 on another RCODE, 1 when no
  * response came within --timeout-ms (default 1000), 2 on bad usage.
  *
@@ -88,6 +111,7 @@
 
 #define T_A 1
 #define T_AAAA 28
+#define T_SRV 33
 #define T_ANY 255
 #define C_IN 1
 #define C_ANY 255
@@ -97,8 +121,11 @@
 
 typedef struct {
     char name[MAX_NAME]; /* lower case, no trailing dot */
-    struct in_addr ip;
+    unsigned type;       /* T_A or T_SRV */
     uint32_t ttl;
+    struct in_addr ip;           /* A */
+    uint16_t prio, weight, port; /* SRV */
+    char target[MAX_NAME];       /* SRV: as name; "" for the root */
 } record_t;
 
 typedef struct {
@@ -130,7 +157,8 @@ static volatile sig_atomic_t stop_sig, reload_sig;
 static int usage(void)
 {
     fprintf(stderr,
-            "usage: dnsd --listen 127.0.0.1:PORT [--record NAME=IPV4[,TTL]]... [--records-file FILE]\n"
+            "usage: dnsd --listen 127.0.0.1:PORT [--record NAME=IPV4[,TTL]]...\n"
+            "            [--srv NAME=PRIORITY,WEIGHT,PORT,TARGET[,TTL]]... [--records-file FILE]\n"
             "            [--ttl SECONDS] [--delay-ms MS] [--log FILE] [--pidfile FILE] [--max-seconds S]\n"
             "       dnsd --query NAME[:TYPE] --server 127.0.0.1:PORT [--edns] [--timeout-ms MS]\n"
             "       dnsd --send FILE|- --server 127.0.0.1:PORT [--timeout-ms MS]\n");
@@ -205,28 +233,68 @@ static bool norm_name(const char *s, char *out)
     return true;
 }
 
-/* Into t, replacing an entry of the same name. */
+/* A target of an SRV record: a host name as for norm_name, or "." (the
+ * root: "no such service here"), into out as "". */
+static bool norm_target(const char *s, char *out)
+{
+    if (!strcmp(s, ".")) {
+        out[0] = '\0';
+        return true;
+    }
+    return norm_name(s, out);
+}
+
+/* An A record into t, replacing an A entry of the same name. */
 static bool table_set(table_t *t, const char *name, struct in_addr ip, uint32_t ttl)
 {
     unsigned i;
     for (i = 0; i < t->n; i++)
-        if (!strcmp(t->r[i].name, name)) break;
+        if (t->r[i].type == T_A && !strcmp(t->r[i].name, name)) break;
     if (i == t->n) {
         if (t->n == MAX_RECORDS) return false;
         t->n++;
     }
+    t->r[i] = (record_t){ .type = T_A, .ip = ip, .ttl = ttl };
     snprintf(t->r[i].name, sizeof(t->r[i].name), "%s", name);
-    t->r[i].ip = ip;
-    t->r[i].ttl = ttl;
     return true;
 }
 
-static const record_t *lookup(const char *name)
+/* An SRV record into t, after those already there. */
+static bool table_add_srv(table_t *t, const char *name, long prio, long weight, long port, const char *target,
+                          uint32_t ttl)
 {
-    for (unsigned i = 0; i < file_recs.n; i++)
-        if (!strcmp(file_recs.r[i].name, name)) return &file_recs.r[i];
-    for (unsigned i = 0; i < flag_recs.n; i++)
-        if (!strcmp(flag_recs.r[i].name, name)) return &flag_recs.r[i];
+    if (t->n == MAX_RECORDS) return false;
+    record_t *r = &t->r[t->n++];
+    *r = (record_t){ .type = T_SRV, .ttl = ttl, .prio = (uint16_t)prio, .weight = (uint16_t)weight,
+                     .port = (uint16_t)port };
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    snprintf(r->target, sizeof(r->target), "%s", target);
+    return true;
+}
+
+static bool table_has(const table_t *t, const char *name, unsigned type)
+{
+    for (unsigned i = 0; i < t->n; i++)
+        if ((!type || t->r[i].type == type) && !strcmp(t->r[i].name, name)) return true;
+    return false;
+}
+
+/* Whether name has records of any type. */
+static bool known(const char *name) { return table_has(&file_recs, name, 0) || table_has(&flag_recs, name, 0); }
+
+/* Where the records of name and type are: the records file when it has
+ * some, else the flags. */
+static const table_t *source(const char *name, unsigned type)
+{
+    return table_has(&file_recs, name, type) ? &file_recs : &flag_recs;
+}
+
+/* The A record of name, or NULL. */
+static const record_t *lookup_a(const char *name)
+{
+    const table_t *t = source(name, T_A);
+    for (unsigned i = 0; i < t->n; i++)
+        if (t->r[i].type == T_A && !strcmp(t->r[i].name, name)) return &t->r[i];
     return NULL;
 }
 
@@ -251,6 +319,42 @@ static bool parse_record_flag(const char *val)
     return table_set(&flag_recs, name, ip, comma ? (uint32_t)ttl : UINT32_MAX);
 }
 
+/* PRIORITY WEIGHT PORT TARGET [TTL] of an SRV record of name into t (ttl:
+ * NULL for UINT32_MAX, the --ttl applied later). */
+static bool add_srv(table_t *t, const char *name, const char *prio, const char *weight, const char *port,
+                    const char *target, const char *ttl)
+{
+    char tgt[MAX_NAME];
+    long pr, we, po, tl = 0;
+    if (!parse_num(prio, 0, 65535, &pr) || !parse_num(weight, 0, 65535, &we) || !parse_num(port, 0, 65535, &po) ||
+        !norm_target(target, tgt) || (ttl && !parse_num(ttl, 0, TTL_MAX, &tl)))
+        return false;
+    return table_add_srv(t, name, pr, we, po, tgt, ttl ? (uint32_t)tl : UINT32_MAX);
+}
+
+/* --srv NAME=PRIORITY,WEIGHT,PORT,TARGET[,TTL] */
+static bool parse_srv_flag(const char *val)
+{
+    char tmp[512], name[MAX_NAME], *f[6];
+    unsigned nf = 0;
+    if (strlen(val) >= sizeof(tmp)) return false;
+    strcpy(tmp, val);
+    char *eq = strchr(tmp, '=');
+    if (!eq) return false;
+    *eq = '\0';
+    if (!norm_name(tmp, name)) return false;
+    for (char *p = eq + 1;;) { /* empty fields count, so that "1,,2" is bad */
+        if (nf == 6) return false;
+        f[nf++] = p;
+        char *comma = strchr(p, ',');
+        if (!comma) break;
+        *comma = '\0';
+        p = comma + 1;
+    }
+    if (nf < 4 || nf > 5) return false;
+    return add_srv(&flag_recs, name, f[0], f[1], f[2], f[3], nf == 5 ? f[4] : NULL);
+}
+
 /* The records file into tmp_recs, then into file_recs when all of it is
  * good. */
 static bool load_records_file(const char *path)
@@ -273,19 +377,27 @@ static bool load_records_file(const char *path)
         }
         char *hash = strchr(line, '#');
         if (hash) *hash = '\0';
-        char *save = NULL, *w[4];
+        char *save = NULL, *w[8];
         unsigned nw = 0;
         for (char *t = strtok_r(line, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save)) {
-            if (nw == 4) break;
+            if (nw == 8) break;
             w[nw++] = t;
         }
         if (nw == 0) continue;
         char name[MAX_NAME];
         struct in_addr ip;
         long ttl = cfg.ttl;
-        if (nw < 2 || nw > 3 || !norm_name(w[0], name) || inet_pton(AF_INET, w[1], &ip) != 1 ||
-            (nw == 3 && !parse_num(w[2], 0, TTL_MAX, &ttl)) || !table_set(&tmp_recs, name, ip, (uint32_t)ttl)) {
-            fprintf(stderr, "dnsd: %s:%u: want NAME IPV4 [TTL]\n", path, lineno);
+        bool ok = nw >= 2 && norm_name(w[0], name);
+        if (ok && !strcasecmp(w[1], "SRV")) {
+            ok = (nw == 6 || nw == 7) && add_srv(&tmp_recs, name, w[2], w[3], w[4], w[5], nw == 7 ? w[6] : NULL);
+            if (ok && tmp_recs.r[tmp_recs.n - 1].ttl == UINT32_MAX) tmp_recs.r[tmp_recs.n - 1].ttl = cfg.ttl;
+        } else {
+            ok = ok && nw <= 3 && inet_pton(AF_INET, w[1], &ip) == 1 &&
+                 (nw < 3 || parse_num(w[2], 0, TTL_MAX, &ttl)) && table_set(&tmp_recs, name, ip, (uint32_t)ttl);
+        }
+        if (!ok) {
+            fprintf(stderr, "dnsd: %s:%u: want NAME IPV4 [TTL] or NAME SRV PRIORITY WEIGHT PORT TARGET [TTL]\n",
+                    path, lineno);
             good = false;
         }
     }
@@ -326,6 +438,33 @@ static bool read_qname(const uint8_t *p, size_t n, size_t *off, char *text)
     text[tl] = '\0';
     *off = o;
     return true;
+}
+
+/* name (as from norm_name; "" for the root) in wire form at w: its length,
+ * or 0 when it takes more than cap bytes. */
+static size_t put_name(uint8_t *w, size_t cap, const char *name)
+{
+    size_t o = 0;
+    for (const char *s = name; *s;) {
+        size_t ll = strcspn(s, ".");
+        if (ll == 0 || ll > 63 || o + 1 + ll + 1 > cap) return 0;
+        w[o++] = (uint8_t)ll;
+        memcpy(w + o, s, ll);
+        o += ll;
+        s += ll;
+        if (*s) s++;
+    }
+    if (o + 1 > cap) return 0;
+    w[o++] = 0;
+    return o;
+}
+
+/* item onto the ";"-separated list in buf (cap bytes), cut short if need be. */
+static void list_add(char *buf, size_t cap, const char *item)
+{
+    size_t l = strlen(buf);
+    if (l + 1 >= cap) return;
+    snprintf(buf + l, cap - l, "%s%s", l ? ";" : "", item);
 }
 
 static void log_line(const struct sockaddr_in *src, const char *fmt, const char *a, const char *b, const char *c)
@@ -408,31 +547,92 @@ static void handle(const uint8_t *p, size_t n, const struct sockaddr_in *src)
     size_t qend = off + 4;
     snprintf(type, sizeof(type), "%u", qtype);
 
-    const record_t *rec = lookup(name);
+    bool is_known = known(name), class_ok = qclass == C_IN || qclass == C_ANY;
     uint8_t r[MAX_RESP];
-    memcpy(r, p, qend); /* the ID, then the question as it came */
+    memcpy(r, p, qend); /* the ID, then the question as it came (at most 12 + 255 + 4 bytes) */
     r[2] = (uint8_t)(0x80 | 0x04 | (p[2] & 0x01)); /* QR, AA, RD */
-    r[3] = rec ? 0 : R_NXDOMAIN;
+    r[3] = is_known ? 0 : R_NXDOMAIN;
     put16(r + 4, 1);
-    put16(r + 6, 0);
     put16(r + 8, 0);
-    put16(r + 10, 0);
     size_t len = qend;
-    char ipbuf[INET_ADDRSTRLEN];
-    const char *answer = rec ? "NODATA" : "NXDOMAIN";
-    if (rec && (qtype == T_A || qtype == T_ANY) && (qclass == C_IN || qclass == C_ANY)) {
+    unsigned an = 0, ar = 0;
+    bool tc = false;
+    char answer[2048] = "", item[MAX_NAME + 32];
+    if (is_known && class_ok && (qtype == T_A || qtype == T_ANY)) {
+        const record_t *rec = lookup_a(name);
+        if (rec) { /* 16 bytes: there is room after any question */
+            uint8_t *a = r + len;
+            put16(a, 0xc00c); /* the name: the question's */
+            put16(a + 2, T_A);
+            put16(a + 4, C_IN);
+            put32(a + 6, rec->ttl);
+            put16(a + 10, 4);
+            memcpy(a + 12, &rec->ip, 4);
+            len += 16;
+            an++;
+            inet_ntop(AF_INET, &rec->ip, item, sizeof(item));
+            list_add(answer, sizeof(answer), item);
+        }
+    }
+    /* the SRV answers' targets, for the additional section */
+    const record_t *tgt[MAX_RESP / 18 + 1];
+    size_t tgt_off[MAX_RESP / 18 + 1];
+    unsigned nt = 0;
+    if (is_known && class_ok && (qtype == T_SRV || qtype == T_ANY)) {
+        const table_t *t = source(name, T_SRV);
+        for (unsigned i = 0; i < t->n && !tc; i++) {
+            const record_t *s = &t->r[i];
+            if (s->type != T_SRV || strcmp(s->name, name)) continue;
+            uint8_t *a = r + len;
+            size_t nl = len + 18 < MAX_RESP ? put_name(a + 18, MAX_RESP - len - 18, s->target) : 0;
+            if (!nl) {
+                tc = true;
+                break;
+            }
+            put16(a, 0xc00c);
+            put16(a + 2, T_SRV);
+            put16(a + 4, C_IN);
+            put32(a + 6, s->ttl);
+            put16(a + 10, (unsigned)(6 + nl));
+            put16(a + 12, s->prio);
+            put16(a + 14, s->weight);
+            put16(a + 16, s->port);
+            if (s->target[0] && nt < sizeof(tgt) / sizeof(tgt[0])) {
+                tgt[nt] = s;
+                tgt_off[nt++] = len + 18;
+            }
+            len += 18 + nl;
+            an++;
+            snprintf(item, sizeof(item), "SRV:%u,%u,%u,%s", (unsigned)s->prio, (unsigned)s->weight,
+                     (unsigned)s->port, s->target[0] ? s->target : ".");
+            list_add(answer, sizeof(answer), item);
+        }
+    }
+    /* the targets' A records, each once, as many as fit; their names
+     * pointers to the targets in the answers */
+    for (unsigned k = 0; k < nt && len + 16 <= MAX_RESP; k++) {
+        bool seen = false;
+        for (unsigned j = 0; j < k && !seen; j++) seen = !strcmp(tgt[j]->target, tgt[k]->target);
+        const record_t *rec = seen ? NULL : lookup_a(tgt[k]->target);
+        if (!rec) continue;
         uint8_t *a = r + len;
-        put16(a, 0xc00c);    /* the name: the question's */
+        put16(a, (unsigned)(0xc000 | tgt_off[k]));
         put16(a + 2, T_A);
         put16(a + 4, C_IN);
         put32(a + 6, rec->ttl);
         put16(a + 10, 4);
         memcpy(a + 12, &rec->ip, 4);
         len += 16;
-        put16(r + 6, 1);
-        answer = inet_ntop(AF_INET, &rec->ip, ipbuf, sizeof(ipbuf));
+        ar++;
     }
-    log_line(src, "query name=%s type=%s from=%s:%u answer=%s\n", name[0] ? name : ".", type, answer);
+    if (tc) {
+        r[2] |= 0x02;
+        list_add(answer, sizeof(answer), "TC");
+    }
+    put16(r + 6, an);
+    put16(r + 10, ar);
+    log_line(src, "query name=%s type=%s from=%s:%u answer=%s\n", name[0] ? name : ".", type,
+             an ? answer : !is_known ? "NXDOMAIN" : tc ? "NODATA;TC" : "NODATA");
     respond(r, len, src);
 }
 
@@ -575,6 +775,47 @@ static bool skip_name(const uint8_t *p, size_t n, size_t *off)
     return true;
 }
 
+/* The name at *off into text (cap bytes; lower case kept as sent, bytes
+ * that are not printable or are dots as "?", "." for the root), *off past
+ * it. Compression pointers are followed, each one to an offset before the
+ * labels that led to it (so no loops), the name at most 255 bytes. */
+static bool read_name(const uint8_t *p, size_t n, size_t *off, char *text, size_t cap)
+{
+    size_t o = *off, end = 0, limit = *off, tl = 0, wire = 0;
+    bool jumped = false;
+    for (;;) {
+        if (o >= n) return false;
+        unsigned len = p[o];
+        if ((len & 0xc0) == 0xc0) {
+            if (o + 2 > n) return false;
+            size_t to = (size_t)(len & 0x3f) << 8 | p[o + 1];
+            if (to >= limit) return false;
+            if (!jumped) end = o + 2;
+            jumped = true;
+            limit = o = to;
+            continue;
+        }
+        if (len & 0xc0) return false;
+        if (len == 0) {
+            if (!jumped) end = o + 1;
+            break;
+        }
+        wire += 1 + len;
+        if (wire + 1 > 255 || o + 1 + len > n || tl + len + 2 > cap) return false;
+        if (tl) text[tl++] = '.';
+        for (unsigned k = 0; k < len; k++) {
+            unsigned char c = p[o + 1 + k];
+            text[tl++] = (char)(c > ' ' && c < 0x7f && c != '.' ? c : '?');
+        }
+        o += 1 + len;
+    }
+    if (cap < 2) return false;
+    if (!tl) text[tl++] = '.';
+    text[tl] = '\0';
+    *off = end;
+    return true;
+}
+
 static int client_socket(const struct sockaddr_in *server)
 {
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
@@ -687,19 +928,23 @@ static int run_query(const char *what, const struct sockaddr_in *server, bool ed
         uint32_t ttl = (uint32_t)get16(r + off + 4) << 16 | get16(r + off + 6);
         off += 10;
         if (off + rdlen > n) goto malformed;
-        char ip[INET6_ADDRSTRLEN];
+        char ip[INET6_ADDRSTRLEN], target[256];
+        size_t toff = off + 6;
         if (type == T_A && rdlen == 4) printf("%s ttl=%u\n", inet_ntop(AF_INET, r + off, ip, sizeof(ip)), ttl);
         else if (type == T_AAAA && rdlen == 16)
             printf("%s ttl=%u\n", inet_ntop(AF_INET6, r + off, ip, sizeof(ip)), ttl);
-        else printf("type=%u ttl=%u\n", type, ttl);
+        else if (type == T_SRV) {
+            /* the target within the RDATA, and the whole of it */
+            if (rdlen < 7 || !read_name(r, off + rdlen, &toff, target, sizeof(target)) || toff != off + rdlen)
+                goto malformed;
+            printf("%u %u %u %s ttl=%u\n", get16(r + off), get16(r + off + 2), get16(r + off + 4), target, ttl);
+        } else printf("type=%u ttl=%u\n", type, ttl);
         printed++;
         off += rdlen;
     }
-    if (!printed) {
-        printf("NODATA\n");
-        return 3;
-    }
-    return 0;
+    if (!printed) printf("NODATA\n");
+    if (r[2] & 0x02) printf("TC\n");
+    return printed ? 0 : 3;
 malformed:
     fprintf(stderr, "dnsd: the response does not parse\n");
     return 1;
@@ -758,6 +1003,8 @@ int main(int argc, char **argv)
             listen_at = val;
         } else if (!strcmp(a, "--record")) {
             if (!parse_record_flag(val)) return bad_flag(a, val);
+        } else if (!strcmp(a, "--srv")) {
+            if (!parse_srv_flag(val)) return bad_flag(a, val);
         } else if (!strcmp(a, "--records-file")) {
             cfg.records_file = val;
         } else if (!strcmp(a, "--ttl")) {
