@@ -3,7 +3,8 @@
 # server of --dns-server (build/tests/dnsd on loopback), without holding up
 # other calls while a slow answer is awaited; cached for the record's TTL
 # (a changed address is used once the TTL has passed, not before); a name
-# that does not resolve is skipped for the next destination.
+# that does not resolve is skipped for the next destination; a name with
+# no port goes by its SRV record (RFC 3263), else its A record and 5060.
 . "$(dirname "$0")/lib.sh"
 
 uas_start one --listen 127.0.0.1:0 || { bad "uas one"; finish; exit 1; }
@@ -12,8 +13,12 @@ uas_start two --listen "127.0.0.2:$PORT" || { bad "uas two on 127.0.0.2"; finish
 TWO_LOG=$UAS_LOG
 uas_start vm || { bad "uas vm"; finish; exit 1; }
 VM=$UAS_PORT VM_LOG=$UAS_LOG
-printf 'desk.clinic.test 127.0.0.1 2\n' >"$FD_RUN/records"
-dnsd_start ns --records-file "$FD_RUN/records" --delay-ms 300 || { bad "dnsd"; finish; exit 1; }
+uas_start five --listen 127.0.0.3:5060 || { bad "uas on 127.0.0.3:5060"; finish; exit 1; }
+FIVE_LOG=$UAS_LOG
+printf 'desk.clinic.test 127.0.0.1 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
+dnsd_start ns --records-file "$FD_RUN/records" --delay-ms 300 \
+    --srv "_sip._udp.srv.clinic.test=10,100,$PORT,desk.clinic.test" \
+    --srv "_sip._udp.srv.clinic.test=20,100,$VM,vm.clinic.test" || { bad "dnsd"; finish; exit 1; }
 
 export FD_CONFIG=$FD_RUN/dns.yaml
 cat >"$FD_CONFIG" <<EOF
@@ -28,6 +33,8 @@ groups:
           - {number: "15125550100", to: "sip:desk@desk.clinic.test:$PORT"}
           - {number: "15125550111", to: "sip:vm@127.0.0.1:$VM"}
           - "15125550122"
+          - {number: "15125550133", to: "sip:desk@srv.clinic.test"}
+          - {number: "15125550144", to: "sip:desk@nosrv.clinic.test"}
         default_skill: scheduling
         fallback: sip:vm@127.0.0.1:$VM
 EOF
@@ -58,7 +65,7 @@ check "it went to the address of the name" [ "$(got d1 "$ONE_LOG")" -ge 1 ]
 check "the name server was asked for an A record" has "$(cat "$DNSD_LOG")" 'name=desk\.clinic\.test type=1 .*answer=127\.0\.0\.1'
 
 # 2. cached for its TTL (2 s): a changed address is not used before
-printf 'desk.clinic.test 127.0.0.2 2\n' >"$FD_RUN/records"
+printf 'desk.clinic.test 127.0.0.2 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
 kill -HUP "$DNSD_PID"; sleep 0.1
 queries=$(grep -c 'name=desk\.clinic\.test' "$DNSD_LOG")
 o=$(inv d3 15125550100 | send --expect 3 --timeout-ms 2000 -)
@@ -71,6 +78,15 @@ check "after the TTL: asked again, the new address used" eval '[ "$(got d4 "$TWO
 o=$(inv d5 15125550122 | send --expect 3 --timeout-ms 3000 -)
 check "an unresolvable contact is skipped: the fallback answers ($(statuses "$o"))" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d5 "$VM_LOG")" -ge 1 ]'
 check "NXDOMAIN was the answer" has "$(cat "$DNSD_LOG")" 'name=nowhere\.clinic\.test type=1 .*answer=NXDOMAIN'
+
+# 5. no port in the URI: the SRV record's target and port (the lowest
+# priority), then the target's address; no SRV record: A and 5060
+o=$(inv d6 15125550133 | send --expect 3 --timeout-ms 3000 -)
+check "SRV: the priority-10 target's port, at its current address ($(status_set "$o"))" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d6 "$TWO_LOG")" -ge 1 ]'
+check "SRV: _sip._udp asked for" has "$(cat "$DNSD_LOG")" 'name=_sip\._udp\.srv\.clinic\.test type=33 '
+o=$(inv d7 15125550144 | send --expect 3 --timeout-ms 3000 -)
+check "no SRV record: the A record and port 5060" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d7 "$FIVE_LOG")" -ge 1 ]'
+check "no SRV record: asked for SRV, then A" eval 'has "$(cat "$DNSD_LOG")" "name=_sip\._udp\.nosrv\.clinic\.test type=33 .*answer=NXDOMAIN" && has "$(cat "$DNSD_LOG")" "name=nosrv\.clinic\.test type=1 "'
 
 # 4. health checks ping the name's current address
 up() { stack_http "$FD_ADMIN_PORT" /metrics | awk -v k="frontdesk_destination_up{destination=\"$1\"}" '$1 == k { print $2 }'; }
