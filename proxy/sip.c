@@ -272,6 +272,21 @@ static span_t span_of(const char *s)
     return s ? (span_t){ s, strlen(s) } : (span_t){ NULL, 0 };
 }
 
+/* RFC 3261 25.1: a header field name is a token. libosip2 takes any bytes
+ * before the colon; forward mode copies header fields as received, so a
+ * name the next hop reads differently than we do must not get through. */
+static bool is_token(span_t s)
+{
+    if (!s.len) return false;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c && strchr("-.!%*_+`'~", c))))
+            return false;
+    }
+    return true;
+}
+
 static sip_verdict_t bad(sip_req_t *r, int status, const char *why)
 {
     r->bad_status = status;
@@ -363,6 +378,8 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     scan_raw(r, option_header);
 
     if (len > SIP_MAX_MSG) return bad(r, 513, "Message Too Large");
+    for (unsigned i = 0; i < r->n_hdrs; i++)
+        if (!is_token(r->hdrs[i].name)) return bad(r, 400, "Bad header field name");
     if (!m->from || !m->from->url) return bad(r, 400, "Missing or bad From header");
     if (!m->to || !m->to->url) return bad(r, 400, "Missing or bad To header");
     if (!m->call_id || !r->call_id.len) return bad(r, 400, "Missing Call-ID header");

@@ -787,6 +787,35 @@ static void test_fuzz_via_name_folded(void **state)
     assert_true(via);
 }
 
+/* A header field name that is not a token ("V&a", "[wd", "@."): libosip2
+ * takes it, and forward mode would copy it to the next hop, which may read
+ * the line differently. A routed 400. */
+static void test_fuzz_header_name_not_token(void **state)
+{
+    static const char *names[] = { "V&a: P", "[wd: x", "@.: 2>", "Foo Bar: x", "\xbc: y" };
+    ctx_t *c = *state;
+
+    sip_verdict_t v = parse_fixture(c, CRASH "header_name_not_token.sip", NULL);
+    assert_int_equal(v, SIP_REQ_BAD);
+    assert_int_equal(c->r.bad_status, 400);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "%s\r\nMax-Forwards: 70", names[i]);
+        free(c->buf);
+        c->buf = load("invite.sip", &c->len);
+        subst(&c->buf, &c->len, "Max-Forwards: 70", line);
+        assert_int_equal(parse(c, NULL), SIP_REQ_BAD);
+        assert_int_equal(c->r.bad_status, 400);
+        assert_string_equal(c->r.why, "Bad header field name");
+        assert_reply4(c, "203.0.113.7", 40000);
+    }
+    /* every token character is fine */
+    free(c->buf);
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, "Max-Forwards: 70", "X-a.b!c%d*e_f+g`h'i~9: v\r\nMax-Forwards: 70");
+    assert_ok(parse(c, NULL));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
@@ -836,6 +865,7 @@ int main(void)
         T(test_fuzz_request_line_broken),
         T(test_version_not_supported),
         T(test_fuzz_via_name_folded),
+        T(test_fuzz_header_name_not_token),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
