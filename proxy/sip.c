@@ -208,7 +208,11 @@ static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srcl
         if (*end || v == 0 || v > 65535) return false;
         dport = (unsigned)v;
     }
-    if (rport || strcmp(via->host, ip) != 0) set_param(via, "received", ip);
+    /* a received= of the sender's own is overwritten even when sent-by is
+     * the source: forward mode relays responses to the received= */
+    osip_generic_param_t *rec = NULL;
+    osip_via_param_get_byname(via, "received", &rec);
+    if (rport || rec || strcmp(via->host, ip) != 0) set_param(via, "received", ip);
 
     memcpy(&r->reply_to, src, srclen);
     r->reply_len = srclen;

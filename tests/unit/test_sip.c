@@ -495,6 +495,21 @@ static void test_reply_ignores_received_in_request(void **state)
     assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;received=203.0.113.7;rport=40000");
 }
 
+/* The same with sent-by equal to the source and no rport: the sender's
+ * received= is still overwritten (forward mode relays responses to it). */
+static void test_reply_ignores_received_same_host(void **state)
+{
+    ctx_t *c = *state;
+
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, "branch=z9hG4bK776asdhds;rport",
+          "branch=z9hG4bK776asdhds;received=10.9.9.9");
+    src4(c, "192.0.2.10", 40000);
+    assert_ok(parse(c, NULL));
+    assert_reply4(c, "192.0.2.10", 5062);
+    assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;received=192.0.2.10");
+}
+
 static void test_tcp_via_is_dropped(void **state)
 {
     ctx_t *c = *state;
@@ -850,6 +865,7 @@ int main(void)
         T(test_reply_hostname),
         T(test_reply_other_ip),
         T(test_reply_ignores_received_in_request),
+        T(test_reply_ignores_received_same_host),
         T(test_tcp_via_is_dropped),
         T(test_reply_ipv6_rport),
         T(test_reply_ipv6_no_rport),
