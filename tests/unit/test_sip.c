@@ -831,6 +831,39 @@ static void test_fuzz_header_name_not_token(void **state)
     assert_ok(parse(c, NULL));
 }
 
+/* A top Via libosip2 takes but forward mode would split or read another
+ * way (a comma in the host, a stray quote in a parameter, an empty port
+ * next to rport, a parameter name that is not a token): never forwarded
+ * (dropped like a Via we cannot answer to, or a 400 when libosip2 gave up
+ * and the raw scan found a usable first value). Found by fuzzing the forward path
+ * (tests/fuzz/crashes/via_*.sip). */
+static void test_fuzz_via_not_well_formed(void **state)
+{
+    static const char *vias[] = {
+        "192.0.2.10,:5062;branch=z9hG4bK776asdhds;rport",
+        "192.0.2.10:5062;branch=z9hG4bK776asdhds;t=\"a;received=10.0.0.1",
+        "192.0.2.10:5062;bnc\"h=\"i;branch=z9hG4bK776asdhds",
+        "192.0.2.10:;rport=;branch=z9hG4bK776asdhds",
+        "192.0.2.10:5062;bra\xfb" "ch=z9hG4bK776asdhds;rport",
+    };
+    static const char *crashes[] = { CRASH "via_host_comma.sip", CRASH "via_stray_quote.sip",
+                                     CRASH "via_empty_port_rport.sip" };
+    ctx_t *c = *state;
+    for (size_t i = 0; i < sizeof(vias) / sizeof(vias[0]); i++) {
+        free(c->buf);
+        c->buf = load("invite.sip", &c->len);
+        subst(&c->buf, &c->len, "192.0.2.10:5062;branch=z9hG4bK776asdhds;rport", vias[i]);
+        assert_int_not_equal(parse(c, NULL), SIP_REQ_OK); /* dropped, or a 400 from the raw scan */
+    }
+    for (size_t i = 0; i < sizeof(crashes) / sizeof(crashes[0]); i++) /* not forwarded */
+        assert_int_not_equal(parse_fixture(c, crashes[i], NULL), SIP_REQ_OK);
+    /* a quoted parameter value, whole, is fine */
+    free(c->buf);
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, ";rport\r\n", ";x=\"a b\";rport\r\n");
+    assert_ok(parse(c, NULL));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
@@ -882,6 +915,7 @@ int main(void)
         T(test_version_not_supported),
         T(test_fuzz_via_name_folded),
         T(test_fuzz_header_name_not_token),
+        T(test_fuzz_via_not_well_formed),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
