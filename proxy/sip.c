@@ -175,6 +175,52 @@ static void set_param(osip_via_t *via, const char *name, const char *value)
  * received= (and fill rport=) so the client can tell. A received= already in
  * the request is overwritten, never followed: answers never go anywhere but
  * back to where the request came from. */
+/* RFC 3261 25.1: a header field name is a token. libosip2 takes any bytes
+ * before the colon; forward mode copies header fields as received, so a
+ * name the next hop reads differently than we do must not get through. */
+static bool is_token(span_t s)
+{
+    if (!s.len) return false;
+    for (size_t i = 0; i < s.len; i++) {
+        unsigned char c = (unsigned char)s.s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              (c && strchr("-.!%*_+`'~", c))))
+            return false;
+    }
+    return true;
+}
+
+/* A top Via forward mode can pass on and split again as we read it: a
+ * sent-by host of host-name or IP address characters only (no comma, no
+ * quote), a numeric port when there is one, and parameters with no stray
+ * double quote (a quoted value is whole). libosip2 takes more than that;
+ * the raw Via scans of fwd.c (values split on commas outside quotes) would
+ * then see other Vias than libosip2 did. */
+static bool via_well_formed(const osip_via_t *via)
+{
+    const char *h = via->host;
+    if (!h || !*h) return false;
+    for (; *h; h++)
+        if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+              *h == '-' || *h == '.' || *h == '_' || *h == ':'))
+            return false;
+    if (via->port) {
+        char *end;
+        unsigned long v = strtoul(via->port, &end, 10);
+        if (*end || end == via->port || via->port[0] < '0' || via->port[0] > '9' || v == 0 || v > 65535)
+            return false;
+    }
+    for (int i = 0; i < osip_list_size(&via->via_params); i++) {
+        const osip_generic_param_t *p = osip_list_get(&via->via_params, i);
+        if (!p || !p->gname || !is_token((span_t){ p->gname, strlen(p->gname) })) return false;
+        const char *v = p->gvalue;
+        if (!v || !strchr(v, '"')) continue;
+        size_t n = strlen(v);
+        if (n < 2 || v[0] != '"' || v[n - 1] != '"' || strchr(v + 1, '"') != v + n - 1) return false;
+    }
+    return true;
+}
+
 static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srclen)
 {
     char ip[INET6_ADDRSTRLEN], port[8];
@@ -195,6 +241,7 @@ static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srcl
     }
     if (!via || !via->host || !via->protocol || strcasecmp(via->protocol, "UDP") != 0)
         return false; /* we only serve UDP */
+    if (!via_well_formed(via)) return false;
 
     unsigned dport = 5060;
     osip_via_param_get_byname(via, "rport", &rport);
@@ -369,6 +416,8 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     scan_raw(r, option_header);
 
     if (len > SIP_MAX_MSG) return bad(r, 513, "Message Too Large");
+    for (unsigned i = 0; i < r->n_hdrs; i++)
+        if (!is_token(r->hdrs[i].name)) return bad(r, 400, "Bad header field name");
     if (!m->from || !m->from->url) return bad(r, 400, "Missing or bad From header");
     if (!m->to || !m->to->url) return bad(r, 400, "Missing or bad To header");
     if (!m->call_id || !r->call_id.len) return bad(r, 400, "Missing Call-ID header");

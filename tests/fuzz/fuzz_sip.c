@@ -19,6 +19,7 @@
  * Build and run: tests/fuzz/README.md.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -32,6 +33,7 @@
 #include "arena.h"
 #include "sip.h"
 #include "sipresp.h"
+#include "fwd.h"
 
 #include <osipparser2/osip_parser.h>
 
@@ -57,9 +59,15 @@ static bool g_debug;    /* FUZZ_DEBUG=1: print verdicts and answers */ /* FUZZ_S
 /* ---------------------------------------------------------------------- */
 /* Failure reporting                                                      */
 
+/* What the current checks are about, printed when one fails. */
+static const char *g_ctx;
+static size_t g_ctx_len;
+static void dump(const char *what, const char *p, size_t n);
+
 #define CHECK(cond, ...)                                                     \
     do {                                                                     \
         if (!(cond)) {                                                       \
+            if (g_ctx) dump("checking", g_ctx, g_ctx_len);                   \
             fprintf(stderr, "fuzz_sip: invariant failed at %s:%d: %s\n",     \
                     __FILE__, __LINE__, #cond);                              \
             fprintf(stderr, "fuzz_sip: " __VA_ARGS__);                       \
@@ -292,6 +300,380 @@ static void check_plan(const plan_t *p)
 }
 
 /* ---------------------------------------------------------------------- */
+/* Forward mode (proxy/fwd.c), as route.c uses it                         */
+
+static const fwd_self_t g_self4 = { "127.0.0.1", 5060 };
+static const fwd_self_t g_self6 = { "::1", 5060 };
+#define RETARGET "sip:alice@192.0.2.10:5070;transport=udp"
+
+/* fwd_uri_target() on any bytes: a host that is a C string of the right
+ * size, a port in range, and an address when (and only when) numeric. */
+static void check_target(const char *what, const char *p, size_t n)
+{
+    fwd_target_t t;
+    memset(&t, 0xa5, sizeof(t));
+    int rc = fwd_uri_target(p, n, &t);
+    CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM, "%s: fwd_uri_target returned %d", what, rc);
+    size_t hl = strnlen(t.host, sizeof(t.host));
+    CHECK(hl < sizeof(t.host), "%s: target host not NUL-terminated", what);
+    if (rc < 0) return;
+    CHECK(hl > 0, "%s: target without a host", what);
+    CHECK(t.port >= 1 && t.port <= 65535, "%s: target port %u", what, t.port);
+    if (t.numeric) {
+        if (t.addr.ss_family == AF_INET)
+            CHECK(t.addr_len == sizeof(struct sockaddr_in) &&
+                  ntohs(((struct sockaddr_in *)&t.addr)->sin_port) == t.port,
+                  "%s: IPv4 target address", what);
+        else
+            CHECK(t.addr.ss_family == AF_INET6 && t.addr_len == sizeof(struct sockaddr_in6) &&
+                  ntohs(((struct sockaddr_in6 *)&t.addr)->sin6_port) == t.port,
+                  "%s: target family %d", what, (int)t.addr.ss_family);
+    }
+    (void)fwd_uri_is_self(p, n, &g_self4);
+    (void)fwd_uri_is_self(p, n, &g_self6);
+}
+
+/* FUZZ_SEEDS=dir: write each forwarded request and the response built
+ * from it there (file name: what + FNV-1a of the bytes), to make seeds. */
+static const char *g_seeds;
+
+static void save_seed(const char *what, const char *p, size_t n)
+{
+    if (!g_seeds) return;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)p[i]) * 1099511628211ull;
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/%s-%016llx.sip", g_seeds, what, (unsigned long long)h);
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(p, 1, n, f);
+    fclose(f);
+}
+
+/* How many bytes at the start of <v> are in <set>. */
+static size_t strspn_n(span_t v, const char *set)
+{
+    size_t i = 0;
+    while (i < v.len && v.s[i] && strchr(set, v.s[i])) i++;
+    return i;
+}
+
+/* Header lines <i> of <a> and <j> of <b> have the same bytes. */
+static bool same_line(const sip_req_t *a, unsigned i, const sip_req_t *b, unsigned j)
+{
+    return a->hdrs[i].line.len == b->hdrs[j].line.len &&
+           memcmp(a->hdrs[i].line.s, b->hdrs[j].line.s, a->hdrs[i].line.len) == 0;
+}
+
+static void dump_req(const char *what, const char *p, size_t n)
+{
+    dump(what, p, n);
+}
+
+/* A response <p>/<n> that fwd_build_response() relayed as <out>/<on>:
+ * it parses as a response, has the same header lines but (the value of)
+ * our top Via, and the same body. Returns false when <p> itself is not a
+ * response with indexed headers (nothing to compare). */
+static void check_relayed(const sip_req_t *r, const char *out, size_t on)
+{
+    sip_req_t r2;
+    struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(5060) };
+    src.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    CHECK(on >= 4 && memcmp(out, r->raw, 8) == 0, "relayed response does not start as it did");
+    sip_verdict_t v = sip_parse(&r2, out, on, (struct sockaddr *)&src, sizeof(src), NULL);
+    if (v != SIP_REQ_RESPONSE) {
+        dump("response", r->raw, r->raw_len);
+        dump("relayed", out, on);
+    }
+    CHECK(v == SIP_REQ_RESPONSE, "relayed response parses as verdict %d", (int)v);
+    /* the header lines, in order, without our Via value */
+    unsigned top = r->n_hdrs;
+    for (unsigned i = 0; i < r->n_hdrs && top == r->n_hdrs; i++) {
+        /* the first Via line with a value (an empty one is no Via) */
+        span_t v = r->hdrs[i].value;
+        if (sip_hdr_is(&r->hdrs[i], "Via", 'v') && v.len > strspn_n(v, ", \t\r\n")) top = i;
+    }
+    CHECK(top < r->n_hdrs, "relayed a response without a Via");
+    bool dropped = r2.n_hdrs + 1 == r->n_hdrs;
+    if (!(dropped || r2.n_hdrs == r->n_hdrs)) {
+        dump("response", r->raw, r->raw_len);
+        dump("relayed", out, on);
+    }
+    CHECK(dropped || r2.n_hdrs == r->n_hdrs, "relayed response has %u header lines, had %u",
+          r2.n_hdrs, r->n_hdrs);
+    for (unsigned i = 0, j = 0; i < r->n_hdrs; i++) {
+        if (i == top) {
+            if (!dropped) {
+                CHECK(sip_hdr_is(&r2.hdrs[j], "Via", 'v'), "top Via line lost its name");
+                j++;
+            }
+            continue;
+        }
+        if (!same_line(r, i, &r2, j)) {
+            dump("response", r->raw, r->raw_len);
+            dump("relayed", out, on);
+        }
+        CHECK(same_line(r, i, &r2, j), "relayed header line %u differs", i);
+        j++;
+    }
+    size_t bl = r->raw_len - r->body_off, bl2 = on - r2.body_off;
+    if (!(r->body_off <= r->raw_len && bl == bl2 && memcmp(r->raw + r->body_off, out + r2.body_off, bl) == 0)) {
+        dump("response", r->raw, r->raw_len);
+        dump("relayed", out, on);
+    }
+    CHECK(r->body_off <= r->raw_len && bl == bl2 &&
+          memcmp(r->raw + r->body_off, out + r2.body_off, bl) == 0,
+          "relayed body differs (%zu bytes at %zu, was %zu at %zu)", bl2, r2.body_off, bl,
+          r->body_off);
+    sip_req_free(&r2);
+}
+
+/* fwd_build_response() as relay_response() calls it, for a response <r>;
+ * the destination when relayed (<to>), or the error. */
+static int fwd_response(const sip_req_t *r, const fwd_self_t *self, struct sockaddr_storage *to,
+                        socklen_t *tolen)
+{
+    char out[TX_MAX];
+    *tolen = 0;
+    int n = fwd_build_response(r, self, out, sizeof(out), to, tolen);
+    CHECK(n >= 0 || n == -ENOENT || n == -EINVAL || n == -ENOSPC, "fwd_build_response: %d", n);
+    if (n < 0) return n;
+    CHECK((size_t)n <= sizeof(out), "fwd_build_response: %d bytes", n);
+    if (to->ss_family == AF_INET)
+        CHECK(*tolen == sizeof(struct sockaddr_in) && ((struct sockaddr_in *)to)->sin_port != 0,
+              "relay to IPv4 port 0 or bad length");
+    else
+        CHECK(to->ss_family == AF_INET6 && *tolen == sizeof(struct sockaddr_in6) &&
+              ((struct sockaddr_in6 *)to)->sin6_port != 0, "relay to family %d", (int)to->ss_family);
+    /* exact capacity, one byte short */
+    char *o2 = malloc((size_t)n + 1);
+    struct sockaddr_storage to2;
+    socklen_t tl2;
+    CHECK(fwd_build_response(r, self, o2, (size_t)n, &to2, &tl2) == n && memcmp(o2, out, (size_t)n) == 0,
+          "relayed response not reproducible at cap=len");
+    if (n > 0)
+        CHECK(fwd_build_response(r, self, o2, (size_t)n - 1, &to2, &tl2) == -ENOSPC,
+              "relayed response fits one byte short");
+    free(o2);
+    check_relayed(r, out, (size_t)n);
+    return n;
+}
+
+static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family) return false;
+    if (a->ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+        return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+}
+
+/* The Max-Forwards value of the forwarded request <p>/<n>: exactly one
+ * Max-Forwards header, its value. */
+static long forwarded_mf(const char *p, size_t n)
+{
+    size_t pos = 0, count = 0;
+    long v = -1;
+    sip_hdr_t h;
+    while (sip_next_header(p, n, &pos, &h))
+        if (sip_hdr_is(&h, "Max-Forwards", '\0')) {
+            count++;
+            char tmp[16];
+            size_t l = h.value.len < sizeof(tmp) - 1 ? h.value.len : sizeof(tmp) - 1;
+            memcpy(tmp, h.value.s, l);
+            tmp[l] = '\0';
+            v = strtol(tmp, NULL, 10);
+        }
+    CHECK(count == 1, "forwarded request has %zu Max-Forwards headers", count);
+    return v;
+}
+
+/* The forwarded request <p>/<n> (fwd_build_request() of <r> with <ruri>
+ * and <f>): it is a request the next hop can parse, its top Via is ours
+ * with fwd_branch(), the loop check sees it come back, and a response to
+ * it relayed by us goes back where <r>'s answers go. */
+static void check_forwarded(const sip_req_t *r, const char *ruri, const fwd_self_t *self,
+                            const fwd_flags_t *f, const char *p, size_t n)
+{
+    char want[512], branch[FWD_BRANCH_MAX];
+
+    g_ctx = p, g_ctx_len = n;
+    /* request line */
+    size_t e = 0;
+    while (e < n && p[e] != '\r' && p[e] != '\n') e++;
+    CHECK(e + 2 <= n && p[e] == '\r' && p[e + 1] == '\n', "forwarded request line not CRLF-terminated");
+    if (ruri) {
+        int wl = snprintf(want, sizeof(want), "%.*s %s SIP/2.0", (int)r->method_name.len,
+                          r->method_name.s, ruri);
+        CHECK((size_t)wl == e && memcmp(p, want, e) == 0, "forwarded request line");
+    } else {
+        span_t u = fwd_request_uri(r);
+        CHECK(u.s && memmem(p, e, u.s, u.len) != NULL, "forwarded request line lost the Request-URI");
+    }
+    /* our Via first */
+    fwd_branch(r, self, branch);
+    bool v6 = strchr(self->host, ':') != NULL;
+    int wl = snprintf(want, sizeof(want), "Via: SIP/2.0/UDP %s%s%s:%u;branch=%s;rport\r\n",
+                      v6 ? "[" : "", self->host, v6 ? "]" : "", self->port, branch);
+    CHECK(n - e - 2 >= (size_t)wl && memcmp(p + e + 2, want, (size_t)wl) == 0, "our Via is not first");
+    if (f && f->record_route) {
+        wl = snprintf(want, sizeof(want), "Record-Route: <sip:%s%s%s:%u;lr>\r\n", v6 ? "[" : "",
+                      self->host, v6 ? "]" : "", self->port);
+        CHECK(memmem(p, n, want, (size_t)wl) != NULL, "no Record-Route of ours");
+    }
+    /* header section, then <r>'s body as it was */
+    size_t bl = r->raw_len - r->body_off;
+    CHECK(r->body_off <= r->raw_len && n >= bl + 4 && memcmp(p + n - bl, r->raw + r->body_off, bl) == 0,
+          "forwarded body differs");
+    const char *eoh = memmem(p, n - bl, "\r\n\r\n", 4);
+    if (!(eoh && (size_t)(eoh - p) + 4 == n - bl)) dump_req("forwarded", p, n);
+    CHECK(eoh && (size_t)(eoh - p) + 4 == n - bl, "forwarded header section does not end before the body");
+    check_header_lines("forwarded", p + e + 2, n - bl - 2 - (e + 2), false);
+    long mf = forwarded_mf(p, n - bl);
+    if (r->max_forwards > 0) CHECK(mf == r->max_forwards - 1, "Max-Forwards %ld, was %d", mf, r->max_forwards);
+
+    /* the next hop parses it (from us) */
+    sip_req_t r2;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    memset(&ss, 0, sizeof(ss));
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_addr = in6addr_loopback;
+        s6->sin6_port = htons((uint16_t)self->port);
+        sl = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        inet_pton(AF_INET, self->host, &s4->sin_addr);
+        s4->sin_port = htons((uint16_t)self->port);
+        sl = sizeof(*s4);
+    }
+    save_seed("fwd", p, n);
+    sip_verdict_t v = sip_parse(&r2, p, n, (struct sockaddr *)&ss, sl, NULL);
+    bool too_big = n > SIP_MAX_MSG || r->n_hdrs + 2 > SIP_MAX_HDRS;
+    if (!(v == SIP_REQ_OK || (too_big && v == SIP_REQ_BAD))) {
+        dump("request", r->raw, r->raw_len);
+        dump("forwarded", p, n);
+    }
+    CHECK(v == SIP_REQ_OK || (too_big && v == SIP_REQ_BAD), "forwarded request parses as verdict %d (%s)",
+          (int)v, r2.why ? r2.why : "");
+    if (v == SIP_REQ_OK) {
+        CHECK(r2.method == r->method && r2.call_id.len == r->call_id.len &&
+              memcmp(r2.call_id.s, r->call_id.s, r->call_id.len) == 0, "forwarded method or Call-ID");
+        CHECK(r2.branch.len == strlen(branch) && memcmp(r2.branch.s, branch, r2.branch.len) == 0,
+              "forwarded top branch is not ours");
+        if (r->max_forwards > 0) CHECK(r2.max_forwards == r->max_forwards - 1, "forwarded Max-Forwards");
+        if (!fwd_is_loop(&r2, self)) {
+            dump("request", r->raw, r->raw_len);
+            dump("forwarded", p, n);
+        }
+        CHECK(fwd_is_loop(&r2, self), "the forwarded request coming back is not seen as a loop");
+
+        /* a response to it, with its header section (as a UAS copies the
+         * Vias): relayed back to where <r>'s answers go */
+        static char resp[TX_MAX + 64];
+        static const char sl200[] = "SIP/2.0 200 OK\r\n";
+        size_t hs = n - bl - (e + 2); /* headers + empty line */
+        if (sizeof(sl200) - 1 + hs <= sizeof(resp)) {
+            memcpy(resp, sl200, sizeof(sl200) - 1);
+            memcpy(resp + sizeof(sl200) - 1, p + e + 2, hs);
+            size_t rn = sizeof(sl200) - 1 + hs;
+            save_seed("resp", resp, rn);
+            sip_req_t r3;
+            CHECK(sip_parse(&r3, resp, rn, (struct sockaddr *)&ss, sl, NULL) == SIP_REQ_RESPONSE,
+                  "response to the forwarded request");
+            struct sockaddr_storage to;
+            socklen_t tolen;
+            int rc = fwd_response(&r3, self, &to, &tolen);
+            if (rc == -ENOSPC) {
+                /* too large to relay: fine */
+            } else {
+                if (rc < 0) dump("response", resp, rn);
+                CHECK(rc >= 0, "response to the forwarded request not relayed: %d", rc);
+                CHECK(tolen == r->reply_len && same_addr(&to, &r->reply_to),
+                      "response relayed elsewhere than the request's answers go");
+            }
+            sip_req_free(&r3);
+        }
+    }
+    sip_req_free(&r2);
+    g_ctx = NULL;
+}
+
+/* fwd_build_tail() and fwd_build_request() with <ruri> and <f>: errors
+ * as documented, exact-capacity reproducible, -ENOSPC one byte short. */
+static void fwd_request(const sip_req_t *r, const char *ruri, const fwd_self_t *self, const fwd_flags_t *f)
+{
+    static char out[TX_MAX], tail[TX_MAX];
+
+    int tl = fwd_build_tail(r, self, f, tail, sizeof(tail));
+    int n = fwd_build_request(r, ruri, self, f, out, sizeof(out));
+    if (r->max_forwards == 0) {
+        CHECK(tl == -EINVAL && n == -EINVAL, "Max-Forwards 0 forwarded (%d, %d)", tl, n);
+        return;
+    }
+    CHECK(tl >= 0 || tl == -ENOSPC, "fwd_build_tail: %d", tl);
+    CHECK(n >= 0 || n == -ENOSPC, "fwd_build_request: %d", n);
+    if (tl >= 0) {
+        char *t2 = malloc((size_t)tl + 1);
+        CHECK(fwd_build_tail(r, self, f, t2, (size_t)tl) == tl && memcmp(t2, tail, (size_t)tl) == 0,
+              "tail not reproducible at cap=len");
+        CHECK(fwd_build_tail(r, self, f, t2, (size_t)tl - 1) == -ENOSPC, "tail fits one byte short");
+        free(t2);
+    }
+    if (n < 0) return;
+    CHECK(tl >= 0 && (size_t)tl < (size_t)n && memcmp(out + n - tl, tail, (size_t)tl) == 0,
+          "request is not its request line + the tail");
+    char *o2 = malloc((size_t)n + 1);
+    CHECK(fwd_build_request(r, ruri, self, f, o2, (size_t)n) == n && memcmp(o2, out, (size_t)n) == 0,
+          "request not reproducible at cap=len");
+    CHECK(fwd_build_request(r, ruri, self, f, o2, (size_t)n - 1) == -ENOSPC,
+          "request fits one byte short");
+    free(o2);
+    check_forwarded(r, ruri, self, f, out, (size_t)n);
+}
+
+/* Everything route.c's forward mode does with a request <r> (SIP_REQ_OK). */
+static void fwd_request_all(const sip_req_t *r, const fwd_self_t *self, const char *fallback)
+{
+    (void)fwd_is_loop(r, self);
+
+    span_t ru = fwd_request_uri(r);
+    CHECK(ru.s != NULL && ru.len > 0, "no Request-URI in a request");
+    check_raw_span("fwd_request_uri", ru);
+    check_target("Request-URI", ru.s, ru.len);
+
+    span_t next = { NULL, 0 };
+    if (fwd_route_is_self(r, self, &next)) {
+        check_raw_span("route next", next);
+        CHECK(next.len > 0, "route next empty");
+        check_target("route next", next.s, next.len);
+    } else {
+        CHECK(next.s == NULL, "fwd_route_is_self false but set next");
+    }
+    (void)fwd_ruri_is_self(r, self);
+
+    char b1[FWD_BRANCH_MAX], b2[FWD_BRANCH_MAX];
+    fwd_branch(r, self, b1);
+    fwd_branch(r, self, b2);
+    CHECK(strlen(b1) == strlen(FWD_BRANCH_PREFIX) + 16 && strcmp(b1, b2) == 0 &&
+          strncmp(b1, FWD_BRANCH_PREFIX, strlen(FWD_BRANCH_PREFIX)) == 0, "fwd_branch");
+
+    static const fwd_flags_t flags[4] = { { false, false }, { true, false }, { false, true }, { true, true } };
+    for (int i = 0; i < 4; i++) {
+        fwd_request(r, NULL, self, &flags[i]);
+        fwd_request(r, RETARGET, self, &flags[i]);
+    }
+    fwd_request(r, NULL, self, NULL);
+    if (fallback) fwd_request(r, fallback, self, &flags[1]);
+}
+
+/* ---------------------------------------------------------------------- */
 /* One datagram                                                           */
 
 /* Build the head and the answer as route.c's answer() does, checking them;
@@ -425,6 +807,9 @@ static void one(const uint8_t *data, size_t size, bool v6)
         CHECK(rules_eval(g_rules, &rq, 0, &plan) == 0, "rules_eval");
         check_plan(&plan);
 
+        /* forward mode, on the socket of the source's family */
+        fwd_request_all(&r, v6 ? &g_self6 : &g_self4, plan.fallback);
+
         if (r.max_forwards == 0 && r.method != SIP_OPTIONS) {
             build_and_check(&r, ip, 483, NULL, NULL, 0);
         } else {
@@ -465,6 +850,16 @@ static void one(const uint8_t *data, size_t size, bool v6)
         }
     }
 
+    if (v == SIP_REQ_RESPONSE) {
+        /* relay_response(), on either socket */
+        /* r.msg is NULL unless libosip2 saw a response the raw check did
+         * not ("sip/2.0 ..."): fwd_build_response() does not use it */
+        struct sockaddr_storage to;
+        socklen_t tolen;
+        (void)fwd_response(&r, &g_self4, &to, &tolen);
+        (void)fwd_response(&r, &g_self6, &to, &tolen);
+    }
+
     sip_req_free(&r);
     CHECK(r.msg == NULL && r.top_via == NULL, "sip_req_free left pointers");
 }
@@ -482,6 +877,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (!path) path = FUZZ_RULES_PATH;
 
     g_debug = getenv("FUZZ_DEBUG") != NULL;
+    g_seeds = getenv("FUZZ_SEEDS");
     /* FUZZ_ARENA=1: libosip2 on the per-thread arena, as in the daemon (ASan
      * then sees a stray free() of arena memory, but not overruns inside it) */
     g_arena = getenv("FUZZ_ARENA") != NULL;
@@ -511,6 +907,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     g_buf = (const char *)data;
     g_len = size;
     fuzz_headers((const char *)data, size);
+    check_target("input", (const char *)data, size);
     one(data, size, size % 3 == 0);
     if (g_arena) arena_reset();
     return 0;

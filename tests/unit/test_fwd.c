@@ -299,6 +299,41 @@ static void test_spiral(void **state)
     assert_true(fwd_is_loop(&c->r, &self)); /* the very same request: a loop */
 }
 
+/* A response to a request we forwarded goes back where the request came
+ * from, even when the sender wrote a received= of its own in a Via whose
+ * sent-by is its address (no rport): found by fuzzing
+ * (tests/fuzz/crashes/received_in_request_same_host.sip). */
+static void test_response_ignores_senders_received(void **state)
+{
+    ctx_t *c = *state;
+    char msg[sizeof(invite) + 64], fwd[4096], resp[4096], out[4096];
+    snprintf(msg, sizeof(msg), "%s", invite);
+    char *p = strstr(msg, ";rport\r\n");
+    memcpy(p, ";received=192.0.2.99\r\n", strlen(";received=192.0.2.99\r\n"));
+    strcpy(p + strlen(";received=192.0.2.99\r\n"), strstr(invite, "Max-Forwards"));
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    int n = fwd_build_request(&c->r, NULL, &self, NULL, fwd, sizeof(fwd));
+    assert_true(n > 0);
+    fwd[n] = '\0';
+    /* the downstream answers with the forwarded request's headers */
+    char *hdrs = strstr(fwd, "\r\n") + 2, *eoh = strstr(fwd, "\r\n\r\n");
+    int rl = snprintf(resp, sizeof(resp), "SIP/2.0 180 Ringing\r\n%.*s\r\n\r\n",
+                      (int)(eoh - hdrs), hdrs);
+    struct sockaddr_storage to;
+    socklen_t tl = 0;
+    if (c->parsed) sip_req_free(&c->r);
+    struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(5060) };
+    inet_pton(AF_INET, "203.0.113.50", &src.sin_addr);
+    assert_int_equal(sip_parse(&c->r, resp, (size_t)rl, (struct sockaddr *)&src, sizeof(src), NULL),
+                     SIP_REQ_RESPONSE);
+    assert_true(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl) > 0);
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&to;
+    char ip[32];
+    inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+    assert_string_equal(ip, "198.51.100.7");
+    assert_int_equal(ntohs(s4->sin_port), 5062);
+}
+
 /* The sender's Via gets the received= and rport= it was read with, so
  * the answers find their way back without DNS (RFC 3261 18.2.1, RFC
  * 3581); Record-Route names us with lr. */
@@ -401,6 +436,7 @@ int main(void)
         T(test_loop),
         T(test_response),
         T(test_sender_via_and_record_route),
+        T(test_response_ignores_senders_received),
         T(test_route),
         T(test_targets),
         T(test_spiral),

@@ -448,21 +448,6 @@ static void test_reply_no_rport_same_host(void **state)
     assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKnorport");
 }
 
-/* A received= written by the sender is replaced with the address the
- * request came from: forward mode passes this Via on, and answers must not
- * go where the sender chose. */
-static void test_reply_sender_received_replaced(void **state)
-{
-    ctx_t *c = *state;
-
-    src4(c, "192.0.2.10", 40000);
-    c->buf = load("via_no_rport.sip", &c->len);
-    subst(&c->buf, &c->len, "branch=z9hG4bKnorport", "received=203.0.113.99;branch=z9hG4bKnorport");
-    assert_ok(parse(c, NULL));
-    assert_reply4(c, "192.0.2.10", 5070);
-    assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5070;received=192.0.2.10;branch=z9hG4bKnorport");
-}
-
 /* A response with more header fields than we index: dropped, not relayed
  * half read. */
 static void test_response_too_many_headers(void **state)
@@ -520,6 +505,21 @@ static void test_reply_ignores_received_in_request(void **state)
     assert_ok(parse(c, NULL));
     assert_reply4(c, "203.0.113.7", 40000);
     assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;received=203.0.113.7;rport=40000");
+}
+
+/* The same with sent-by equal to the source and no rport: the sender's
+ * received= is still overwritten (forward mode relays responses to it). */
+static void test_reply_ignores_received_same_host(void **state)
+{
+    ctx_t *c = *state;
+
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, "branch=z9hG4bK776asdhds;rport",
+          "branch=z9hG4bK776asdhds;received=10.9.9.9");
+    src4(c, "192.0.2.10", 40000);
+    assert_ok(parse(c, NULL));
+    assert_reply4(c, "192.0.2.10", 5062);
+    assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;received=192.0.2.10");
 }
 
 static void test_tcp_via_is_dropped(void **state)
@@ -814,6 +814,68 @@ static void test_fuzz_via_name_folded(void **state)
     assert_true(via);
 }
 
+/* A header field name that is not a token ("V&a", "[wd", "@."): libosip2
+ * takes it, and forward mode would copy it to the next hop, which may read
+ * the line differently. A routed 400. */
+static void test_fuzz_header_name_not_token(void **state)
+{
+    static const char *names[] = { "V&a: P", "[wd: x", "@.: 2>", "Foo Bar: x", "\xbc: y" };
+    ctx_t *c = *state;
+
+    sip_verdict_t v = parse_fixture(c, CRASH "header_name_not_token.sip", NULL);
+    assert_int_equal(v, SIP_REQ_BAD);
+    assert_int_equal(c->r.bad_status, 400);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        char line[64];
+        snprintf(line, sizeof(line), "%s\r\nMax-Forwards: 70", names[i]);
+        free(c->buf);
+        c->buf = load("invite.sip", &c->len);
+        subst(&c->buf, &c->len, "Max-Forwards: 70", line);
+        assert_int_equal(parse(c, NULL), SIP_REQ_BAD);
+        assert_int_equal(c->r.bad_status, 400);
+        assert_string_equal(c->r.why, "Bad header field name");
+        assert_reply4(c, "203.0.113.7", 40000);
+    }
+    /* every token character is fine */
+    free(c->buf);
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, "Max-Forwards: 70", "X-a.b!c%d*e_f+g`h'i~9: v\r\nMax-Forwards: 70");
+    assert_ok(parse(c, NULL));
+}
+
+/* A top Via libosip2 takes but forward mode would split or read another
+ * way (a comma in the host, a stray quote in a parameter, an empty port
+ * next to rport, a parameter name that is not a token): never forwarded
+ * (dropped like a Via we cannot answer to, or a 400 when libosip2 gave up
+ * and the raw scan found a usable first value). Found by fuzzing the forward path
+ * (tests/fuzz/crashes/via_*.sip). */
+static void test_fuzz_via_not_well_formed(void **state)
+{
+    static const char *vias[] = {
+        "192.0.2.10,:5062;branch=z9hG4bK776asdhds;rport",
+        "192.0.2.10:5062;branch=z9hG4bK776asdhds;t=\"a;received=10.0.0.1",
+        "192.0.2.10:5062;bnc\"h=\"i;branch=z9hG4bK776asdhds",
+        "192.0.2.10:;rport=;branch=z9hG4bK776asdhds",
+        "192.0.2.10:5062;bra\xfb" "ch=z9hG4bK776asdhds;rport",
+    };
+    static const char *crashes[] = { CRASH "via_host_comma.sip", CRASH "via_stray_quote.sip",
+                                     CRASH "via_empty_port_rport.sip" };
+    ctx_t *c = *state;
+    for (size_t i = 0; i < sizeof(vias) / sizeof(vias[0]); i++) {
+        free(c->buf);
+        c->buf = load("invite.sip", &c->len);
+        subst(&c->buf, &c->len, "192.0.2.10:5062;branch=z9hG4bK776asdhds;rport", vias[i]);
+        assert_int_not_equal(parse(c, NULL), SIP_REQ_OK); /* dropped, or a 400 from the raw scan */
+    }
+    for (size_t i = 0; i < sizeof(crashes) / sizeof(crashes[0]); i++) /* not forwarded */
+        assert_int_not_equal(parse_fixture(c, crashes[i], NULL), SIP_REQ_OK);
+    /* a quoted parameter value, whole, is fine */
+    free(c->buf);
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, ";rport\r\n", ";x=\"a b\";rport\r\n");
+    assert_ok(parse(c, NULL));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
@@ -845,11 +907,11 @@ int main(void)
         T(test_reply_rport_same_host),
         T(test_reply_no_rport_same_host),
         T(test_reply_no_rport_default_port),
-        T(test_reply_sender_received_replaced),
         T(test_response_too_many_headers),
         T(test_reply_hostname),
         T(test_reply_other_ip),
         T(test_reply_ignores_received_in_request),
+        T(test_reply_ignores_received_same_host),
         T(test_tcp_via_is_dropped),
         T(test_reply_ipv6_rport),
         T(test_reply_ipv6_no_rport),
@@ -865,6 +927,8 @@ int main(void)
         T(test_fuzz_request_line_broken),
         T(test_version_not_supported),
         T(test_fuzz_via_name_folded),
+        T(test_fuzz_header_name_not_token),
+        T(test_fuzz_via_not_well_formed),
     };
 #undef T
     return cmocka_run_group_tests(tests, group_setup, NULL);
