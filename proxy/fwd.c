@@ -287,6 +287,18 @@ void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_
 /* Each Via of ours is checked against the branch we would have computed
  * from the Via right below it: the same request come back (a loop) gives
  * the same branch (RFC 3261 16.3 item 4, 16.6 item 8). */
+bool fwd_vias_ok(const sip_req_t *r)
+{
+    via_it_t it = { 0 };
+    via_fields_t f;
+    unsigned n = 0;
+    while (via_next(r, &it)) {
+        if (!via_fields(it.value, &f)) return false;
+        n++;
+    }
+    return n > 0;
+}
+
 /* Does any Via header mention our host? (Cheap: most requests have never
  * been here, and then no Via needs parsing.) */
 static bool vias_mention(const sip_req_t *r, const fwd_self_t *self)

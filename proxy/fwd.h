@@ -43,6 +43,12 @@ typedef struct {
  * Call-ID, CSeq and next Via. */
 void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_MAX]);
 
+/* Does every Via value of <r> read the same way to us as to libosip2 (a
+ * host, a port, parameters)? A request whose Vias we would split or read
+ * otherwise than the next hop does is not forwarded (400): the loop check
+ * and the way back of its answers depend on them. */
+bool fwd_vias_ok(const sip_req_t *r);
+
 /* Loop detection (RFC 3261 16.3 item 4): does <r> carry a Via of ours
  * whose branch is the one we compute from the Via right below it, i.e. has
  * this very request passed through us already? Then answer 482. */

@@ -420,6 +420,12 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
         answer(w, fd, r, 500, NULL, NULL);
         return;
     }
+    if (c->forward && !fwd_vias_ok(r)) {
+        METRIC_INC(&w->m, bad_requests);
+        answer(w, fd, r, 400, "Bad Via", NULL);
+        free(c);
+        return;
+    }
     if (c->forward && fwd_is_loop(r, self_of(w, fd))) {
         METRIC_INC(&w->m, loops);
         answer(w, fd, r, 482, NULL, NULL);
@@ -479,6 +485,11 @@ static void forward_direct(worker_t *w, int fd, const sip_req_t *r, span_t next,
     char out[WORKER_TX_MAX];
     bool ack = r->method == SIP_ACK;
 
+    if (!fwd_vias_ok(r)) {
+        METRIC_INC(&w->m, bad_requests);
+        if (!ack) answer(w, fd, r, 400, "Bad Via", NULL);
+        return;
+    }
     if (fwd_is_loop(r, self)) {
         METRIC_INC(&w->m, loops);
         if (!ack) answer(w, fd, r, 482, NULL, NULL);

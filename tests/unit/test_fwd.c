@@ -426,6 +426,22 @@ static void test_targets(void **state)
     assert_true(fwd_uri_is_self(u, strlen(u), &v6));
 }
 
+/* A Via value we cannot read (here a second value on a line, without a
+ * host): not forwarded. */
+static void test_vias_ok(void **state)
+{
+    ctx_t *c = *state;
+    char msg[sizeof(invite) + 128];
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    assert_true(fwd_vias_ok(&c->r));
+    const char *v = strstr(invite, "Max-Forwards");
+    snprintf(msg, sizeof(msg), "%.*sVia: SIP/2.0/UDP 198.51.100.9;branch=z9hG4bKx, SIP/2.0/UDP ;branch=y\r\n%s",
+             (int)(v - invite), invite, v);
+    /* libosip2 refuses the message, or we refuse to forward it */
+    sip_verdict_t got = parse(c, msg);
+    assert_true(got != SIP_REQ_OK || !fwd_vias_ok(&c->r));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -440,6 +456,7 @@ int main(void)
         T(test_route),
         T(test_targets),
         T(test_spiral),
+        T(test_vias_ok),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
