@@ -557,6 +557,16 @@ void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
 {
     sip_req_t r;
 
+    /* redirect mode: an ACK is only counted, and a third of what a caller
+     * sends; the raw header index is enough for that */
+    if (!w->forwarding && len >= 4 && memcmp(buf, "ACK ", 4) == 0) {
+        if (sip_parse_ack(&r, buf, len)) {
+            if (sip_is_ack_for_us(&r)) METRIC_INC(&w->m, acks_absorbed);
+            else METRIC_INC(&w->m, acks_other);
+            goto out;
+        }
+        sip_req_free(&r);
+    }
     switch (sip_parse(&r, buf, len, src, srclen, w->option_header)) {
     case SIP_REQ_DROP:
         METRIC_INC(&w->m, dropped);

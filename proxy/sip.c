@@ -184,7 +184,8 @@ static bool is_token(span_t s)
     for (size_t i = 0; i < s.len; i++) {
         unsigned char c = (unsigned char)s.s[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              (c && strchr("-.!%*_+`'~", c))))
+              c == '-' || c == '.' || c == '!' || c == '%' || c == '*' || c == '_' || c == '+' ||
+              c == '`' || c == '\'' || c == '~'))
             return false;
     }
     return true;
@@ -443,6 +444,24 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br)
         r->branch = span_of(br->gvalue);
     return SIP_REQ_OK;
+}
+
+bool sip_parse_ack(sip_req_t *r, const char *buf, size_t len)
+{
+    memset(r, 0, sizeof(*r));
+    r->raw = buf;
+    r->raw_len = len;
+    r->max_forwards = -1;
+    if (len < 4 || memcmp(buf, "ACK ", 4) != 0 || index_headers(r) < 0) return false;
+    scan_raw(r, NULL);
+    r->top_via = raw_top_via(r);
+    r->own_via = true;
+    if (!r->top_via) return false;
+    osip_generic_param_t *br = NULL;
+    if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br) r->branch = span_of(br->gvalue);
+    r->method = SIP_ACK;
+    r->method_name = (span_t){ buf, 3 };
+    return true;
 }
 
 void sip_req_free(sip_req_t *r)

@@ -86,6 +86,13 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
 
 void sip_req_free(sip_req_t *r);
 
+/* Redirect mode's ACK: never answered nor routed, only told apart (ours
+ * or not, sip_is_ack_for_us()). When <buf> is an ACK, fills <r> from the
+ * raw header index and its top Via alone (Call-ID, tags, branch; no
+ * libosip2 message) and returns true; else false. Call sip_req_free()
+ * either way. */
+bool sip_parse_ack(sip_req_t *r, const char *buf, size_t len);
+
 /* ---- raw header access (shared with sipresp.c) ---- */
 
 
