@@ -269,6 +269,23 @@ static void branch_head(const fwd_self_t *self, span_t below, span_t callid, spa
     }
 }
 
+/* The token of our Record-Route for a dialog: 16 hex of a keyed hash of
+ * its Call-ID, which every request of the dialog carries. */
+static void rr_token(const fwd_self_t *self, span_t callid, char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char in[300], h[crypto_shorthash_BYTES];
+    size_t n = callid.len < sizeof(in) - 3 ? callid.len : sizeof(in) - 3;
+    memcpy(in, "rr", 3); /* NUL included: not a branch's input */
+    if (n) memcpy(in + 3, callid.s, n);
+    crypto_shorthash(h, in, n + 3, key_of(self));
+    for (int i = 0; i < 8; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
+    }
+    out[16] = '\0';
+}
+
 /* The branch for a request whose top Via (before ours) has branch <below>:
  * the head above, then 8 hex of the Request-URI as received, so that the
  * same request sent back to us for another number is a spiral, not a loop
@@ -465,9 +482,13 @@ int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t
     puts_(&o, branch);
     puts_(&o, ";rport\r\n");
     if (f && f->record_route) {
+        char tok[17];
+        rr_token(self, r->call_id, tok);
         puts_(&o, "Record-Route: <sip:");
         put_self(&o, self);
-        puts_(&o, ";lr>\r\n");
+        puts_(&o, ";lr;fdrr=");
+        puts_(&o, tok);
+        puts_(&o, ">\r\n");
     }
     put_headers(&o, r, f && f->pop_route, &mf_done);
     if (!mf_done) puts_(&o, "Max-Forwards: 70\r\n");
@@ -595,6 +616,19 @@ bool fwd_uri_is_self(const char *uri, size_t len, const fwd_self_t *self)
     const char *h = t.host;
     if (hl > 2 && h[0] == '[' && h[hl - 1] == ']') h++, hl -= 2; /* [v6] */
     return hl == strlen(self->host) && strncasecmp(h, self->host, hl) == 0 && t.port == self->port;
+}
+
+bool fwd_route_signed(const sip_req_t *r, const fwd_self_t *self)
+{
+    via_it_t it = { 0 };
+    char tok[17];
+    if (!value_next(r, &it, "Route", '\0')) return false;
+    const char *gt = memchr(it.value.s, '>', it.value.len);
+    size_t ul = gt ? (size_t)(gt - it.value.s) : it.value.len;
+    const char *p = memmem(it.value.s, ul, ";fdrr=", 6);
+    if (!p || (size_t)(it.value.s + ul - (p + 6)) < 16) return false;
+    rr_token(self, r->call_id, tok);
+    return memcmp(p + 6, tok, 16) == 0 && (p + 22 == it.value.s + ul || p[22] == ';' || p[22] == '>');
 }
 
 bool fwd_ruri_is_self(const sip_req_t *r, const fwd_self_t *self)

@@ -56,9 +56,9 @@ bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self);
 
 /* What else the forwarded request needs. */
 typedef struct {
-    bool record_route; /* add "Record-Route: <sip:self;lr>" first (RFC 3261
-                          16.6 item 4): in-dialog requests then come
-                          through us */
+    bool record_route; /* add "Record-Route: <sip:self;lr;fdrr=TOKEN>"
+                          first (RFC 3261 16.6 item 4): in-dialog requests
+                          then come through us (fwd_route_signed) */
     bool pop_route;    /* drop the first Route value: it is ours (16.4) */
 } fwd_flags_t;
 
@@ -94,6 +94,11 @@ int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t);
 
 /* Is the host:port of <uri> us (default port 5060)? */
 bool fwd_uri_is_self(const char *uri, size_t len, const fwd_self_t *self);
+
+/* Does <r>'s first Route carry the token our Record-Route gave its dialog
+ * (";fdrr=", a keyed hash of the Call-ID)? A Route of ours without it was
+ * not written by us: relaying on it would make us an open relay. */
+bool fwd_route_signed(const sip_req_t *r, const fwd_self_t *self);
 
 /* Is <r>'s Request-URI us (host and port, 5060 by default)? */
 bool fwd_ruri_is_self(const sip_req_t *r, const fwd_self_t *self);

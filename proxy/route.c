@@ -543,7 +543,12 @@ static bool serve_forwarded(worker_t *w, int fd, const sip_req_t *r, time_t now)
     if (r->method == SIP_CANCEL) return serve_followup(w, fd, r, now);
     if (!r->to_tag.len) return false; /* an initial request: the rules */
     if (fwd_route_is_self(r, self_of(w, fd), &next)) {
-        forward_direct(w, fd, r, next, true);
+        if (fwd_route_signed(r, self_of(w, fd))) {
+            forward_direct(w, fd, r, next, true);
+        } else if (r->method != SIP_ACK) {
+            METRIC_INC(&w->m, other_methods);
+            answer(w, fd, r, 403, "Route Not Ours", NULL);
+        }
         return true;
     }
     if (r->method == SIP_ACK) return serve_followup(w, fd, r, now);

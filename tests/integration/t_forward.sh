@@ -65,7 +65,8 @@ check "at ana: Request-URI retargeted to her contact" has "$fwd" "^INVITE sip:an
 check "at ana: our Via on top with a z9hG4bK-fd- branch and rport" has "$(printf '%s\n' "$fwd" | grep -m1 '^Via:')" "^Via: SIP/2\.0/UDP 127\.0\.0\.1:$P;branch=z9hG4bK-fd-[0-9a-f]{24};rport"
 check "at ana: the caller's Via below ours" has "$(printf '%s\n' "$fwd" | grep '^Via:' | sed -n 2p)" 'branch=z9hG4bK-f1;'
 check "at ana: Max-Forwards 69" has "$fwd" '^Max-Forwards: 69$'
-check "at ana: our Record-Route" has "$fwd" "^Record-Route: <sip:127\.0\.0\.1:$P;lr>$"
+check "at ana: our Record-Route, signed" has "$fwd" "^Record-Route: <sip:127\.0\.0\.1:$P;lr;fdrr=[0-9a-f]{16}>$"
+RR=$(printf '%s\n' "$fwd" | sed -n 's/^Record-Route: //p')
 check "at ana: the SDP body intact" has "$fwd" '^m=audio 40000 RTP/AVP 0$'
 branch1=$(printf '%s\n' "$fwd" | grep -m1 '^Via:' | sed 's/.*branch=\([^;]*\).*/\1/')
 
@@ -101,7 +102,11 @@ sleep 0.2
 check "ACK of the 486 forwarded to the voicemail" has "$(log_of f4 "$VM_LOG")" "^ACK .*ruri=sip:vm@127\.0\.0\.1:$VM "
 
 # 5. in a dialog: a BYE with our Route goes to the Request-URI (ana)
-bye=$(printf 'BYE sip:ana@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-f1-bye;rport\nMax-Forwards: 70\nRoute: <sip:127.0.0.1:%s;lr>\nFrom: "Caller" <sip:+15125557001@pbx.example>;tag=ft-f1\nTo: <sip:15125550100@127.0.0.1:%s>;tag=ana-1\nCall-ID: f1@pbx.example\nCSeq: 2 BYE\nContent-Length: 0\n' "$ANA" "$P" "$P")
+bye=$(printf 'BYE sip:ana@127.0.0.1:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-f1-bye;rport\nMax-Forwards: 70\nRoute: %s\nFrom: "Caller" <sip:+15125557001@pbx.example>;tag=ft-f1\nTo: <sip:15125550100@127.0.0.1:%s>;tag=ana-1\nCall-ID: f1@pbx.example\nCSeq: 2 BYE\nContent-Length: 0\n' "$ANA" "$RR" "$P")
+# the same, with a Route of ours that we did not sign: refused
+forged=$(printf '%s\n' "$bye" | sed -e "s/^Route: .*/Route: <sip:127.0.0.1:$P;lr>/" -e 's/f1-bye/f1-bye2/')
+o=$(printf '%s\n\n' "$forged" | send --expect 1 --timeout-ms 1000 -)
+check "a Route of ours without our token: 403, not relayed" eval '[ "$(status_of "$o")" = 403 ] && ! grep -q "branch=z9hG4bK-f1-bye2" "$ANA_LOG.raw"'
 o=$(printf '%s\n\n' "$bye" | send --expect 1 --timeout-ms 2000 -)
 check "BYE via our Record-Route: ana's 200 relayed" [ "$(status_of "$o")" = 200 ]
 b=$(raw_of f1 BYE "$ANA_LOG")

@@ -74,7 +74,7 @@ check "at the phone: A's Via second" has "$(printf '%s\n' "$vias" | sed -n 2p)" 
 check "at the phone: the caller's Via last" has "$(printf '%s\n' "$vias" | sed -n 3p)" 'branch=z9hG4bK-chain-1;'
 check "at the phone: Max-Forwards 68 after two hops" has "$at" '^Max-Forwards: 68$'
 check "at the phone: Request-URI set by B" has "$at" "^INVITE sip:vm@127\.0\.0\.1:$PHONE SIP/2\.0"
-check "A's Record-Route passed on by B" has "$at" "^Record-Route: <sip:127\.0\.0\.1:$A_PORT;lr>$"
+check "A's Record-Route passed on by B" has "$at" "^Record-Route: <sip:127\.0\.0\.1:$A_PORT;lr;fdrr=[0-9a-f]{16}>$"
 loops() { stack_http "$1" /metrics | awk '$1 == "frontdesk_loops_total" { print $2 }'; }
 check "no loop seen at A nor B" eval '[ "$(loops "$FD_ADMIN_PORT")" = 0 ] && [ "$(loops "$B_ADMIN")" = 0 ]'
 fwds() { stack_http "$1" /metrics | awk '$1 == "frontdesk_responses_relayed_total" { print $2 }'; }

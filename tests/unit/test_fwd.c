@@ -348,7 +348,26 @@ static void test_sender_via_and_record_route(void **state)
     int n = fwd_build_request(&c->r, NULL, &self, &f, out, sizeof(out));
     assert_true(n > 0);
     out[n] = '\0';
-    assert_non_null(strstr(out, "\r\nRecord-Route: <sip:192.0.2.1:5060;lr>\r\n"));
+    const char *rr = strstr(out, "\r\nRecord-Route: <sip:192.0.2.1:5060;lr;fdrr=");
+    assert_non_null(rr);
+    const char *gt = strchr(rr, '>');
+    assert_int_equal(gt - rr, (long)strlen("\r\nRecord-Route: <sip:192.0.2.1:5060;lr;fdrr=") + 16);
+
+    /* the dialog's next request, with that Record-Route as its Route: ours
+     * and signed; the same Route in another dialog (Call-ID): not signed */
+    char bye[2048];
+    snprintf(bye, sizeof(bye),
+             "BYE sip:ana@10.0.0.5:5070 SIP/2.0\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKb1\r\n"
+             "Route: %.*s\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
+             "Call-ID: c1@pbx.example\r\nCSeq: 8 BYE\r\nContent-Length: 0\r\n\r\n",
+             (int)(gt + 1 - (rr + 16)), rr + 16);
+    assert_int_equal(parse(c, bye), SIP_REQ_OK);
+    span_t next;
+    assert_true(fwd_route_is_self(&c->r, &self, &next));
+    assert_true(fwd_route_signed(&c->r, &self));
+    memcpy(strstr(bye, "Call-ID: c1@"), "Call-ID: c2@", 12);
+    assert_int_equal(parse(c, bye), SIP_REQ_OK);
+    assert_false(fwd_route_signed(&c->r, &self));
     assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP pbx.example:50620;branch=z9hG4bKabc123;"
                                 "rport=5062;received=198.51.100.7\r\n"));
     assert_int_equal(strstr(out, "Record-Route") < strstr(out, "pbx.example:50620"), 1);
@@ -368,6 +387,7 @@ static void test_route(void **state)
                       "Call-ID: r1\r\nCSeq: 2 BYE\r\nContent-Length: 0\r\n\r\n";
     assert_int_equal(parse(c, bye), SIP_REQ_OK);
     assert_true(fwd_route_is_self(&c->r, &self, &next));
+    assert_false(fwd_route_signed(&c->r, &self)); /* no token: not from us */
     assert_int_equal(next.len, strlen("<sip:203.0.113.4;lr>"));
     assert_memory_equal(next.s, "<sip:203.0.113.4;lr>", next.len);
     fwd_flags_t f = { .pop_route = true };
