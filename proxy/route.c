@@ -51,6 +51,9 @@ typedef struct call {
     bool forward;
     bool followup;         /* a CANCEL or ACK that goes where its INVITE
                               went: looks the decision up, picks no one */
+    bool direct;           /* in a dialog: the whole request (its tail) goes
+                              as it is to <dest>, a name being resolved */
+    char dest[RULES_URI_MAX + 1];
     char method[16];       /* of the request line we write */
     store_decision_t dec;  /* the staff to try, copied from the reply */
     unsigned next;         /* the next destination to try: staff, then
@@ -156,7 +159,7 @@ static int target_of(call_t *c, const char *uri, fwd_target_t *t)
  * down (staff in the decision's order, then the plan's fallback), with
  * that destination as its Request-URI. A name is resolved first (the call
  * waits, the worker does not). A caller whose every destination is down
- * gets a 503 (an INVITE) or a 200 (a CANCEL: the INVITE ends by itself);
+ * gets a 503 (a CANCEL gets 200: its INVITE ends by itself);
  * an ACK is dropped. */
 static void forward_next(call_t *c)
 {
@@ -164,6 +167,7 @@ static void forward_next(call_t *c)
     const char *uris[RULES_MAX_CONTACTS + 1];
     size_t n = 0;
 
+    if (c->direct) uris[n++] = c->dest;
     for (unsigned i = 0; i < c->dec.n; i++) uris[n++] = c->dec.uri[i];
     if (c->plan.fallback) uris[n++] = c->plan.fallback;
     for (size_t i = c->next; i < n; i++) {
@@ -187,6 +191,12 @@ static void forward_next(call_t *c)
                      "uri=\"%s\"", uris[i]);
             continue;
         }
+        if (c->direct) {
+            METRIC_INC(&w->m, forwarded);
+            worker_send(w, c->fd, (const struct sockaddr *)&t.addr, t.addr_len, c->head + c->head_len,
+                        c->tail_len);
+            return;
+        }
         send_request(w, c->fd, c->method, uris[i], c->head + c->head_len, c->tail_len, &t);
         bool staff = i < c->dec.n;
         if (!c->followup) {
@@ -205,7 +215,7 @@ static void forward_next(call_t *c)
              c->callid, c->method, c->plan.site ? c->plan.site : "-", n);
     if (strcmp(c->method, "ACK") == 0) return;
     char out[WORKER_TX_MAX];
-    int status = strcmp(c->method, "INVITE") == 0 ? 503 : 200;
+    int status = strcmp(c->method, "CANCEL") == 0 ? 200 : 503;
     int len = sipresp_build(out, sizeof(out), status, NULL, c->head, c->head_len,
                             status == 503 ? "Retry-After: 30\r\n" : NULL, status == 503 ? 17 : 0);
     if (len > 0) worker_send(w, c->fd, (const struct sockaddr *)&c->to, c->tolen, out, (size_t)len);
@@ -495,9 +505,9 @@ static void forward_direct(worker_t *w, int fd, const sip_req_t *r, span_t next,
         if (!ack) answer(w, fd, r, 482, NULL, NULL);
         return;
     }
-    if (fwd_uri_target(next.s, next.len, &t) < 0 || !t.numeric) {
+    if (fwd_uri_target(next.s, next.len, &t) < 0 || next.len > RULES_URI_MAX) {
         METRIC_INC(&w->m, forward_unreachable);
-        if (!ack) answer(w, fd, r, t.host[0] ? 503 : 416, NULL, NULL);
+        if (!ack) answer(w, fd, r, 416, NULL, NULL);
         return;
     }
     fwd_flags_t f = { .pop_route = pop };
@@ -507,8 +517,37 @@ static void forward_direct(worker_t *w, int fd, const sip_req_t *r, span_t next,
         if (!ack) answer(w, fd, r, n == -EINVAL ? 483 : 513, NULL, NULL);
         return;
     }
-    METRIC_INC(&w->m, forwarded);
-    worker_send(w, fd, (const struct sockaddr *)&t.addr, t.addr_len, out, (size_t)n);
+    if (t.numeric) {
+        METRIC_INC(&w->m, forwarded);
+        worker_send(w, fd, (const struct sockaddr *)&t.addr, t.addr_len, out, (size_t)n);
+        return;
+    }
+    /* a name: resolved without holding up the worker, then sent as built */
+    char head[SIPRESP_HEAD_MAX];
+    int hl = ack ? 0 : sipresp_head(r, head, sizeof(head));
+    call_t *c = hl < 0 ? NULL : calloc(1, sizeof(*c) + (size_t)hl + (size_t)n);
+    if (!c) {
+        if (!ack) answer(w, fd, r, 500, NULL, NULL);
+        return;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &c->t0);
+    c->w = w;
+    c->fd = fd;
+    memcpy(&c->to, &r->reply_to, r->reply_len);
+    c->tolen = r->reply_len;
+    memcpy(c->head, head, (size_t)hl);
+    c->head_len = (size_t)hl;
+    memcpy(c->head + hl, out, (size_t)n);
+    c->tail_len = (size_t)n;
+    c->forward = c->followup = c->direct = true;
+    memcpy(c->dest, next.s, next.len);
+    snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_name.len, r->method_name.s);
+    snprintf(c->outcome, sizeof(c->outcome), "in-dialog");
+    snprintf(c->plan.reason, sizeof(c->plan.reason), "in a dialog: next hop %.200s", t.host);
+    log_value(c->callid, sizeof(c->callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
+    strcpy(c->caller, "-");
+    forward_next(c);
+    call_done(c);
 }
 
 /* A response: ours to relay when its top Via is ours (RFC 3261 16.7). */

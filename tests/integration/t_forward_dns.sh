@@ -40,7 +40,7 @@ groups:
 EOF
 stack_start_redis && stack_load_functions || { bad "redis"; finish; exit 1; }
 # one worker: one cache, so what is cached is what the next call sees
-stack_start_proxy "" --workers 1 --dns-server "127.0.0.1:$DNSD_PORT" --health-interval 200 || exit 1
+stack_start_proxy "" --workers 1 --dns-server "127.0.0.1:$DNSD_PORT" --health-interval 200 --record-route || exit 1
 P=$FD_SIP_PORT
 wait_ready || { bad "proxy ready"; finish; exit 1; }
 $CTL --redis "127.0.0.1:$FD_REDIS_PORT" staff add dns ghost "sip:ghost@nowhere.clinic.test:$PORT" scheduling:3 available >/dev/null
@@ -87,6 +87,12 @@ check "SRV: _sip._udp asked for" has "$(cat "$DNSD_LOG")" 'name=_sip\._udp\.srv\
 o=$(inv d7 15125550144 | send --expect 3 --timeout-ms 3000 -)
 check "no SRV record: the A record and port 5060" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d7 "$FIVE_LOG")" -ge 1 ]'
 check "no SRV record: asked for SRV, then A" eval 'has "$(cat "$DNSD_LOG")" "name=_sip\._udp\.nosrv\.clinic\.test type=33 .*answer=NXDOMAIN" && has "$(cat "$DNSD_LOG")" "name=nosrv\.clinic\.test type=1 "'
+
+# 6. in a dialog: a BYE through our Record-Route to a phone given by name
+RR=$(awk 'BEGIN { RS = "----\n" } /^INVITE / && /Call-ID: d1@/ { print; exit }' "$ONE_LOG.raw" | sed -n 's/^Record-Route: //p')
+printf 'BYE sip:desk@desk.clinic.test:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-d1-bye;rport\nMax-Forwards: 70\nRoute: %s\nFrom: <sip:+15125557001@pbx.example>;tag=ft-d1\nTo: <sip:15125550100@127.0.0.1:%s>;tag=one-1\nCall-ID: d1@pbx.example\nCSeq: 2 BYE\nContent-Length: 0\n\n' "$PORT" "$RR" "$P" >"$FD_RUN/bye.sip"
+o=$(send --expect 1 --timeout-ms 3000 "$FD_RUN/bye.sip")
+check "in a dialog, a next hop by name: resolved, relayed, answered ($(status_set "$o"))" eval '[ "$(status_of "$o")" = 200 ] && grep -q "^BYE .*callid=d1@" "$TWO_LOG"'
 
 # 4. health checks ping the name's current address
 up() { stack_http "$FD_ADMIN_PORT" /metrics | awk -v k="frontdesk_destination_up{destination=\"$1\"}" '$1 == k { print $2 }'; }
