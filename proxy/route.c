@@ -354,18 +354,15 @@ static bool can_forward(const fwd_self_t *self)
     return false;
 }
 
-/* A call for request <r>: the answer's head, and in forward mode (the plan
- * says so) the tail of the request to send on. NULL when out of memory or
- * the request cannot be forwarded (-EINVAL in *<err>: Max-Forwards). */
-static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, bool followup)
+/* A call_t for <r>, with the answer's head (none for an ACK, which is
+ * never answered) and room for <extra> bytes after it. NULL when out of
+ * memory. */
+static call_t *call_alloc(worker_t *w, int fd, const sip_req_t *r, size_t extra)
 {
-    rules_req_t rq = { r->ruri_user, r->to_user, r->from_user, r->option };
     char head[SIPRESP_HEAD_MAX];
     call_t *c;
-
-    /* an ACK is never answered: no head */
     int hl = r->method == SIP_ACK ? 0 : sipresp_head(r, head, sizeof(head));
-    if (hl < 0 || !(c = calloc(1, sizeof(*c) + (size_t)hl))) return NULL;
+    if (hl < 0 || !(c = calloc(1, sizeof(*c) + (size_t)hl + extra))) return NULL;
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
     c->w = w;
     c->fd = fd;
@@ -373,8 +370,21 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
     c->tolen = r->reply_len;
     memcpy(c->head, head, (size_t)hl);
     c->head_len = (size_t)hl;
-    c->followup = followup;
     log_value(c->callid, sizeof(c->callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
+    return c;
+}
+
+/* A call for request <r>: the answer's head, and in forward mode (the plan
+ * says so) the tail of the request to send on. NULL when out of memory or
+ * the request cannot be forwarded (-EINVAL in *<err>: Max-Forwards). */
+static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, bool followup)
+{
+    rules_req_t rq = { r->ruri_user, r->to_user, r->from_user, r->option };
+    call_t *c = call_alloc(w, fd, r, 0);
+    int hl = c ? (int)c->head_len : 0;
+
+    if (!c) return NULL;
+    c->followup = followup;
     rules_eval(w->rules, &rq, now, &c->plan);
     c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT && can_forward(self_of(w, fd));
     if (c->forward) {
@@ -523,28 +533,18 @@ static void forward_direct(worker_t *w, int fd, const sip_req_t *r, span_t next,
         return;
     }
     /* a name: resolved without holding up the worker, then sent as built */
-    char head[SIPRESP_HEAD_MAX];
-    int hl = ack ? 0 : sipresp_head(r, head, sizeof(head));
-    call_t *c = hl < 0 ? NULL : calloc(1, sizeof(*c) + (size_t)hl + (size_t)n);
+    call_t *c = call_alloc(w, fd, r, (size_t)n);
     if (!c) {
         if (!ack) answer(w, fd, r, 500, NULL, NULL);
         return;
     }
-    clock_gettime(CLOCK_MONOTONIC, &c->t0);
-    c->w = w;
-    c->fd = fd;
-    memcpy(&c->to, &r->reply_to, r->reply_len);
-    c->tolen = r->reply_len;
-    memcpy(c->head, head, (size_t)hl);
-    c->head_len = (size_t)hl;
-    memcpy(c->head + hl, out, (size_t)n);
+    memcpy(c->head + c->head_len, out, (size_t)n);
     c->tail_len = (size_t)n;
     c->forward = c->followup = c->direct = true;
     memcpy(c->dest, next.s, next.len);
     snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_name.len, r->method_name.s);
     snprintf(c->outcome, sizeof(c->outcome), "in-dialog");
     snprintf(c->plan.reason, sizeof(c->plan.reason), "in a dialog: next hop %.200s", t.host);
-    log_value(c->callid, sizeof(c->callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
     strcpy(c->caller, "-");
     forward_next(c);
     call_done(c);
