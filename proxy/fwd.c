@@ -85,9 +85,9 @@ static bool via_next(const sip_req_t *r, via_it_t *it) { return value_next(r, it
 
 /* What forward mode needs of one Via value. */
 typedef struct {
-    char host[128];     /* without the brackets of an IPv6 address */
+    char host[256];     /* without the brackets of an IPv6 address */
     unsigned port;      /* 5060 when absent */
-    char branch[128];
+    char branch[256];
     char received[64];  /* "" when absent */
     unsigned rport;     /* its value; 0 when absent or empty */
 } via_fields_t;
@@ -141,6 +141,7 @@ static bool parse_port(const char *s, size_t n, unsigned *out)
 static bool via_fast(span_t v, via_fields_t *f)
 {
     const char *p = v.s, *e = v.s + v.len;
+    unsigned seen = 0;
     memset(f, 0, sizeof(*f));
     f->port = 5060;
     if (v.len < 12 || strncasecmp(p, "SIP/2.0/", 8) != 0) return false;
@@ -183,12 +184,19 @@ static bool via_fast(span_t v, via_fields_t *f)
             vl = (size_t)(p - val);
         }
         if (nl == 0) return false;
+        /* a parameter given twice: the first counts, as for libosip2 */
         if (nl == 6 && strncasecmp(n, "branch", 6) == 0) {
+            if (seen & 1) continue;
+            seen |= 1;
             if (!copy_span(f->branch, sizeof(f->branch), val, vl)) return false;
         } else if (nl == 8 && strncasecmp(n, "received", 8) == 0) {
+            if (seen & 2) continue;
+            seen |= 2;
             if (!copy_span(f->received, sizeof(f->received), val, vl)) return false;
-        } else if (nl == 5 && strncasecmp(n, "rport", 5) == 0 && vl) {
-            if (!parse_port(val, vl, &f->rport)) return false;
+        } else if (nl == 5 && strncasecmp(n, "rport", 5) == 0) {
+            if (seen & 4) continue;
+            seen |= 4;
+            if (vl && !parse_port(val, vl, &f->rport)) return false;
         }
     }
     return true;
@@ -389,15 +397,19 @@ static void put_rest(out_t *o, const sip_hdr_t *h, size_t off, const char *first
 
 /* The sender's Via value <v> with the received= and rport= that sip_parse
  * set on <via> (RFC 3261 18.2.1, RFC 3581) in place of the ones written
- * (usually a bare "rport"). Edited as text; libosip2 re-serialises only a
- * value with a quote or a comment in it. NULL when it cannot be written. */
+ * (usually a bare "rport"). Edited as text in the common shape; libosip2
+ * re-serialises any other. NULL when it cannot be written. */
 static const char *sender_via(span_t v, osip_via_t *via, char *buf, size_t cap, char **osip_str)
 {
     out_t o = { buf, 0, cap - 1, false };
     osip_generic_param_t *rec = NULL, *rp = NULL;
 
+    via_fields_t shape;
     *osip_str = NULL;
-    if (memchr(v.s, '"', v.len) || memchr(v.s, '(', v.len) || memchr(v.s, '\r', v.len)) {
+    /* edited as text only in the common shape (via_fast() reads it as
+     * libosip2 does); anything else is re-serialised by libosip2 */
+    if (!via_fast(v, &shape) || memchr(v.s, '"', v.len) || memchr(v.s, '(', v.len) ||
+        memchr(v.s, '\r', v.len)) {
         if (osip_via_to_str(via, osip_str) != 0) return NULL;
         return *osip_str;
     }
@@ -457,7 +469,7 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
         } else if (top && i == via.hdr) {
             put_rest(o, h, via.off, top);
         } else {
-            put(o, h->line.s, h->line.len);
+            put_field(o, h); /* as received, unless its name is folded */
             puts_(o, "\r\n");
         }
     }
@@ -705,9 +717,9 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
      * response cannot make us send to an address of its choosing */
     char head[16];
     span_t callid = { NULL, 0 }, cseq = { NULL, 0 };
-    for (unsigned i = 0; i < r->n_hdrs; i++) {
-        if (sip_hdr_is(&r->hdrs[i], "Call-ID", 'i')) callid = r->hdrs[i].value;
-        else if (sip_hdr_is(&r->hdrs[i], "CSeq", '\0')) cseq = r->hdrs[i].value;
+    for (unsigned i = 0; i < r->n_hdrs; i++) { /* the first of each, as sip_parse reads them */
+        if (!callid.s && sip_hdr_is(&r->hdrs[i], "Call-ID", 'i')) callid = r->hdrs[i].value;
+        else if (!cseq.s && sip_hdr_is(&r->hdrs[i], "CSeq", '\0')) cseq = r->hdrs[i].value;
     }
     size_t cl = 0;
     while (cl < cseq.len && cseq.s[cl] >= '0' && cseq.s[cl] <= '9') cl++;

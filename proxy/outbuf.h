@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "sip.h" /* sip_hdr_t */
+
 typedef struct {
     char *p;
     size_t len, cap;
@@ -26,5 +28,20 @@ static inline void put(out_t *o, const char *s, size_t n)
 }
 
 static inline void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
+
+/* A header field as received, unless its name is folded ("Via CRLF SP :",
+ * which libosip2 accepts but the grammar does not): then "Name: value". */
+static inline void put_field(out_t *o, const sip_hdr_t *h)
+{
+    size_t name_end = (size_t)(h->value.s - h->line.s);
+    if (!memchr(h->line.s, '\r', name_end) && !memchr(h->line.s, '\n', name_end)) {
+        put(o, h->line.s, h->line.len);
+        return;
+    }
+    put(o, h->name.s, h->name.len);
+    puts_(o, ": ");
+    put(o, h->value.s, h->value.len);
+}
+
 
 #endif

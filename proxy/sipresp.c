@@ -60,20 +60,6 @@ static size_t first_via_len(span_t v)
     return v.len;
 }
 
-/* A header field as received, unless its name is folded ("Via CRLF SP :",
- * which libosip2 accepts but the grammar does not): then "Name: value". */
-static void put_field(out_t *o, const sip_hdr_t *h)
-{
-    size_t name_end = (size_t)(h->value.s - h->line.s);
-    if (!memchr(h->line.s, '\r', name_end) && !memchr(h->line.s, '\n', name_end)) {
-        put(o, h->line.s, h->line.len);
-        return;
-    }
-    put(o, h->name.s, h->name.len);
-    puts_(o, ": ");
-    put(o, h->value.s, h->value.len);
-}
-
 int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
 {
     out_t o = { buf, 0, cap, false };
