@@ -423,6 +423,15 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     if (!m->to || !m->to->url) return bad(r, 400, "Missing or bad To header");
     if (!m->call_id || !r->call_id.len) return bad(r, 400, "Missing Call-ID header");
     if (!m->cseq || !m->cseq->method || !m->cseq->number) return bad(r, 400, "Missing or bad CSeq header");
+    /* one Call-ID and one CSeq (RFC 3261 7.3.1): with two, libosip2 and a
+     * raw reading (ours when relaying answers, the next hop's) could take
+     * different ones */
+    unsigned n_cid = 0, n_cseq = 0;
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        n_cid += sip_hdr_is(&r->hdrs[i], "Call-ID", 'i');
+        n_cseq += sip_hdr_is(&r->hdrs[i], "CSeq", '\0');
+    }
+    if (n_cid > 1 || n_cseq > 1) return bad(r, 400, "Call-ID or CSeq given twice");
     if (strcmp(m->cseq->method, m->sip_method) != 0) return bad(r, 400, "CSeq method does not match");
     for (const char *d = m->cseq->number; *d; d++)
         if (*d < '0' || *d > '9') return bad(r, 400, "Bad CSeq number");

@@ -448,6 +448,16 @@ static void test_reply_no_rport_same_host(void **state)
     assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5070;branch=z9hG4bKnorport");
 }
 
+/* Call-ID or CSeq twice: 400 (which one would count is not agreed). */
+static void test_callid_cseq_twice(void **state)
+{
+    ctx_t *c = *state;
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, "CSeq:", "CSeq: 9 INVITE\r\nCSeq:");
+    assert_int_equal(parse(c, NULL), SIP_REQ_BAD);
+    assert_int_equal(c->r.bad_status, 400);
+}
+
 /* A response with more header fields than we index: dropped, not relayed
  * half read. */
 static void test_response_too_many_headers(void **state)
@@ -908,6 +918,7 @@ int main(void)
         T(test_reply_no_rport_same_host),
         T(test_reply_no_rport_default_port),
         T(test_response_too_many_headers),
+        T(test_callid_cseq_twice),
         T(test_reply_hostname),
         T(test_reply_other_ip),
         T(test_reply_ignores_received_in_request),
