@@ -182,6 +182,7 @@ static bool via_fast(span_t v, via_fields_t *f)
             val = p;
             while (p < e && (tok_char(*p) || *p == '[' || *p == ']')) p++;
             vl = (size_t)(p - val);
+            if (vl == 0) return false; /* "name=" with nothing: libosip2 reads on */
         }
         if (nl == 0) return false;
         /* a parameter given twice: the first counts, as for libosip2 */
