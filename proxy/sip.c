@@ -201,6 +201,7 @@ static bool via_well_formed(const osip_via_t *via)
 {
     const char *h = via->host;
     if (!h || !*h) return false;
+    if (!via->version || strcmp(via->version, "2.0") != 0) return false; /* SIP/2.0/UDP */
     for (; *h; h++)
         if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
               *h == '-' || *h == '.' || *h == '_' || *h == ':'))

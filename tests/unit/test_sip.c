@@ -832,9 +832,10 @@ static void test_fuzz_header_name_not_token(void **state)
     static const char *names[] = { "V&a: P", "[wd: x", "@.: 2>", "Foo Bar: x", "\xbc: y" };
     ctx_t *c = *state;
 
+    /* (the reproducer's top Via, "P/2/UDP", is no SIP/2.0 Via either: no
+     * answer can be routed, it is dropped) */
     sip_verdict_t v = parse_fixture(c, CRASH "header_name_not_token.sip", NULL);
-    assert_int_equal(v, SIP_REQ_BAD);
-    assert_int_equal(c->r.bad_status, 400);
+    assert_int_equal(v, SIP_REQ_DROP);
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         char line[64];
         snprintf(line, sizeof(line), "%s\r\nMax-Forwards: 70", names[i]);
