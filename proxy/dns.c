@@ -44,6 +44,7 @@ struct dns {
     struct evdns_base *base;
     ares_channel ares;
     bool have_ares;
+    bool in_lookup;           /* inside ares_query(): see on_srv() */
     struct event_base *ev_base;
     struct event *ares_timer;
     struct {
@@ -73,14 +74,14 @@ static unsigned slot_of(const char *name)
 
 /* The entry of <name>, or the slot to put it in (NULL: the table is full
  * of queries in flight). Open addressing; an expired entry is reused. */
-static entry_t *find(dns_t *d, const char *name, time_t now)
+static entry_t *find(dns_t *d, const char *name, bool srv, time_t now)
 {
     unsigned s = slot_of(name);
     entry_t *reuse = NULL;
     for (unsigned i = 0; i < DNS_CACHE; i++) {
         entry_t *e = &d->e[(s + i) % DNS_CACHE];
         if (e->state == E_EMPTY) return reuse ? reuse : e;
-        if (strcasecmp(e->name, name) == 0) return e;
+        if (e->srv == srv && strcasecmp(e->name, name) == 0) return e;
         if (!reuse && e->state != E_PENDING && e->expires <= now) reuse = e;
     }
     return reuse;
@@ -135,9 +136,9 @@ int dns_lookup(dns_t *d, const char *host, struct in_addr *out, dns_cb *cb, void
 {
     time_t now = now_s();
     if (d->closing || strlen(host) >= sizeof(d->e[0].name)) return -ENOENT;
-    entry_t *e = find(d, host, now);
+    entry_t *e = find(d, host, false, now);
     if (!e) return -ENOMEM;
-    bool known = e->state != E_EMPTY && strcasecmp(e->name, host) == 0;
+    bool known = e->state != E_EMPTY && !e->srv && strcasecmp(e->name, host) == 0;
     if (known && e->state == E_OK && e->expires > now) {
         *out = e->addr;
         return 0;
@@ -271,6 +272,12 @@ static const struct ares_srv_reply *choose_srv(const struct ares_srv_reply *l)
     return best;
 }
 
+static void deferred_wake(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    wake(arg);
+}
+
 static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int alen)
 {
     entry_t *e = arg;
@@ -283,7 +290,10 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
     if (status == ARES_SUCCESS && ares_parse_srv_reply(abuf, alen, &srv) == ARES_SUCCESS) {
         const struct ares_srv_reply *r = choose_srv(srv);
         int ttl = answer_ttl(abuf, alen);
-        if (r && r->host && strlen(r->host) < sizeof(e->target) && r->port) {
+        if (r && r->host && (!r->host[0] || strcmp(r->host, ".") == 0)) {
+            snprintf(e->target, sizeof(e->target), "."); /* the service is not offered */
+            e->expires = now + (ttl < 1 ? 1 : ttl > 3600 ? 3600 : ttl);
+        } else if (r && r->host && strlen(r->host) < sizeof(e->target) && r->port) {
             snprintf(e->target, sizeof(e->target), "%s", r->host);
             e->port = r->port;
             e->expires = now + (ttl < 1 ? 1 : ttl > 3600 ? 3600 : ttl);
@@ -293,6 +303,13 @@ static void on_srv(void *arg, int status, int timeouts, unsigned char *abuf, int
         /* no answer at all (timeout, refused): the A record is tried */
         LOG_WARN("SRV lookup failed: using the name's A record", "name=\"%s\" err=\"%s\"", e->name,
                  ares_strerror(status));
+    }
+    /* c-ares may answer inside ares_query() (a name it refuses, no
+     * server...): the waiters are then told from the loop, never inside
+     * a lookup (dns.h) */
+    if (e->d->in_lookup && !e->d->closing) {
+        static const struct timeval now0 = { 0, 0 };
+        if (event_base_once(e->d->ev_base, -1, EV_TIMEOUT, deferred_wake, e, &now0) == 0) return;
     }
     wake(e);
 }
@@ -306,10 +323,11 @@ int dns_lookup_sip(dns_t *d, const char *host, unsigned port, struct in_addr *ou
     *out_port = port ? port : 5060;
     if (port || !d->have_ares || d->closing) return dns_lookup(d, host, out, cb, arg);
     if (snprintf(name, sizeof(name), "_sip._udp.%s", host) >= (int)sizeof(name)) return -ENOENT;
-    entry_t *e = find(d, name, now);
+    entry_t *e = find(d, name, true, now);
     if (!e) return -ENOMEM;
-    bool known = e->state != E_EMPTY && strcasecmp(e->name, name) == 0;
+    bool known = e->state != E_EMPTY && e->srv && strcasecmp(e->name, name) == 0;
     if (known && e->state == E_OK && e->expires > now) {
+        if (strcmp(e->target, ".") == 0) return -ENOENT; /* RFC 2782: no such service */
         if (!e->target[0]) return dns_lookup(d, host, out, cb, arg); /* no SRV: A, 5060 */
         *out_port = e->port;
         return dns_lookup(d, e->target, out, cb, arg);
@@ -320,7 +338,9 @@ int dns_lookup_sip(dns_t *d, const char *host, unsigned port, struct in_addr *ou
     e->d = d;
     e->srv = true;
     e->state = E_PENDING;
+    d->in_lookup = true;
     ares_query(d->ares, name, ns_c_in, ns_t_srv, on_srv, e);
+    d->in_lookup = false;
     ares_arm_timer(d);
     return -EAGAIN;
 }
@@ -361,7 +381,8 @@ void dns_close(dns_t *d)
 {
     if (!d) return;
     d->closing = true;
-    evdns_base_free(d->base, 1); /* in-flight queries answer DNS_ERR_SHUTDOWN */
+    /* in-flight queries are dropped; their waiters are told below */
+    evdns_base_free(d->base, 1);
     if (d->have_ares) ares_destroy(d->ares); /* in-flight: ARES_EDESTRUCTION */
     for (unsigned i = 0; i < DNS_ARES_FDS; i++)
         if (d->afd[i].ev) event_free(d->afd[i].ev);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -151,8 +152,12 @@ void health_mark_down(health_t *h, const struct sockaddr *addr, socklen_t len)
 
 void health_watch(health_t *h, const char *const *uris, size_t n)
 {
+    static name_t old[HEALTH_MAX]; /* main thread only */
+    size_t n_old = h->n_names;
     unsigned have = atomic_load_explicit(&h->n, memory_order_acquire);
-    for (unsigned i = 0; i < have; i++) h->d[i].watched = h->d[i].named = false;
+
+    memcpy(old, h->names, n_old * sizeof(old[0]));
+    for (unsigned i = 0; i < have; i++) h->d[i].watched = false;
     h->n_names = 0;
     for (size_t k = 0; k < n; k++) {
         fwd_target_t t;
@@ -163,6 +168,13 @@ void health_watch(health_t *h, const char *const *uris, size_t n)
                 snprintf(nm->host, sizeof(nm->host), "%s", t.host);
                 nm->port = t.port_given ? t.port : 0;
                 nm->idx = -1;
+                /* a name still listed keeps its address and its verdict */
+                for (size_t j = 0; j < n_old; j++)
+                    if (old[j].port == nm->port && strcasecmp(old[j].host, nm->host) == 0) {
+                        nm->idx = old[j].idx;
+                        old[j].idx = -1;
+                        break;
+                    }
             }
             continue;
         }
@@ -173,6 +185,11 @@ void health_watch(health_t *h, const char *const *uris, size_t n)
         }
         h->d[i].watched = true;
     }
+    /* names no longer listed: their addresses are not pinged for them */
+    for (size_t j = 0; j < n_old; j++)
+        if (old[j].idx >= 0) h->d[old[j].idx].named = false;
+    for (size_t k = 0; k < h->n_names; k++)
+        if (h->names[k].idx >= 0) h->d[h->names[k].idx].named = true;
     /* one no longer in the rules counts as up, unless a worker found it
      * unreachable */
     have = atomic_load_explicit(&h->n, memory_order_acquire);

@@ -124,10 +124,13 @@ static void call_done(call_t *c)
 
 static void forward_next(call_t *c);
 
+#define ROUTE_DNS_WAIT_MAX 1024 /* calls a worker lets wait for DNS */
+
 static void on_dns(void *arg)
 {
     call_t *c = arg;
     c->waiting_dns = false;
+    c->w->dns_waiting--;
     forward_next(c);
     call_done(c);
 }
@@ -143,7 +146,10 @@ static int target_of(call_t *c, const char *uri, fwd_target_t *t)
     if (t->numeric) return 0;
     struct in_addr a;
     unsigned port;
-    int rc = dns_lookup_sip(c->w->dns, t->host, t->port_given ? t->port : 0, &a, &port, on_dns, c);
+    /* a flood of requests naming slow domains must not pile up calls */
+    dns_cb *cb = c->w->dns_waiting < ROUTE_DNS_WAIT_MAX ? on_dns : NULL;
+    int rc = dns_lookup_sip(c->w->dns, t->host, t->port_given ? t->port : 0, &a, &port, cb, c);
+    if (rc == -EAGAIN && !cb) return -EINVAL; /* not cached, and no room to wait */
     if (rc == -EAGAIN) return -EAGAIN;
     if (rc < 0) return -EINVAL; /* logged by dns.c */
     struct sockaddr_in *v4 = (struct sockaddr_in *)&t->addr;
@@ -176,6 +182,7 @@ static void forward_next(call_t *c)
         if (rc == -EAGAIN) {
             c->next = (unsigned)i;
             c->waiting_dns = true;
+            w->dns_waiting++;
             return;
         }
         if (rc < 0) continue;

@@ -49,6 +49,7 @@ typedef struct worker {
     unsigned n_fds;
     health_t *health;               /* forward destinations' health, shared */
     struct dns *dns;                /* forward destinations' names, cached */
+    unsigned dns_waiting;           /* calls waiting for a name (bounded) */
     store_t *store;
     reload_t *reload;               /* the rules snapshot in force (RCU) */
     const rules_t *rules;           /* during a batch only: the snapshot read

@@ -35,6 +35,7 @@ groups:
           - "15125550122"
           - {number: "15125550133", to: "sip:desk@srv.clinic.test"}
           - {number: "15125550144", to: "sip:desk@nosrv.clinic.test"}
+          - {number: "15125550155", to: "sip:desk@aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.clinic.test"}
         default_skill: scheduling
         fallback: sip:vm@127.0.0.1:$VM
 EOF
@@ -93,6 +94,14 @@ RR=$(awk 'BEGIN { RS = "----\n" } /^INVITE / && /Call-ID: d1@/ { print; exit }' 
 printf 'BYE sip:desk@desk.clinic.test:%s SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.1:$LPORT;branch=z9hG4bK-d1-bye;rport\nMax-Forwards: 70\nRoute: %s\nFrom: <sip:+15125557001@pbx.example>;tag=ft-d1\nTo: <sip:15125550100@127.0.0.1:%s>;tag=one-1\nCall-ID: d1@pbx.example\nCSeq: 2 BYE\nContent-Length: 0\n\n' "$PORT" "$RR" "$P" >"$FD_RUN/bye.sip"
 o=$(send --expect 1 --timeout-ms 3000 "$FD_RUN/bye.sip")
 check "in a dialog, a next hop by name: resolved, relayed, answered ($(status_set "$o"))" eval '[ "$(status_of "$o")" = 200 ] && grep -q "^BYE .*callid=d1@" "$TWO_LOG"'
+
+# 7. a name the resolver refuses at once (a label over 63 characters): the
+# call is answered 503 and the proxy lives on
+o=$(inv d8 15125550155 | send --expect 1 --timeout-ms 3000 -)
+check "a name refused by the resolver: 503 ($(status_set "$o"))" [ "$(status_of "$o")" = 503 ]
+check "the proxy is still running" kill -0 "$FD_PROXY_PID"
+o=$(inv d9 15125550133 | send --expect 3 --timeout-ms 3000 -)
+check "and still routing ($(status_set "$o"))" [ "$(status_set "$o")" = "100 180 200 " ]
 
 # 4. health checks ping the name's current address
 up() { stack_http "$FD_ADMIN_PORT" /metrics | awk -v k="frontdesk_destination_up{destination=\"$1\"}" '$1 == k { print $2 }'; }
