@@ -39,6 +39,7 @@ typedef struct {
     reload_t reload;
     const opts_t *o;
     health_t *health;
+    fwdmemo_t *memo;
 } app_t;
 
 /* The forward destinations of the rules in force are the ones pinged. */
@@ -259,6 +260,8 @@ int main(int argc, char **argv)
         goto out;
     }
     watch_destinations(&app);
+    /* as long as Redis keeps the decision: the memo only saves asking */
+    if (!(app.memo = fwdmemo_new(FWDMEMO_SLOTS, o.decision_ttl_ms))) goto out;
 
     unsigned started = 0;
     for (; started < app.n_workers; started++) {
@@ -268,6 +271,7 @@ int main(int argc, char **argv)
         w->selves = selves;
         w->n_fds = n_fds;
         w->health = app.health;
+        w->memo = app.memo;
         w->record_route = o.record_route;
         w->reload = &app.reload;
         w->opts = &o;
@@ -309,6 +313,7 @@ int main(int argc, char **argv)
 out:
     for (unsigned i = 0; i < n_fds; i++) close(fds[i]);
     if (app.base) event_base_free(app.base);
+    fwdmemo_free(app.memo);
     free(app.workers);
     reload_free(&app.reload);
     return rc;

@@ -36,7 +36,8 @@
     X(responses_relayed, "responses relayed back along the Via path")            \
     X(responses_not_ours, "responses whose top Via is not ours: dropped")        \
     X(loops, "requests answered 482: they came back to us")                       \
-    X(icmp_errors, "ICMP errors for forwarded requests")
+    X(icmp_errors, "ICMP errors for forwarded requests")                          \
+    X(followups_memo, "CANCELs and ACKs sent where their INVITE went, Redis not asked")
 
 typedef struct {
 #define METRICS_DECL(name, help) _Atomic uint64_t name;

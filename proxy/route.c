@@ -22,6 +22,7 @@
 
 #include "dns.h"
 #include "fwd.h"
+#include "fwdmemo.h"
 #include "health.h"
 #include "log.h"
 #include "sip.h"
@@ -44,6 +45,7 @@ typedef struct call {
     char callid[128];      /* for the log line, truncated and escaped */
     char rawcid[256];      /* the Call-ID as sent to Redis */
     size_t rawcid_len;
+    uint32_t cseq;         /* the request's CSeq number (the memo's key) */
     /* the plan's strings, copied: a reload may free the snapshot while the
      * call waits for Redis */
     char site[33], skill[33], fallback[RULES_URI_MAX + 1];
@@ -64,6 +66,11 @@ typedef struct call {
     char head[];           /* Via ... CSeq of the answer; then, forward
                               mode, the tail */
 } call_t;
+
+static uint64_t ms_of(const struct timespec *t)
+{
+    return (uint64_t)t->tv_sec * 1000u + (uint64_t)t->tv_nsec / 1000000u;
+}
 
 static double ms_since(const struct timespec *t0)
 {
@@ -205,6 +212,14 @@ static void forward_next(call_t *c)
             return;
         }
         send_request(w, c->fd, c->method, uris[i], c->head + c->head_len, c->tail_len, &t);
+        /* an INVITE of a pick: where it went, for its CANCEL and ACK */
+        if (!c->followup && c->rawcid_len) {
+            fwdmemo_dest_t d;
+            snprintf(d.uri, sizeof(d.uri), "%s", uris[i]);
+            d.addr = t.addr;
+            d.addr_len = t.addr_len;
+            fwdmemo_put(w->memo, c->rawcid, c->rawcid_len, c->cseq, &d, ms_of(&c->t0));
+        }
         bool staff = i < c->dec.n;
         if (!c->followup) {
             if (staff) METRIC_INC(&w->m, answered_staff);
@@ -392,6 +407,7 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
 
     if (!c) return NULL;
     c->followup = followup;
+    c->cseq = r->cseq;
     rules_eval(w->rules, &rq, now, &c->plan);
     c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT && can_forward(self_of(w, fd));
     if (c->forward) {
@@ -480,6 +496,27 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
     ask_store(w, c, r);
 }
 
+/* A follow-up whose INVITE this process forwarded lately goes where that
+ * INVITE went, without asking Redis (fwdmemo.h). False when the memo does
+ * not know, or that destination is down now: then the decision in Redis
+ * and the destinations' health choose, as for the INVITE's retransmission
+ * (which updates the memo). */
+static bool followup_from_memo(worker_t *w, call_t *c, const sip_req_t *r)
+{
+    fwdmemo_dest_t d;
+    set_rawcid(c, r);
+    if (!fwdmemo_get(w->memo, c->rawcid, c->rawcid_len, c->cseq, ms_of(&c->t0), &d) ||
+        health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len))
+        return false;
+    fwd_target_t t = { .addr = d.addr, .addr_len = d.addr_len };
+    send_request(w, c->fd, c->method, d.uri, c->head + c->head_len, c->tail_len, &t);
+    METRIC_INC(&w->m, followups_memo);
+    LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-memo staff=- to=\"%s\" reason=\"%s\" ms=%.2f",
+             c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
+             c->plan.skill ? c->plan.skill : "-", d.uri, c->plan.reason, ms_since(&c->t0));
+    return true;
+}
+
 /* Forward mode, a CANCEL or the ACK of a non-2xx answer: to where the
  * INVITE went (RFC 3261 16.11), found from the rules and the decision
  * Redis recorded for the Call-ID. Returns false when the request's route
@@ -494,6 +531,10 @@ static bool serve_followup(worker_t *w, int fd, const sip_req_t *r, time_t now)
     if (!c->forward) {
         free(c);
         return false;
+    }
+    if (c->plan.kind == PLAN_PICK && followup_from_memo(w, c, r)) {
+        free(c);
+        return true;
     }
     if (c->plan.kind == PLAN_PICK) ask_store(w, c, r);
     else {

@@ -434,8 +434,13 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     }
     if (n_cid > 1 || n_cseq > 1) return bad(r, 400, "Call-ID or CSeq given twice");
     if (strcmp(m->cseq->method, m->sip_method) != 0) return bad(r, 400, "CSeq method does not match");
-    for (const char *d = m->cseq->number; *d; d++)
+    uint64_t cseq = 0;
+    for (const char *d = m->cseq->number; *d; d++) {
         if (*d < '0' || *d > '9') return bad(r, 400, "Bad CSeq number");
+        cseq = cseq * 10 + (uint64_t)(*d - '0');
+        if (cseq > UINT32_MAX) cseq = UINT32_MAX; /* past RFC 3261's 2^31: kept as a key */
+    }
+    r->cseq = (uint32_t)cseq;
     if (!r->from_tag.len) return bad(r, 400, "Missing From tag");
 
     osip_header_t *mf = NULL;

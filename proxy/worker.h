@@ -17,6 +17,7 @@
 #include <sys/time.h>
 
 #include "fwd.h"
+#include "fwdmemo.h"
 #include "health.h"
 #include "metrics.h"
 #include "opts.h"
@@ -48,6 +49,7 @@ typedef struct worker {
     const fwd_self_t *selves;       /* forward mode: who we are on fds[i] */
     unsigned n_fds;
     health_t *health;               /* forward destinations' health, shared */
+    fwdmemo_t *memo;                /* where INVITEs were forwarded, shared */
     struct dns *dns;                /* forward destinations' names, cached */
     unsigned dns_waiting;           /* calls waiting for a name (bounded) */
     store_t *store;

@@ -35,6 +35,7 @@ groups:
           - {number: "15125550122", to: "sip:desk@127.0.0.1:$HC"}
           - {number: "15125550133", to: "sip:vm@127.0.0.1:$VM"}
           - {number: "15125550144", to: "sip:302@127.0.0.1:5060", mode: redirect}
+          - {number: "15125550166", skill: billing}
         default_skill: scheduling
         max_contacts: 1
         fallback: sip:vm@127.0.0.1:$VM
@@ -44,6 +45,7 @@ stack_start_proxy "" --record-route --health-interval 200 --health-down 2 --heal
 P=$FD_SIP_PORT
 wait_ready || { bad "proxy ready"; finish; exit 1; }
 $CTL --redis "127.0.0.1:$FD_REDIS_PORT" staff add fwd ana "sip:ana@127.0.0.1:$ANA" scheduling:3 available >/dev/null
+$CTL --redis "127.0.0.1:$FD_REDIS_PORT" staff add fwd leo "sip:leo@127.0.0.1:$LEE" billing:3 available >/dev/null
 
 # inv CALLID NUMBER [BRANCH]: an INVITE to sip:NUMBER@127.0.0.1:$P
 inv() {
@@ -91,6 +93,22 @@ check "CANCEL: 200 and the INVITE's 487 relayed ($(statuses "$o"))" [ "$(status_
 c=$(log_of f3 "$LEE_LOG" | grep '^CANCEL')
 check "CANCEL reached lee with the INVITE's Request-URI" has "$c" "ruri=sip:lee@127\.0\.0\.1:$LEE "
 check "CANCEL reached lee with the INVITE's branch" [ "$(printf '%s\n' "$c" | sed 's/.* branch=\([^ ]*\) .*/\1/')" = "$(log_of f3 "$LEE_LOG" | grep -m1 '^INVITE' | sed 's/.* branch=\([^ ]*\) .*/\1/')" ]
+
+# 3b. a CANCEL of a picked call goes where its INVITE went without asking
+# Redis (fwdmemo): even while Redis answers nobody, it reaches the phone
+# that rings (through Redis it would time out and go to the fallback)
+port=$(stack_free_port)
+o=$(inv f3b 15125550166 | send --from-port "$port" --expect 1 --timeout-ms 500 -)
+check "INVITE picked for leo (billing): 100 relayed" [ "$(status_of "$o")" = 100 ]
+memo0=$(metric frontdesk_followups_memo_total)
+stack_redis CLIENT PAUSE 1500 ALL >/dev/null
+o=$(printf '%s\n\n' "$(printf '%s\n' "$cancel" | sed 's/15125550111/15125550166/g; s/f3/f3b/g')" |
+    send --from-port "$port" --expect 2 --timeout-ms 1000 -)
+check "CANCEL with Redis paused: 200 and the 487 relayed from leo's phone ($(statuses "$o"))" [ "$(status_set "$o")" = "200 487 " ]
+check "CANCEL at leo with the INVITE's Request-URI" has "$(log_of f3b "$LEE_LOG" | grep '^CANCEL')" "ruri=sip:leo@127\.0\.0\.1:$LEE "
+check "the fallback saw nothing of it" [ -z "$(log_of f3b "$VM_LOG")" ]
+check "counted as sent from the memo" [ "$(metric frontdesk_followups_memo_total)" = $((memo0 + 1)) ]
+sleep 1.2 # Redis answers again
 
 # 4. a 486 relayed, and its ACK goes to the same place
 o=$(inv f4 15125550133 | send --expect 3 --timeout-ms 2000 -)

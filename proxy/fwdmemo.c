@@ -1,0 +1,97 @@
+/* fwdmemo.c -- where recent INVITEs were forwarded. See fwdmemo.h.
+ *
+ *   slots[hash(callid, cseq) & mask]:
+ *   +------+----------+------+---------+---------------------------+
+ *   | lock | expires  | cseq | key     | dest (uri, addr)          |
+ *   +------+----------+------+---------+---------------------------+
+ *   expires 0: empty. The lock is per slot: two workers touch the same
+ *   slot only for the same call or a hash collision.
+ */
+#include "fwdmemo.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    atomic_flag lock;
+    uint64_t expires_ms;
+    uint32_t cseq;
+    uint16_t key_len;
+    char key[FWDMEMO_KEY_MAX];
+    fwdmemo_dest_t dest;
+} slot_t;
+
+struct fwdmemo {
+    unsigned mask;
+    unsigned ttl_ms;
+    slot_t slots[];
+};
+
+fwdmemo_t *fwdmemo_new(unsigned slots, unsigned ttl_ms)
+{
+    unsigned n = 16;
+    while (n < slots && n < (1u << 24)) n <<= 1;
+    fwdmemo_t *m = calloc(1, sizeof(*m) + (size_t)n * sizeof(slot_t));
+    if (!m) return NULL;
+    m->mask = n - 1;
+    m->ttl_ms = ttl_ms;
+    for (unsigned i = 0; i < n; i++) atomic_flag_clear(&m->slots[i].lock);
+    return m;
+}
+
+void fwdmemo_free(fwdmemo_t *m)
+{
+    free(m);
+}
+
+/* FNV-1a over the key and the CSeq number: spreading, not secrecy (a
+ * caller that makes its calls collide only evicts its own entries to the
+ * Redis path). */
+static slot_t *slot_of(fwdmemo_t *m, const char *key, size_t len, uint32_t cseq)
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)key[i]) * 0x100000001b3u;
+    h = (h ^ cseq) * 0x100000001b3u;
+    return &m->slots[(h ^ (h >> 29)) & m->mask];
+}
+
+static void slot_lock(slot_t *s)
+{
+    while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire))
+        ; /* held for one memcpy by another worker */
+}
+
+static void slot_unlock(slot_t *s)
+{
+    atomic_flag_clear_explicit(&s->lock, memory_order_release);
+}
+
+void fwdmemo_put(fwdmemo_t *m, const char *callid, size_t len, uint32_t cseq,
+                 const fwdmemo_dest_t *d, uint64_t now_ms)
+{
+    if (!m || !len || len > FWDMEMO_KEY_MAX || d->addr_len > sizeof(d->addr) ||
+        !memchr(d->uri, '\0', sizeof(d->uri)))
+        return;
+    slot_t *s = slot_of(m, callid, len, cseq);
+    slot_lock(s);
+    s->expires_ms = now_ms + m->ttl_ms + 1; /* never 0 */
+    s->cseq = cseq;
+    s->key_len = (uint16_t)len;
+    memcpy(s->key, callid, len);
+    s->dest = *d;
+    slot_unlock(s);
+}
+
+bool fwdmemo_get(fwdmemo_t *m, const char *callid, size_t len, uint32_t cseq,
+                 uint64_t now_ms, fwdmemo_dest_t *d)
+{
+    if (!m || !len || len > FWDMEMO_KEY_MAX) return false;
+    slot_t *s = slot_of(m, callid, len, cseq);
+    slot_lock(s);
+    bool hit = s->expires_ms > now_ms && s->cseq == cseq && s->key_len == len &&
+               memcmp(s->key, callid, len) == 0;
+    if (hit) *d = s->dest;
+    slot_unlock(s);
+    return hit;
+}

@@ -1,0 +1,64 @@
+/* fwdmemo.h -- where this process recently forwarded each INVITE, so that
+ * the CANCEL and the ACK of a non-2xx answer that follow it go to the very
+ * same destination without a Redis round trip (route.c).
+ *
+ * Redis keeps the decision per Call-ID (the staff picked); the memo keeps
+ * what was done with it: the destination the INVITE was sent to, which
+ * may be another one than the decision's first (the first was down, or
+ * the pick timed out and the INVITE went to the fallback). A follow-up
+ * that finds no entry (evicted, expired, answered by another instance,
+ * after a restart) is not an error: it asks Redis as before. So the memo
+ * is a cache, never the only copy: the proxy stays stateless in RFC 3261's
+ * sense (a lost entry changes no outcome a retransmission would not).
+ *
+ * A fixed table shared by the worker threads, allocated once: <slots>
+ * entries, direct-mapped by a hash of (Call-ID, CSeq number); a newer
+ * INVITE overwrites an older one in its slot. An entry lives <ttl_ms>.
+ * Each slot has its own spin lock, held for a copy of one entry (under 600
+ * bytes): any thread may call put and get. Pure otherwise: the caller
+ * passes the clock (<now_ms>, monotonic).
+ */
+#ifndef FRONTDESK_FWDMEMO_H
+#define FRONTDESK_FWDMEMO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "rules.h" /* RULES_URI_MAX */
+
+#define FWDMEMO_KEY_MAX 200 /* longer Call-IDs are given as their hash */
+#define FWDMEMO_SLOTS 4096  /* the proxy's memo: ~2.5 MB, a page touched only
+                               when forward mode writes to it; at 4000 calls/s
+                               an entry lives ~1 s on average before a newer
+                               call takes its slot: the ACK of a non-2xx answer
+                               comes within milliseconds */
+
+typedef struct fwdmemo fwdmemo_t;
+
+/* A destination a request was sent to: its URI (the Request-URI we wrote)
+ * and the address it went to. */
+typedef struct {
+    char uri[RULES_URI_MAX + 1];
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+} fwdmemo_dest_t;
+
+/* A memo of <slots> entries (rounded up to a power of two, 16 at least)
+ * that live <ttl_ms>. NULL when out of memory. */
+fwdmemo_t *fwdmemo_new(unsigned slots, unsigned ttl_ms);
+void fwdmemo_free(fwdmemo_t *m); /* accepts NULL */
+
+/* The INVITE <callid>/<cseq> went to <d>. A key longer than
+ * FWDMEMO_KEY_MAX, a URI longer than RULES_URI_MAX or <m> NULL: nothing
+ * is kept. */
+void fwdmemo_put(fwdmemo_t *m, const char *callid, size_t len, uint32_t cseq,
+                 const fwdmemo_dest_t *d, uint64_t now_ms);
+
+/* Where the INVITE <callid>/<cseq> went, when the memo still knows: true
+ * and *<d> filled; false otherwise (and for <m> NULL). */
+bool fwdmemo_get(fwdmemo_t *m, const char *callid, size_t len, uint32_t cseq,
+                 uint64_t now_ms, fwdmemo_dest_t *d);
+
+#endif
