@@ -214,9 +214,12 @@ static void resolve_names(health_t *h)
             i = find_or_add(h, (struct sockaddr *)&v4, sizeof(v4));
         }
         if (nm->idx >= 0 && nm->idx != i) h->d[nm->idx].named = false;
-        if (i >= 0) h->d[i].named = true;
         nm->idx = i;
     }
+    /* two names may share an address: one that moved away must not stop
+     * the pings of the other */
+    for (size_t k = 0; k < h->n_names; k++)
+        if (h->names[k].idx >= 0) h->d[h->names[k].idx].named = true;
 }
 
 /* ---- pings ---- */

@@ -15,7 +15,7 @@ uas_start vm || { bad "uas vm"; finish; exit 1; }
 VM=$UAS_PORT VM_LOG=$UAS_LOG
 uas_start five --listen 127.0.0.3:5060 || { bad "uas on 127.0.0.3:5060"; finish; exit 1; }
 FIVE_LOG=$UAS_LOG
-printf 'desk.clinic.test 127.0.0.1 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
+printf 'desk.clinic.test 127.0.0.1 2\nalso.clinic.test 127.0.0.1 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
 dnsd_start ns --records-file "$FD_RUN/records" --delay-ms 300 \
     --srv "_sip._udp.srv.clinic.test=10,100,$PORT,desk.clinic.test" \
     --srv "_sip._udp.srv.clinic.test=20,100,$VM,vm.clinic.test" || { bad "dnsd"; finish; exit 1; }
@@ -30,6 +30,7 @@ groups:
       - id: dns
         timezone: UTC
         dids:
+          - {number: "15125550177", to: "sip:desk@also.clinic.test:$PORT"}
           - {number: "15125550100", to: "sip:desk@desk.clinic.test:$PORT"}
           - {number: "15125550111", to: "sip:vm@127.0.0.1:$VM"}
           - "15125550122"
@@ -66,7 +67,7 @@ check "it went to the address of the name" [ "$(got d1 "$ONE_LOG")" -ge 1 ]
 check "the name server was asked for an A record" has "$(cat "$DNSD_LOG")" 'name=desk\.clinic\.test type=1 .*answer=127\.0\.0\.1'
 
 # 2. cached for its TTL (2 s): a changed address is not used before
-printf 'desk.clinic.test 127.0.0.2 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
+printf 'desk.clinic.test 127.0.0.2 2\nalso.clinic.test 127.0.0.1 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
 kill -HUP "$DNSD_PID"; sleep 0.1
 queries=$(grep -c 'name=desk\.clinic\.test' "$DNSD_LOG")
 o=$(inv d3 15125550100 | send --expect 3 --timeout-ms 2000 -)
@@ -103,10 +104,15 @@ check "the proxy is still running" kill -0 "$FD_PROXY_PID"
 o=$(inv d9 15125550133 | send --expect 3 --timeout-ms 3000 -)
 check "and still routing ($(status_set "$o"))" [ "$(status_set "$o")" = "100 180 200 " ]
 
-# 4. health checks ping the name's current address
+# 4. health checks ping the name's current address, and an old address
+# as long as another name still has it
 up() { stack_http "$FD_ADMIN_PORT" /metrics | awk -v k="frontdesk_destination_up{destination=\"$1\"}" '$1 == k { print $2 }'; }
 for i in $(seq 1 30); do [ "$(up "127.0.0.2:$PORT")" = 1 ] && break; sleep 0.1; done
 check "the name's current address is health-checked and up" [ "$(up "127.0.0.2:$PORT")" = 1 ]
-check "its old address is no longer listed" [ -z "$(up "127.0.0.1:$PORT")" ]
 check "the pings reached it" has "$(cat "$TWO_LOG")" '^OPTIONS '
+check "its old address is still pinged: another name has it" [ "$(up "127.0.0.1:$PORT")" = 1 ]
+printf 'desk.clinic.test 127.0.0.2 2\nalso.clinic.test 127.0.0.2 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
+kill -HUP "$DNSD_PID"
+for i in $(seq 1 40); do [ -z "$(up "127.0.0.1:$PORT")" ] && break; sleep 0.1; done
+check "once no name has the old address, it is no longer listed" [ -z "$(up "127.0.0.1:$PORT")" ]
 finish
