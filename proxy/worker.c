@@ -85,7 +85,11 @@ static void drain_errors(worker_t *w, int fd)
 {
     static const char ours[] = ";branch=" FWD_BRANCH_PREFIX;
     for (int k = 0; k < 64; k++) {
-        char data[600], ctl[512];
+        /* what ICMP quotes of the datagram: at most 576 bytes with IPv4,
+         * 1280 with IPv6 (the request line and our Via below it fit, but
+         * for an in-dialog request with a very long Request-URI, which then
+         * goes unrecognised: its next hop is not marked down) */
+        char data[1280], ctl[512];
         struct sockaddr_storage dst;
         struct iovec iov = { data, sizeof(data) };
         struct msghdr mh = { .msg_name = &dst, .msg_namelen = sizeof(dst), .msg_iov = &iov,
