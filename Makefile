@@ -7,7 +7,7 @@
 #   make bench-scale    max rate at 1 site x 20 staff vs 200 x 40 (~1 min)
 #   make bench-soak     steady load, proxy RSS every minute (MINUTES=5 RATE=1000)
 #   make bench-p99      p99 at 70% of the max good rate (~1 min)
-#   make bench-forward  proxy CPU per call, forward vs redirect mode (~1 min)
+#   make bench-forward  proxy CPU per call, forward vs redirect mode, Kamailio beside (~1 min)
 #   make install    PREFIX=/usr/local DESTDIR=
 
 CC      ?= cc

@@ -118,50 +118,12 @@ for b in "$BENCH" "$FRONTDESK"; do
     [ -x "$b" ] || { say "$b is missing: run make first"; exit 2; }
 done
 
-# ---------------------------------------------------------------------------
-# Kamailio from Debian, installed here (deploy/deps.sh does not: only this
-# target needs it), the same way deploy/deps.sh installs: only what is
-# missing, apt-get as root, through sudo otherwise.
-# ---------------------------------------------------------------------------
-
-install_peers() {
-    local p missing="" SUDO
-    for p in kamailio kamailio-redis-modules; do
-        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-            missing="$missing $p"
-        fi
-    done
-    [ -z "$missing" ] && return 0
-    say "installing$missing"
-    if [ "$(id -u)" -eq 0 ]; then SUDO=""
-    elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"
-    else
-        say "need root (or sudo) to install:$missing"
-        return 1
-    fi
-    export DEBIAN_FRONTEND=noninteractive
-    # shellcheck disable=SC2086
-    if ! $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then
-        $SUDO apt-get update -qq &&
-        $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null || return 1
-    fi
-    # On a machine run by systemd the package enables and starts its own
-    # kamailio.service (every interface, port 5060, /etc/kamailio). We only
-    # want the binary: stop and disable the service we just caused.
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1 &&
-       systemctl is-enabled --quiet kamailio 2>/dev/null; then
-        say "disabling the kamailio.service the package enabled (the bench runs its own)"
-        $SUDO systemctl disable --now kamailio >/dev/null 2>&1 || true
-    fi
-    say "installed$missing"
-}
-
-if ! install_peers; then
-    say "could not install kamailio and kamailio-redis-modules"
-    exit 2
-fi
-KAMAILIO=$(command -v kamailio || echo /usr/sbin/kamailio)
-[ -x "$KAMAILIO" ] || { say "kamailio is not installed"; exit 2; }
+# Kamailio from Debian, installed when missing (bench/kamailio.sh: only the
+# benches against Kamailio need it, so deploy/deps.sh does not install it)
+# shellcheck source=bench/kamailio.sh
+. "$ROOT/bench/kamailio.sh" || { say "bench/kamailio.sh failed to load"; exit 2; }
+KAM_RUN=$RUN KAM_WORKERS=$WORKERS
+kam_install || exit 2
 
 # ---------------------------------------------------------------------------
 # The stack: Redis + demo data + Frontdesk (deploy/stack.sh), two Kamailios
@@ -177,30 +139,15 @@ FD_RUN=$RUN FD_BIN=$FRONTDESK
 . "$ROOT/deploy/stack.sh" || { say "deploy/stack.sh failed to load"; exit 2; }
 
 FDL_LOG=""
-KAM_PIDS=""      # main Kamailio processes (they stop their children)
-KAM_KIDS=""      # their children, recorded at start, checked at stop
 SAMPLER_PID=""
 BENCH_PID=""
 
 # shellcheck disable=SC2317 # called from the traps
 cleanup() {
-    local p
     [ -n "$BENCH_PID" ] && kill -TERM "$BENCH_PID" 2>/dev/null && wait "$BENCH_PID" 2>/dev/null
     [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
     BENCH_PID="" SAMPLER_PID=""
-    for p in $KAM_PIDS; do kill -TERM "$p" 2>/dev/null; done
-    for p in $KAM_PIDS; do
-        for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-        kill -9 "$p" 2>/dev/null
-        wait "$p" 2>/dev/null
-    done
-    # children that outlived their main process (they should not)
-    for p in $KAM_KIDS; do
-        if [ -r "/proc/$p/cmdline" ] && tr '\0' ' ' <"/proc/$p/cmdline" | grep -q "^$KAMAILIO .*$RUN"; then
-            kill -9 "$p" 2>/dev/null
-        fi
-    done
-    KAM_PIDS="" KAM_KIDS=""
+    kam_stop
     stack_stop
     # the logging Frontdesk writes ~200 bytes a call: keep only its tail
     if [ -n "${FDL_LOG:-}" ] && [ -f "$FDL_LOG" ]; then
@@ -213,45 +160,6 @@ trap cleanup EXIT
 trap 'on_signal 130' INT
 trap 'on_signal 143' TERM
 trap 'on_signal 129' HUP
-
-# children of a process, from /proc (no pgrep needed)
-children_of() {
-    local t
-    for t in /proc/"$1"/task/*/children; do
-        [ -r "$t" ] && cat "$t" 2>/dev/null
-    done | tr ' ' '\n' | grep -E '^[0-9]+$' | tr '\n' ' '
-}
-
-# start_kamailio NAME CFG [kamailio flags...]: sets KAM_PORT and KAM_PID
-start_kamailio() {
-    local name=$1 cfg=$2 port pid dir i
-    shift 2
-    dir=$RUN/kamailio-$name
-    mkdir -p "$dir"
-    KAM_PORT="" KAM_PID=""
-    for _ in 1 2 3; do
-        port=$(stack_free_port) || return 1
-        "$KAMAILIO" -f "$cfg" -DD -E -l "udp:127.0.0.1:$port" -Y "$dir" \
-            -P "$dir/kamailio.pid" -m 64 -M 8 -x "$KAM_MEM" -A "WORKERS=$WORKERS" "$@" \
-            >"$dir/kamailio.log" 2>&1 &
-        pid=$!
-        KAM_PIDS="$KAM_PIDS $pid"
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            # ready when it answers an OPTIONS (sipsak comes with deploy/deps.sh)
-            if sipsak -s "sip:ping@127.0.0.1:$port" >/dev/null 2>&1; then
-                KAM_KIDS="$KAM_KIDS $(children_of "$pid")"
-                KAM_PORT=$port KAM_PID=$pid
-                return 0
-            fi
-            sleep 0.1
-        done
-        kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    done
-    say "kamailio ($name) did not start; its log:"
-    cat "$dir/kamailio.log" >&2
-    return 1
-}
 
 say "starting redis, the demo clinic group, frontdesk and two kamailios under ${RUN#"$ROOT"/}"
 if ! stack_start_redis || ! stack_seed_demo >/dev/null; then
@@ -269,9 +177,9 @@ case " $CONFIGS " in *_log\ *)
     FDL_PORT=$FD_SIP_PORT FDL_PID=$FD_PROXY_PID FDL_LOG=$FD_PROXY_LOG
     ;;
 esac
-start_kamailio static "$PEERS/kamailio-static.cfg" || exit 2
+kam_start static "$PEERS/kamailio-static.cfg" || exit 2
 KS_PORT=$KAM_PORT KS_PID=$KAM_PID
-start_kamailio redis "$PEERS/kamailio-redis.cfg" \
+kam_start redis "$PEERS/kamailio-redis.cfg" \
     -A "REDIS_SERVER=\"name=fd;addr=127.0.0.1;port=$FD_REDIS_PORT\"" || exit 2
 KR_PORT=$KAM_PORT KR_PID=$KAM_PID
 
