@@ -37,7 +37,15 @@
 #
 # Environment: FD_FWD_RUNS=3 (1-9), FD_FWD_RATE=2000 (calls/s, 100-20000),
 # FD_FWD_SECONDS=5 (1-30); FD_FWD_PEER=0 skips Kamailio (1, the default,
-# measures it); FD_FWD_PROFILE=1: perf (cpu-clock) on each proxy during
+# measures it); FD_FWD_BASE=PATH: a third Frontdesk in forward mode run
+# from the binary PATH (another build, e.g. of the commit before a change)
+# gets the same load in the same runs, and the line before the last is
+#
+#   forward: baseline cpu_us_per_call base=A forward=B ratio=B/A
+#
+# (the before/after of a change to the forward path; both must carry the
+# same proxy/redis/frontdesk.lua, as each proxy loads its own into Redis
+# when it connects); FD_FWD_PROFILE=1: perf (cpu-clock) on each proxy during
 # the first run, top symbols in build/bench/forward/*.profile.txt. Starts
 # its processes under run/bench-forward/ and stops them by PID on exit,
 # Ctrl-C included. Results in build/bench/forward/. Exit 0 when every run
@@ -55,6 +63,8 @@ for v in RUNS RATE SECONDS_; do
     case ${!v} in ''|*[!0-9]*) say "FD_FWD_${v%_} must be a number"; exit 2;; esac
 done
 case $PEER in 0|1) ;; *) say "FD_FWD_PEER: 0 or 1"; exit 2;; esac
+BASE=${FD_FWD_BASE:-}
+[ -z "$BASE" ] || [ -x "$BASE" ] || { say "FD_FWD_BASE: $BASE is not an executable"; exit 2; }
 { [ "$RUNS" -ge 1 ] && [ "$RUNS" -le 9 ]; } || { say "FD_FWD_RUNS: 1 to 9"; exit 2; }
 { [ "$RATE" -ge 100 ] && [ "$RATE" -le 20000 ]; } || { say "FD_FWD_RATE: 100 to 20000"; exit 2; }
 { [ "$SECONDS_" -ge 1 ] && [ "$SECONDS_" -le 30 ]; } || { say "FD_FWD_SECONDS: 1 to 30"; exit 2; }
@@ -122,6 +132,12 @@ for m in redirect forward; do
     FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --log-level warn || { say "$m proxy"; exit 2; }
     PORT[$m]=$FD_SIP_PORT PIDS[$m]=$FD_PROXY_PID
 done
+if [ -n "$BASE" ]; then
+    FD_BIN=$BASE FD_CONFIG=$FD_RUN/forward.yaml stack_start_proxy "" --offer-window 1 --log-level warn ||
+        { say "baseline proxy ($BASE)"; exit 2; }
+    PORT[base-forward]=$FD_SIP_PORT PIDS[base-forward]=$FD_PROXY_PID
+    CONFIGS="$CONFIGS base-forward"
+fi
 if [ "$PEER" = 1 ]; then
     for m in redirect forward; do
         # shellcheck disable=SC2046 # no -A FORWARD in redirect mode
@@ -178,14 +194,15 @@ for r in $(seq 1 "$RUNS"); do
     done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# ratio_line PREFIX REDIRECT FORWARD: the medians and their ratio
+# ratio_line PREFIX REDIRECT FORWARD [NAME]: the medians and their ratio
 ratio_line() {
     local a b ratio
     a=$(printf '%s' "${COST[$2]}" | median)
     b=$(printf '%s' "${COST[$3]}" | median)
     ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (a > 0) ? b / a : 0 }')
-    echo "forward: ${1}cpu_us_per_call redirect=$a forward=$b ratio=$ratio" | tee -a "$OUT/forward.txt"
+    echo "forward: ${1}cpu_us_per_call ${4:-redirect}=$a forward=$b ratio=$ratio" | tee -a "$OUT/forward.txt"
 }
 [ "$PEER" = 1 ] && ratio_line "kamailio " kam-redirect kam-forward
+[ -n "$BASE" ] && ratio_line "baseline " base-forward forward base
 ratio_line "" redirect forward
 exit $rc
