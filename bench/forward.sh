@@ -46,7 +46,9 @@
 # (the before/after of a change to the forward path; both must carry the
 # same proxy/redis/frontdesk.lua, as each proxy loads its own into Redis
 # when it connects); FD_FWD_PROFILE=1: perf (cpu-clock) on each proxy during
-# the first run, top symbols in build/bench/forward/*.profile.txt. Starts
+# the first run, top symbols in build/bench/forward/*.profile.txt
+# (FD_FWD_FREQ=4000 samples/s; FD_FWD_CALLGRAPH="--call-graph dwarf,16384"
+# for callers through the libraries, which have no frame pointers). Starts
 # its processes under run/bench-forward/ and stops them by PID on exit,
 # Ctrl-C included. Results in build/bench/forward/. Exit 0 when every run
 # answered every call right (no wrong answer, no loss), 1 otherwise, 2 when
@@ -169,7 +171,7 @@ for r in $(seq 1 "$RUNS"); do
         if [ -n "${FD_FWD_PROFILE:-}" ] && [ "$r" = 1 ] && command -v perf >/dev/null; then
             # shellcheck disable=SC2086 # one PID per word
             pids=$(printf '%s,' ${PIDS[$m]})
-            perf record -q -e cpu-clock -F 4000 -g -p "${pids%,}" -o "$OUT/$m.perf" >/dev/null 2>&1 &
+            perf record -q -e cpu-clock -F "${FD_FWD_FREQ:-4000}" ${FD_FWD_CALLGRAPH:--g} -p "${pids%,}" -o "$OUT/$m.perf" >/dev/null 2>&1 &
             PROF_PID=$!
         fi
         build/fd-bench run --target "127.0.0.1:${PORT[$m]}" --single-source --rate "$RATE" \

@@ -454,7 +454,7 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
     via_it_t route = { 0 }, via = { 0 };
     bool have_route = pop && value_next(r, &route, "Route", '\0');
     bool have_via = via_next(r, &via);
-    char *osip_str = NULL, mf[40], vbuf[600];
+    char *osip_str = NULL, vbuf[600];
     const char *top = have_via && r->top_via ? sender_via(via.value, r->top_via, vbuf, sizeof(vbuf), &osip_str)
                                              : NULL;
 
@@ -462,8 +462,9 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
         const sip_hdr_t *h = &r->hdrs[i];
         if (sip_hdr_is(h, "Max-Forwards", '\0')) {
             if (*mf_done) continue; /* one is enough */
-            int n = snprintf(mf, sizeof(mf), "Max-Forwards: %d\r\n", r->max_forwards > 0 ? r->max_forwards - 1 : 69);
-            put(o, mf, (size_t)n);
+            puts_(o, "Max-Forwards: ");
+            put_uint(o, r->max_forwards > 0 ? (unsigned long)r->max_forwards - 1 : 69);
+            puts_(o, "\r\n");
             *mf_done = true;
         } else if (have_route && i == route.hdr) {
             put_rest(o, h, route.off, NULL);

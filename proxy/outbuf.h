@@ -29,6 +29,29 @@ static inline void put(out_t *o, const char *s, size_t n)
 
 static inline void puts_(out_t *o, const char *s) { put(o, s, strlen(s)); }
 
+/* <v> in decimal (snprintf's "%lu" costs ~20 times as much) */
+static inline void put_uint(out_t *o, unsigned long v)
+{
+    char d[20];
+    size_t i = sizeof(d);
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    put(o, d + i, sizeof(d) - i);
+}
+
+/* <n> bytes of <s> into <dst> of <cap> (> 0) bytes, cut to fit and
+ * NUL-terminated, as snprintf's "%.*s" does, without its cost on the hot
+ * path. Returns the length copied. */
+static inline size_t copy_cut(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return n;
+}
+
 /* A header field as received, unless its name is folded ("Via CRLF SP :",
  * which libosip2 accepts but the grammar does not): then "Name: value". */
 static inline void put_field(out_t *o, const sip_hdr_t *h)

@@ -25,6 +25,7 @@
 #include "fwdmemo.h"
 #include "health.h"
 #include "log.h"
+#include "outbuf.h"
 #include "sip.h"
 #include "sipresp.h"
 
@@ -103,14 +104,18 @@ static void send_request(worker_t *w, int fd, const char *method, const char *ru
                          const char *tail, size_t tail_len, const fwd_target_t *t)
 {
     char out[WORKER_TX_MAX];
-    int n = snprintf(out, sizeof(out), "%s %s SIP/2.0\r\n", method, ruri);
-    if (n < 0 || (size_t)n + tail_len > sizeof(out)) {
+    out_t o = { out, 0, sizeof(out), false };
+    puts_(&o, method);
+    puts_(&o, " ");
+    puts_(&o, ruri);
+    puts_(&o, " SIP/2.0\r\n");
+    put(&o, tail, tail_len);
+    if (o.full) {
         METRIC_INC(&w->m, tx_errors);
         return;
     }
-    memcpy(out + n, tail, tail_len);
     METRIC_INC(&w->m, forwarded);
-    worker_send(w, fd, (const struct sockaddr *)&t->addr, t->addr_len, out, (size_t)n + tail_len);
+    worker_send(w, fd, (const struct sockaddr *)&t->addr, t->addr_len, out, o.len);
 }
 
 /* Who we are on socket <fd> (our Via). */
@@ -215,7 +220,7 @@ static void forward_next(call_t *c)
         /* an INVITE of a pick: where it went, for its CANCEL and ACK */
         if (!c->followup && c->rawcid_len) {
             fwdmemo_dest_t d;
-            snprintf(d.uri, sizeof(d.uri), "%s", uris[i]);
+            copy_cut(d.uri, sizeof(d.uri), uris[i], strlen(uris[i]));
             d.addr = t.addr;
             d.addr_len = t.addr_len;
             fwdmemo_put(w->memo, c->rawcid, c->rawcid_len, c->cseq, &d, ms_of(&c->t0));
@@ -247,7 +252,7 @@ static void forward_call(call_t *c, const store_decision_t *d, const char *outco
 {
     if (d) c->dec = *d;
     c->next = 0;
-    snprintf(c->outcome, sizeof(c->outcome), "%s", outcome);
+    copy_cut(c->outcome, sizeof(c->outcome), outcome, strlen(outcome));
     forward_next(c);
 }
 
@@ -333,7 +338,7 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
 static const char *keep(char *buf, size_t cap, const char *s)
 {
     if (!s) return NULL;
-    snprintf(buf, cap, "%s", s);
+    copy_cut(buf, cap, s, strlen(s));
     return buf;
 }
 
@@ -424,7 +429,7 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
         c = bigger;
         memcpy(c->head + hl, tail, (size_t)tl);
         c->tail_len = (size_t)tl;
-        snprintf(c->method, sizeof(c->method), "%.*s", (int)r->method_name.len, r->method_name.s);
+        copy_cut(c->method, sizeof(c->method), r->method_name.s, r->method_name.len);
     }
     /* a call that may outlive this batch (waiting for Redis or for DNS)
      * keeps its own copies: a reload may free the snapshot meanwhile */

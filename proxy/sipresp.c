@@ -140,13 +140,15 @@ int sipresp_build(char *buf, size_t cap, int status, const char *reason,
                   const char *extra, size_t extra_len)
 {
     out_t o = { buf, 0, cap, false };
-    char line[160];
+    const char *why = reason ? reason : sipresp_reason(status);
+    char code[3] = { (char)('0' + status / 100 % 10), (char)('0' + status / 10 % 10), (char)('0' + status % 10) };
 
     /* a reason phrase comes from our code or our rules, never the wire,
      * but keep CR/LF out of the status line whatever it is */
-    snprintf(line, sizeof(line), "SIP/2.0 %03d %s", status, reason ? reason : sipresp_reason(status));
-    line[strcspn(line, "\r\n")] = '\0';
-    puts_(&o, line);
+    puts_(&o, "SIP/2.0 ");
+    put(&o, code, sizeof(code));
+    puts_(&o, " ");
+    put(&o, why, strcspn(why, "\r\n"));
     puts_(&o, "\r\n");
     put(&o, head, head_len);
     if (extra_len) put(&o, extra, extra_len);

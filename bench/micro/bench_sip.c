@@ -24,6 +24,7 @@
 
 #include "arena.h"
 #include "fwd.h"
+#include "outbuf.h"
 #include "sip.h"
 #include "sipresp.h"
 
@@ -91,10 +92,15 @@ static int forward(const sip_req_t *r, char *out, size_t cap)
     char tail[8192];
     if (fwd_is_loop(r, &self) || fwd_uri_target(contact, sizeof(contact) - 1, &t) < 0) return -1;
     int tl = fwd_build_tail(r, &self, NULL, tail, sizeof(tail));
-    int n = snprintf(out, cap, "%.*s %s SIP/2.0\r\n", (int)r->method_name.len, r->method_name.s, contact);
-    if (tl < 0 || n < 0 || (size_t)n + (size_t)tl > cap) return -1;
-    memcpy(out + n, tail, (size_t)tl);
-    return n + tl;
+    if (tl < 0) return -1;
+    /* the request line as route.c writes it */
+    out_t o = { out, 0, cap, false };
+    put(&o, r->method_name.s, r->method_name.len);
+    puts_(&o, " ");
+    puts_(&o, contact);
+    puts_(&o, " SIP/2.0\r\n");
+    put(&o, tail, (size_t)tl);
+    return o.full ? -1 : (int)o.len;
 }
 
 /* One forwarded call: INVITE forwarded, 100 and 302 relayed, ACK
