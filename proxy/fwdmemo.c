@@ -9,6 +9,7 @@
  */
 #include "fwdmemo.h"
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +59,10 @@ static slot_t *slot_of(fwdmemo_t *m, const char *key, size_t len, uint32_t cseq)
 
 static void slot_lock(slot_t *s)
 {
-    while (atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire))
-        ; /* held for one memcpy by another worker */
+    /* held for one copy by another worker; if that one was preempted
+     * holding it, let it run rather than spin through its time slice */
+    for (unsigned n = 1; atomic_flag_test_and_set_explicit(&s->lock, memory_order_acquire); n++)
+        if (n % 64 == 0) sched_yield();
 }
 
 static void slot_unlock(slot_t *s)
