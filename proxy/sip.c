@@ -73,12 +73,6 @@ bool sip_next_header(const char *b, size_t len, size_t *pos, sip_hdr_t *h)
     return true;
 }
 
-bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact)
-{
-    size_t n = strlen(full);
-    if (h->name.len == n && strncasecmp(h->name.s, full, n) == 0) return true;
-    return compact && h->name.len == 1 && (h->name.s[0] | 0x20) == compact;
-}
 
 span_t sip_hdr_param(span_t v, const char *name)
 {

@@ -17,6 +17,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 
 #include "rules.h" /* span_t */
@@ -102,8 +104,16 @@ bool sip_parse_ack(sip_req_t *r, const char *buf, size_t len);
  * header (the empty line). */
 bool sip_next_header(const char *buf, size_t len, size_t *pos, sip_hdr_t *h);
 
-/* Is <h> the header <full> (or its compact form <compact>, '\0' for none)? */
-bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact);
+/* Is <h> the header <full> (or its compact form <compact>, '\0' for none)?
+ * Inline: called for every header of every message, with a literal whose
+ * length the compiler knows; the first letter settles most mismatches. */
+static inline bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact)
+{
+    size_t n = strlen(full);
+    if (h->name.len == n)
+        return ((h->name.s[0] ^ full[0]) & ~0x20) == 0 && strncasecmp(h->name.s, full, n) == 0;
+    return compact && h->name.len == 1 && (h->name.s[0] | 0x20) == compact;
+}
 
 /* Value of the header parameter <name> in <value> (e.g. "tag" of a From
  * value), as a span; empty when absent. Parameters inside <...> are the
