@@ -29,9 +29,20 @@ void sip_global_init(void)
 
 static bool is_ws(char c) { return c == ' ' || c == '\t'; }
 
-/* End of the line starting at <p>: index of '\r' or '\n' (or <len>). */
+/* End of the line starting at <p>: index of the first '\r' or '\n' (or
+ * <len>). A header line's LF is found with memchr() (vectorised) within
+ * 256 bytes, then a CR before it (usually the CRLF's, rarely a bare one);
+ * a longer line is walked byte by byte from there, so a datagram of bare
+ * CRs costs no more than a linear scan. */
 static size_t line_end(const char *b, size_t len, size_t p)
 {
+    if (p >= len) return len;
+    size_t w = len - p < 256 ? len - p : 256;
+    const char *lf = memchr(b + p, '\n', w);
+    if (lf) {
+        const char *cr = memchr(b + p, '\r', (size_t)(lf - (b + p)));
+        return (size_t)((cr ? cr : lf) - b);
+    }
     while (p < len && b[p] != '\r' && b[p] != '\n') p++;
     return p;
 }

@@ -681,6 +681,29 @@ static void test_next_header_edges(void **state)
     assert_true(sip_next_header(cut, strlen(cut), &pos, &h));
     assert_span(h.value, "y");
     assert_false(sip_next_header(cut, strlen(cut), &pos, &h));
+
+    /* a bare CR ends a line as CRLF and LF do, wherever the LF is; a line
+     * longer than the 256 bytes line_end() looks ahead for its LF */
+    char mixed[1024], big[401];
+    memset(big, 'b', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    snprintf(mixed, sizeof(mixed), "OPTIONS sip:a@b SIP/2.0\r\nA: 1\rB: 2\nC: %s\r\nD: 4\r%s: 5\r\n\r\n", big, big);
+    const char *names[] = { "A", "B", "C", "D", big };
+    const char *values[] = { "1", "2", big, "4", "5" };
+    pos = 0;
+    for (size_t i = 0; i < 5; i++) {
+        assert_true(sip_next_header(mixed, strlen(mixed), &pos, &h));
+        assert_span(h.name, names[i]);
+        assert_span(h.value, values[i]);
+    }
+    assert_false(sip_next_header(mixed, strlen(mixed), &pos, &h));
+    assert_memory_equal(mixed + pos, "\r\n", 2);
+    /* no line end at all: the rest is one line */
+    const char *open_end = "OPTIONS sip:a@b SIP/2.0\rX: no end";
+    pos = 0;
+    assert_true(sip_next_header(open_end, strlen(open_end), &pos, &h));
+    assert_span(h.value, "no end");
+    assert_int_equal(pos, strlen(open_end));
 }
 
 static sip_hdr_t hdr_named(const char *name)
