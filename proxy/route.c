@@ -354,18 +354,22 @@ static void keep_plan_strings(call_t *c)
 
 /* The key of the call's decision in Redis: its Call-ID, or the hash of a
  * long one, so that no two calls share a key. */
-static void set_rawcid(call_t *c, const sip_req_t *r)
+static size_t rawcid_of(const sip_req_t *r, char out[256])
 {
     if (r->call_id.len <= 200) {
-        c->rawcid_len = r->call_id.len;
-        memcpy(c->rawcid, r->call_id.s, c->rawcid_len);
-    } else {
-        unsigned char h[16];
-        crypto_generichash(h, sizeof(h), (const unsigned char *)r->call_id.s, r->call_id.len, NULL, 0);
-        c->rawcid_len = (size_t)snprintf(c->rawcid, sizeof(c->rawcid), "fdh-");
-        sodium_bin2hex(c->rawcid + c->rawcid_len, sizeof(c->rawcid) - c->rawcid_len, h, sizeof(h));
-        c->rawcid_len += 2 * sizeof(h);
+        memcpy(out, r->call_id.s, r->call_id.len);
+        return r->call_id.len;
     }
+    unsigned char h[16];
+    memcpy(out, "fdh-", 4);
+    crypto_generichash(h, sizeof(h), (const unsigned char *)r->call_id.s, r->call_id.len, NULL, 0);
+    sodium_bin2hex(out + 4, 256 - 4, h, sizeof(h));
+    return 4 + 2 * sizeof(h);
+}
+
+static void set_rawcid(call_t *c, const sip_req_t *r)
+{
+    c->rawcid_len = rawcid_of(r, c->rawcid);
 }
 
 /* Forward mode needs an address in our Via that peers can answer: a
@@ -502,23 +506,39 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
 }
 
 /* A follow-up whose INVITE this process forwarded lately goes where that
- * INVITE went, without asking Redis (fwdmemo.h). False when the memo does
- * not know, or that destination is down now: then the decision in Redis
- * and the destinations' health choose, as for the INVITE's retransmission
- * (which updates the memo). */
-static bool followup_from_memo(worker_t *w, call_t *c, const sip_req_t *r)
+ * INVITE went, without the rules nor Redis (fwdmemo.h): where it went is
+ * what counts, even if a reload changed the number's route since. False
+ * when the memo does not know, that destination is down now, or the
+ * request cannot be forwarded as it is: then the rules, the decision in
+ * Redis and the destinations' health choose, as for the INVITE's
+ * retransmission (which updates the memo). */
+static bool followup_from_memo(worker_t *w, int fd, const sip_req_t *r)
 {
+    char key[256], tail[WORKER_TX_MAX], method[16];
     fwdmemo_dest_t d;
-    set_rawcid(c, r);
-    if (!fwdmemo_get(w->memo, c->rawcid, c->rawcid_len, c->cseq, ms_of(&c->t0), &d) ||
+    struct timespec now;
+    span_t next;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    size_t kl = rawcid_of(r, key);
+    if (!fwdmemo_get(w->memo, key, kl, r->cseq, ms_of(&now), &d) ||
         health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len))
         return false;
+    const fwd_self_t *self = self_of(w, fd);
+    fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next) };
+    int tl = fwd_build_tail(r, self, &f, tail, sizeof(tail));
+    if (tl < 0) return false;
     fwd_target_t t = { .addr = d.addr, .addr_len = d.addr_len };
-    send_request(w, c->fd, c->method, d.uri, c->head + c->head_len, c->tail_len, &t);
+    copy_cut(method, sizeof(method), r->method_name.s, r->method_name.len);
+    send_request(w, fd, method, d.uri, tail, (size_t)tl, &t);
     METRIC_INC(&w->m, followups_memo);
-    LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-memo staff=- to=\"%s\" reason=\"%s\" ms=%.2f",
-             c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
-             c->plan.skill ? c->plan.skill : "-", d.uri, c->plan.reason, ms_since(&c->t0));
+    if (LOG_ENABLED(LOG_LVL_INFO)) {
+        char callid[128], caller[RULES_CALLER_HASH_LEN + 1];
+        log_value(callid, sizeof(callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
+        log_caller_hash(r->from_user.s ? r->from_user.s : "", r->from_user.len, caller);
+        LOG_INFO("route", "call=\"%s\" caller=%s method=%s outcome=forward-memo to=\"%s\"",
+                 callid, caller, method, d.uri);
+    }
     return true;
 }
 
@@ -528,6 +548,7 @@ static bool followup_from_memo(worker_t *w, call_t *c, const sip_req_t *r)
  * does not forward (the caller serves it as in redirect mode). */
 static bool serve_followup(worker_t *w, int fd, const sip_req_t *r, time_t now)
 {
+    if (followup_from_memo(w, fd, r)) return true;
     call_t *c = call_new(w, fd, r, now, true);
     if (!c) {
         if (r->method == SIP_CANCEL) answer(w, fd, r, 500, NULL, NULL);
@@ -536,10 +557,6 @@ static bool serve_followup(worker_t *w, int fd, const sip_req_t *r, time_t now)
     if (!c->forward) {
         free(c);
         return false;
-    }
-    if (c->plan.kind == PLAN_PICK && followup_from_memo(w, c, r)) {
-        free(c);
-        return true;
     }
     if (c->plan.kind == PLAN_PICK) ask_store(w, c, r);
     else {
