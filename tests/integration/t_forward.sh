@@ -110,6 +110,21 @@ check "the fallback saw nothing of it" [ -z "$(log_of f3b "$VM_LOG")" ]
 check "counted as sent from the memo" [ "$(metric frontdesk_followups_memo_total)" = $((memo0 + 1)) ]
 sleep 1.2 # Redis answers again
 
+# 3c. the number's route changed by a reload while the phone rings: the
+# CANCEL still follows its INVITE (where it went is what counts); leo is
+# still offered f3b: his colleague gets this one
+$CTL --redis "127.0.0.1:$FD_REDIS_PORT" staff add fwd max "sip:max@127.0.0.1:$LEE" billing:3 available >/dev/null
+port=$(stack_free_port)
+o=$(inv f3c 15125550166 | send --from-port "$port" --expect 1 --timeout-ms 500 -)
+check "INVITE picked for max: 100 relayed" eval '[ "$(status_of "$o")" = 100 ] && has "$(log_of f3c "$LEE_LOG")" "^INVITE .*ruri=sip:max@"'
+sed -i 's/{number: "15125550166", skill: billing}/{number: "15125550166", skill: billing, mode: redirect}/' "$FD_CONFIG"
+kill -HUP "$FD_PROXY_PID"; sleep 0.3
+o=$(printf '%s\n\n' "$(printf '%s\n' "$cancel" | sed 's/15125550111/15125550166/g; s/f3/f3c/g')" |
+    send --from-port "$port" --expect 2 --timeout-ms 1000 -)
+check "CANCEL after a reload made the number redirect: 200 and 487 from max's phone ($(statuses "$o"))" eval '[ "$(status_set "$o")" = "200 487 " ] && has "$(log_of f3c "$LEE_LOG" | grep "^CANCEL")" "ruri=sip:max@"'
+sed -i 's/skill: billing, mode: redirect}/skill: billing}/' "$FD_CONFIG"
+kill -HUP "$FD_PROXY_PID"; sleep 0.3
+
 # 4. a 486 relayed, and its ACK goes to the same place
 o=$(inv f4 15125550133 | send --expect 3 --timeout-ms 2000 -)
 check "486 from the voicemail relayed ($(statuses "$o"))" has "$(status_set "$o")" '486 $'
