@@ -37,13 +37,15 @@
 #
 # Environment: FD_FWD_RUNS=3 (1-9), FD_FWD_RATE=2000 (calls/s, 100-20000),
 # FD_FWD_SECONDS=5 (1-30); FD_FWD_PEER=0 skips Kamailio (1, the default,
-# measures it); FD_FWD_BASE=PATH: a third Frontdesk in forward mode run
-# from the binary PATH (another build, e.g. of the commit before a change)
-# gets the same load in the same runs, and the line before the last is
+# measures it); FD_FWD_BASE=PATH: two more Frontdesks, one in each mode,
+# run from the binary PATH (another build, e.g. of the commit before a
+# change), get the same load in the same runs, and two lines before the
+# last compare each mode's cost with the baseline's:
 #
-#   forward: baseline cpu_us_per_call base=A forward=B ratio=B/A
+#   forward: baseline redirect cpu_us_per_call base=A new=B ratio=B/A
+#   forward: baseline forward cpu_us_per_call base=A new=B ratio=B/A
 #
-# (the before/after of a change to the forward path; both must carry the
+# (the before/after of a change to the proxy; both builds must carry the
 # same proxy/redis/frontdesk.lua, as each proxy loads its own into Redis
 # when it connects); FD_FWD_PROFILE=1: perf (cpu-clock) on each proxy during
 # the first run, top symbols in build/bench/forward/*.profile.txt
@@ -135,10 +137,12 @@ for m in redirect forward; do
     PORT[$m]=$FD_SIP_PORT PIDS[$m]=$FD_PROXY_PID
 done
 if [ -n "$BASE" ]; then
-    FD_BIN=$BASE FD_CONFIG=$FD_RUN/forward.yaml stack_start_proxy "" --offer-window 1 --log-level warn ||
-        { say "baseline proxy ($BASE)"; exit 2; }
-    PORT[base-forward]=$FD_SIP_PORT PIDS[base-forward]=$FD_PROXY_PID
-    CONFIGS="$CONFIGS base-forward"
+    for m in redirect forward; do
+        FD_BIN=$BASE FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --log-level warn ||
+            { say "baseline $m proxy ($BASE)"; exit 2; }
+        PORT[base-$m]=$FD_SIP_PORT PIDS[base-$m]=$FD_PROXY_PID
+    done
+    CONFIGS="$CONFIGS base-redirect base-forward"
 fi
 if [ "$PEER" = 1 ]; then
     for m in redirect forward; do
@@ -196,15 +200,18 @@ for r in $(seq 1 "$RUNS"); do
     done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-# ratio_line PREFIX REDIRECT FORWARD [NAME]: the medians and their ratio
+# ratio_line PREFIX A B [NAME_A NAME_B]: the medians and their ratio B/A
 ratio_line() {
     local a b ratio
     a=$(printf '%s' "${COST[$2]}" | median)
     b=$(printf '%s' "${COST[$3]}" | median)
     ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (a > 0) ? b / a : 0 }')
-    echo "forward: ${1}cpu_us_per_call ${4:-redirect}=$a forward=$b ratio=$ratio" | tee -a "$OUT/forward.txt"
+    echo "forward: ${1}cpu_us_per_call ${4:-redirect}=$a ${5:-forward}=$b ratio=$ratio" | tee -a "$OUT/forward.txt"
 }
 [ "$PEER" = 1 ] && ratio_line "kamailio " kam-redirect kam-forward
-[ -n "$BASE" ] && ratio_line "baseline " base-forward forward base
+if [ -n "$BASE" ]; then
+    ratio_line "baseline redirect " base-redirect redirect base new
+    ratio_line "baseline forward " base-forward forward base new
+fi
 ratio_line "" redirect forward
 exit $rc

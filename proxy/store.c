@@ -11,7 +11,6 @@
 #include <event2/event.h>
 #include <hiredis.h>
 #include <async.h>
-#include <adapters/libevent.h>
 #include <sodium.h>
 
 #include "log.h"
@@ -58,6 +57,116 @@ typedef struct {
 } pick_t;
 
 static void connect_now(store_t *s);
+
+/* ------------------------------------------------------------------------
+ * hiredis on our loop
+ *
+ * hiredis's own libevent adapter arms a one-shot write event for every
+ * command and a one-shot read event after every reply: four epoll_ctl()
+ * calls a pick. This one keeps the read event armed for good and writes
+ * optimistically: a command queued on a connected context is written
+ * when the current round of callbacks is over (one write() for every
+ * command of a batch of datagrams); only a socket that takes no more
+ * (or a connect still in progress) arms the write event.
+ * --------------------------------------------------------------------- */
+
+typedef struct {
+    redisAsyncContext *ac;
+    struct event *rev, *wev, *flush;
+    bool flush_pending;
+} ev_t;
+
+/* The context whose writes are being handled right now: an addWrite from
+ * inside them means the socket took less than everything. Compared, never
+ * dereferenced: hiredis may free the context inside the call. */
+static _Thread_local const ev_t *ev_writing;
+
+static void ev_on_read(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    redisAsyncHandleRead(((ev_t *)arg)->ac);
+}
+
+static void ev_write_now(ev_t *e)
+{
+    ev_writing = e;
+    redisAsyncHandleWrite(e->ac); /* may free <e> */
+    ev_writing = NULL;
+}
+
+static void ev_on_write(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd, (void)what;
+    ev_write_now(arg);
+}
+
+static void ev_on_flush(evutil_socket_t fd, short what, void *arg)
+{
+    ev_t *e = arg;
+    (void)fd, (void)what;
+    e->flush_pending = false;
+    ev_write_now(e);
+}
+
+static void ev_add_read(void *data)
+{
+    ev_t *e = data;
+    if (!event_pending(e->rev, EV_READ, NULL)) event_add(e->rev, NULL);
+}
+
+static void ev_del_read(void *data)
+{
+    event_del(((ev_t *)data)->rev);
+}
+
+static void ev_add_write(void *data)
+{
+    ev_t *e = data;
+    if (ev_writing == e || !(e->ac->c.flags & REDIS_CONNECTED)) {
+        event_add(e->wev, NULL); /* wait until the socket takes more */
+    } else if (!e->flush_pending) {
+        e->flush_pending = true;
+        event_active(e->flush, EV_WRITE, 0);
+    }
+}
+
+static void ev_del_write(void *data)
+{
+    event_del(((ev_t *)data)->wev);
+}
+
+static void ev_cleanup(void *data)
+{
+    ev_t *e = data;
+    if (e->rev) event_free(e->rev);
+    if (e->wev) event_free(e->wev);
+    if (e->flush) event_free(e->flush);
+    free(e);
+}
+
+/* Put <ac> (connecting) on <base>. 0, or -ENOMEM. */
+static int ev_attach(redisAsyncContext *ac, struct event_base *base)
+{
+    ev_t *e = calloc(1, sizeof(*e));
+    if (!e) return -ENOMEM;
+    e->ac = ac;
+    e->rev = event_new(base, ac->c.fd, EV_READ | EV_PERSIST, ev_on_read, e);
+    e->wev = event_new(base, ac->c.fd, EV_WRITE, ev_on_write, e);
+    e->flush = event_new(base, -1, 0, ev_on_flush, e);
+    if (!e->rev || !e->wev || !e->flush) {
+        ev_cleanup(e);
+        return -ENOMEM;
+    }
+    ac->ev.addRead = ev_add_read;
+    ac->ev.delRead = ev_del_read;
+    ac->ev.addWrite = ev_add_write;
+    ac->ev.delWrite = ev_del_write;
+    ac->ev.cleanup = ev_cleanup;
+    ac->ev.data = e;
+    event_add(e->rev, NULL);
+    event_add(e->wev, NULL); /* the connect's completion */
+    return 0;
+}
 static void went_down(store_t *s, const char *why);
 
 /* A connection (or a sentinel's lookup) not ready by READY_DEADLINE_MS: a
@@ -253,7 +362,7 @@ static void ask_sentinel(store_t *s)
 {
     unsigned i = s->next_sentinel++ % s->n_sentinels;
     redisAsyncContext *ac = redisAsyncConnect(s->shost[i], (int)s->sport[i]);
-    if (!ac || ac->err) {
+    if (!ac || ac->err || ev_attach(ac, s->base) < 0) {
         if (ac) redisAsyncFree(ac);
         schedule_retry(s);
         return;
@@ -261,7 +370,6 @@ static void ask_sentinel(store_t *s)
     ac->data = s;
     s->sac = ac;
     arm_ready_deadline(s);
-    redisLibeventAttach(ac, s->base);
     redisAsyncSetDisconnectCallback(ac, on_sentinel_disconnect);
     /* queued until connected; a failed connect answers it with NULL */
     redisAsyncCommand(ac, on_sentinel_reply, s, "SENTINEL get-master-addr-by-name %s", s->master);
@@ -287,10 +395,14 @@ static void connect_master(store_t *s)
         schedule_retry(s);
         return;
     }
+    if (ev_attach(ac, s->base) < 0) {
+        redisAsyncFree(ac);
+        schedule_retry(s);
+        return;
+    }
     ac->data = s;
     s->ac = ac;
     arm_ready_deadline(s);
-    redisLibeventAttach(ac, s->base);
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
