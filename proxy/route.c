@@ -522,7 +522,7 @@ static bool followup_from_memo(worker_t *w, int fd, const sip_req_t *r)
     clock_gettime(CLOCK_MONOTONIC, &now);
     size_t kl = rawcid_of(r, key);
     if (!fwdmemo_get(w->memo, key, kl, r->cseq, ms_of(&now), &d) ||
-        health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len))
+        health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len) || !fwd_vias_ok(r))
         return false;
     const fwd_self_t *self = self_of(w, fd);
     fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next) };
@@ -557,6 +557,14 @@ static bool serve_followup(worker_t *w, int fd, const sip_req_t *r, time_t now)
     if (!c->forward) {
         free(c);
         return false;
+    }
+    /* Vias we cannot read as libosip2 does are not passed on, as for the
+     * INVITE (which got a 400) */
+    if (!fwd_vias_ok(r)) {
+        METRIC_INC(&w->m, bad_requests);
+        if (r->method == SIP_CANCEL) answer(w, fd, r, 400, "Bad Via", NULL);
+        free(c);
+        return true;
     }
     if (c->plan.kind == PLAN_PICK) ask_store(w, c, r);
     else {

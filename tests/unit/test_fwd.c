@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "fwd.h"
+#include "fixture.h"
 #include "sip.h"
 
 static const fwd_self_t self = { "192.0.2.1", 5060, NULL };
@@ -299,6 +300,23 @@ static void test_spiral(void **state)
     assert_true(fwd_is_loop(&c->r, &self)); /* the very same request: a loop */
 }
 
+/* A CANCEL whose first Via line ends in a bare CR and holds a comma inside
+ * <...>: libosip2 reads its Vias another way than we do, so it must not be
+ * forwarded (the INVITE got a 400; route.c checks follow-ups the same way).
+ * Found by fuzzing (tests/fuzz/crashes/cancel_vias_unreadable.sip). */
+static void test_followup_vias_unreadable(void **state)
+{
+    ctx_t *c = *state;
+    size_t len;
+    char *msg = load("../../fuzz/crashes/cancel_vias_unreadable.sip", &len);
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    assert_true(c->r.method == SIP_CANCEL);
+    assert_false(fwd_vias_ok(&c->r));
+    sip_req_free(&c->r);
+    c->parsed = false;
+    free(msg);
+}
+
 /* A response to a request we forwarded goes back where the request came
  * from, even when the sender wrote a received= of its own in a Via whose
  * sent-by is its address (no rport): found by fuzzing
@@ -466,6 +484,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
     const struct CMUnitTest tests[] = {
+        T(test_followup_vias_unreadable),
         T(test_branch_same_for_retransmission_and_cancel),
         T(test_build_request),
         T(test_max_forwards),
