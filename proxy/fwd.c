@@ -328,13 +328,30 @@ void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_
 /* Each Via of ours is checked against the branch we would have computed
  * from the Via right below it: the same request come back (a loop) gives
  * the same branch (RFC 3261 16.3 item 4, 16.6 item 8). */
+/* A sent-by host the way back of answers can use: an IPv6 address that
+ * parses, or letters, digits, '-' and '.' (a name or an IPv4 address). */
+static bool host_ok(const char *h)
+{
+    struct in6_addr a6;
+    if (strchr(h, ':')) return inet_pton(AF_INET6, h, &a6) == 1;
+    if (!*h) return false;
+    for (; *h; h++)
+        if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
+              *h == '-' || *h == '.'))
+            return false;
+    return true;
+}
+
 bool fwd_vias_ok(const sip_req_t *r)
 {
     via_it_t it = { 0 };
     via_fields_t f;
     unsigned n = 0;
     while (via_next(r, &it)) {
-        if (!via_fields(it.value, &f)) return false;
+        /* a comma inside what we take for one value (a stray quote, a
+         * bracket): libosip2 and the next hop may split it there */
+        if (memchr(it.value.s, ',', it.value.len)) return false;
+        if (!via_fields(it.value, &f) || !host_ok(f.host)) return false;
         n++;
     }
     return n > 0;

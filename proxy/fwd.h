@@ -46,7 +46,10 @@ void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_
 /* Does every Via value of <r> read the same way to us as to libosip2 (a
  * host, a port, parameters)? A request whose Vias we would split or read
  * otherwise than the next hop does is not forwarded (400): the loop check
- * and the way back of its answers depend on them. */
+ * and the way back of its answers depend on them. So a value with a comma
+ * inside (quoted or bracketed: rare, and where our split and libosip2's
+ * part) or a host that is neither a name, an IPv4 nor an IPv6 address is
+ * refused. */
 bool fwd_vias_ok(const sip_req_t *r);
 
 /* Loop detection (RFC 3261 16.3 item 4): does <r> carry a Via of ours

@@ -599,6 +599,10 @@ static void check_forwarded(const sip_req_t *r, const char *ruri, const fwd_self
             } else {
                 if (rc < 0) dump("response", resp, rn);
                 CHECK(rc >= 0, "response to the forwarded request not relayed: %d", rc);
+                if (!(tolen == r->reply_len && same_addr(&to, &r->reply_to))) {
+                    dump("request", r->raw, r->raw_len);
+                    dump("response", resp, rn);
+                }
                 CHECK(tolen == r->reply_len && same_addr(&to, &r->reply_to),
                       "response relayed elsewhere than the request's answers go");
             }

@@ -478,6 +478,47 @@ static void test_vias_ok(void **state)
     /* libosip2 refuses the message, or we refuse to forward it */
     sip_verdict_t got = parse(c, msg);
     assert_true(got != SIP_REQ_OK || !fwd_vias_ok(&c->r));
+
+    /* a second Via we and libosip2 read alike: an IPv6 address, a name */
+    static const struct {
+        const char *via;
+        bool ok;
+    } cases[] = {
+        { "SIP/2.0/UDP [2001:db8::7]:5070;branch=z9hG4bKv6", true },
+        { "SIP/2.0/UDP pbx.clinic.example;branch=z9hG4bKname", true },
+        /* a comma where our split and libosip2's part: quoted, bracketed */
+        { "SIP/2.0/UDP 198.51.100.9;branch=z9hG4bKq;x=\"a,b\"", false },
+        { "SIP/2.0/UDP [2001:db8::7,1]:5070;branch=z9hG4bKb", false },
+        /* a host that is no address nor name */
+        { "SIP/2.0/UDP [\t::1];branch=z9hG4bKtab", false },
+        { "SIP/2.0/UDP [fe80::1%eth0];branch=z9hG4bKzone", false },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        snprintf(msg, sizeof(msg), "%.*sVia: %s\r\n%s", (int)(v - invite), invite, cases[i].via, v);
+        got = parse(c, msg);
+        if (cases[i].ok) {
+            assert_int_equal(got, SIP_REQ_OK);
+            assert_true(fwd_vias_ok(&c->r));
+        } else {
+            assert_true(got != SIP_REQ_OK || !fwd_vias_ok(&c->r));
+        }
+    }
+
+    /* found by fuzzing: a tab inside the brackets of the sender's IPv6
+     * address (we and libosip2 read different hosts, so its answers had
+     * nowhere to go), a stray quote in a Via's protocol (we read one
+     * value where libosip2 reads two) */
+    static const char *crashes[] = { "../../fuzz/crashes/via_ipv6_host_tab.sip",
+                                      "../../fuzz/crashes/via_protocol_stray_quote.sip" };
+    for (size_t i = 0; i < sizeof(crashes) / sizeof(crashes[0]); i++) {
+        size_t len;
+        char *m = load(crashes[i], &len);
+        m[strcspn(m, "$")] = '\0'; /* the harness's end mark and what follows */
+        assert_true(parse(c, m) != SIP_REQ_OK || !fwd_vias_ok(&c->r));
+        sip_req_free(&c->r);
+        c->parsed = false;
+        free(m);
+    }
 }
 
 int main(void)
