@@ -16,6 +16,13 @@
 #
 #   forward: cpu_us_per_call redirect=A forward=B ratio=B/A
 #
+# Per run, the Redis CPU over the run divided by the calls answered is
+# printed too (the one Redis serves one configuration at a time), and,
+# just before the last line, each proxy's cost plus its Redis's (what a
+# call costs the routing service), Kamailio's first:
+#
+#   forward: [kamailio ]with redis cpu_us_per_call redirect=A forward=B ratio=B/A
+#
 # A forward call handles 10 datagrams at the proxy (INVITE, 100, 180, 302
 # and ACK, each in and out) where a redirect call handles 3 (INVITE in,
 # 302 out, ACK in); the Redis pick is the same.
@@ -167,11 +174,11 @@ tot() {
     { sed -n 's/.*"total":{\([^}]*\).*/\1/p' "$1"; cat "$1"; } | grep -o "\"$2\":[0-9]*" | head -n 1 | cut -d: -f2
 }
 rc=0
-declare -A COST
+declare -A COST SYS
 for r in $(seq 1 "$RUNS"); do
     for m in $CONFIGS; do
         # shellcheck disable=SC2086 # one PID per word
-        t0=$(cpu_ns ${PIDS[$m]})
+        t0=$(cpu_ns ${PIDS[$m]}) r0=$(cpu_ns "$FD_REDIS_PID")
         if [ -n "${FD_FWD_PROFILE:-}" ] && [ "$r" = 1 ] && command -v perf >/dev/null; then
             # shellcheck disable=SC2086 # one PID per word
             pids=$(printf '%s,' ${PIDS[$m]})
@@ -185,7 +192,7 @@ for r in $(seq 1 "$RUNS"); do
         wait "$BENCH_PID" || rc=1
         BENCH_PID=""
         # shellcheck disable=SC2086 # one PID per word
-        t1=$(cpu_ns ${PIDS[$m]})
+        t1=$(cpu_ns ${PIDS[$m]}) r1=$(cpu_ns "$FD_REDIS_PID")
         if [ -n "$PROF_PID" ]; then
             kill -INT "$PROF_PID"; wait "$PROF_PID" 2>/dev/null
             PROF_PID=""
@@ -194,9 +201,11 @@ for r in $(seq 1 "$RUNS"); do
         ans=$(tot "$OUT/$m-$r.json" answered) wrong=$(tot "$OUT/$m-$r.json" wrong) lost=$(tot "$OUT/$m-$r.json" lost)
         [ "${wrong:-1}" = 0 ] && [ "${lost:-1}" = 0 ] || rc=1
         cost=$(awk -v t=$((t1 - t0)) -v n="${ans:-0}" 'BEGIN { printf "%.1f", n ? t / 1e3 / n : 0 }')
+        rcost=$(awk -v t=$((r1 - r0)) -v n="${ans:-0}" 'BEGIN { printf "%.1f", n ? t / 1e3 / n : 0 }')
         COST[$m]="${COST[$m]:-} $cost"
-        printf '%-12s run %d: %s calls answered (%s wrong, %s lost), proxy cpu %s us/call\n' "$m" "$r" \
-            "${ans:-0}" "${wrong:-?}" "${lost:-?}" "$cost" | tee -a "$OUT/forward.txt"
+        SYS[$m]="${SYS[$m]:-} $(awk -v a="$cost" -v b="$rcost" 'BEGIN { printf "%.1f", a + b }')"
+        printf '%-12s run %d: %s calls answered (%s wrong, %s lost), proxy cpu %s us/call, redis %s\n' "$m" "$r" \
+            "${ans:-0}" "${wrong:-?}" "${lost:-?}" "$cost" "$rcost" | tee -a "$OUT/forward.txt"
     done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
@@ -209,6 +218,17 @@ ratio_line() {
     echo "forward: ${1}cpu_us_per_call ${4:-redirect}=$a ${5:-forward}=$b ratio=$ratio" | tee -a "$OUT/forward.txt"
 }
 [ "$PEER" = 1 ] && ratio_line "kamailio " kam-redirect kam-forward
+# the proxy and its Redis together: what a call costs the routing service
+# (the shared Redis's CPU during a run is that run's)
+sys_line() {
+    local a b
+    a=$(printf '%s' "${SYS[$1]}" | median)
+    b=$(printf '%s' "${SYS[$2]}" | median)
+    echo "forward: ${3}with redis cpu_us_per_call redirect=$a forward=$b ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (a > 0) ? b / a : 0 }')" |
+        tee -a "$OUT/forward.txt"
+}
+[ "$PEER" = 1 ] && sys_line kam-redirect kam-forward "kamailio "
+sys_line redirect forward ""
 if [ -n "$BASE" ]; then
     ratio_line "baseline redirect " base-redirect redirect base new
     ratio_line "baseline forward " base-forward forward base new
