@@ -329,7 +329,8 @@ void fwd_branch(const sip_req_t *r, const fwd_self_t *self, char out[FWD_BRANCH_
  * from the Via right below it: the same request come back (a loop) gives
  * the same branch (RFC 3261 16.3 item 4, 16.6 item 8). */
 /* A sent-by host the way back of answers can use: an IPv6 address that
- * parses, or letters, digits, '-' and '.' (a name or an IPv4 address). */
+ * parses, or letters, digits, '-', '_' and '.' (a name, '_' included as
+ * some devices write it, or an IPv4 address). */
 static bool host_ok(const char *h)
 {
     struct in6_addr a6;
@@ -337,7 +338,7 @@ static bool host_ok(const char *h)
     if (!*h) return false;
     for (; *h; h++)
         if (!((*h >= 'a' && *h <= 'z') || (*h >= 'A' && *h <= 'Z') || (*h >= '0' && *h <= '9') ||
-              *h == '-' || *h == '.'))
+              *h == '-' || *h == '_' || *h == '.'))
             return false;
     return true;
 }

@@ -245,7 +245,12 @@ int main(int argc, char **argv)
     app.n_workers = o.workers ? o.workers : (cpus > 0 ? (unsigned)cpus : 1);
     app.workers = calloc(app.n_workers, sizeof(*app.workers));
     app.base = event_base_new();
-    if (!app.workers || !app.base) goto out;
+    /* as long as Redis keeps the decision: the memo only saves asking */
+    app.memo = fwdmemo_new(FWDMEMO_SLOTS, o.decision_ttl_ms);
+    if (!app.workers || !app.base || !app.memo) {
+        fprintf(stderr, "frontdesk: out of memory at start\n");
+        goto out;
+    }
     struct event *sig_int = evsignal_new(app.base, SIGINT, on_stop_signal, &app);
     struct event *sig_term = evsignal_new(app.base, SIGTERM, on_stop_signal, &app);
     struct event *sig_hup = evsignal_new(app.base, SIGHUP, on_hup, &app);
@@ -260,8 +265,6 @@ int main(int argc, char **argv)
         goto out;
     }
     watch_destinations(&app);
-    /* as long as Redis keeps the decision: the memo only saves asking */
-    if (!(app.memo = fwdmemo_new(FWDMEMO_SLOTS, o.decision_ttl_ms))) goto out;
 
     unsigned started = 0;
     for (; started < app.n_workers; started++) {

@@ -46,7 +46,8 @@ typedef struct call {
     char callid[128];      /* for the log line, truncated and escaped */
     char rawcid[256];      /* the Call-ID as sent to Redis */
     size_t rawcid_len;
-    uint32_t cseq;         /* the request's CSeq number (the memo's key) */
+    char branch[FWD_BRANCH_MAX]; /* forward mode, an INVITE: the branch we
+                                    give it, the memo's key */
     /* the plan's strings, copied: a reload may free the snapshot while the
      * call waits for Redis */
     char site[33], skill[33], fallback[RULES_URI_MAX + 1];
@@ -136,6 +137,14 @@ static void call_done(call_t *c)
 
 static void forward_next(call_t *c);
 
+/* Our Via names the socket a request came in on, so the request leaves by
+ * it: a destination of the other address family cannot be reached from
+ * there. */
+static bool family_ok(const fwd_self_t *self, const struct sockaddr_storage *to)
+{
+    return to->ss_family == (strchr(self->host, ':') ? AF_INET6 : AF_INET);
+}
+
 #define ROUTE_DNS_WAIT_MAX 1024 /* calls a worker lets wait for DNS */
 
 static void on_dns(void *arg)
@@ -202,10 +211,7 @@ static void forward_next(call_t *c)
             METRIC_INC(&w->m, forward_failovers);
             continue;
         }
-        /* our Via names the socket the request came in on, so the request
-         * leaves by it: a destination of the other address family cannot
-         * be reached from there */
-        if (t.addr.ss_family != (strchr(self_of(w, c->fd)->host, ':') ? AF_INET6 : AF_INET)) {
+        if (!family_ok(self_of(w, c->fd), &t.addr)) {
             LOG_WARN("destination skipped: another address family than the socket the call came in on",
                      "uri=\"%s\"", uris[i]);
             continue;
@@ -218,12 +224,12 @@ static void forward_next(call_t *c)
         }
         send_request(w, c->fd, c->method, uris[i], c->head + c->head_len, c->tail_len, &t);
         /* an INVITE of a pick: where it went, for its CANCEL and ACK */
-        if (!c->followup && c->rawcid_len) {
+        if (!c->followup && c->branch[0]) {
             fwdmemo_dest_t d;
             copy_cut(d.uri, sizeof(d.uri), uris[i], strlen(uris[i]));
             d.addr = t.addr;
             d.addr_len = t.addr_len;
-            fwdmemo_put(w->memo, c->rawcid, c->rawcid_len, c->cseq, &d, ms_of(&c->t0));
+            fwdmemo_put(w->memo, c->branch, strlen(c->branch), &d, ms_of(&c->t0));
         }
         bool staff = i < c->dec.n;
         if (!c->followup) {
@@ -416,7 +422,6 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
 
     if (!c) return NULL;
     c->followup = followup;
-    c->cseq = r->cseq;
     rules_eval(w->rules, &rq, now, &c->plan);
     c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT && can_forward(self_of(w, fd));
     if (c->forward) {
@@ -434,6 +439,7 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
         memcpy(c->head + hl, tail, (size_t)tl);
         c->tail_len = (size_t)tl;
         copy_cut(c->method, sizeof(c->method), r->method_name.s, r->method_name.len);
+        if (!followup && c->plan.kind == PLAN_PICK) fwd_branch(r, self_of(w, fd), c->branch);
     }
     /* a call that may outlive this batch (waiting for Redis or for DNS)
      * keeps its own copies: a reload may free the snapshot meanwhile */
@@ -514,17 +520,18 @@ static void serve_invite(worker_t *w, int fd, const sip_req_t *r, time_t now)
  * retransmission (which updates the memo). */
 static bool followup_from_memo(worker_t *w, int fd, const sip_req_t *r)
 {
-    char key[256], tail[WORKER_TX_MAX], method[16];
+    char key[FWD_BRANCH_MAX], tail[WORKER_TX_MAX], method[16];
+    const fwd_self_t *self = self_of(w, fd);
     fwdmemo_dest_t d;
     struct timespec now;
     span_t next;
 
     clock_gettime(CLOCK_MONOTONIC, &now);
-    size_t kl = rawcid_of(r, key);
-    if (!fwdmemo_get(w->memo, key, kl, r->cseq, ms_of(&now), &d) ||
-        health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len) || !fwd_vias_ok(r))
+    fwd_branch(r, self, key); /* the INVITE's, as RFC 3261 9.1 and 17.1.1.3 want */
+    if (!fwdmemo_get(w->memo, key, strlen(key), ms_of(&now), &d) ||
+        health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len) ||
+        !family_ok(self, &d.addr) || !fwd_vias_ok(r))
         return false;
-    const fwd_self_t *self = self_of(w, fd);
     fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next) };
     int tl = fwd_build_tail(r, self, &f, tail, sizeof(tail));
     if (tl < 0) return false;

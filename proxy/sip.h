@@ -64,7 +64,6 @@ typedef struct {
     bool own_via;
     sip_method_t method;
     int max_forwards;       /* -1 when absent */
-    uint32_t cseq;          /* the CSeq number (SIP_REQ_OK; 0 otherwise) */
     span_t method_name;
     span_t call_id, from_tag, to_tag, branch;
     span_t ruri_user, to_user, from_user, option;

@@ -124,7 +124,8 @@ static void ev_add_write(void *data)
     ev_t *e = data;
     if (ev_writing == e || !(e->ac->c.flags & REDIS_CONNECTED)) {
         event_add(e->wev, NULL); /* wait until the socket takes more */
-    } else if (!e->flush_pending) {
+    } else if (!e->flush_pending && !event_pending(e->wev, EV_WRITE, NULL)) {
+        /* (while the write event waits, it writes the new command too) */
         e->flush_pending = true;
         event_active(e->flush, EV_WRITE, 0);
     }

@@ -1,6 +1,7 @@
 /* test_fwdmemo.c -- where recent INVITEs were forwarded (proxy/fwdmemo.c):
- * a follow-up finds its INVITE's destination, never another call's, not
- * after the TTL, and never a half-written entry while workers write. */
+ * a follow-up finds its INVITE's destination by the INVITE's branch, never
+ * another call's, not after the TTL, and never a half-written entry while
+ * workers write. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -39,18 +40,18 @@ static void test_hit_same_call_only(void **state)
     fwdmemo_t *m = fwdmemo_new(64, 32000);
     assert_non_null(m);
     fwdmemo_dest_t in = dest("sip:ana@10.0.0.7:5060", 5070), out;
-    fwdmemo_put(m, "call-1@pbx", 10, 7, &in, 1000);
+    static const char b1[] = "z9hG4bK-fd-5d4029e490d36ddf4087ed72";
+    fwdmemo_put(m, b1, strlen(b1), &in, 1000);
 
-    assert_true(fwdmemo_get(m, "call-1@pbx", 10, 7, 1001, &out));
+    assert_true(fwdmemo_get(m, b1, strlen(b1), 1001, &out));
     assert_string_equal(out.uri, "sip:ana@10.0.0.7:5060");
     assert_int_equal(port_of(&out), 5070);
     assert_int_equal(out.addr_len, sizeof(struct sockaddr_in));
 
-    /* another CSeq (a new INVITE of the same Call-ID), another Call-ID,
-     * a prefix of it: not this call */
-    assert_false(fwdmemo_get(m, "call-1@pbx", 10, 8, 1001, &out));
-    assert_false(fwdmemo_get(m, "call-2@pbx", 10, 7, 1001, &out));
-    assert_false(fwdmemo_get(m, "call-1@pb", 9, 7, 1001, &out));
+    /* another branch (another pass of the same INVITE through us, another
+     * call), a prefix of it: not this one */
+    assert_false(fwdmemo_get(m, "z9hG4bK-fd-5d4029e490d36ddf4087ed73", strlen(b1), 1001, &out));
+    assert_false(fwdmemo_get(m, b1, strlen(b1) - 1, 1001, &out));
     fwdmemo_free(m);
 }
 
@@ -59,9 +60,9 @@ static void test_expires_after_ttl(void **state)
     (void)state;
     fwdmemo_t *m = fwdmemo_new(64, 500);
     fwdmemo_dest_t in = dest("sip:vm@10.0.0.9", 5060), out;
-    fwdmemo_put(m, "c@x", 3, 1, &in, 10000);
-    assert_true(fwdmemo_get(m, "c@x", 3, 1, 10500, &out));
-    assert_false(fwdmemo_get(m, "c@x", 3, 1, 10501, &out));
+    fwdmemo_put(m, "c@x", 3, &in, 10000);
+    assert_true(fwdmemo_get(m, "c@x", 3, 10500, &out));
+    assert_false(fwdmemo_get(m, "c@x", 3, 10501, &out));
     fwdmemo_free(m);
 }
 
@@ -72,9 +73,9 @@ static void test_latest_destination_wins(void **state)
     (void)state;
     fwdmemo_t *m = fwdmemo_new(64, 32000);
     fwdmemo_dest_t a = dest("sip:ana@10.0.0.7", 5061), b = dest("sip:ben@10.0.0.8", 5062), out;
-    fwdmemo_put(m, "c@x", 3, 1, &a, 100);
-    fwdmemo_put(m, "c@x", 3, 1, &b, 200);
-    assert_true(fwdmemo_get(m, "c@x", 3, 1, 300, &out));
+    fwdmemo_put(m, "c@x", 3, &a, 100);
+    fwdmemo_put(m, "c@x", 3, &b, 200);
+    assert_true(fwdmemo_get(m, "c@x", 3, 300, &out));
     assert_string_equal(out.uri, "sip:ben@10.0.0.8");
     assert_int_equal(port_of(&out), 5062);
     fwdmemo_free(m);
@@ -91,14 +92,14 @@ static void test_full_table_never_mixes_calls(void **state)
         snprintf(key, sizeof(key), "call-%u@pbx", i);
         snprintf(uri, sizeof(uri), "sip:s%u@10.0.0.1", i);
         fwdmemo_dest_t d = dest(uri, 1000 + i);
-        fwdmemo_put(m, key, strlen(key), i, &d, 5);
+        fwdmemo_put(m, key, strlen(key), &d, 5);
     }
     unsigned hits = 0;
     for (unsigned i = 0; i < 1000; i++) {
         fwdmemo_dest_t out;
         snprintf(key, sizeof(key), "call-%u@pbx", i);
         snprintf(uri, sizeof(uri), "sip:s%u@10.0.0.1", i);
-        if (!fwdmemo_get(m, key, strlen(key), i, 6, &out)) continue;
+        if (!fwdmemo_get(m, key, strlen(key), 6, &out)) continue;
         hits++;
         assert_string_equal(out.uri, uri);
         assert_int_equal(port_of(&out), 1000 + i);
@@ -106,7 +107,7 @@ static void test_full_table_never_mixes_calls(void **state)
     assert_in_range(hits, 1, 16);
     /* the newest call is always there */
     fwdmemo_dest_t out;
-    assert_true(fwdmemo_get(m, "call-999@pbx", 12, 999, 6, &out));
+    assert_true(fwdmemo_get(m, "call-999@pbx", 12, 6, &out));
     fwdmemo_free(m);
 }
 
@@ -117,15 +118,15 @@ static void test_refuses_what_it_cannot_keep(void **state)
     char key[FWDMEMO_KEY_MAX + 1];
     memset(key, 'k', sizeof(key));
     fwdmemo_dest_t in = dest("sip:ana@10.0.0.7", 5060), out;
-    fwdmemo_put(m, key, sizeof(key), 1, &in, 1);
-    assert_false(fwdmemo_get(m, key, sizeof(key), 1, 2, &out));
-    fwdmemo_put(m, key, FWDMEMO_KEY_MAX, 1, &in, 1);
-    assert_true(fwdmemo_get(m, key, FWDMEMO_KEY_MAX, 1, 2, &out));
+    fwdmemo_put(m, key, sizeof(key), &in, 1);
+    assert_false(fwdmemo_get(m, key, sizeof(key), 2, &out));
+    fwdmemo_put(m, key, FWDMEMO_KEY_MAX, &in, 1);
+    assert_true(fwdmemo_get(m, key, FWDMEMO_KEY_MAX, 2, &out));
     /* empty key, no memo: nothing, no crash */
-    fwdmemo_put(m, "", 0, 1, &in, 1);
-    assert_false(fwdmemo_get(m, "", 0, 1, 2, &out));
-    fwdmemo_put(NULL, "c", 1, 1, &in, 1);
-    assert_false(fwdmemo_get(NULL, "c", 1, 1, 2, &out));
+    fwdmemo_put(m, "", 0, &in, 1);
+    assert_false(fwdmemo_get(m, "", 0, 2, &out));
+    fwdmemo_put(NULL, "c", 1, &in, 1);
+    assert_false(fwdmemo_get(NULL, "c", 1, 2, &out));
     fwdmemo_free(NULL);
     fwdmemo_free(m);
 }
@@ -149,10 +150,10 @@ static void *race(void *arg)
         snprintf(uri, sizeof(uri), "sip:staff-%u-%0*u@10.0.0.1", i, (int)(i % 40) + 1, i);
         if (n % 3 == 0) {
             fwdmemo_dest_t d = dest(uri, 2000 + i);
-            fwdmemo_put(r->m, key, strlen(key), i, &d, n);
+            fwdmemo_put(r->m, key, strlen(key), &d, n);
         } else {
             fwdmemo_dest_t out;
-            if (fwdmemo_get(r->m, key, strlen(key), i, 0, &out) &&
+            if (fwdmemo_get(r->m, key, strlen(key), 0, &out) &&
                 (strcmp(out.uri, uri) != 0 || port_of(&out) != 2000 + i))
                 r->bad++;
         }

@@ -682,8 +682,8 @@ static void test_next_header_edges(void **state)
     assert_span(h.value, "y");
     assert_false(sip_next_header(cut, strlen(cut), &pos, &h));
 
-    /* a bare CR ends a line as CRLF and LF do, wherever the LF is; a line
-     * longer than the 256 bytes line_end() looks ahead for its LF */
+    /* a bare CR ends a line as CRLF and LF do, wherever the LF is; lines
+     * of every length around line_end()'s 8-byte words, and a long one */
     char mixed[1024], big[401];
     memset(big, 'b', sizeof(big) - 1);
     big[sizeof(big) - 1] = '\0';
@@ -698,6 +698,22 @@ static void test_next_header_edges(void **state)
     }
     assert_false(sip_next_header(mixed, strlen(mixed), &pos, &h));
     assert_memory_equal(mixed + pos, "\r\n", 2);
+    /* every value length across the 8-byte words, each line end */
+    static const char *ends[] = { "\r\n", "\n", "\r" };
+    for (size_t k = 0; k <= 24; k++) {
+        for (size_t e = 0; e < 3; e++) {
+            char m[128], val[32];
+            memset(val, 'v', k);
+            val[k] = '\0';
+            snprintf(m, sizeof(m), "OPTIONS sip:a@b SIP/2.0\r\nA: %s%sB: z\r\n\r\n", val, ends[e]);
+            pos = 0;
+            assert_true(sip_next_header(m, strlen(m), &pos, &h));
+            assert_int_equal(h.value.len, k);
+            assert_true(sip_next_header(m, strlen(m), &pos, &h));
+            assert_span(h.name, "B");
+            assert_span(h.value, "z");
+        }
+    }
     /* no line end at all: the rest is one line */
     const char *open_end = "OPTIONS sip:a@b SIP/2.0\rX: no end";
     pos = 0;
