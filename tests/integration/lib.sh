@@ -85,7 +85,8 @@ wait_ready() {
 # The test UAS (build/tests/uas), the downstream target of forward mode.
 UAS=$FD_ROOT/build/tests/uas
 # uas_start NAME [flags...]: on a free port (--listen 127.0.0.1:0 unless
-# flags give one); sets UAS_PORT, UAS_PID and UAS_LOG, records the PID
+# flags give one, e.g. --listen [::1]:0); sets UAS_PORT, UAS_PID and
+# UAS_LOG, records the PID
 uas_start() {
     local name=$1 out i listen=127.0.0.1:0; shift
     case " $* " in *" --listen "*) listen="" ;; esac
@@ -95,7 +96,7 @@ uas_start() {
     UAS_PID=$!
     FD_PIDS="$FD_PIDS $UAS_PID"
     for i in $(seq 1 50); do
-        UAS_PORT=$(sed -n 's/^listening 127\.[0-9.]*:\([0-9]*\)$/\1/p' "$out")
+        UAS_PORT=$(sed -n 's/^listening \(127\.[0-9.]*\|\[::1\]\):\([0-9]*\)$/\2/p' "$out")
         [ -n "$UAS_PORT" ] && return 0
         kill -0 "$UAS_PID" 2>/dev/null || break
         sleep 0.05
