@@ -118,13 +118,21 @@ static void send_request(worker_t *w, int fd, const char *method, const char *ru
     worker_send(w, fd, (const struct sockaddr *)&t->addr, t->addr_len, out, o.len);
 }
 
-/* Who we are on socket <fd> (our Via). */
-static const fwd_self_t *self_of(const worker_t *w, int fd)
+/* Which listen socket <fd> is: the index into fds, selves and
+ * opts->listen. */
+static unsigned sock_index(const worker_t *w, int fd)
 {
     for (unsigned i = 0; i < w->n_fds; i++)
-        if (w->fds[i] == fd) return &w->selves[i];
-    return &w->selves[0];
+        if (w->fds[i] == fd) return i;
+    return 0;
 }
+
+/* Who we are on socket <fd> (our Via). */
+static const fwd_self_t *self_of(const worker_t *w, int fd) { return &w->selves[sock_index(w, fd)]; }
+
+/* The address family of socket <fd>: its listen address's (not the one
+ * our Via advertises: --advertise is one address for every socket). */
+static int family_of(const worker_t *w, int fd) { return w->opts->listen[sock_index(w, fd)].addr.ss_family; }
 
 /* Free <c> unless a callback still owes it a visit. */
 static void call_done(call_t *c)
@@ -205,7 +213,7 @@ static void forward_next(call_t *c)
         /* our Via names the socket the request came in on, so the request
          * leaves by it: a destination of the other address family cannot
          * be reached from there */
-        if (t.addr.ss_family != (strchr(self_of(w, c->fd)->host, ':') ? AF_INET6 : AF_INET)) {
+        if (t.addr.ss_family != family_of(w, c->fd)) {
             LOG_WARN("destination skipped: another address family than the socket the call came in on",
                      "uri=\"%s\"", uris[i]);
             continue;

@@ -5,9 +5,9 @@
 # [::1] with our bracketed Via and Record-Route, and its answers, CANCEL,
 # the ACK of a 486 and a BYE through our Record-Route go their way; a
 # destination of the other address family is skipped for the next one (503
-# when none is left), in both directions; an ICMPv6 error and the health
-# checks mark a [::1] destination down, shown in /metrics by its bracketed
-# address.
+# when none is left), in both directions, also when --advertise names an
+# address of the other family; an ICMPv6 error and the health checks mark a
+# [::1] destination down, shown in /metrics by its bracketed address.
 . "$(dirname "$0")/lib.sh"
 
 uas_start ana --listen "[::1]:0" --ring-ms 300 || { bad "uas ana"; finish; exit 1; }
@@ -155,4 +155,17 @@ o=$(req INVITE h1 15125550188 | send6 --expect 1 --timeout-ms 2000 -)
 check "a call to the down [::1] destination: 503" [ "$(status_of "$o")" = 503 ]
 check "the proxy is still running" kill -0 "$FD_PROXY_PID"
 
+# 8. one --advertise for both sockets (what a proxy listening on 0.0.0.0
+# and [::] needs): the IPv6 socket names an IPv4 address in its Via, but
+# requests still leave by it, so what counts is the socket's family, not
+# the advertised address's
+P=$(stack_free_port) || bad "a free port"
+proxy_at "$FRONTDESK_FAKE_TIME" --listen "[::1]:$P" --advertise 127.0.0.1 \
+    --health-interval 200 --health-down 2 --health-up 1 || { bad "proxy with --advertise"; finish; exit 1; }
+tx0=$(metric frontdesk_tx_errors_total)
+o=$(req INVITE e1 15125550133 | send6 --expect 3 --timeout-ms 2000 -)
+check "--advertise 127.0.0.1: an IPv6 call still reaches the [::1] voicemail ($(statuses "$o"))" eval 'has "$(status_set "$o")" "486 $" && has "$(raw_of e1 INVITE "$VM_LOG" | grep -m1 "^Via:")" "^Via: SIP/2\.0/UDP 127\.0\.0\.1:$P;branch=z9hG4bK-fd-"'
+o=$(req INVITE e2 15125550155 | send6 --expect 1 --timeout-ms 2000 -)
+check "--advertise 127.0.0.1: an IPv6 call to the IPv4 phone is still skipped: 503 ($(statuses "$o"))" [ "$(statuses "$o")" = "503 " ]
+check "nothing sent to the other family's address from the IPv6 socket" [ "$(metric frontdesk_tx_errors_total)" = "$tx0" ]
 finish
