@@ -4,6 +4,7 @@
 # and rport, and its ACK is absorbed; a forwarded call reaches a phone on
 # [::1] with our bracketed Via and Record-Route, and its answers, CANCEL,
 # the ACK of a 486 and a BYE through our Record-Route go their way; a
+# request routed back to us on [::1] is a loop (482); a
 # destination of the other address family is skipped for the next one (503
 # when none is left), in both directions, also when --advertise names an
 # address of the other family; an ICMPv6 error and the health checks mark a
@@ -21,6 +22,7 @@ HC=$UAS_PORT
 uas_start bo || { bad "uas bo"; finish; exit 1; } # IPv4
 BO=$UAS_PORT BO_LOG=$UAS_LOG
 DEAD=$(stack_free_port) # nobody listens on [::1] there: ICMPv6 port unreachable
+P=$(stack_free_port) || { bad "a free port"; finish; exit 1; } # the proxy's, both families
 
 export FD_CONFIG=$FD_RUN/ipv6.yaml
 cat >"$FD_CONFIG" <<EOF
@@ -38,6 +40,7 @@ groups:
           - {number: "15125550144", to: "sip:desk@[::1]:5060", mode: redirect}
           - {number: "15125550155", to: "sip:bo@127.0.0.1:$BO"}
           - {number: "15125550188", to: "sip:desk@[::1]:$HC"}
+          - {number: "15125550199", to: "sip:15125550199@[::1]:$P"}
         default_skill: scheduling
         max_contacts: 1
         fallback: sip:vm@[::1]:$VM
@@ -47,7 +50,6 @@ groups:
          max_contacts: 1, fallback: "sip:vm@[::1]:$VM"}
 EOF
 stack_start_redis && stack_load_functions || { bad "redis"; finish; exit 1; }
-P=$(stack_free_port) || { bad "a free port"; finish; exit 1; }
 stack_start_proxy "$P" --listen "[::1]:$P" --record-route \
     --health-interval 200 --health-down 2 --health-up 1 || { bad "proxy on 127.0.0.1 and [::1]"; finish; exit 1; }
 wait_ready || { bad "proxy ready"; finish; exit 1; }
@@ -107,6 +109,11 @@ o=$(printf '%s\n\n' "$bye" | send6 --expect 1 --timeout-ms 2000 -)
 check "BYE through our [::1] Record-Route: ana's 200 relayed" [ "$(status_of "$o")" = 200 ]
 b=$(raw_of f1 BYE "$ANA_LOG")
 check "BYE at ana: our Route removed, our Via added" eval 'hasnt "$b" "^Route:" && has "$(printf "%s\n" "$b" | grep -m1 "^Via:")" "$OURVIA"'
+
+# 2b. a route back to ourselves on [::1]: the request loops
+loops0=$(metric frontdesk_loops_total)
+o=$(req INVITE l1 15125550199 | send6 --expect 1 --timeout-ms 2000 -)
+check "a request routed back to [::1]:$P: 482 Loop Detected ($(statuses "$o"))" eval 'has "$o" "^SIP/2\.0 482 Loop Detected$" && [ "$(metric frontdesk_loops_total)" = $((loops0 + 1)) ]'
 
 # 3. CANCEL of a ringing call (lee rings 3 s): 200 and the INVITE's 487
 port=$(stack_free_port)
