@@ -91,6 +91,7 @@ uas_start() {
     local name=$1 out i listen=127.0.0.1:0; shift
     case " $* " in *" --listen "*) listen="" ;; esac
     out=$FD_RUN/uas-$name.out UAS_LOG=$FD_RUN/uas-$name.log UAS_PORT=""
+    : >"$out" # read below before the background job may have opened it
     "$UAS" ${listen:+--listen "$listen"} --name "$name" --log "$UAS_LOG" \
         --pidfile "$FD_RUN/uas-$name.pid" --max-seconds 60 "$@" >"$out" 2>&1 &
     UAS_PID=$!
@@ -127,6 +128,7 @@ DNSD=$FD_ROOT/build/tests/dnsd
 dnsd_start() {
     local name=$1 out; shift
     out=$FD_RUN/dnsd-$name.out DNSD_LOG=$FD_RUN/dnsd-$name.log DNSD_PORT=""
+    : >"$out" # read below before the background job may have opened it
     "$DNSD" --listen 127.0.0.1:0 --log "$DNSD_LOG" --pidfile "$FD_RUN/dnsd-$name.pid" \
         --max-seconds 60 "$@" >"$out" 2>"$FD_RUN/dnsd-$name.err" &
     DNSD_PID=$!
