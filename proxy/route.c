@@ -119,12 +119,25 @@ static void send_request(worker_t *w, int fd, const char *method, const char *ru
     worker_send(w, fd, (const struct sockaddr *)&t->addr, t->addr_len, out, o.len);
 }
 
-/* Who we are on socket <fd> (our Via). */
-static const fwd_self_t *self_of(const worker_t *w, int fd)
+/* Which listen socket <fd> is: the index into fds, selves and
+ * opts->listen. */
+static unsigned sock_index(const worker_t *w, int fd)
 {
     for (unsigned i = 0; i < w->n_fds; i++)
-        if (w->fds[i] == fd) return &w->selves[i];
-    return &w->selves[0];
+        if (w->fds[i] == fd) return i;
+    return 0;
+}
+
+/* Who we are on socket <fd> (our Via). */
+static const fwd_self_t *self_of(const worker_t *w, int fd) { return &w->selves[sock_index(w, fd)]; }
+
+/* Our Via names the socket a request came in on, so the request leaves by
+ * it: a destination of the other address family cannot be reached from
+ * there. The socket's family is its listen address's (not the one our Via
+ * advertises: --advertise is one address for every socket). */
+static bool family_ok(const worker_t *w, int fd, const struct sockaddr_storage *to)
+{
+    return to->ss_family == w->opts->listen[sock_index(w, fd)].addr.ss_family;
 }
 
 /* Free <c> unless a callback still owes it a visit. */
@@ -136,14 +149,6 @@ static void call_done(call_t *c)
 }
 
 static void forward_next(call_t *c);
-
-/* Our Via names the socket a request came in on, so the request leaves by
- * it: a destination of the other address family cannot be reached from
- * there. */
-static bool family_ok(const fwd_self_t *self, const struct sockaddr_storage *to)
-{
-    return to->ss_family == (strchr(self->host, ':') ? AF_INET6 : AF_INET);
-}
 
 #define ROUTE_DNS_WAIT_MAX 1024 /* calls a worker lets wait for DNS */
 
@@ -211,7 +216,7 @@ static void forward_next(call_t *c)
             METRIC_INC(&w->m, forward_failovers);
             continue;
         }
-        if (!family_ok(self_of(w, c->fd), &t.addr)) {
+        if (!family_ok(w, c->fd, &t.addr)) {
             LOG_WARN("destination skipped: another address family than the socket the call came in on",
                      "uri=\"%s\"", uris[i]);
             continue;
@@ -530,7 +535,7 @@ static bool followup_from_memo(worker_t *w, int fd, const sip_req_t *r)
     fwd_branch(r, self, key); /* the INVITE's, as RFC 3261 9.1 and 17.1.1.3 want */
     if (!fwdmemo_get(w->memo, key, strlen(key), ms_of(&now), &d) ||
         health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len) ||
-        !family_ok(self, &d.addr) || !fwd_vias_ok(r))
+        !family_ok(w, fd, &d.addr) || !fwd_vias_ok(r))
         return false;
     fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next) };
     int tl = fwd_build_tail(r, self, &f, tail, sizeof(tail));

@@ -123,8 +123,10 @@ const char *sipresp_reason(int status)
     case 400: return "Bad Request";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 416: return "Unsupported URI Scheme";
     case 480: return "Temporarily Unavailable";
     case 481: return "Call/Transaction Does Not Exist";
+    case 482: return "Loop Detected";
     case 483: return "Too Many Hops";
     case 500: return "Server Internal Error";
     case 501: return "Not Implemented";

@@ -85,17 +85,19 @@ wait_ready() {
 # The test UAS (build/tests/uas), the downstream target of forward mode.
 UAS=$FD_ROOT/build/tests/uas
 # uas_start NAME [flags...]: on a free port (--listen 127.0.0.1:0 unless
-# flags give one); sets UAS_PORT, UAS_PID and UAS_LOG, records the PID
+# flags give one, e.g. --listen [::1]:0); sets UAS_PORT, UAS_PID and
+# UAS_LOG, records the PID
 uas_start() {
     local name=$1 out i listen=127.0.0.1:0; shift
     case " $* " in *" --listen "*) listen="" ;; esac
     out=$FD_RUN/uas-$name.out UAS_LOG=$FD_RUN/uas-$name.log UAS_PORT=""
+    : >"$out" # read below before the background job may have opened it
     "$UAS" ${listen:+--listen "$listen"} --name "$name" --log "$UAS_LOG" \
         --pidfile "$FD_RUN/uas-$name.pid" --max-seconds 60 "$@" >"$out" 2>&1 &
     UAS_PID=$!
     FD_PIDS="$FD_PIDS $UAS_PID"
     for i in $(seq 1 50); do
-        UAS_PORT=$(sed -n 's/^listening 127\.[0-9.]*:\([0-9]*\)$/\1/p' "$out")
+        UAS_PORT=$(sed -n 's/^listening \(127\.[0-9.]*\|\[::1\]\):\([0-9]*\)$/\2/p' "$out")
         [ -n "$UAS_PORT" ] && return 0
         kill -0 "$UAS_PID" 2>/dev/null || break
         sleep 0.05
@@ -126,6 +128,7 @@ DNSD=$FD_ROOT/build/tests/dnsd
 dnsd_start() {
     local name=$1 out; shift
     out=$FD_RUN/dnsd-$name.out DNSD_LOG=$FD_RUN/dnsd-$name.log DNSD_PORT=""
+    : >"$out" # read below before the background job may have opened it
     "$DNSD" --listen 127.0.0.1:0 --log "$DNSD_LOG" --pidfile "$FD_RUN/dnsd-$name.pid" \
         --max-seconds 60 "$@" >"$out" 2>"$FD_RUN/dnsd-$name.err" &
     DNSD_PID=$!

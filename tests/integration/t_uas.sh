@@ -2,8 +2,8 @@
 # The test UAS (build/tests/uas) on its own, no proxy: what forward-mode
 # scenarios rely on. INVITE 100/180/final with the Via stack copied, the
 # --invite sequence, retransmissions, CANCEL 200 + 487 while ringing and 481
-# otherwise, OPTIONS, BYE, ACK, --silent, the log, garbage, bad flags,
-# SIGTERM and --max-seconds.
+# otherwise, OPTIONS, BYE, ACK, --silent, the log, garbage, IPv6 loopback,
+# bad flags, SIGTERM and --max-seconds.
 . "$(dirname "$0")/lib.sh"
 # req METHOD CALLID [CSEQ [BRANCH]]: a request with a Via stack of four
 # values (ours with rport, a two-value line folded, a compact v:)
@@ -113,8 +113,24 @@ o=$(req OPTIONS opt-2 | usend -)
 check "--options-status 503" [ "$(statuses "$o")" = "503 " ]
 uas_stop
 
+# IPv6: the same server on [::1], answering where the Via says
+uas_start frank --listen "[::1]:0" || { bad "uas starts on [::1]"; finish; exit 1; }
+req6() { req "$@" | sed '1,2s/127\.0\.0\.1/[::1]/'; }
+o=$(req6 INVITE v6-1 | "$SIPSEND" --to "[::1]:$UAS_PORT" --expect 3 -)
+check "[::1]: INVITE 100, 180, 200 ($(statuses "$o"))" [ "$(statuses "$o")" = "100 180 200 " ]
+check "[::1]: our Via with rport and received=::1, unbracketed" has "$(nth 3 "$o" | grep -m1 '^Via: ')" '^Via: SIP/2\.0/UDP \[::1\]:[0-9]+;branch=z9hG4bK-v6-1;rport=[0-9]+;received=::1$'
+check "[::1]: Contact bracketed" has "$(nth 3 "$o")" "^Contact: <sip:frank@\[::1\]:$UAS_PORT>$"
+o=$(req6 OPTIONS v6-2 | sed '2s/;rport$//' | "$SIPSEND" --to "[::1]:$UAS_PORT" -)
+check "[::1]: a Via without rport: answered at its sent-by, nothing added" has "$o" '^Via: SIP/2\.0/UDP \[::1\]:[0-9]+;branch=z9hG4bK-v6-2$'
+check "[::1]: logged with a bracketed source" has "$(cat "$UAS_LOG")" '^INVITE callid=v6-1 .* ruri=sip:alice@\[::1\] mf=69 from=\[::1\]:[0-9]+$'
+o=$(req6 OPTIONS v6-3 | "$SIPSEND" --to "[::2]:$UAS_PORT" - 2>&1; echo "rc=$?")
+check "sipsend: an IPv6 address off the machine is refused" eval 'has "$o" "^rc=2$" && ! grep -q "callid=v6-3 " "$UAS_LOG"'
+o=$(req6 OPTIONS v6-4 | "$SIPSEND" --to "::1:$UAS_PORT" - 2>&1; echo "rc=$?")
+check "sipsend: IPv6 without brackets is refused" has "$o" '^rc=2$'
+uas_stop
+
 # bad usage, --max-seconds
-for args in "--listen 10.1.2.3:5060" "--listen 127.0.0.1" "--listen 127.0.0.1:0 --invite 99" \
+for args in "--listen 10.1.2.3:5060" "--listen [::2]:5060" "--listen ::1:5060" "--listen 127.0.0.1" "--listen 127.0.0.1:0 --invite 99" \
             "--listen 127.0.0.1:0 --invite 200,,486" "--listen 127.0.0.1:0 --ring-ms x" "--listen 127.0.0.1:0 --bogus 1" \
             "--name alice" "--listen 127.0.0.1:0 --name a@b"; do
     # shellcheck disable=SC2086

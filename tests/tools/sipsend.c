@@ -2,7 +2,7 @@
  * A test tool: integration tests build requests from templates and check
  * what comes back.
  *
- *   sipsend --to 127.0.0.1:5060 [--from-port P] [--timeout-ms 500]
+ *   sipsend --to 127.0.0.1:5060|[::1]:5060 [--from-port P] [--timeout-ms 500]
  *           [--repeat N] [--expect N] FILE...
  *
  * Each FILE (or - for stdin) is one request; "\n" line ends are sent as
@@ -11,21 +11,21 @@
  * byte-identical). Then answers are printed, each followed by a line "--",
  * until --expect answers arrived or --timeout-ms passed with none. Exit 0
  * when at least --expect answers arrived (default 1), 3 otherwise, 2 on bad
- * usage. Only loopback destinations are accepted.
+ * usage. Only loopback destinations are accepted (127.0.0.0/8, ::1); the
+ * requests leave from 127.0.0.1, or ::1 when --to is IPv6.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
+
+#include "loopaddr.h"
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: sipsend --to 127.0.0.1:PORT [--from-port P] [--timeout-ms MS] "
+    fprintf(stderr, "usage: sipsend --to 127.0.0.1:PORT|[::1]:PORT [--from-port P] [--timeout-ms MS] "
                     "[--repeat N] [--expect N] FILE...\n");
     return 2;
 }
@@ -87,21 +87,16 @@ int main(int argc, char **argv)
     }
     if (!to || i >= argc || repeat < 1 || repeat > 1000) return usage();
 
-    char host[64];
-    const char *colon = strrchr(to, ':');
-    struct sockaddr_in dst = { .sin_family = AF_INET };
-    if (!colon || (size_t)(colon - to) >= sizeof(host)) return usage();
-    memcpy(host, to, (size_t)(colon - to));
-    host[colon - to] = '\0';
-    if (inet_pton(AF_INET, host, &dst.sin_addr) != 1 || (ntohl(dst.sin_addr.s_addr) >> 24) != 127) {
-        fprintf(stderr, "sipsend: --to must be a 127.x.x.x address\n");
+    loopaddr_t dst;
+    int rc = loopaddr_parse(to, &dst);
+    if (rc == -EADDRNOTAVAIL) {
+        fprintf(stderr, "sipsend: --to must be a 127.x.x.x or [::1] address\n");
         return 2;
     }
-    dst.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (rc < 0 || from_port > 65535) return usage();
 
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in me = { .sin_family = AF_INET, .sin_port = htons((uint16_t)from_port) };
-    me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int fd = socket(dst.sa.sa_family, SOCK_DGRAM, 0);
+    loopaddr_t me = loopaddr_local(&dst, from_port);
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     /* room for a burst of answers: FORCE works as root, else the plain
@@ -109,18 +104,18 @@ int main(int argc, char **argv)
     int rb = 8 << 20;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof(rb)) < 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
-    if (bind(fd, (struct sockaddr *)&me, sizeof(me)) < 0) {
+    if (fd < 0 || bind(fd, &me.sa, loopaddr_len(&me)) < 0) {
         perror("sipsend: bind");
         return 2;
     }
-    socklen_t ml = sizeof(me);
-    getsockname(fd, (struct sockaddr *)&me, &ml);
+    socklen_t ml = loopaddr_len(&me);
+    getsockname(fd, &me.sa, &ml);
 
     static char msg[65536];
     for (; i < argc; i++) {
-        size_t n = load(argv[i], msg, sizeof(msg), ntohs(me.sin_port));
+        size_t n = load(argv[i], msg, sizeof(msg), loopaddr_port(&me));
         for (unsigned r = 0; r < repeat; r++)
-            if (sendto(fd, msg, n, 0, (struct sockaddr *)&dst, sizeof(dst)) < 0) perror("sipsend: sendto");
+            if (sendto(fd, msg, n, 0, &dst.sa, loopaddr_len(&dst)) < 0) perror("sipsend: sendto");
     }
 
     unsigned got = 0;

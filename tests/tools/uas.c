@@ -2,18 +2,21 @@
  * target of forward-mode integration tests (the proxy relays requests to it
  * and its responses back). A test tool: plain C and POSIX sockets.
  *
- *   uas --listen 127.0.0.1:PORT [--name NAME] [--log FILE]
+ *   uas --listen 127.0.0.1:PORT|[::1]:PORT [--name NAME] [--log FILE]
  *       [--invite STATUS[,STATUS...]] [--ring-ms MS] [--silent]
  *       [--options-status N] [--pidfile FILE] [--max-seconds S]
  *
- * Binds PORT (0: a free one) and prints "listening IP:PORT" once ready.
+ * Binds PORT (0: a free one) and prints "listening HOST:PORT" once ready
+ * (HOST as in a URI: 127.0.0.1, [::1]).
  * Responses follow RFC 3261 8.2.6: every Via in order, From, To (with a tag
  * NAME-<hash of the Call-ID> when the request's To has none, except on
  * 100), Call-ID, CSeq, Content-Length: 0; a Contact <sip:NAME@IP:PORT> on
  * 180, 2xx and 3xx to INVITE, the Record-Route headers on 180 and 2xx. The
  * top Via gets received= and rport= (RFC 3261 18.2.1, RFC 3581) and the
  * response goes where it says (18.2.2; a host that is not a numeric
- * loopback address: back to the source of the request).
+ * loopback address of the listen address's family: back to the source of
+ * the request). An IPv6 host is bracketed in the Contact and in sent-by,
+ * not in received= (RFC 3261 25.1).
  *
  *   INVITE   100 at once; after --ring-ms (default 0) 180 and the final
  *            status: the Nth call (new Call-ID) gets the Nth --invite status
@@ -29,18 +32,16 @@
  * logged and otherwise ignored.
  *
  * --log FILE appends a line per datagram received, flushed at once:
- *   METHOD|RESPONSE callid=C cseq=N METHOD branch=B vias=N ruri=U mf=N from=IP:PORT
+ *   METHOD|RESPONSE callid=C cseq=N METHOD branch=B vias=N ruri=U mf=N from=HOST:PORT
  * (a missing field is "-"; a datagram that does not parse:
- * "INVALID len=N from=IP:PORT"), and FILE.raw each datagram as received
+ * "INVALID len=N from=HOST:PORT"), and FILE.raw each datagram as received
  * but with LF line ends, followed by a line "----".
  *
  * Exits 0 on SIGTERM or SIGINT and after --max-seconds (default 300);
  * 2 on bad usage, 1 when the port cannot be bound.
  */
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -50,9 +51,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "loopaddr.h"
 
 #define MAX_DGRAM 65536
 #define MAX_HDRS 1024
@@ -106,7 +108,7 @@ typedef struct {
     int64_t due;   /* pending: when 180 and the final go */
     char *raw;     /* pending: the INVITE */
     size_t raw_len;
-    struct sockaddr_in src;
+    loopaddr_t src;
 } tx_t;
 
 typedef struct {
@@ -122,7 +124,7 @@ typedef struct {
 } out_t;
 
 static struct {
-    char ip[INET_ADDRSTRLEN];
+    char host[LOOPADDR_HOST_MAX]; /* ours, as in a URI */
     unsigned port;
     const char *name;
     int statuses[MAX_STATUSES];
@@ -143,7 +145,7 @@ static unsigned call_next, n_calls;
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: uas --listen 127.0.0.1:PORT [--name NAME] [--log FILE] "
+    fprintf(stderr, "usage: uas --listen 127.0.0.1:PORT|[::1]:PORT [--name NAME] [--log FILE] "
                     "[--invite STATUS[,STATUS...]] [--ring-ms MS] [--silent] "
                     "[--options-status N] [--pidfile FILE] [--max-seconds S]\n");
     return 2;
@@ -504,16 +506,24 @@ static const char *reason(int code)
     }
 }
 
-static void put_top_via(out_t *o, const via_t *v, const struct sockaddr_in *src)
+/* Is <host> (a Via sent-by host, an IPv6 one bracketed) the address of
+ * <src>? */
+static bool is_host_of(str_t host, const loopaddr_t *src)
 {
-    char ip[INET_ADDRSTRLEN];
+    loopaddr_t a;
+    return loopaddr_host(host.s, host.len, 0, &a) && loopaddr_same_host(&a, src);
+}
+
+static void put_top_via(out_t *o, const via_t *v, const loopaddr_t *src)
+{
+    char ip[INET6_ADDRSTRLEN];
     bool rport = false, received = false;
 
     if (v->overflow) {
         puts_str(o, v->raw);
         return;
     }
-    inet_ntop(AF_INET, &src->sin_addr, ip, sizeof(ip));
+    loopaddr_ip(src, ip);
     puts_str(o, v->head);
     for (unsigned i = 0; i < v->n_params; i++) {
         puts_(o, ";");
@@ -521,7 +531,7 @@ static void put_top_via(out_t *o, const via_t *v, const struct sockaddr_in *src)
         if (str_ieq(v->pname[i], "rport")) {
             rport = true;
             if (!v->pval[i].len) {
-                putf(o, "=%u", (unsigned)ntohs(src->sin_port));
+                putf(o, "=%u", loopaddr_port(src));
                 continue;
             }
         }
@@ -531,17 +541,16 @@ static void put_top_via(out_t *o, const via_t *v, const struct sockaddr_in *src)
             puts_str(o, v->pval[i]);
         }
     }
-    if (!received && (rport || !str_ieq(v->host, ip))) putf(o, ";received=%s", ip);
+    if (!received && (rport || !is_host_of(v->host, src))) putf(o, ";received=%s", ip);
 }
 
-static bool loopback_addr(str_t host, unsigned port, struct sockaddr_in *to)
+/* <host> (bracketed or not when IPv6) and <port> into <to> when that is a
+ * loopback address our socket can send to: the family of <src>. */
+static bool loopback_addr(str_t host, unsigned port, const loopaddr_t *src, loopaddr_t *to)
 {
-    char h[INET_ADDRSTRLEN];
-    if (!host.len || host.len >= sizeof(h) || port == 0 || port > 65535) return false;
-    memcpy(h, host.s, host.len);
-    h[host.len] = '\0';
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
-    if (inet_pton(AF_INET, h, &a.sin_addr) != 1 || (ntohl(a.sin_addr.s_addr) >> 24) != 127) return false;
+    loopaddr_t a;
+    if (port == 0 || !loopaddr_host(host.s, host.len, port, &a) || a.sa.sa_family != src->sa.sa_family)
+        return false;
     *to = a;
     return true;
 }
@@ -559,30 +568,30 @@ static unsigned port_of(str_t s, unsigned dflt)
 
 /* RFC 3261 18.2.2 for unreliable unicast, with RFC 3581's rport; the Via
  * as it is after put_top_via (received= and rport= filled in from <src>).
- * Not a numeric loopback address: back to <src>. */
-static struct sockaddr_in reply_to(const via_t *v, const struct sockaddr_in *src)
+ * Not a numeric loopback address of <src>'s family: back to <src>. */
+static loopaddr_t reply_to(const via_t *v, const loopaddr_t *src)
 {
-    struct sockaddr_in to = *src;
-    char ip[INET_ADDRSTRLEN];
+    loopaddr_t to = *src;
+    char ip[INET6_ADDRSTRLEN];
     int maddr = via_param(v, "maddr"), rec = via_param(v, "received"), rp = via_param(v, "rport");
     unsigned sb_port = port_of(v->port, 5060);
 
-    inet_ntop(AF_INET, &src->sin_addr, ip, sizeof(ip));
+    loopaddr_ip(src, ip);
     str_t src_ip = { ip, strlen(ip) };
     if (maddr >= 0) {
-        loopback_addr(v->pval[maddr], sb_port, &to);
-    } else if (rec >= 0 || rp >= 0 || !str_ieq(v->host, ip)) {
+        loopback_addr(v->pval[maddr], sb_port, src, &to);
+    } else if (rec >= 0 || rp >= 0 || !is_host_of(v->host, src)) {
         str_t host = rec >= 0 ? v->pval[rec] : src_ip;
-        unsigned port = rp < 0 ? sb_port : v->pval[rp].len ? port_of(v->pval[rp], 0) : ntohs(src->sin_port);
-        loopback_addr(host, port, &to);
+        unsigned port = rp < 0 ? sb_port : v->pval[rp].len ? port_of(v->pval[rp], 0) : loopaddr_port(src);
+        loopback_addr(host, port, src, &to);
     } else {
-        loopback_addr(v->host, sb_port, &to);
+        loopback_addr(v->host, sb_port, src, &to);
     }
     return to;
 }
 
 /* The response <code> to request <m>; 0 when it does not fit. */
-static size_t build(const msg_t *m, const via_t *v, const struct sockaddr_in *src, int code, char *buf,
+static size_t build(const msg_t *m, const via_t *v, const loopaddr_t *src, int code, char *buf,
                     size_t cap)
 {
     out_t o = { buf, 0, cap, false };
@@ -625,13 +634,13 @@ static size_t build(const msg_t *m, const via_t *v, const struct sockaddr_in *sr
                 puts_str(&o, m->hdrs[i].value);
                 puts_(&o, "\r\n");
             }
-    if (invite && code > 100 && code < 400) putf(&o, "Contact: <sip:%s@%s:%u>\r\n", cfg.name, cfg.ip, cfg.port);
+    if (invite && code > 100 && code < 400) putf(&o, "Contact: <sip:%s@%s:%u>\r\n", cfg.name, cfg.host, cfg.port);
     if (str_ieq(m->method, "OPTIONS")) puts_(&o, "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n");
     puts_(&o, "Content-Length: 0\r\n\r\n");
     return o.full ? 0 : o.len;
 }
 
-static void respond(const msg_t *m, const via_t *v, const struct sockaddr_in *src, int code)
+static void respond(const msg_t *m, const via_t *v, const loopaddr_t *src, int code)
 {
     static char buf[MAX_DGRAM];
     size_t n = build(m, v, src, code, buf, sizeof(buf));
@@ -639,8 +648,8 @@ static void respond(const msg_t *m, const via_t *v, const struct sockaddr_in *sr
         fprintf(stderr, "uas: the %d response does not fit a datagram\n", code);
         return;
     }
-    struct sockaddr_in to = reply_to(v, src);
-    if (sendto(sock, buf, n, 0, (struct sockaddr *)&to, sizeof(to)) < 0) perror("uas: sendto");
+    loopaddr_t to = reply_to(v, src);
+    if (sendto(sock, buf, n, 0, &to.sa, loopaddr_len(&to)) < 0) perror("uas: sendto");
 }
 
 /* ---- transactions and calls ---- */
@@ -701,7 +710,7 @@ static int call_status(uint64_t key)
     return status;
 }
 
-static void on_invite(const msg_t *m, const via_t *v, const char *buf, size_t n, const struct sockaddr_in *src,
+static void on_invite(const msg_t *m, const via_t *v, const char *buf, size_t n, const loopaddr_t *src,
                       uint64_t key, uint64_t ckey)
 {
     tx_t *t = tx_find(key);
@@ -732,7 +741,7 @@ static void on_invite(const msg_t *m, const via_t *v, const char *buf, size_t n,
     n_pending++;
 }
 
-static void on_cancel(const msg_t *m, const via_t *v, const struct sockaddr_in *src, uint64_t key, uint64_t ckey)
+static void on_cancel(const msg_t *m, const via_t *v, const loopaddr_t *src, uint64_t key, uint64_t ckey)
 {
     tx_t *t = tx_find(key);
     if (t) { /* a retransmission */
@@ -766,10 +775,10 @@ static void log_field(FILE *f, const char *key, str_t v)
 static str_t hval(const hdr_t *h) { return h ? h->value : (str_t){ "", 0 }; }
 
 static void log_datagram(const char *buf, size_t n, const msg_t *m, bool ok, str_t branch,
-                         const struct sockaddr_in *src)
+                         const loopaddr_t *src)
 {
-    char ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &src->sin_addr, ip, sizeof(ip));
+    char host[LOOPADDR_HOST_MAX];
+    loopaddr_uri_host(src, host);
     if (cfg.log) {
         if (!ok) {
             fprintf(cfg.log, "INVALID len=%zu", n);
@@ -782,7 +791,7 @@ static void log_datagram(const char *buf, size_t n, const msg_t *m, bool ok, str
             log_field(cfg.log, "ruri", m->ruri);
             log_field(cfg.log, "mf", hval(m->mf));
         }
-        fprintf(cfg.log, " from=%s:%u\n", ip, (unsigned)ntohs(src->sin_port));
+        fprintf(cfg.log, " from=%s:%u\n", host, loopaddr_port(src));
         fflush(cfg.log);
     }
     if (cfg.raw) {
@@ -794,7 +803,7 @@ static void log_datagram(const char *buf, size_t n, const msg_t *m, bool ok, str
     }
 }
 
-static void handle(const char *buf, size_t n, const struct sockaddr_in *src)
+static void handle(const char *buf, size_t n, const loopaddr_t *src)
 {
     static via_t v;
     bool ok = parse(&cur, buf, n);
@@ -876,18 +885,13 @@ int main(int argc, char **argv)
     }
     if (!listen_at) return usage();
 
-    char host[INET_ADDRSTRLEN];
-    const char *colon = strrchr(listen_at, ':');
-    struct sockaddr_in me = { .sin_family = AF_INET };
-    if (!colon || (size_t)(colon - listen_at) >= sizeof(host) || !parse_num(colon + 1, 0, 65535, &v))
-        return bad_flag("--listen", listen_at);
-    memcpy(host, listen_at, (size_t)(colon - listen_at));
-    host[colon - listen_at] = '\0';
-    if (inet_pton(AF_INET, host, &me.sin_addr) != 1 || (ntohl(me.sin_addr.s_addr) >> 24) != 127) {
-        fprintf(stderr, "uas: --listen must be a 127.x.x.x address\n");
+    loopaddr_t me;
+    int rc = loopaddr_parse(listen_at, &me);
+    if (rc == -EADDRNOTAVAIL) {
+        fprintf(stderr, "uas: --listen must be a 127.x.x.x or [::1] address\n");
         return 2;
     }
-    me.sin_port = htons((uint16_t)v);
+    if (rc < 0) return bad_flag("--listen", listen_at);
 
     if (log_path) {
         char raw_path[4096];
@@ -901,7 +905,7 @@ int main(int argc, char **argv)
         }
     }
 
-    sock = socket(AF_INET, SOCK_DGRAM, 0);
+    sock = socket(me.sa.sa_family, SOCK_DGRAM, 0);
     if (sock < 0) {
         perror("uas: socket");
         return 1;
@@ -909,14 +913,14 @@ int main(int argc, char **argv)
     int rb = 8 << 20;
     if (setsockopt(sock, SOL_SOCKET, SO_RCVBUFFORCE, &rb, sizeof(rb)) < 0)
         setsockopt(sock, SOL_SOCKET, SO_RCVBUF, &rb, sizeof(rb));
-    if (bind(sock, (struct sockaddr *)&me, sizeof(me)) < 0) {
+    if (bind(sock, &me.sa, loopaddr_len(&me)) < 0) {
         fprintf(stderr, "uas: bind %s: %s\n", listen_at, strerror(errno));
         return 1;
     }
-    socklen_t ml = sizeof(me);
-    getsockname(sock, (struct sockaddr *)&me, &ml);
-    inet_ntop(AF_INET, &me.sin_addr, cfg.ip, sizeof(cfg.ip));
-    cfg.port = ntohs(me.sin_port);
+    socklen_t ml = loopaddr_len(&me);
+    getsockname(sock, &me.sa, &ml);
+    loopaddr_uri_host(&me, cfg.host);
+    cfg.port = loopaddr_port(&me);
 
     /* SIGTERM and SIGINT only get through while waiting in ppoll */
     sigset_t block, waitmask;
@@ -939,7 +943,7 @@ int main(int argc, char **argv)
         }
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    printf("listening %s:%u\n", cfg.ip, cfg.port);
+    printf("listening %s:%u\n", cfg.host, cfg.port);
 
     const int64_t deadline = now_ms() + max_seconds * 1000;
     struct pollfd p = { sock, POLLIN, 0 };
@@ -961,11 +965,11 @@ int main(int argc, char **argv)
         }
         /* a burst at most, so that ringing INVITEs are not held up */
         for (int k = 0; r > 0 && k < 256; k++) {
-            struct sockaddr_in src;
+            loopaddr_t src;
             socklen_t sl = sizeof(src);
-            ssize_t n = recvfrom(sock, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&src, &sl);
+            ssize_t n = recvfrom(sock, buf, sizeof(buf), MSG_DONTWAIT, &src.sa, &sl);
             if (n < 0) break;
-            if (sl != sizeof(src) || src.sin_family != AF_INET) continue;
+            if (src.sa.sa_family != me.sa.sa_family || sl != loopaddr_len(&src)) continue;
             handle(buf, (size_t)n, &src);
         }
     }

@@ -542,8 +542,10 @@ static void test_reasons(void **state)
         { 400, "Bad Request" },
         { 404, "Not Found" },
         { 405, "Method Not Allowed" },
+        { 416, "Unsupported URI Scheme" }, /* a Route we cannot follow */
         { 480, "Temporarily Unavailable" },
         { 481, "Call/Transaction Does Not Exist" },
+        { 482, "Loop Detected" },          /* a request back to us */
         { 483, "Too Many Hops" },
         { 500, "Server Internal Error" },
         { 501, "Not Implemented" },
