@@ -193,6 +193,18 @@ static int target_of(call_t *c, const char *uri, fwd_target_t *t)
  * waits, the worker does not). A caller whose every destination is down
  * gets a 503 (a CANCEL gets 200: its INVITE ends by itself);
  * an ACK is dropped. */
+/* The pick's staff were all skipped (down, another address family, a name
+ * that does not resolve): nobody of them rings, so free them at once
+ * rather than keep them offered for the offer window, and have Redis
+ * record that nobody was offered (fd_release), so retransmissions go
+ * where this INVITE goes. */
+static void release_skipped_staff(call_t *c)
+{
+    if (c->followup || c->direct || !c->dec.n || !c->rawcid_len) return;
+    store_release(c->w->store, c->plan.site, c->rawcid, c->rawcid_len);
+    c->dec.n = 0;
+}
+
 static void forward_next(call_t *c)
 {
     worker_t *w = c->w;
@@ -237,6 +249,11 @@ static void forward_next(call_t *c)
             fwdmemo_put(w->memo, c->branch, strlen(c->branch), &d, ms_of(&c->t0));
         }
         bool staff = i < c->dec.n;
+        const char *outcome = c->outcome;
+        if (!staff && c->dec.n && !c->followup) {
+            outcome = "fallback-staff-skipped";
+            release_skipped_staff(c);
+        }
         if (!c->followup) {
             if (staff) METRIC_INC(&w->m, answered_staff);
             else if (c->plan.kind == PLAN_REDIRECT) METRIC_INC(&w->m, answered_direct);
@@ -244,10 +261,11 @@ static void forward_next(call_t *c)
         }
         LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-%s staff=%s to=\"%s\" reason=\"%s\" ms=%.2f",
                  c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
-                 c->plan.skill ? c->plan.skill : "-", c->outcome,
+                 c->plan.skill ? c->plan.skill : "-", outcome,
                  staff ? c->dec.id[i] : "-", uris[i], c->plan.reason, ms_since(&c->t0));
         return;
     }
+    release_skipped_staff(c);
     METRIC_INC(&w->m, forward_unreachable);
     LOG_WARN("route: every destination is down", "call=\"%s\" method=%s site=%s candidates=%zu",
              c->callid, c->method, c->plan.site ? c->plan.site : "-", n);

@@ -141,6 +141,10 @@ o=$(req INVITE c3 15125550133 "" 127.0.0.1 | send4 --expect 1 --timeout-ms 2000 
 check "IPv4 call, IPv6 destination only: 503 ($(statuses "$o"))" eval '[ "$(statuses "$o")" = "503 " ] && [ -z "$(log_of c3 "$VM_LOG")" ]'
 o=$(req INVITE c4 15125550166 | send6 --expect 3 --timeout-ms 2000 -)
 check "IPv6 call picked for an IPv4 phone: on to the [::1] fallback ($(statuses "$o"))" eval 'has "$(status_set "$o")" "486 $" && has "$(log_of c4 "$VM_LOG")" "^INVITE .*ruri=sip:vm@\[::1\]:$VM " && [ -z "$(log_of c4 "$BO_LOG")" ]'
+# bo never rang for c4: he is not kept offered, so the next call has him
+o=$(req INVITE c5 15125550166 "" 127.0.0.1 | send4 --expect 3 --timeout-ms 2000 -)
+check "bo, skipped for c4, is free again: an IPv4 call rings him ($(statuses "$o"))" eval '[ "$(status_set "$o")" = "100 180 200 " ] && has "$(log_of c5 "$BO_LOG")" "^INVITE .*ruri=sip:bo@"'
+check "c4 logged as the fallback after skipped staff" grep -q 'call="c4@.*outcome=forward-fallback-staff-skipped' "$FD_PROXY_LOG"
 
 # 6. ICMPv6: the picked phone on [::1] is dead; the retransmission goes to
 # the fallback
