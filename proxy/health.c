@@ -58,7 +58,8 @@ struct health {
     int fd4, fd6;
     health_opts_t o;
     uint32_t nonce;       /* in every ping's Call-ID: answers must echo it */
-    char via_host[70];    /* bracketed when IPv6 */
+    char via_host[70];    /* over IPv4; bracketed when IPv6 */
+    char via_host6[70];   /* over IPv6 */
     unsigned port4, port6;
 };
 
@@ -229,6 +230,7 @@ static void send_ping(health_t *h, unsigned i)
     dest_t *d = &h->d[i];
     int fd = d->addr.ss_family == AF_INET6 ? h->fd6 : h->fd4;
     unsigned port = d->addr.ss_family == AF_INET6 ? h->port6 : h->port4;
+    const char *via = d->addr.ss_family == AF_INET6 ? h->via_host6 : h->via_host;
     char msg[1024];
     if (fd < 0) return;
     d->seq++;
@@ -242,7 +244,7 @@ static void send_ping(health_t *h, unsigned i)
                      "CSeq: %u OPTIONS\r\n"
                      "User-Agent: frontdesk health check\r\n"
                      "Content-Length: 0\r\n\r\n",
-                     d->text, h->via_host, port, i, d->seq, h->via_host, i, d->text, i, d->seq,
+                     d->text, via, port, i, d->seq, via, i, d->text, i, d->seq,
                      (unsigned)h->nonce, d->seq);
     if (n <= 0 || (size_t)n >= sizeof(msg)) return;
     d->outstanding = true;
@@ -347,8 +349,9 @@ int health_open(health_t **out, struct event_base *base, const health_opts_t *o)
     h->o = *o;
     h->base = base;
     pthread_mutex_init(&h->add_lock, NULL);
-    const char *vh = o->via_host ? o->via_host : "127.0.0.1";
+    const char *vh = o->via_host ? o->via_host : "127.0.0.1", *vh6 = o->via_host6 ? o->via_host6 : vh;
     snprintf(h->via_host, sizeof(h->via_host), strchr(vh, ':') ? "[%s]" : "%s", vh);
+    snprintf(h->via_host6, sizeof(h->via_host6), strchr(vh6, ':') ? "[%s]" : "%s", vh6);
     h->nonce = randombytes_random();
     h->fd4 = open_sock(AF_INET, &h->port4);
     h->fd6 = open_sock(AF_INET6, &h->port6); /* may fail on a host without IPv6 */

@@ -35,7 +35,9 @@ typedef struct {
     unsigned interval_ms; /* between pings of one destination */
     unsigned down_after;  /* missed pings in a row: down */
     unsigned up_after;    /* answers in a row while down: up */
-    const char *via_host; /* our address in the pings' Via (numeric) */
+    const char *via_host; /* our address in the Via of pings over IPv4
+                             (numeric) */
+    const char *via_host6; /* the same over IPv6; NULL: via_host */
     const char *dns_servers; /* for destinations given by name (dns.h) */
 } health_opts_t;
 

@@ -258,7 +258,16 @@ int main(int argc, char **argv)
     struct timeval day = { RELOAD_EVERY_S, 0 };
     event_add(sig_int, NULL), event_add(sig_term, NULL), event_add(sig_hup, NULL);
     event_add(daily, &day);
-    health_opts_t ho = { o.health_interval_ms, o.health_down, o.health_up, selves[0].host, o.dns_servers };
+    /* the pings' Via: our address on a socket of the family they leave by,
+     * when we listen on one */
+    const char *via4 = NULL, *via6 = NULL;
+    for (unsigned i = 0; i < o.n_listen; i++) {
+        if (o.listen[i].addr.ss_family == AF_INET6 && !via6) via6 = selves[i].host;
+        if (o.listen[i].addr.ss_family == AF_INET && !via4) via4 = selves[i].host;
+    }
+    health_opts_t ho = { .interval_ms = o.health_interval_ms, .down_after = o.health_down,
+                         .up_after = o.health_up, .via_host = via4 ? via4 : selves[0].host,
+                         .via_host6 = via6, .dns_servers = o.dns_servers };
     int he = health_open(&app.health, app.base, &ho);
     if (he < 0) {
         fprintf(stderr, "frontdesk: cannot open the health-check socket: %s\n", strerror(-he));

@@ -162,6 +162,10 @@ for _ in $(seq 1 30); do [ "$(up "[::1]:$HC")" = 0 ] && break; sleep 0.1; done
 check "a silent [::1] destination: frontdesk_destination_up{destination=\"[::1]:$HC\"} 0" [ "$(up "[::1]:$HC")" = 0 ]
 check "one that answers: frontdesk_destination_up{destination=\"[::1]:$VM\"} 1" [ "$(up "[::1]:$VM")" = 1 ]
 check "and the IPv4 one beside them: 127.0.0.1:$BO 1" [ "$(up "127.0.0.1:$BO")" = 1 ]
+ping6=$(awk 'BEGIN { RS = "----\n" } /^OPTIONS / { print; exit }' "$VM_LOG.raw" | grep -m1 '^Via:')
+check "the pings to [::1] name our IPv6 address in their Via ($ping6)" has "$ping6" '^Via: SIP/2\.0/UDP \[::1\]:[0-9]+;branch=z9hG4bK-fdhc-'
+ping4=$(awk 'BEGIN { RS = "----\n" } /^OPTIONS / { print; exit }' "$BO_LOG.raw" | grep -m1 '^Via:')
+check "and those to 127.0.0.1 our IPv4 one ($ping4)" has "$ping4" '^Via: SIP/2\.0/UDP 127\.0\.0\.1:[0-9]+;branch=z9hG4bK-fdhc-'
 o=$(req INVITE h1 15125550188 | send6 --expect 1 --timeout-ms 2000 -)
 check "a call to the down [::1] destination: 503" [ "$(status_of "$o")" = 503 ]
 check "the proxy is still running" kill -0 "$FD_PROXY_PID"
