@@ -507,7 +507,8 @@ int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t
     if (r->max_forwards == 0) return -EINVAL;
 
     /* our Via first */
-    fwd_branch(r, self, branch);
+    if (f && f->branch) copy_cut(branch, sizeof(branch), f->branch, strlen(f->branch));
+    else fwd_branch(r, self, branch);
     puts_(&o, "Via: SIP/2.0/UDP ");
     put_self(&o, self);
     puts_(&o, ";branch=");

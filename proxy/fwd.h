@@ -63,6 +63,8 @@ typedef struct {
                           first (RFC 3261 16.6 item 4): in-dialog requests
                           then come through us (fwd_route_signed) */
     bool pop_route;    /* drop the first Route value: it is ours (16.4) */
+    const char *branch; /* fwd_branch() of the request when the caller has
+                           it already, or NULL: computed */
 } fwd_flags_t;
 
 /* The request to send on: request line with <ruri> (NULL: unchanged), our

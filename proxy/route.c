@@ -448,10 +448,11 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
     rules_eval(w->rules, &rq, now, &c->plan);
     c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT && can_forward(self_of(w, fd));
     if (c->forward) {
-        char tail[WORKER_TX_MAX];
+        char tail[WORKER_TX_MAX], branch[FWD_BRANCH_MAX];
         span_t next;
+        fwd_branch(r, self_of(w, fd), branch);
         fwd_flags_t f = { .record_route = w->record_route && r->method == SIP_INVITE,
-                          .pop_route = fwd_route_is_self(r, self_of(w, fd), &next) };
+                          .pop_route = fwd_route_is_self(r, self_of(w, fd), &next), .branch = branch };
         int tl = fwd_build_tail(r, self_of(w, fd), &f, tail, sizeof(tail));
         call_t *bigger = tl < 0 ? NULL : realloc(c, sizeof(*c) + (size_t)hl + (size_t)tl);
         if (!bigger) {
@@ -462,7 +463,7 @@ static call_t *call_new(worker_t *w, int fd, const sip_req_t *r, time_t now, boo
         memcpy(c->head + hl, tail, (size_t)tl);
         c->tail_len = (size_t)tl;
         copy_cut(c->method, sizeof(c->method), r->method_name.s, r->method_name.len);
-        if (!followup && c->plan.kind == PLAN_PICK) fwd_branch(r, self_of(w, fd), c->branch);
+        if (!followup && c->plan.kind == PLAN_PICK) memcpy(c->branch, branch, sizeof(branch));
     }
     /* a call that may outlive this batch (waiting for Redis or for DNS)
      * keeps its own copies: a reload may free the snapshot meanwhile */
@@ -555,7 +556,7 @@ static bool followup_from_memo(worker_t *w, int fd, const sip_req_t *r)
         health_is_down(w->health, (struct sockaddr *)&d.addr, d.addr_len) ||
         !family_ok(w, fd, &d.addr) || !fwd_vias_ok(r))
         return false;
-    fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next) };
+    fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next), .branch = key };
     int tl = fwd_build_tail(r, self, &f, tail, sizeof(tail));
     if (tl < 0) return false;
     fwd_target_t t = { .addr = d.addr, .addr_len = d.addr_len };

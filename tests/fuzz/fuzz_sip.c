@@ -677,6 +677,14 @@ static void fwd_request_all(const sip_req_t *r, const fwd_self_t *self, const ch
      * does (400 for an INVITE or a CANCEL, an ACK dropped) */
     if (!fwd_vias_ok(r)) return;
     static const fwd_flags_t flags[4] = { { false, false }, { true, false }, { false, true }, { true, true } };
+    /* a branch passed in (route.c computes it once) makes the same tail */
+    {
+        static char t1[TX_MAX], t2[TX_MAX];
+        fwd_flags_t given = { true, false, b1 };
+        int n1 = fwd_build_tail(r, self, &flags[1], t1, sizeof(t1));
+        int n2 = fwd_build_tail(r, self, &given, t2, sizeof(t2));
+        CHECK(n1 == n2 && (n1 < 0 || memcmp(t1, t2, (size_t)n1) == 0), "tail with the branch given differs");
+    }
     for (int i = 0; i < 4; i++) {
         fwd_request(r, NULL, self, &flags[i]);
         fwd_request(r, RETARGET, self, &flags[i]);
