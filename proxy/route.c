@@ -187,12 +187,6 @@ static int target_of(call_t *c, const char *uri, fwd_target_t *t)
     return 0;
 }
 
-/* Forward mode: the request goes to the first destination that is not
- * down (staff in the decision's order, then the plan's fallback), with
- * that destination as its Request-URI. A name is resolved first (the call
- * waits, the worker does not). A caller whose every destination is down
- * gets a 503 (a CANCEL gets 200: its INVITE ends by itself);
- * an ACK is dropped. */
 /* The pick's staff were all skipped (down, another address family, a name
  * that does not resolve): nobody of them rings, so free them at once
  * rather than keep them offered for the offer window, and have Redis
@@ -205,6 +199,12 @@ static void release_skipped_staff(call_t *c)
     c->dec.n = 0;
 }
 
+/* Forward mode: the request goes to the first destination that is not
+ * down (staff in the decision's order, then the plan's fallback), with
+ * that destination as its Request-URI. A name is resolved first (the call
+ * waits, the worker does not). A caller whose every destination is down
+ * gets a 503 (a CANCEL gets 200: its INVITE ends by itself);
+ * an ACK is dropped. */
 static void forward_next(call_t *c)
 {
     worker_t *w = c->w;
