@@ -68,7 +68,7 @@ $(B)/frontdeskctl: $(B)/proxy/ctl.o $(B)/libproxy.a $(B)/librules.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
 
 # fd-bench seed loads the frontdesk functions itself when Redis has none yet
-$(B)/fd-bench: $(BENCH_OBJ) $(B)/gen/store_lua.o
+$(B)/fd-bench: $(BENCH_OBJ) $(B)/gen/store_lua.o $(B)/proxy/store_sync.o $(B)/proxy/store_reply.o
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -lm -o $@
 
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libproxy.a $(B)/librules.a

@@ -1,5 +1,6 @@
 /* rconn.c -- loopback-only Redis connections for the bench (see rconn.h). */
 #include "rconn.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -87,24 +88,5 @@ redisContext *rconn_connect(const rconn_addr_t *a, char *err, size_t errlen)
 
 int rconn_functions(redisContext *c, char *err, size_t errlen)
 {
-    redisReply *r = redisCommand(c, "FCALL fd_version 0");
-    if (r && r->type == REDIS_REPLY_ERROR &&
-        (!strncmp(r->str, "NOAUTH", 6) || !strncmp(r->str, "NOPERM", 6))) {
-        snprintf(err, errlen, "Redis refused: %s (give --password, --user or REDISCLI_AUTH)", r->str);
-        freeReplyObject(r);
-        return -1;
-    }
-    if (r && r->type != REDIS_REPLY_ERROR) {
-        freeReplyObject(r);
-        return 0;
-    }
-    freeReplyObject(r);
-    r = redisCommand(c, "FUNCTION LOAD REPLACE %s", store_lua_source);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(err, errlen, "cannot load the frontdesk functions: %s", r ? r->str : c->errstr);
-        freeReplyObject(r);
-        return -1;
-    }
-    freeReplyObject(r);
-    return 0;
+    return store_lib_ensure_sync(c, err, errlen);
 }

@@ -36,8 +36,9 @@ const char *rconn_password(const rconn_addr_t *a);
  * reason in <err>. */
 redisContext *rconn_connect(const rconn_addr_t *a, char *err, size_t errlen);
 
-/* FUNCTION LOAD the built-in library unless fd_version answers. 0, or -1
- * with the reason in <err>. */
+/* Load the built-in library unless Redis holds this version or a newer
+ * one (store_lib_ensure_sync, as the proxy decides). 0, or -1 with the
+ * reason in <err>. */
 int rconn_functions(redisContext *c, char *err, size_t errlen);
 
 #endif

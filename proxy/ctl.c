@@ -91,23 +91,11 @@ static redisContext *ctl_redis(ctl_t *c)
         freeReplyObject(r);
     }
     /* the functions may not be loaded yet (no proxy ever connected) */
-    redisReply *r = redisCommand(c->rc, "FCALL fd_version 0");
-    if (r && r->type == REDIS_REPLY_ERROR &&
-        (!strncmp(r->str, "NOAUTH", 6) || !strncmp(r->str, "NOPERM", 6))) {
-        fprintf(stderr, "frontdeskctl: Redis at %s:%u refused: %s (give --password, --user or REDISCLI_AUTH)\n",
-                c->host, c->port, r->str);
+    char err[300];
+    if (store_lib_ensure_sync(c->rc, err, sizeof(err)) < 0) {
+        fprintf(stderr, "frontdeskctl: Redis at %s:%u: %s\n", c->host, c->port, err);
         exit(2);
     }
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        freeReplyObject(r);
-        r = redisCommand(c->rc, "FUNCTION LOAD REPLACE %s", store_lua_source);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            fprintf(stderr, "frontdeskctl: cannot load the frontdesk functions: %s\n",
-                    r ? r->str : c->rc->errstr);
-            exit(2);
-        }
-    }
-    freeReplyObject(r);
     return c->rc;
 }
 

@@ -34,6 +34,7 @@ struct store {
     bool ready;              /* connected and functions loaded */
     bool closing;
     bool was_down;           /* for logging transitions once */
+    bool warned_newer;       /* said once that Redis holds a newer library */
     unsigned inflight;
     char host[256];
     unsigned port;
@@ -211,18 +212,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
     connect_now(arg);
 }
 
-static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
+static void became_ready(store_t *s)
 {
-    store_t *s = arg;
-    redisReply *r = reply;
-    (void)ac;
-    if (!r) return; /* disconnected meanwhile */
-    if (r->type == REDIS_REPLY_ERROR) {
-        char e[200];
-        LOG_ERROR("redis: FUNCTION LOAD failed", "err=\"%s\"", log_value(e, sizeof(e), r->str, r->len));
-        redisAsyncDisconnect(s->ac); /* try again after the backoff */
-        return;
-    }
     s->ready = true;
     evtimer_del(s->ready_to);
     s->backoff_ms = BACKOFF_MIN_MS;
@@ -230,6 +221,88 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
     else LOG_INFO("redis: ready", "redis=%s:%u", s->host, s->port);
     s->was_down = false;
     log_flush(); /* rare: do not wait for the next datagram */
+}
+
+static void check_library(store_t *s);
+
+/* The reply to FUNCTION LOAD, or to the MULTI that replaced an older
+ * library (its EXEC: an array whose last element is FUNCTION LOAD's). */
+static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
+{
+    store_t *s = arg;
+    redisReply *r = reply;
+    (void)ac;
+    if (!r) return; /* disconnected meanwhile */
+    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) r = r->element[r->elements - 1];
+    else if (r->type == REDIS_REPLY_NIL) r = NULL; /* EXEC aborted */
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        char e[200];
+        /* another proxy loaded it between our version check and our load */
+        if (r && strstr(r->str, "already exists")) {
+            check_library(s);
+            return;
+        }
+        LOG_ERROR("redis: FUNCTION LOAD failed", "err=\"%s\"",
+                  r ? log_value(e, sizeof(e), r->str, r->len) : "transaction aborted");
+        redisAsyncDisconnect(s->ac); /* try again after the backoff */
+        return;
+    }
+    LOG_INFO("redis: functions loaded", "library=" STORE_LIB_NAME " version=%u", STORE_LIB_VERSION);
+    became_ready(s);
+}
+
+static void on_version(redisAsyncContext *ac, void *reply, void *arg)
+{
+    store_t *s = arg;
+    redisReply *r = reply;
+    unsigned v;
+    (void)ac;
+    if (!r) return; /* disconnected meanwhile */
+    const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
+    size_t lens[] = { 8, 4, 7, strlen(store_lua_source) };
+    switch (store_lib_action(r, &v)) {
+    case STORE_LIB_CURRENT:
+        became_ready(s);
+        return;
+    case STORE_LIB_NEWER:
+        /* a newer proxy upgraded it: never downgrade (its functions still
+         * answer the calls of this version) */
+        if (!s->warned_newer)
+            LOG_WARN("redis: holds a newer Functions library, keeping it", "version=%u ours=%u", v,
+                     STORE_LIB_VERSION);
+        s->warned_newer = true;
+        became_ready(s);
+        return;
+    case STORE_LIB_LOAD:
+    {
+        /* no REPLACE: two proxies loading at once, one wins, the other
+         * reads "already exists" and checks again */
+        const char *av[] = { "FUNCTION", "LOAD", store_lua_source };
+        size_t al[] = { 8, 4, lens[3] };
+        redisAsyncCommandArgv(s->ac, on_loaded, s, 3, av, al);
+        return;
+    }
+    case STORE_LIB_UPGRADE:
+        LOG_WARN("redis: upgrading the Functions library", "from=%u to=%u", v, STORE_LIB_VERSION);
+        redisAsyncCommand(s->ac, NULL, NULL, "MULTI");
+        redisAsyncCommand(s->ac, NULL, NULL, "FUNCTION DELETE %s", STORE_LIB_V2_NAME);
+        redisAsyncCommandArgv(s->ac, NULL, NULL, 4, argv, lens);
+        redisAsyncCommand(s->ac, on_loaded, s, "EXEC");
+        return;
+    case STORE_LIB_REFUSED: {
+        char e[200];
+        LOG_ERROR("redis: refused", "redis=%s:%u err=\"%s\"", s->host, s->port,
+                  log_value(e, sizeof(e), r->str, r->len));
+        redisAsyncDisconnect(s->ac);
+        return;
+    }
+    }
+}
+
+/* Which library does Redis hold? on_version loads ours when needed. */
+static void check_library(store_t *s)
+{
+    redisAsyncCommand(s->ac, on_version, s, "FCALL fd_version 0");
 }
 
 /* A Redis that holds the connection but stops answering (frozen, swapping,
@@ -279,9 +352,7 @@ static void load_functions(store_t *s)
         else redisAsyncCommand(s->ac, on_auth, s, "AUTH %s", s->password);
     }
     if (s->name[0]) redisAsyncCommand(s->ac, NULL, NULL, "CLIENT SETNAME %s", s->name);
-    const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
-    size_t lens[] = { 8, 4, 7, strlen(store_lua_source) };
-    redisAsyncCommandArgv(s->ac, on_loaded, s, 4, argv, lens);
+    check_library(s);
 }
 
 static void went_down(store_t *s, const char *why)
@@ -500,7 +571,7 @@ static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
              * load it again; picks meanwhile get fallbacks */
             if (strstr(r->str, "Function not found") && s->ready && s->ac) {
                 s->ready = false;
-                load_functions(s);
+                check_library(s);
             }
             /* a demoted master (failover): connect again (asking the
              * Sentinels, when there are some) */

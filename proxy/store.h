@@ -2,9 +2,11 @@
  *
  * One store per worker thread, on that worker's event_base. At connect it
  * names itself (CLIENT SETNAME, so operators and tests can see it in CLIENT
- * LIST), loads our Functions library (FUNCTION LOAD REPLACE, proxy/redis/
- * frontdesk.lua) and only then reports ready, so a restarted or flushed
- * Redis gets the functions back by itself. With Sentinels, each connect
+ * LIST), asks which version of our Functions library Redis holds (FCALL
+ * fd_version), loads proxy/redis/frontdesk.lua when it holds none or an
+ * older one, never over a newer one (store_lib_action), and only then
+ * reports ready, so a restarted or flushed Redis gets the functions back
+ * by itself. With Sentinels, each connect
  * first asks one of them (in turn) where the master is; a lost connection
  * or a READONLY reply (the master was demoted) asks again, so a failover
  * is followed without a restart. A lost connection is retried in
@@ -79,28 +81,69 @@ int store_decision(store_t *s, const char *site, const char *callid, size_t call
  * fallback (FCALL fd_release): fire and forget; -ENOTCONN when not ready. */
 int store_release(store_t *s, const char *site, const char *callid, size_t callid_len);
 
-/* The arguments of one FCALL fd_pick (or FCALL_RO fd_peek) for a plan:
- * pure, shared by the proxy and frontdeskctl (store_reply.c). The strings
- * point into <bufs>, <plan> and the caller's arguments. */
-#define STORE_ARGV_MAX (3 + RULES_MAX_CHAIN + 1 + 8 + 4 * RULES_MAX_CHAIN)
+/* ------------------------------------------------------------------------
+ * The pick protocol, contract version 3 (the one definition on this side;
+ * proxy/redis/frontdesk.lua's parse_plan reads it):
+ *
+ *   FCALL fd_pick N <site prefix 1..N> <call-id> <caller-hash|""> <plan>
+ *   plan = "3|<k>|<offer-ms>|<ttl-ms>|<window-s>|<day>|<step>|<step>..."
+ *   step = "<key-index>:<skill>:<code>:<min-level>"
+ *
+ * KEYS are "fd:{site}", the called site first (its decision record);
+ * <key-index> is 1-based into them. <k> staff at most (1..5); <window-s>
+ * is the caller-aware window (0: not caller-aware); <day> the called
+ * site's YYYYMMDD or empty; <code> li, rr, ms or fo (store_strategy_code).
+ * The plan is the same string for every call of a route on a day, so the
+ * library parses it once. FCALL_RO fd_peek takes the same arguments.
+ * --------------------------------------------------------------------- */
+#define STORE_LIB_VERSION 3
+#define STORE_LIB_NAME "frontdesk_lib"
+#define STORE_ARGV_MAX (3 + RULES_MAX_CHAIN + 3)
+#define STORE_PLAN_MAX 640
 typedef struct {
     unsigned argc;
     const char *argv[STORE_ARGV_MAX];
     size_t lens[STORE_ARGV_MAX];
-    char bufs[STORE_ARGV_MAX][48];
+    char nkeys[4];
+    char keys[RULES_MAX_CHAIN + 1][48];
+    char plan[STORE_PLAN_MAX];
 } store_argv_t;
 
-/* FCALL fd_pick N <site prefixes> <call-id> <k> <offer> <ttl> <caller>
- * <window> <day> <nsteps> {<key-index> <skill> <strategy> <min-level>}...
- * (proxy/redis/frontdesk.lua); KEYS[1] is the called site, where the
- * decision is recorded. <cmd>/<fn>: "FCALL"/"fd_pick" or
- * "FCALL_RO"/"fd_peek". 0, or -EINVAL for a plan with no PICK step. */
+/* Fill <a> for <plan>'s pick of <callid> (pure; the strings point into
+ * <a>, <plan> and the caller's arguments). <cmd>/<fn>: "FCALL"/"fd_pick"
+ * or "FCALL_RO"/"fd_peek". 0, or -EINVAL for a plan with no PICK step or
+ * a site name too long for a key. */
 int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const plan_t *plan,
                      const char *callid, size_t callid_len, const char *offer_ms,
                      const char *ttl_ms);
 
-/* Name of a strategy in the Redis protocol ("longest_idle", ...). */
-const char *store_strategy_name(rules_strategy_t st);
+/* The strategy's code in the plan ("li", "rr", "ms", "fo"). */
+const char *store_strategy_code(rules_strategy_t st);
+
+/* What to do about the Functions library, from the reply to FCALL
+ * fd_version 0 (pure): it is this version (use it), older or missing (load
+ * ours; an older one under another name is deleted in the same
+ * transaction), newer (keep it: a proxy never downgrades the library), or
+ * Redis refused us (NOAUTH, NOPERM: no use loading). */
+typedef enum {
+    STORE_LIB_CURRENT = 0,
+    STORE_LIB_LOAD,     /* none loaded */
+    STORE_LIB_UPGRADE,  /* an older version: replace it */
+    STORE_LIB_NEWER,    /* a newer version: keep it */
+    STORE_LIB_REFUSED,
+} store_lib_action_t;
+store_lib_action_t store_lib_action(const struct redisReply *version_reply, unsigned *version);
+
+/* The library of contract version 2 was named "frontdesk"; ours replaces
+ * it in one MULTI (FUNCTION DELETE of it, FUNCTION LOAD of ours). A proxy
+ * of version 2 that connects afterwards cannot load its own over ours (the
+ * function names are taken): it answers with fallbacks until upgraded. */
+#define STORE_LIB_V2_NAME "frontdesk"
+
+/* For tools on a blocking connection (store_sync.c): load the library as
+ * the proxy would. 0, or -1 with the reason in <err>. */
+struct redisContext;
+int store_lib_ensure_sync(struct redisContext *c, char *err, size_t errlen);
 
 /* Decode an fd_pick reply (pure; see store_reply.c). 0 or -EPROTO. */
 int store_decode_pick(const struct redisReply *r, store_decision_t *d);

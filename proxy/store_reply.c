@@ -1,6 +1,7 @@
 /* store_reply.c -- the Redis protocol of picks, both ways (pure): build the
  * arguments of FCALL fd_pick for a plan, decode its replies (tests feed
- * RESP bytes).
+ * RESP bytes), and decide from fd_version's reply whether to load the
+ * Functions library.
  *
  * fd_pick answers an array: { "picked"|"recorded"|"none", id1, uri1, ... }.
  * Anything else (an error reply, odd lengths, a non-SIP contact, too long
@@ -10,9 +11,12 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <hiredis.h>
+
+#include "outbuf.h"
 
 static bool str_is(const redisReply *e, const char *s)
 {
@@ -48,15 +52,15 @@ int store_decode_pick(const redisReply *r, store_decision_t *d)
     return 0;
 }
 
-const char *store_strategy_name(rules_strategy_t st)
+const char *store_strategy_code(rules_strategy_t st)
 {
     switch (st) {
-    case RULES_ROUND_ROBIN: return "round_robin";
-    case RULES_MOST_SKILLED: return "most_skilled";
-    case RULES_FEWEST_OFFERS: return "fewest_offers";
+    case RULES_ROUND_ROBIN: return "rr";
+    case RULES_MOST_SKILLED: return "ms";
+    case RULES_FEWEST_OFFERS: return "fo";
     case RULES_LONGEST_IDLE: break;
     }
-    return "longest_idle";
+    return "li";
 }
 
 /* Append one argument (borrowed). */
@@ -65,13 +69,6 @@ static void arg(store_argv_t *a, const char *s, size_t len)
     a->argv[a->argc] = s;
     a->lens[a->argc] = len;
     a->argc++;
-}
-
-static void arg_fmt(store_argv_t *a, const char *fmt, unsigned v)
-{
-    char *b = a->bufs[a->argc];
-    int n = snprintf(b, sizeof(a->bufs[0]), fmt, v);
-    arg(a, b, n > 0 ? (size_t)n : 0);
 }
 
 int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const plan_t *plan,
@@ -97,33 +94,67 @@ int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const pla
     a->argc = 0;
     arg(a, cmd, strlen(cmd));
     arg(a, fn, strlen(fn));
-    arg_fmt(a, "%u", nk);
+    out_t o = { a->nkeys, 0, sizeof(a->nkeys), false };
+    put_uint(&o, nk);
+    arg(a, a->nkeys, o.len);
     for (unsigned j = 0; j < nk; j++) {
-        char *b = a->bufs[a->argc];
-        int n = snprintf(b, sizeof(a->bufs[0]), "fd:{%s}", sites[j]);
-        if (n < 0 || (size_t)n >= sizeof(a->bufs[0])) return -EINVAL;
-        arg(a, b, (size_t)n);
+        o = (out_t){ a->keys[j], 0, sizeof(a->keys[j]), false };
+        puts_(&o, "fd:{");
+        puts_(&o, sites[j]);
+        puts_(&o, "}");
+        if (o.full) return -EINVAL;
+        arg(a, a->keys[j], o.len);
     }
     arg(a, callid, callid_len);
-    arg_fmt(a, "%u", plan->max_contacts ? plan->max_contacts : 1);
-    arg(a, offer_ms, strlen(offer_ms));
-    arg(a, ttl_ms, strlen(ttl_ms));
     if (plan->caller_aware) arg(a, plan->caller, strlen(plan->caller));
     else arg(a, "", 0);
-    arg_fmt(a, "%u", plan->caller_aware ? plan->caller_window_s : 0);
-    if (plan->local_date) arg_fmt(a, "%u", plan->local_date);
-    else arg(a, "", 0);
-    arg_fmt(a, "%u", nsteps);
+
+    o = (out_t){ a->plan, 0, sizeof(a->plan), false };
+    put_uint(&o, STORE_LIB_VERSION);
+    puts_(&o, "|");
+    put_uint(&o, plan->max_contacts ? plan->max_contacts : 1);
+    puts_(&o, "|");
+    puts_(&o, offer_ms);
+    puts_(&o, "|");
+    puts_(&o, ttl_ms);
+    puts_(&o, "|");
+    put_uint(&o, plan->caller_aware ? plan->caller_window_s : 0);
+    puts_(&o, "|");
+    if (plan->local_date) put_uint(&o, plan->local_date);
     for (unsigned i = 0; i < plan->n_chain && i < RULES_MAX_CHAIN; i++) {
         const plan_step_t *st = &plan->chain[i];
         if (st->kind != PLAN_STEP_PICK) continue;
         unsigned j = 0;
         while (strcmp(sites[j], st->site) != 0) j++;
-        arg_fmt(a, "%u", j + 1);
-        arg(a, st->skill, strlen(st->skill));
-        const char *sn = store_strategy_name(st->strategy);
-        arg(a, sn, strlen(sn));
-        arg_fmt(a, "%u", st->min_level ? st->min_level : 1);
+        puts_(&o, "|");
+        put_uint(&o, j + 1);
+        puts_(&o, ":");
+        puts_(&o, st->skill);
+        puts_(&o, ":");
+        puts_(&o, store_strategy_code(st->strategy));
+        puts_(&o, ":");
+        put_uint(&o, st->min_level ? st->min_level : 1);
     }
+    if (o.full) return -EINVAL;
+    arg(a, a->plan, o.len);
     return 0;
+}
+
+store_lib_action_t store_lib_action(const redisReply *r, unsigned *version)
+{
+    unsigned long v = 0;
+    *version = 0;
+    if (!r) return STORE_LIB_LOAD;
+    if (r->type == REDIS_REPLY_ERROR) {
+        if (!strncmp(r->str, "NOAUTH", 6) || !strncmp(r->str, "NOPERM", 6)) return STORE_LIB_REFUSED;
+        return STORE_LIB_LOAD; /* "Function not found": none loaded */
+    }
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) v = (unsigned long)r->integer;
+    else if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < 8 &&
+             strspn(r->str, "0123456789") == r->len)
+        v = strtoul(r->str, NULL, 10);
+    else return STORE_LIB_UPGRADE; /* something that is not our version reply */
+    *version = (unsigned)v;
+    if (v == STORE_LIB_VERSION) return STORE_LIB_CURRENT;
+    return v < STORE_LIB_VERSION ? STORE_LIB_UPGRADE : STORE_LIB_NEWER;
 }

@@ -1,14 +1,21 @@
 /* bench_pick -- the cost of one pick in Redis as the clinic network grows.
  *
  * Seeds <sites> x <staff> through the frontdesk functions (fd_staff_set;
- * skills with proficiencies, 70% available), then runs <picks> FCALL fd_pick
- * one at a time, each a two-step chain (a random site's skill, then another
- * site's), while a second connection churns presence at <churn> updates/s
- * like dashboards do. Prints the round-trip latency of fd_pick (p50, p99)
- * and the Redis CPU per pick (INFO cpu before and after, churn included).
- * Bounded: --picks and --seconds. Loopback Redis only.
+ * <skills> skills each of six, with proficiencies, 70% available), then
+ * runs <picks> FCALL fd_pick one at a time (never pipelined), each a
+ * two-step chain (a random site's skill, then another site's) built by the
+ * proxy's own store_build_pick, with the strategy asked (or each in turn:
+ * mix), caller-aware with a caller from a pool of 1000 if asked; while a
+ * second connection churns presence at <churn> updates/s like dashboards
+ * do. Prints the round-trip latency of fd_pick (p50, p99), the Redis CPU
+ * per pick (INFO cpu before and after, churn included) and the FCALL
+ * execution time per call (INFO commandstats; churn's FCALLs included, so
+ * give --churn 0 for the pick alone). Picks reserve for 1 ms (--offer), so
+ * they keep finding staff. Bounded: --picks and --seconds. Loopback Redis
+ * only.
  *
- *   build/bench_pick --redis 127.0.0.1:PORT [--sites 500] [--staff 40]
+ *   build/bench_pick --redis 127.0.0.1:PORT [--sites 500] [--staff 40] [--skills 4]
+ *                    [--strategy li|rr|ms|fo|mix] [--caller-aware] [--offer 1]
  *                    [--picks 20000] [--churn 200] [--seconds 60] [--json]
  */
 #include <arpa/inet.h>
@@ -22,7 +29,8 @@
 
 #include "store.h"
 
-static const char *skills[] = { "scheduling", "billing", "intake" };
+static const char *skills[] = { "scheduling", "billing", "intake", "refills", "records", "referrals" };
+#define N_SKILLS 6
 static const char *states[] = { "available", "available", "available", "available", "available",
                                 "available", "available", "busy", "break", "offline" };
 
@@ -87,12 +95,14 @@ int main(int argc, char **argv)
 {
     char host[64] = "127.0.0.1";
     int port = 6379;
-    long sites = 500, staff = 40, picks = 20000, churn = 200, seconds = 60;
-    bool json = false;
+    long sites = 500, staff = 40, picks = 20000, churn = 200, seconds = 60, nskills = 4, offer = 1;
+    const char *strategy = "li";
+    bool json = false, caller_aware = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) { json = true; continue; }
+        if (!strcmp(a, "--caller-aware")) { caller_aware = true; continue; }
         if (!v) return die("every flag but --json takes a value", NULL);
         i++;
         if (!strcmp(a, "--redis")) {
@@ -106,21 +116,32 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--picks")) picks = atol(v);
         else if (!strcmp(a, "--churn")) churn = atol(v);
         else if (!strcmp(a, "--seconds")) seconds = atol(v);
+        else if (!strcmp(a, "--skills")) nskills = atol(v);
+        else if (!strcmp(a, "--offer")) offer = atol(v);
+        else if (!strcmp(a, "--strategy")) strategy = v;
         else return die("unknown flag (see the comment at the top of bench/micro/bench_pick.c)", NULL);
     }
     struct in_addr ia;
     if (inet_pton(AF_INET, host, &ia) != 1 || (ntohl(ia.s_addr) >> 24) != 127)
         return die("--redis must be a 127.x.x.x address", NULL);
     if (sites < 2 || sites > 5000 || staff < 1 || staff > 1000 || picks < 1 || picks > 10000000 ||
-        churn < 0 || churn > 100000 || seconds < 1 || seconds > 3600)
+        churn < 0 || churn > 100000 || seconds < 1 || seconds > 3600 || nskills < 1 ||
+        nskills > N_SKILLS || offer < 1 || offer > 3600000)
         return die("a value out of range", NULL);
+    static const struct { const char *name; rules_strategy_t st; unsigned min; } strats[] = {
+        { "li", RULES_LONGEST_IDLE, 1 }, { "ms", RULES_MOST_SKILLED, 2 },
+        { "fo", RULES_FEWEST_OFFERS, 1 }, { "rr", RULES_ROUND_ROBIN, 1 },
+    };
+    int strat = -1; /* -1: mix */
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(strategy, strats[i].name)) strat = i;
+    if (strat < 0 && strcmp(strategy, "mix") != 0) return die("--strategy li, rr, ms, fo or mix", NULL);
 
     redisContext *c = redisConnect(host, port), *ch = redisConnect(host, port);
     if (!c || c->err || !ch || ch->err) return die("cannot connect", c && c->err ? c : ch);
-    redisReply *r = redisCommand(c, "FUNCTION LOAD REPLACE %s", store_lua_source);
-    if (!r || r->type == REDIS_REPLY_ERROR) return die("FUNCTION LOAD failed", c);
-    freeReplyObject(r);
-    r = redisCommand(c, "FLUSHALL");
+    char lerr[300];
+    if (store_lib_ensure_sync(c, lerr, sizeof(lerr)) < 0) return die(lerr, NULL);
+    redisReply *r = redisCommand(c, "FLUSHALL");
     freeReplyObject(r);
 
     /* seed, pipelined */
@@ -131,11 +152,16 @@ int main(int argc, char **argv)
         char key[32];
         snprintf(key, sizeof(key), "fd:{s%04ld}", s);
         for (long i = 0; i < staff; i++) {
-            char id[32], contact[96], sk[64];
+            char id[32], contact[96], sk[128];
             snprintf(id, sizeof(id), "st%04ld", i);
             snprintf(contact, sizeof(contact), "sip:st%04ld@pbx.s%04ld.example", i, s);
-            int a = rand() % 3, b = (a + 1 + rand() % 2) % 3;
-            snprintf(sk, sizeof(sk), "%s:%d,%s:%d", skills[a], 1 + rand() % 5, skills[b], 1 + rand() % 5);
+            /* <nskills> distinct skills from a random start, levels 1-5 */
+            int first = rand() % N_SKILLS;
+            size_t o = 0;
+            sk[0] = '\0';
+            for (long j = 0; j < nskills && o < sizeof(sk); j++)
+                o += (size_t)snprintf(sk + o, sizeof(sk) - o, "%s%s:%d", j ? "," : "",
+                                      skills[(first + j) % N_SKILLS], 1 + rand() % 5);
             redisAppendCommand(c, "FCALL fd_staff_set 1 %s %s %s %s %s", key, id, contact, sk,
                                states[rand() % 10]);
             if (++pending == 1000) {
@@ -153,7 +179,36 @@ int main(int argc, char **argv)
     double seed_s = now_s() - t0;
     long mem = redis_mem(c);
 
+    /* warm up: the first pick of a queue at a site builds it (once, O(staff)) */
+    {
+        char offer_w[] = "1";
+        for (long si = 0; si < sites; si++)
+            for (int sk = 0; sk < N_SKILLS; sk++)
+                for (int k = 0; k < 4; k++) {
+                    if (strat >= 0 && k != strat) continue;
+                    char n1[16], cid[48];
+                    snprintf(n1, sizeof(n1), "s%04ld", si);
+                    snprintf(cid, sizeof(cid), "warm-%ld-%ld-%d-%d", (long)time(NULL), si, sk, k);
+                    plan_t plan = { .kind = PLAN_PICK, .site = n1, .max_contacts = 1, .local_date = 20261203 };
+                    plan.chain[0] = (plan_step_t){ PLAN_STEP_PICK, n1, skills[sk], strats[k].st, strats[k].min, NULL };
+                    plan.chain[1] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:desk@bench.example" };
+                    plan.n_chain = 2;
+                    store_argv_t av;
+                    if (store_build_pick(&av, "FCALL", "fd_pick", &plan, cid, strlen(cid), offer_w, "1000") < 0)
+                        return die("store_build_pick failed", NULL);
+                    redisAppendCommandArgv(c, (int)av.argc, av.argv, av.lens);
+                    pending++;
+                }
+        for (; pending; pending--) {
+            if (redisGetReply(c, (void **)&r) != REDIS_OK) return die("warm-up failed", c);
+            freeReplyObject(r);
+        }
+    }
+
     /* picks, one at a time, with churn on the other connection */
+    char offer_s[16];
+    snprintf(offer_s, sizeof(offer_s), "%ld", offer);
+    long run_id = (long)time(NULL);
     double *lat = malloc(sizeof(double) * (size_t)picks);
     r = redisCommand(c, "CONFIG RESETSTAT");
     freeReplyObject(r);
@@ -175,17 +230,33 @@ int main(int argc, char **argv)
                 freeReplyObject(r);
             }
         }
-        char k1[32], k2[32], cid[32];
+        char n1[16], n2[16], cid[48];
         long s1 = rand() % sites, s2 = (s1 + 1 + rand() % (sites - 1)) % sites;
-        const char *skill = skills[rand() % 3];
-        snprintf(k1, sizeof(k1), "fd:{s%04ld}", s1);
-        snprintf(k2, sizeof(k2), "fd:{s%04ld}", s2);
-        snprintf(cid, sizeof(cid), "bench-%ld", done);
+        const char *skill = skills[rand() % N_SKILLS];
+        int k = strat >= 0 ? strat : (int)(done % 4);
+        snprintf(n1, sizeof(n1), "s%04ld", s1);
+        snprintf(n2, sizeof(n2), "s%04ld", s2);
+        snprintf(cid, sizeof(cid), "bench-%ld-%ld", run_id, done);
+        plan_t plan = { .kind = PLAN_PICK, .site = n1, .max_contacts = 2, .local_date = 20261203 };
+        plan.chain[0] = (plan_step_t){ PLAN_STEP_PICK, n1, skill, strats[k].st, strats[k].min, NULL };
+        plan.chain[1] = (plan_step_t){ PLAN_STEP_PICK, n2, skill, strats[k].st, strats[k].min, NULL };
+        plan.chain[2] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:desk@bench.example" };
+        plan.n_chain = 3;
+        if (caller_aware) {
+            plan.caller_aware = true;
+            plan.caller_window_s = 30 * 86400;
+            snprintf(plan.caller, sizeof(plan.caller), "%032x", (unsigned)(rand() % 1000));
+        }
+        store_argv_t av;
+        if (store_build_pick(&av, "FCALL", "fd_pick", &plan, cid, strlen(cid), offer_s, "1000") < 0)
+            return die("store_build_pick failed", NULL);
         double t = now_s();
-        r = redisCommand(c, "FCALL fd_pick 2 %s %s %s 2 1 1000 %s 0 %s 2 1 %s longest_idle 1 2 %s longest_idle 1",
-                         k1, k2, cid, "", "", skill, skill);
+        r = redisCommandArgv(c, (int)av.argc, av.argv, av.lens);
         lat[done++] = (now_s() - t) * 1e6;
-        if (!r || r->type != REDIS_REPLY_ARRAY) errors++;
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            if (r && r->type == REDIS_REPLY_ERROR && errors == 0) fprintf(stderr, "bench_pick: %s\n", r->str);
+            errors++;
+        }
         else if (r->elements > 1) staffed++;
         freeReplyObject(r);
     }
@@ -203,17 +274,20 @@ int main(int argc, char **argv)
 
     if (json)
         printf("{\"sites\":%ld,\"staff_per_site\":%ld,\"staff\":%ld,\"picks\":%ld,\"errors\":%ld,"
-               "\"staffed\":%ld,\"churn_per_s\":%ld,\"churned\":%ld,\"elapsed_s\":%.2f,"
+               "\"staffed\":%ld,\"skills\":%ld,\"strategy\":\"%s\",\"caller_aware\":%s,\"churn_per_s\":%ld,\"churned\":%ld,\"elapsed_s\":%.2f,"
                "\"fcall_p50_us\":%.1f,\"fcall_p99_us\":%.1f,\"redis_cpu_us_per_pick\":%.1f,"
                "\"fcall_usec_per_call\":%.1f,\"redis_mem_bytes\":%ld,\"seed_s\":%.2f}\n",
-               sites, staff, sites * staff, done, errors, staffed, churn, churned, elapsed, p50, p99,
+               sites, staff, sites * staff, done, errors, staffed, nskills, strategy,
+               caller_aware ? "true" : "false", churn, churned, elapsed, p50, p99,
                cpu_us, fn_us, mem, seed_s);
     else
-        printf("bench_pick: %ld sites x %ld staff = %ld staff (seeded in %.1f s, Redis %.1f MB)\n"
+        printf("bench_pick: %ld sites x %ld staff = %ld staff, %ld skills each (seeded in %.1f s, Redis %.1f MB)\n"
+               "  strategy %s%s\n"
                "  picks %ld (%ld found staff, %ld errors) in %.1f s, churn %ld/s (%ld updates)\n"
                "  fd_pick round trip p50 %.0f us, p99 %.0f us; Redis CPU %.1f us per pick (all of it,\n"
                "  I/O and churn included); FCALL execution %.1f us per call (commandstats)\n",
-               sites, staff, sites * staff, seed_s, (double)mem / 1e6, done, staffed, errors, elapsed,
+               sites, staff, sites * staff, nskills, seed_s, (double)mem / 1e6, strategy,
+               caller_aware ? ", caller-aware" : "", done, staffed, errors, elapsed,
                churn, churned, p50, p99, cpu_us, fn_us);
     free(lat);
     redisFree(c);

@@ -10,7 +10,7 @@ timeout 20 "$CTL" --redis "127.0.0.1:$FD_REDIS_PORT" watch > "$FD_RUN/events.txt
 WATCH=$!; FD_PIDS="$FD_PIDS $WATCH"
 sleep 0.3
 
-check "the functions say their contract version (2)" [ "$(stack_redis FCALL fd_version 0)" = 2 ]
+check "the functions say their contract version (3)" [ "$(stack_redis FCALL fd_version 0)" = 3 ]
 out=$(C staff add westside nina.ortiz sip:nina.ortiz@pbx.westside.hillcountry.example billing:5,intake:2 available 2>&1); rc=$?
 check "staff add: OK" eval '[ $rc = 0 ] && [ "$out" = OK ]'
 out=$(C presence list westside)

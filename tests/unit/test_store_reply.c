@@ -328,11 +328,8 @@ static void test_build_chain(void **state)
     assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "abc@h", 5, "15000", "32000"), 0);
     static const char *const want[] = {
         "FCALL", "fd_pick", "3", "fd:{downtown}", "fd:{northlake}", "fd:{float}",
-        "abc@h", "2", "15000", "32000", "00112233445566778899aabbccddeeff", "86400", "20261201", "4",
-        "1", "billing", "longest_idle", "1",
-        "2", "billing", "most_skilled", "3",
-        "3", "billing", "fewest_offers", "1",
-        "1", "intake", "round_robin", "1",
+        "abc@h", "00112233445566778899aabbccddeeff",
+        "3|2|15000|32000|86400|20261201|1:billing:li:1|2:billing:ms:3|3:billing:fo:1|1:intake:rr:1",
     };
     assert_argv(&a, want, sizeof(want) / sizeof(want[0]));
 }
@@ -354,14 +351,86 @@ static void test_build_plain_and_invalid(void **state)
     p.n_chain = 2;
     assert_int_equal(store_build_pick(&a, "FCALL_RO", "fd_peek", &p, "c", 1, "1", "1"), 0);
     static const char *const want[] = {
-        "FCALL_RO", "fd_peek", "1", "fd:{westside}", "c", "1", "1", "1", "", "0", "", "1",
-        "1", "intake", "longest_idle", "2",
+        "FCALL_RO", "fd_peek", "1", "fd:{westside}", "c", "", "3|1|1|1|0||1:intake:li:2",
     };
     assert_argv(&a, want, sizeof(want) / sizeof(want[0]));
 
     p.chain[0] = p.chain[1];
     p.n_chain = 1;
     assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1"), -EINVAL);
+}
+
+/* The longest plan fits: eight steps of 32-letter skills at eight sites
+ * of long names; a site name too long for a key is refused. */
+static void test_build_longest(void **state)
+{
+    (void)state;
+    static char sites[RULES_MAX_CHAIN][40];
+    plan_t p;
+    store_argv_t a;
+    memset(&p, 0, sizeof(p));
+    p.kind = PLAN_PICK;
+    p.max_contacts = 5;
+    p.caller_aware = true;
+    p.caller_window_s = 4000000000u;
+    p.local_date = 20261231;
+    for (unsigned i = 0; i < RULES_MAX_CHAIN; i++) {
+        snprintf(sites[i], sizeof(sites[i]), "site-%u-%s", i, "abcdefghijklmnopqrstuvwxyzabcd");
+        p.chain[i] = (plan_step_t){ PLAN_STEP_PICK, sites[i], "abcdefghijklmnopqrstuvwxyz012345",
+                                    RULES_FEWEST_OFFERS, 5, NULL };
+    }
+    p.site = sites[0];
+    p.n_chain = RULES_MAX_CHAIN;
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "4294967295", "4294967295"), 0);
+    assert_int_equal(a.argc, 3 + RULES_MAX_CHAIN + 3);
+    assert_true(a.lens[a.argc - 1] > 300);
+    assert_memory_equal(a.argv[a.argc - 1], "3|5|4294967295|4294967295|4000000000|20261231|1:", 48);
+
+    static char too_long[64];
+    memset(too_long, 'x', sizeof(too_long) - 1);
+    p.chain[3].site = too_long;
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1"), -EINVAL);
+}
+
+/* ---- store_lib_action: load, keep or upgrade the Functions library ---- */
+
+static store_lib_action_t action_of(redisReply *r, unsigned *v)
+{
+    store_lib_action_t act = store_lib_action(r, v);
+    freeReplyObject(r);
+    return act;
+}
+
+static redisReply *resp(const char *bytes)
+{
+    redisReader *rd = redisReaderCreate();
+    void *r = NULL;
+    redisReaderFeed(rd, bytes, strlen(bytes));
+    assert_int_equal(redisReaderGetReply(rd, &r), REDIS_OK);
+    redisReaderFree(rd);
+    return r;
+}
+
+static void test_lib_action(void **state)
+{
+    (void)state;
+    unsigned v;
+    assert_int_equal(action_of(resp("$1\r\n3\r\n"), &v), STORE_LIB_CURRENT);
+    assert_int_equal(v, 3);
+    assert_int_equal(action_of(resp(":3\r\n"), &v), STORE_LIB_CURRENT);
+    /* version 2 (library "frontdesk") answers the string "2" */
+    assert_int_equal(action_of(resp("$1\r\n2\r\n"), &v), STORE_LIB_UPGRADE);
+    assert_int_equal(v, 2);
+    /* a newer one is never replaced */
+    assert_int_equal(action_of(resp("$2\r\n17\r\n"), &v), STORE_LIB_NEWER);
+    assert_int_equal(v, 17);
+    assert_int_equal(action_of(resp("-ERR Function not found\r\n"), &v), STORE_LIB_LOAD);
+    assert_int_equal(action_of(NULL, &v), STORE_LIB_LOAD);
+    assert_int_equal(action_of(resp("-NOAUTH Authentication required.\r\n"), &v), STORE_LIB_REFUSED);
+    assert_int_equal(action_of(resp("-NOPERM this user has no permissions\r\n"), &v), STORE_LIB_REFUSED);
+    /* something else under our function's name: ours replaces it */
+    assert_int_equal(action_of(resp("$3\r\nabc\r\n"), &v), STORE_LIB_UPGRADE);
+    assert_int_equal(action_of(resp("*0\r\n"), &v), STORE_LIB_UPGRADE);
 }
 
 int main(void)
@@ -384,6 +453,8 @@ int main(void)
         T(test_decision_outlives_reply),
         T(test_build_chain),
         T(test_build_plain_and_invalid),
+        T(test_build_longest),
+        T(test_lib_action),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
