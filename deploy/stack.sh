@@ -98,10 +98,12 @@ stack_seed_demo() {
 
 # stack_proxy_ready PID WORKERS: has every worker of that proxy loaded the
 # functions? Each worker's connection is named frontdesk-<pid>-w<n> and its
-# last command is FUNCTION LOAD (then FCALLs) once it is ready.
+# last command, once it is ready, is FCALL fd_version (the library was
+# there), FUNCTION LOAD, or the EXEC that replaced an older library (then
+# FCALLs).
 stack_proxy_ready() {
     [ "$(stack_redis CLIENT LIST 2>/dev/null | grep "name=frontdesk-$1-w" |
-         grep -cE 'cmd=(function\|load|fcall)')" -ge "$2" ]
+         grep -cE 'cmd=(function\|load|fcall|exec)')" -ge "$2" ]
 }
 
 # stack_start_proxy [PORT] [frontdesk flags...]: sets FD_SIP_PORT, FD_PROXY_PID,

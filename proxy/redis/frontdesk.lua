@@ -283,6 +283,33 @@ end
 
 local roll_day
 
+-- What p:on would say of <ids> at a site still in version 2's layout, for
+-- read-only calls that cannot migrate it (fd_peek right after an upgrade):
+-- from the staff hashes and their open offers.
+local function v2_on(p, ids)
+    local out = {}
+    for i, id in ipairs(ids) do
+        local h = call('HMGET', staff_key(p, id), 'contact', 'state', 'max_offers', 'open_offers')
+        local max = tonumber(h[3] or '1') or 1
+        if h[1] and h[2] == 'available' and (tonumber(h[4] or '0') or 0) < max then
+            out[i] = on_value('0', h[1], max)
+        else
+            out[i] = false
+        end
+    end
+    return out
+end
+
+-- The p:on entries of <ids> at <p>: migrating the site first when it is
+-- still in version 2's layout (read from the staff hashes instead when
+-- <dry>). Only called where p:on came back empty-handed.
+local function on_fallback(p, ids, dry)
+    if call('EXISTS', p .. ':v') == 1 then return nil end
+    if dry then return v2_on(p, ids) end
+    migrate(p)
+    return call('HMGET', p .. ':on', unpack(ids))
+end
+
 -- Start keeping queue <q> at <p> (the first pick that needs it), for <day>
 -- (or the newer day the site's fewest-offers queues are on). Its key.
 local function add_queue(p, q, day)
@@ -336,19 +363,19 @@ end
 
 local parse_plan = memo(function(s)
     local f = split(s, '|')
-    local k, offer, ttl, window = tonumber(f[2] or ''), tonumber(f[3] or ''), tonumber(f[4] or ''),
-                                  tonumber(f[5] or '')
     if f[1] ~= VERSION then return { e = 'plan of protocol "' .. tostring(f[1]) .. '", want ' .. VERSION } end
-    if not k or k < 1 or k > 5 or k ~= math.floor(k) or not offer or offer < 1 or offer ~= math.floor(offer) or
-       not ttl or ttl < 1 or ttl ~= math.floor(ttl) or not window or window < 0 or window ~= math.floor(window) or
-       #f < 7 or #f > 14 or not string.match(f[6], '^%d*$') then
+    -- plain decimal integers only: they go to Redis as they are (PX)
+    local function int(x) return x and #x <= 12 and string.match(x, '^%d+$') and tonumber(x) end
+    local k, offer, ttl, window = int(f[2]), int(f[3]), int(f[4]), int(f[5])
+    if not k or k < 1 or k > 5 or not offer or offer < 1 or not ttl or ttl < 1 or not window or
+       #f < 7 or #f > 14 or not string.match(f[6], '^%d*$') or #f[6] > 8 then
         return { e = 'bad plan "' .. s .. '"' }
     end
     local plan = { k = k, offer = offer, ttl = f[4], window_ms = window * 1000,
                    window_px = string.format('%d', math.max(window, 1) * 1000),
                    day = f[6] ~= '' and f[6] or '0', steps = {} }
     for i = 7, #f do
-        local ki, skill, code, min = string.match(f[i], '^(%d+):([%w_-]+):(%a%a):([1-5])$')
+        local ki, skill, code, min = string.match(f[i], '^([1-9]%d?):([%w_-]+):(%a%a):([1-5])$')
         if not ki or not NAMES[code] or #skill > 32 then return { e = 'bad chain step ' .. (i - 6) } end
         local q = queue_spec(code .. ':' .. skill .. ':' .. min)
         plan.steps[#plan.steps + 1] = { ki = tonumber(ki), q = q }
@@ -455,6 +482,7 @@ local function walk(keys, args, dry)
         if at and id and now - (tonumber(at) or 0) <= plan.window_ms then
             local p = 'fd:{' .. s .. '}'
             local ov = call('HGET', keys_of(p).on, id)
+            if not ov then ov = (on_fallback(p, { id }, dry) or {})[1] end
             if ov and (byte(ov, 1) == 48 or sub(ov, 1, 13) < nows) then
                 local u, contact, max = on_parse(ov)
                 nchosen = 1
@@ -473,10 +501,10 @@ local function walk(keys, args, dry)
         local st = steps[n]
         local p, q = keys[st.ki], st.q
         local pk = keys_of(p)
-        local key = pk.q[q.name]
-        if not key then key = queue_key(p, q, plan.day); pk.q[q.name] = key end
-        if q.code == 'fo' and sub(key, -#plan.day) ~= plan.day then
-            key = queue_key(p, q, plan.day); pk.q[q.name] = key
+        local key = pk.q[q.name] -- (fo: its day changes, never kept)
+        if not key then
+            key = queue_key(p, q, plan.day)
+            if q.code ~= 'fo' then pk.q[q.name] = key end
         end
         local hint = skipped[key] or 0
         local from, size, whole, got, passed = 0, want + hint, false, 0, 0
@@ -496,11 +524,12 @@ local function walk(keys, args, dry)
                     key = queue_key(p, q, roll_day(p, plan.day))
                     ids = call('ZRANGE', key, INT[0], INT[size - 1] or (size - 1))
                 end
-                pk.q[q.name] = key
+                if q.code ~= 'fo' then pk.q[q.name] = key end
             end
             local nids = #ids
             if nids == 0 then break end
             local on = call('HMGET', pk.on, unpack(ids))
+            if dry and not on[1] then on = on_fallback(p, ids, true) or on end
             for i = 1, nids do
                 local v, id = on[i], ids[i]
                 -- "0 ..." free; else offered until the 13 digits
@@ -819,6 +848,7 @@ end
 
 -- FCALL_RO fd_staff_get 1 fd:{site} <id>  ->  flat hash of the staff member
 local function fd_staff_get(keys, args)
+    if not keys[1] or not site_of(keys[1]) then return err('KEYS[1] must be fd:{<site>}') end
     local e = bad_id('staff id', args[1]); if e then return e end
     return call('HGETALL', staff_key(keys[1], args[1]))
 end
