@@ -41,7 +41,7 @@ MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 .PHONY: all deps run test unit integration bench install install-bin clean bench-compare \
         bench-scale bench-soak bench-p99 bench-forward
 .SECONDARY:
-all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
+all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -74,6 +74,12 @@ $(B)/fd-bench: $(BENCH_OBJ) $(B)/gen/store_lua.o $(B)/proxy/store_sync.o $(B)/pr
 $(B)/tests/%: $(B)/tests/unit/%.o $(B)/libproxy.a $(B)/librules.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) $(LDLIBS_TEST) -o $@
+
+# the floor of a redirect: a minimal hand-written 302 server (bench-compare's
+# reference; plain C and POSIX sockets)
+$(B)/min302: bench/peers/min302.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $< -o $@
 
 # micro-benchmarks of pure code (bench/micro/bench_X.c -> build/bench_X)
 $(B)/bench_%: $(B)/bench/micro/bench_%.o $(B)/libproxy.a $(B)/librules.a

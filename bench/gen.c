@@ -1172,9 +1172,12 @@ static void gen_phase(gen_t *g, double rate, uint64_t ncalls, uint64_t send_end_
     st->max_us = hist_max(g->hist);
     st->mean_us = hist_mean(g->hist);
     st->cpu_pct = wall1 > wall0 ? 100.0 * (cpu1 - cpu0) / ((double)(wall1 - wall0) / 1e9) : 0.0;
+    /* a fallback where the seed had staff free is a call lost to the
+     * caller (with churn the seed no longer says who is free) */
+    st->missed = g->truth && g->o->churn == 0 ? st->truth_fallback_free : 0;
     uint64_t attempts = st->sent + st->send_errors;
     st->good = st->sent > 0 && st->wrong == 0 &&
-               (double)(st->lost + st->send_errors) <= REPORT_MAX_LOSS * (double)attempts;
+               (double)(st->lost + st->missed + st->send_errors) <= REPORT_MAX_LOSS * (double)attempts;
 }
 
 /* The plain run: --count calls, sending stops --timeout-ms before
@@ -1193,7 +1196,7 @@ static void gen_run(gen_t *g, report_t *rep)
 /* Why step <st> at <rate> is not good, in <why>; "" when it is. */
 static void gen_judge_step(report_step_t *st, double rate)
 {
-    double loss = st->sent ? (double)st->lost / (double)st->sent : 0;
+    double loss = st->sent ? (double)(st->lost + st->missed) / (double)st->sent : 0;
     if (st->sent == 0)
         snprintf(st->why, sizeof(st->why), "nothing sent");
     else if (st->wrong)

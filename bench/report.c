@@ -9,7 +9,7 @@
 
 static double report_loss_pct(const report_step_t *s)
 {
-    return s->sent ? 100.0 * (double)s->lost / (double)s->sent : 0.0;
+    return s->sent ? 100.0 * (double)(s->lost + s->missed) / (double)s->sent : 0.0;
 }
 
 /* ---------------------------------------------------------------------------
@@ -38,7 +38,11 @@ static void report_step_table(FILE *f, const report_step_t *s)
 {
     fprintf(f, "  calls sent      %10" PRIu64 "\n", s->sent);
     fprintf(f, "  answered        %10" PRIu64 "\n", s->answered);
-    fprintf(f, "  lost            %10" PRIu64 "   %.3f %%\n", s->lost, report_loss_pct(s));
+    fprintf(f, "  lost            %10" PRIu64 "   %.3f %%", s->lost + s->missed, report_loss_pct(s));
+    if (s->missed)
+        fprintf(f, "   (%" PRIu64 " of them answered with the fallback while the seed had staff free)",
+                s->missed);
+    fputc('\n', f);
     fprintf(f, "  wrong           %10" PRIu64 "\n", s->wrong);
     fprintf(f, "  elapsed         %10.3f s\n", s->elapsed_s);
     fprintf(f, "  sustained       %10.1f calls/s\n", s->cps);
@@ -154,8 +158,8 @@ static void report_step_json(FILE *f, const report_step_t *s)
     fprintf(f, ",\"redis_cpu_pct\":");
     report_json_pct(f, s->redis_cpu_pct);
     fprintf(f, ",\"truth_staff\":%" PRIu64 ",\"truth_fallback\":%" PRIu64
-               ",\"truth_fallback_free\":%" PRIu64,
-            s->truth_staff, s->truth_fallback, s->truth_fallback_free);
+               ",\"truth_fallback_free\":%" PRIu64 ",\"missed\":%" PRIu64,
+            s->truth_staff, s->truth_fallback, s->truth_fallback_free, s->missed);
 }
 
 void report_json(FILE *f, const report_t *r)

@@ -17,7 +17,8 @@
 
 #include "check.h"
 
-#define REPORT_MAX_LOSS 0.001 /* a run is good with at most 0.1% lost calls */
+#define REPORT_MAX_LOSS 0.001 /* a run is good with at most 0.1% lost calls
+                                 (lost + missed) */
 
 /* The figures of one run, or of one --find-max step. */
 typedef struct {
@@ -44,6 +45,10 @@ typedef struct {
     uint64_t truth_staff;    /* --truth: right 302s with staff Contacts */
     uint64_t truth_fallback; /* right 302s to the fallback alone, nobody seeded available */
     uint64_t truth_fallback_free; /* to the fallback alone, somebody seeded available */
+    uint64_t missed;         /* --truth without --churn: the truth_fallback_free
+                                answers, counted as lost (a call that should
+                                have reached staff did not: Redis late, or
+                                everyone free was on an offer) */
     bool good;               /* no wrong answer, loss <= REPORT_MAX_LOSS, >= 1 sent */
     char why[64];            /* find-max: why this step ended the search, or "" */
 } report_step_t;
