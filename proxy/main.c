@@ -287,6 +287,7 @@ int main(int argc, char **argv)
         w->record_route = o.record_route;
         w->reload = &app.reload;
         w->opts = &o;
+        w->next = started + 1 < app.n_workers ? &app.workers[started + 1] : NULL;
         int e = worker_start(w);
         if (e < 0) {
             fprintf(stderr, "frontdesk: cannot start worker %u: %s\n", started, strerror(-e));

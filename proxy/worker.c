@@ -117,10 +117,48 @@ static void drain_errors(worker_t *w, int fd)
     }
 }
 
-static void on_readable(evutil_socket_t fd, short what, void *arg)
+/* Arm (or disarm) our socket events: a worker after the first reads only
+ * while the one before it finds full batches. */
+static void set_reading(worker_t *w, bool on)
+{
+    for (unsigned i = 0; i < w->n_fds; i++) {
+        if (on) event_add(w->rx_ev[i], NULL);
+        else event_del(w->rx_ev[i]);
+    }
+    atomic_store_explicit(&w->reading, on, memory_order_relaxed);
+}
+
+/* A full batch: more is likely queued, let the next worker read too. */
+static void wake_next(worker_t *w)
+{
+    worker_t *n = w->next;
+    if (!n || !atomic_load_explicit(&n->wakeable, memory_order_acquire) ||
+        atomic_load_explicit(&n->reading, memory_order_relaxed))
+        return;
+    atomic_store_explicit(&n->reading, 1, memory_order_relaxed);
+    event_active(n->wake_ev, EV_READ, 0); /* thread-safe (evthread_use_pthreads) */
+}
+
+static void read_socket(worker_t *w, int fd);
+
+static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
+    (void)fd, (void)what;
+    set_reading(w, true);
+    for (unsigned i = 0; i < w->n_fds; i++) read_socket(w, w->fds[i]);
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
     (void)what;
+    read_socket(arg, fd);
+}
+
+/* Read and answer what <fd> holds, a few batches at most. */
+static void read_socket(worker_t *w, int fd)
+{
+    unsigned got = 0;
 
     /* one snapshot for the whole batch: a reload waits for us to finish */
     reload_read_lock();
@@ -133,6 +171,8 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             w->in_msgs[i].msg_hdr.msg_flags = 0;
         }
         int n = recvmmsg(fd, w->in_msgs, WORKER_BATCH, MSG_DONTWAIT, NULL);
+        if (n == WORKER_BATCH && round == 0) wake_next(w);
+        if (n > 0) got += (unsigned)n;
         if (n <= 0) {
             /* EAGAIN: another worker took it, or nothing left; or an ICMP
              * error is pending. A wake-up that read nothing drains the
@@ -159,6 +199,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     reload_read_unlock();
     if (w->out_n) flush_out(w);
     log_flush();
+    /* a follower whose read came back short goes back to sleep (not the
+     * first worker: it always waits on the sockets) */
+    if (w->id > 0 && got < WORKER_BATCH && atomic_load_explicit(&w->reading, memory_order_relaxed))
+        set_reading(w, false);
 }
 
 /* Every 250 ms: the state the main thread reports (/readyz, /metrics). */
@@ -214,13 +258,14 @@ static void worker_free(worker_t *w)
     for (unsigned i = 0; i < w->n_fds; i++)
         if (w->rx_ev[i]) event_free(w->rx_ev[i]);
     if (w->flush_ev) event_free(w->flush_ev);
+    if (w->wake_ev) event_free(w->wake_ev);
     if (w->stop_ev) event_free(w->stop_ev);
     if (w->state_ev) event_free(w->state_ev);
     if (w->base) event_base_free(w->base);
     free(w->out_msgs), free(w->out_iov), free(w->out_addr), free(w->out_buf);
     free(w->in_msgs), free(w->in_iov), free(w->in_addr), free(w->in_buf);
     memset(w->rx_ev, 0, sizeof(w->rx_ev));
-    w->flush_ev = w->stop_ev = w->state_ev = NULL;
+    w->flush_ev = w->stop_ev = w->state_ev = w->wake_ev = NULL;
     w->base = NULL;
     w->out_msgs = NULL, w->out_iov = NULL, w->out_addr = NULL, w->out_buf = NULL;
     w->in_msgs = NULL, w->in_iov = NULL, w->in_addr = NULL, w->in_buf = NULL;
@@ -253,8 +298,11 @@ int worker_start(worker_t *w)
     }
     for (unsigned i = 0; i < w->n_fds; i++) {
         w->rx_ev[i] = event_new(w->base, w->fds[i], EV_READ | EV_PERSIST, on_readable, w);
-        if (!w->rx_ev[i] || event_add(w->rx_ev[i], NULL) < 0) goto fail;
+        if (!w->rx_ev[i] || (w->id == 0 && event_add(w->rx_ev[i], NULL) < 0)) goto fail;
     }
+    atomic_store_explicit(&w->reading, w->id == 0, memory_order_relaxed);
+    if (!(w->wake_ev = event_new(w->base, -1, 0, on_wake, w))) goto fail;
+    atomic_store_explicit(&w->wakeable, 1, memory_order_release);
     if (!(w->flush_ev = event_new(w->base, -1, 0, on_flush, w))) goto fail;
     if (!(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) goto fail;
     struct timeval st = { 0, 250 * 1000 };
@@ -271,6 +319,8 @@ fail:
 void worker_stop(worker_t *w)
 {
     if (!w->base) return;
+    /* the workers stop in order, so the one that wakes us is gone already */
+    atomic_store_explicit(&w->wakeable, 0, memory_order_release);
     event_active(w->stop_ev, EV_READ, 0); /* thread-safe with evthread_use_pthreads() */
     pthread_join(w->thread, NULL);
     worker_free(w);

@@ -1,9 +1,15 @@
 /* worker.h -- one worker thread: its event_base, its Redis connection, its
  * counters, batched UDP receive and send.
  *
- * Every worker waits on every listening socket, so even one PBX trunk (one
+ * The workers share every listening socket, so even one PBX trunk (one
  * source address and port, which SO_REUSEPORT would pin to one socket) is
- * spread over all workers: whichever worker is free reads the next batch.
+ * spread over all of them. They take turns as a chain: worker 0 always
+ * waits on the sockets; a worker that reads a full batch (more is likely
+ * queued) wakes the next one, which waits on the sockets too until one of
+ * its reads comes back short. Under light load one worker takes the
+ * datagrams and the others sleep (waking every worker for every datagram
+ * cost about three times the CPU per call, docs/decisions.md); under heavy
+ * load all read.
  * Answers are queued in the worker's outbox and leave in one sendmmsg()
  * per batch. Nothing here is shared between workers; the rules snapshot is
  * immutable and read-only.
@@ -44,6 +50,10 @@ typedef struct worker {
     struct event *flush_ev;
     struct event *stop_ev;
     struct event *state_ev;         /* publishes redis_ready for the admin */
+    struct event *wake_ev;          /* the worker before us asks us to read too */
+    struct worker *next;            /* the one we wake; NULL for the last */
+    _Atomic int wakeable;           /* wake_ev exists (set before the thread runs) */
+    _Atomic int reading;            /* our socket events are armed */
     _Atomic int redis_ready;        /* 1 when its Redis connection is ready */
     const int *fds;
     const fwd_self_t *selves;       /* forward mode: who we are on fds[i] */
