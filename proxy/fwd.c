@@ -304,13 +304,13 @@ static void branch_of(const sip_req_t *r, const fwd_self_t *self, span_t below,
                       char out[FWD_BRANCH_MAX])
 {
     static const char hex[] = "0123456789abcdef";
-    const char *cseq = r->msg && r->msg->cseq && r->msg->cseq->number ? r->msg->cseq->number : "";
+    span_t cseq = r->cseq_num;
     span_t ruri = fwd_request_uri(r);
     unsigned char h[crypto_shorthash_BYTES];
     size_t p = strlen(FWD_BRANCH_PREFIX);
 
     memcpy(out, FWD_BRANCH_PREFIX, p);
-    branch_head(self, below, r->call_id, (span_t){ cseq, strlen(cseq) }, out + p);
+    branch_head(self, below, r->call_id, cseq.s ? cseq : (span_t){ "", 0 }, out + p);
     p += 16;
     crypto_shorthash(h, (const unsigned char *)(ruri.s ? ruri.s : ""), ruri.len, key_of(self));
     for (int i = 0; i < 4; i++) {
@@ -503,7 +503,7 @@ int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t
     char branch[FWD_BRANCH_MAX];
     bool mf_done = false;
 
-    if (!r->msg || !r->method_name.len) return -EINVAL;
+    if (!r->ruri || !r->method_name.len) return -EINVAL;
     if (r->max_forwards == 0) return -EINVAL;
 
     /* our Via first */
@@ -545,7 +545,7 @@ int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *se
 {
     out_t o = { buf, 0, cap, false };
 
-    if (!r->msg || !r->method_name.len) return -EINVAL;
+    if (!r->ruri || !r->method_name.len) return -EINVAL;
     if (ruri) {
         put(&o, r->method_name.s, r->method_name.len);
         puts_(&o, " ");
@@ -666,7 +666,7 @@ bool fwd_route_signed(const sip_req_t *r, const fwd_self_t *self)
 
 bool fwd_ruri_is_self(const sip_req_t *r, const fwd_self_t *self)
 {
-    const osip_uri_t *u = r->msg ? r->msg->req_uri : NULL;
+    const osip_uri_t *u = r->ruri;
     if (!u || !u->host) return false;
     const char *h = u->host;
     size_t hl = strlen(h);

@@ -299,53 +299,95 @@ static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srcl
     return true;
 }
 
-/* The first value of the first Via header, parsed on its own: used when
- * libosip2 rejected the whole message. */
+/* Length of the first value of Via value <v>: up to a comma outside
+ * quotes and brackets. */
+static size_t via_value_len(span_t v)
+{
+    size_t n = 0;
+    bool quoted = false, bracket = false;
+    for (; n < v.len; n++) {
+        char c = v.s[n];
+        if (c == '"') quoted = !quoted;
+        else if (c == '[') bracket = true;
+        else if (c == ']') bracket = false;
+        else if (c == ',' && !quoted && !bracket) break;
+    }
+    return n;
+}
+
+/* One Via value parsed on its own (unfolded, as libosip2 does), or NULL. */
+static osip_via_t *via_parse(span_t v)
+{
+    char tmp[512];
+    if (v.len == 0 || v.len >= sizeof(tmp)) return NULL;
+    for (size_t i = 0; i < v.len; i++) tmp[i] = v.s[i] == '\r' || v.s[i] == '\n' ? ' ' : v.s[i];
+    tmp[v.len] = '\0';
+    osip_via_t *via = NULL;
+    if (osip_via_init(&via) != 0) return NULL;
+    if (osip_via_parse(via, tmp) != 0) {
+        osip_via_free(via);
+        return NULL;
+    }
+    return via;
+}
+
+/* The first value of the first Via header, parsed on its own: the lazy
+ * parse's top Via, and the one a 400 goes to when libosip2 rejected the
+ * whole message. */
 static osip_via_t *raw_top_via(const sip_req_t *r)
 {
     for (unsigned i = 0; i < r->n_hdrs; i++) {
         sip_hdr_t h = r->hdrs[i];
         if (!sip_hdr_is(&h, "Via", 'v')) continue;
-        char tmp[512];
-        size_t n = 0;
-        bool quoted = false, bracket = false;
-        for (; n < h.value.len; n++) {
-            char c = h.value.s[n];
-            if (c == '"') quoted = !quoted;
-            else if (c == '[') bracket = true;
-            else if (c == ']') bracket = false;
-            else if (c == ',' && !quoted && !bracket) break;
-        }
-        if (n == 0 || n >= sizeof(tmp)) return NULL;
-        memcpy(tmp, h.value.s, n);
-        tmp[n] = '\0';
-        for (size_t i = 0; i < n; i++) /* unfold, as libosip2 does */
-            if (tmp[i] == '\r' || tmp[i] == '\n') tmp[i] = ' ';
-        osip_via_t *via = NULL;
-        if (osip_via_init(&via) != 0) return NULL;
-        if (osip_via_parse(via, tmp) != 0) {
-            osip_via_free(via);
-            return NULL;
-        }
-        return via;
+        return via_parse((span_t){ h.value.s, via_value_len(h.value) });
     }
     return NULL;
+}
+
+/* Does every Via value after the top one parse (as libosip2's whole
+ * parse required)? Answers carry them all back. */
+static bool vias_below_ok(const sip_req_t *r)
+{
+    bool top = true;
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        if (!sip_hdr_is(&r->hdrs[i], "Via", 'v')) continue;
+        span_t v = r->hdrs[i].value;
+        while (v.len) {
+            size_t n = via_value_len(v);
+            if (!top) {
+                osip_via_t *via = via_parse((span_t){ v.s, n });
+                if (!via) return false;
+                osip_via_free(via);
+            }
+            top = false;
+            if (n >= v.len) break;
+            v.s += n + 1, v.len -= n + 1; /* past the comma and the blanks */
+            while (v.len && (is_ws(*v.s) || *v.s == '\r' || *v.s == '\n')) v.s++, v.len--;
+            if (!v.len) return false; /* a comma with nothing after it */
+        }
+    }
+    return true;
 }
 
 /* ------------------------------------------------------------------------
  * sip_parse
  * --------------------------------------------------------------------- */
 
-static sip_method_t classify(const char *m)
+static bool span_is(span_t s, const char *lit)
+{
+    return s.len == strlen(lit) && memcmp(s.s, lit, s.len) == 0;
+}
+
+static sip_method_t classify(span_t m)
 {
     static const char *other[] = { "BYE", "REGISTER", "SUBSCRIBE", "NOTIFY", "REFER",
                                    "INFO", "UPDATE", "PRACK", "MESSAGE", "PUBLISH" };
-    if (strcmp(m, "INVITE") == 0) return SIP_INVITE;
-    if (strcmp(m, "ACK") == 0) return SIP_ACK;
-    if (strcmp(m, "CANCEL") == 0) return SIP_CANCEL;
-    if (strcmp(m, "OPTIONS") == 0) return SIP_OPTIONS;
+    if (span_is(m, "INVITE")) return SIP_INVITE;
+    if (span_is(m, "ACK")) return SIP_ACK;
+    if (span_is(m, "CANCEL")) return SIP_CANCEL;
+    if (span_is(m, "OPTIONS")) return SIP_OPTIONS;
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++)
-        if (strcmp(m, other[i]) == 0) return SIP_OTHER;
+        if (span_is(m, other[i])) return SIP_OTHER;
     return SIP_UNKNOWN;
 }
 
@@ -396,6 +438,115 @@ static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, so
     return status == 505 ? bad(r, 505, "Version Not Supported") : bad(r, 400, "Bad Request");
 }
 
+/* <v> unfolded into <tmp> of <cap> bytes, NUL-terminated, as libosip2's
+ * header parsers take it; false when it does not fit. */
+static bool value_copy(span_t v, char *tmp, size_t cap)
+{
+    if (v.len >= cap) return false;
+    for (size_t i = 0; i < v.len; i++) tmp[i] = v.s[i] == '\r' || v.s[i] == '\n' ? ' ' : v.s[i];
+    tmp[v.len] = '\0';
+    return true;
+}
+
+/* The only header named <full>/<compact>, parsed by libosip2 as a From or
+ * To value into a new osip_from_t; NULL when absent, given twice or bad. */
+static osip_from_t *parse_name_addr(const sip_req_t *r, const char *full, char compact)
+{
+    const sip_hdr_t *h = NULL;
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        if (!sip_hdr_is(&r->hdrs[i], full, compact)) continue;
+        if (h) return NULL;
+        h = &r->hdrs[i];
+    }
+    char tmp[1024];
+    osip_from_t *f = NULL;
+    if (!h || !value_copy(h->value, tmp, sizeof(tmp)) || osip_from_init(&f) != 0) return NULL;
+    if (osip_from_parse(f, tmp) != 0 || !f->url) {
+        osip_from_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* CSeq "<number> <method>" of the one CSeq header: 0, or the reason. */
+static const char *parse_cseq(sip_req_t *r)
+{
+    const sip_hdr_t *h = NULL;
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        if (!sip_hdr_is(&r->hdrs[i], "CSeq", '\0')) continue;
+        if (h) return "Call-ID or CSeq given twice";
+        h = &r->hdrs[i];
+    }
+    if (!h) return "Missing or bad CSeq header";
+    const char *v = h->value.s;
+    size_t n = h->value.len, i = 0;
+    while (i < n && v[i] >= '0' && v[i] <= '9') i++;
+    size_t digits = i;
+    if (digits == 0) return "Missing or bad CSeq header";
+    if (digits > 10) return "Bad CSeq number";
+    if (i == n || !(is_ws(v[i]) || v[i] == '\r' || v[i] == '\n')) return "Bad CSeq number";
+    while (i < n && (is_ws(v[i]) || v[i] == '\r' || v[i] == '\n')) i++;
+    span_t method = { v + i, n - i };
+    if (!method.len || !is_token(method)) return "Missing or bad CSeq header";
+    if (method.len != r->method_name.len || memcmp(method.s, r->method_name.s, method.len) != 0)
+        return "CSeq method does not match";
+    r->cseq_num = (span_t){ v, digits };
+    return NULL;
+}
+
+/* INVITE, ACK, CANCEL, OPTIONS: each header we read parsed on its own
+ * (see sip_parse). The request line has passed request_line_check(). */
+static sip_verdict_t parse_lean(sip_req_t *r, const struct sockaddr *src, socklen_t srclen,
+                                const char *option_header)
+{
+    const char *b = r->raw;
+    size_t e = line_end(b, r->raw_len, 0);
+    const char *sp1 = memchr(b, ' ', e), *uri = sp1 + 1;
+    const char *sp2 = memchr(uri, ' ', e - (size_t)(uri - b));
+
+    r->top_via = raw_top_via(r);
+    r->own_via = true;
+    if (!r->top_via || !route_reply(r, src, srclen)) return SIP_REQ_DROP;
+    scan_raw(r, option_header);
+    osip_generic_param_t *br = NULL;
+    if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br) r->branch = span_of(br->gvalue);
+    if (!vias_below_ok(r)) return bad(r, 400, "Bad Request");
+
+    char tmp[1024];
+    if (!value_copy((span_t){ uri, (size_t)(sp2 - uri) }, tmp, sizeof(tmp)) || osip_uri_init(&r->ruri) != 0)
+        return bad(r, 400, "Bad Request");
+    if (osip_uri_parse(r->ruri, tmp) != 0) return bad(r, 400, "Bad Request");
+
+    if (r->raw_len > SIP_MAX_MSG) return bad(r, 513, "Message Too Large");
+    unsigned n_cid = 0;
+    const sip_hdr_t *mf = NULL;
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        const sip_hdr_t *h = &r->hdrs[i];
+        if (!is_token(h->name)) return bad(r, 400, "Bad header field name");
+        n_cid += sip_hdr_is(h, "Call-ID", 'i');
+        if (!mf && sip_hdr_is(h, "Max-Forwards", '\0')) mf = h;
+    }
+    if (!(r->from = parse_name_addr(r, "From", 'f'))) return bad(r, 400, "Missing or bad From header");
+    if (!(r->to = parse_name_addr(r, "To", 't'))) return bad(r, 400, "Missing or bad To header");
+    if (!n_cid || !r->call_id.len) return bad(r, 400, "Missing Call-ID header");
+    if (n_cid > 1) return bad(r, 400, "Call-ID or CSeq given twice");
+    const char *why = parse_cseq(r);
+    if (why) return bad(r, 400, why);
+    if (!r->from_tag.len) return bad(r, 400, "Missing From tag");
+    if (mf) {
+        long v = 0;
+        size_t i = 0;
+        for (; i < mf->value.len && i < 4 && mf->value.s[i] >= '0' && mf->value.s[i] <= '9'; i++)
+            v = v * 10 + (mf->value.s[i] - '0');
+        if (i == 0 || i != mf->value.len || v > 255) return bad(r, 400, "Bad Max-Forwards");
+        r->max_forwards = (int)v;
+    }
+    r->ruri_user = span_of(r->ruri->username);
+    r->to_user = span_of(r->to->url->username);
+    r->from_user = span_of(r->from->url->username);
+    return SIP_REQ_OK;
+}
+
 sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
                         const struct sockaddr *src, socklen_t srclen,
                         const char *option_header)
@@ -432,17 +583,22 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
                     buf[10] >= '0' && buf[10] <= '9' && (buf[11] == ' ' || buf[11] == '\r');
         return code ? SIP_REQ_RESPONSE : SIP_REQ_DROP;
     }
+    int rl = request_line_check(buf, len);
+    if (rl) return parse_fallback(r, src, srclen, rl);
+    r->method_name = (span_t){ buf, (size_t)((const char *)memchr(buf, ' ', len) - buf) };
+    r->method = classify(r->method_name);
+    if (r->method <= SIP_OPTIONS) return parse_lean(r, src, srclen, option_header);
+
     if (osip_message_init(&m) != 0) return SIP_REQ_DROP;
     r->msg = m;
-    int rl = request_line_check(buf, len);
-    if (rl || osip_message_parse(m, buf, len) != 0) return parse_fallback(r, src, srclen, rl);
+    if (osip_message_parse(m, buf, len) != 0) return parse_fallback(r, src, srclen, 400);
     if (MSG_IS_RESPONSE(m)) return SIP_REQ_RESPONSE;
     if (!m->sip_method || !m->req_uri) return parse_fallback(r, src, srclen, 400);
 
     r->top_via = osip_list_get(&m->vias, 0);
     if (!r->top_via || !route_reply(r, src, srclen)) return SIP_REQ_DROP;
 
-    r->method = classify(m->sip_method);
+    r->method = classify(span_of(m->sip_method));
     r->method_name = span_of(m->sip_method);
     scan_raw(r, option_header);
 
@@ -476,6 +632,10 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
         r->max_forwards = (int)v;
     }
 
+    r->ruri = m->req_uri;
+    r->from = m->from;
+    r->to = m->to;
+    r->cseq_num = span_of(m->cseq->number);
     r->ruri_user = span_of(m->req_uri->username);
     r->to_user = span_of(m->to->url->username);
     r->from_user = span_of(m->from->url->username);
@@ -507,6 +667,13 @@ void sip_req_free(sip_req_t *r)
 {
     if (r->own_via && r->top_via) osip_via_free(r->top_via);
     r->top_via = NULL;
+    if (!r->msg) { /* owned: parsed on their own */
+        if (r->ruri) osip_uri_free(r->ruri);
+        if (r->from) osip_from_free(r->from);
+        if (r->to) osip_from_free(r->to);
+    }
+    r->ruri = NULL;
+    r->from = r->to = NULL;
     if (r->msg) osip_message_free(r->msg);
     r->msg = NULL;
 }

@@ -54,18 +54,26 @@ typedef struct {
 
 typedef struct osip_message osip_message_t;
 typedef struct osip_via osip_via_t;
+typedef struct osip_uri osip_uri_t;
+typedef struct osip_from osip_from_t;
 
 typedef struct {
     const char *raw;        /* the datagram, borrowed */
     size_t raw_len;
-    osip_message_t *msg;    /* NULL when libosip2 failed (SIP_REQ_BAD/SIP_REQ_DROP) */
+    osip_message_t *msg;    /* the whole message parsed by libosip2: methods we
+                               relay or refuse (BYE, REGISTER...); NULL for
+                               INVITE, ACK, CANCEL and OPTIONS (each header we
+                               read parsed on its own) and when parsing failed */
+    osip_uri_t *ruri;       /* the Request-URI: borrowed from msg, or owned;
+                               NULL unless SIP_REQ_OK */
+    osip_from_t *from, *to; /* owned, without msg (with it: msg's) */
     osip_via_t *top_via;    /* with received/rport added; borrowed from msg or
                                owned (raw fallback) */
     bool own_via;
     sip_method_t method;
     int max_forwards;       /* -1 when absent */
     span_t method_name;
-    span_t call_id, from_tag, to_tag, branch;
+    span_t call_id, from_tag, to_tag, branch, cseq_num;
     span_t ruri_user, to_user, from_user, option;
     struct sockaddr_storage reply_to; /* where answers go */
     socklen_t reply_len;
@@ -82,7 +90,13 @@ void sip_global_init(void);
 
 /* Parse <buf>/<len> received from <src>. <option_header> names the header
  * holding the IVR option (NULL: none). Always initialises <r>; call
- * sip_req_free() whatever the verdict. */
+ * sip_req_free() whatever the verdict. An INVITE, ACK, CANCEL or OPTIONS
+ * is read the lazy way: the raw header index, then libosip2's parser of
+ * each header we use (Request-URI, From, To, the top Via), not the whole
+ * message (half a call's CPU went to parsing headers nobody reads); the
+ * other methods are parsed whole. Either way a request we serve has a
+ * well-formed request line, From, To, Call-ID, CSeq, Max-Forwards and top
+ * Via, and header names that are tokens. */
 sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
                         const struct sockaddr *src, socklen_t srclen,
                         const char *option_header);

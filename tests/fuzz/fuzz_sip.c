@@ -816,7 +816,13 @@ static void one(const uint8_t *data, size_t size, bool v6)
         CHECK(r.why && !strpbrk(r.why, "\r\n"), "why");
         build_and_check(&r, ip, r.bad_status, r.why, NULL, 0);
     } else if (v == SIP_REQ_OK) {
-        CHECK(r.msg != NULL && !r.own_via, "SIP_REQ_OK without libosip2 message");
+        /* INVITE, ACK, CANCEL, OPTIONS: each header read parsed on its own
+         * (r.msg NULL, the top Via ours); other methods: the whole message */
+        CHECK(r.ruri && r.from && r.to && r.top_via, "SIP_REQ_OK without its parsed values");
+        CHECK(r.method <= SIP_OPTIONS ? (!r.msg && r.own_via) : (r.msg && !r.own_via && r.ruri == r.msg->req_uri),
+              "SIP_REQ_OK: lazy parse for %d", (int)r.method);
+        CHECK(r.cseq_num.len > 0 && r.cseq_num.len <= 10 && strspn(r.cseq_num.s, "0123456789") >= r.cseq_num.len,
+              "SIP_REQ_OK: CSeq number");
         CHECK(r.call_id.len > 0 && r.from_tag.len > 0, "SIP_REQ_OK without Call-ID / From tag");
         CHECK(r.max_forwards >= -1 && r.max_forwards <= 255, "max_forwards %d", r.max_forwards);
         CHECK(size <= SIP_MAX_MSG, "SIP_REQ_OK above SIP_MAX_MSG");
@@ -881,7 +887,8 @@ static void one(const uint8_t *data, size_t size, bool v6)
     }
 
     sip_req_free(&r);
-    CHECK(r.msg == NULL && r.top_via == NULL, "sip_req_free left pointers");
+    CHECK(r.msg == NULL && r.top_via == NULL && r.ruri == NULL && r.from == NULL && r.to == NULL,
+          "sip_req_free left pointers");
 }
 
 /* ---------------------------------------------------------------------- */

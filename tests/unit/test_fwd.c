@@ -302,16 +302,18 @@ static void test_spiral(void **state)
 
 /* A CANCEL whose first Via line ends in a bare CR and holds a comma inside
  * <...>: libosip2 reads its Vias another way than we do, so it must not be
- * forwarded (the INVITE got a 400; route.c checks follow-ups the same way).
+ * forwarded (the INVITE got a 400; the CANCEL gets one too).
  * Found by fuzzing (tests/fuzz/crashes/cancel_vias_unreadable.sip). */
 static void test_followup_vias_unreadable(void **state)
 {
     ctx_t *c = *state;
     size_t len;
     char *msg = load("../../fuzz/crashes/cancel_vias_unreadable.sip", &len);
-    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    /* read the lazy way, its Vias below the top one are checked at once:
+     * a 400, never forwarded */
+    assert_int_equal(parse(c, msg), SIP_REQ_BAD);
     assert_true(c->r.method == SIP_CANCEL);
-    assert_false(fwd_vias_ok(&c->r));
+    assert_int_equal(c->r.bad_status, 400);
     sip_req_free(&c->r);
     c->parsed = false;
     free(msg);

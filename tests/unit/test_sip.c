@@ -168,7 +168,13 @@ static void test_invite_values(void **state)
     ctx_t *c = *state;
 
     assert_ok(parse_fixture(c, "invite.sip", OPT_HDR));
-    assert_non_null(c->r.msg);
+    /* read the lazy way: no whole-message parse, the Request-URI, From,
+     * To and top Via parsed on their own */
+    assert_null(c->r.msg);
+    assert_non_null(c->r.ruri);
+    assert_non_null(c->r.from);
+    assert_non_null(c->r.to);
+    assert_span(c->r.cseq_num, "314159");
     assert_int_equal(c->r.method, SIP_INVITE);
     assert_span(c->r.method_name, "INVITE");
     assert_span(c->r.call_id, "a84b4c76e66710@pc33.carrier.example");
@@ -182,7 +188,54 @@ static void test_invite_values(void **state)
     assert_int_equal(c->r.max_forwards, 70);
     assert_ptr_equal(c->r.raw, c->buf);
     assert_int_equal(c->r.raw_len, c->len);
+    assert_true(c->r.own_via); /* parsed on its own, freed with the request */
+}
+
+/* Methods we relay or refuse are parsed whole; their values are the same. */
+static void test_other_method_parsed_whole(void **state)
+{
+    ctx_t *c = *state;
+    free(c->buf);
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, "INVITE sip:", "BYE sip:");
+    subst(&c->buf, &c->len, "314159 INVITE", "314159 BYE");
+    assert_ok(parse(c, NULL));
+    assert_int_equal(c->r.method, SIP_OTHER);
+    assert_non_null(c->r.msg);
+    assert_ptr_equal(c->r.ruri, c->r.msg->req_uri);
+    assert_span(c->r.cseq_num, "314159");
+    assert_span(c->r.ruri_user, "15125550100*2");
+    assert_span(c->r.from_user, "15125551234");
     assert_false(c->r.own_via);
+}
+
+/* The lazy parse still refuses what the whole parse refused: a Via value
+ * below the top one that does not parse, a second From, a bad CSeq, a
+ * Request-URI libosip2 cannot read. */
+static void test_lazy_parse_refuses(void **state)
+{
+    ctx_t *c = *state;
+    static const struct { const char *from, *to, *why; } cases[] = {
+        { "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport\r\n",
+          "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport, SIP/2.0/UDP :::;;\r\n", "Bad Request" },
+        { "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport\r\n",
+          "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport,\r\n", "Bad Request" },
+        { "CSeq: 314159 INVITE", "CSeq: 314159x INVITE", "Bad CSeq number" },
+        { "CSeq: 314159 INVITE", "CSeq: 314159 BYE", "CSeq method does not match" },
+        { "CSeq: 314159 INVITE", "CSeq: INVITE", "Missing or bad CSeq header" },
+        { "CSeq: 314159 INVITE\r\n", "CSeq: 314159 INVITE\r\nCSeq: 2 INVITE\r\n", "Call-ID or CSeq given twice" },
+        { "Max-Forwards: 70", "Max-Forwards: 256", "Bad Max-Forwards" },
+        { "Max-Forwards: 70", "Max-Forwards: 7x", "Bad Max-Forwards" },
+        { "INVITE sip:15125550100*2@pbx.clinic.example SIP", "INVITE sip:15125550100*2@ SIP", "Bad Request" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        free(c->buf);
+        c->buf = load("invite.sip", &c->len);
+        subst(&c->buf, &c->len, cases[i].from, cases[i].to);
+        assert_int_equal(parse(c, NULL), SIP_REQ_BAD);
+        assert_int_equal(c->r.bad_status, 400);
+        assert_string_equal(c->r.why, cases[i].why);
+    }
 }
 
 /* Spans the answer copies point into the datagram itself. */
@@ -931,6 +984,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, ctx_setup, ctx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_invite_values),
+        T(test_other_method_parsed_whole),
+        T(test_lazy_parse_refuses),
         T(test_invite_spans_point_into_datagram),
         T(test_ok_verdict_is_zero),
         T(test_option_header_name),
