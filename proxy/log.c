@@ -1,7 +1,9 @@
 /* log.c -- logfmt lines to stderr, buffered per worker thread.
  *
- * A worker's lines for one batch of datagrams leave in a single write(), so
- * logging a decision per call costs a snprintf, not a syscall. stderr is
+ * Under load a worker's lines leave in one write() when its buffer passes
+ * LOG_FLUSH_AT or its log timer fires (LOG_FLUSH_MS after the first line it
+ * holds; worker.c decides), so logging a decision per call costs a
+ * vsnprintf, not a syscall. stderr is
  * unbuffered by design (journald collects it); a full pipe blocks only the
  * thread that writes, and lines are never split across writes.
  */
@@ -30,6 +32,9 @@ static _Thread_local struct {
     bool on;
     size_t len;
     char buf[LOG_BUF];
+    time_t sec;        /* the second <stamp> was made for */
+    char stamp[32];    /* "ts=YYYY-MM-DDTHH:MM:SS", strftime'd once a second */
+    size_t stamp_len;
 } tbuf;
 
 static const char *level_names[] = { "error", "warn", "info", "debug" };
@@ -64,6 +69,16 @@ void log_flush(void)
     tbuf.len = 0;
 }
 
+bool log_held(void)
+{
+    return tbuf.len > 0;
+}
+
+void log_flush_full(void)
+{
+    if (tbuf.len >= LOG_FLUSH_AT) log_flush();
+}
+
 void log_buffer_thread(bool on)
 {
     if (!on) log_flush();
@@ -92,10 +107,19 @@ void log_line(log_level_t l, const char *msg, const char *fmt, ...)
     size_t n;
 
     gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    n = strftime(line, sizeof(line), "ts=%Y-%m-%dT%H:%M:%S", &tm);
-    n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ level=%s msg=\"%s\"",
-                          (long)tv.tv_usec / 1000, level_names[l],
+    if (tv.tv_sec != tbuf.sec || !tbuf.stamp_len) { /* (per thread: no lock) */
+        gmtime_r(&tv.tv_sec, &tm);
+        tbuf.stamp_len = strftime(tbuf.stamp, sizeof(tbuf.stamp), "ts=%Y-%m-%dT%H:%M:%S", &tm);
+        tbuf.sec = tv.tv_sec;
+    }
+    memcpy(line, tbuf.stamp, tbuf.stamp_len);
+    n = tbuf.stamp_len;
+    unsigned ms = (unsigned)(tv.tv_usec / 1000);
+    line[n++] = '.';
+    line[n++] = (char)('0' + ms / 100);
+    line[n++] = (char)('0' + ms / 10 % 10);
+    line[n++] = (char)('0' + ms % 10);
+    n += (size_t)snprintf(line + n, sizeof(line) - n, "Z level=%s msg=\"%s\"", level_names[l],
                           log_value(esc, sizeof(esc), msg, strlen(msg)));
     if (n > sizeof(line) - 2) n = sizeof(line) - 2; /* room for the newline */
     if (fmt && *fmt && n + 3 < sizeof(line)) {

@@ -1,9 +1,11 @@
 /* log.h -- cheap, safe log lines: one logfmt line per event, to stderr.
  *
  * LOG_*() check the level before formatting anything. Lines written on a
- * worker thread go to that thread's buffer and leave in one write() when the
- * worker calls log_flush() (after each batch of datagrams) or the buffer is
- * nearly full; other threads write at once. A caller's number is never
+ * worker thread go to that thread's buffer; after each batch of datagrams
+ * the worker writes them at once if its last write is LOG_FLUSH_MS old,
+ * else when the buffer holds LOG_FLUSH_AT bytes (log_flush_full()) or its
+ * log timer, armed for the first line held, fires (worker.c); other
+ * threads write at once. A caller's number is never
  * given to a log call in clear: log the hash from log_caller_hash().
  * log_init() runs once in main() before threads start; the rest is
  * thread-safe.
@@ -42,9 +44,14 @@ void log_line(log_level_t l, const char *msg, const char *fmt, ...)
  * Returns <buf>. */
 const char *log_value(char *buf, size_t cap, const char *s, size_t len);
 
+#define LOG_FLUSH_AT 8192 /* bytes held before a write */
+#define LOG_FLUSH_MS 50   /* how long a line waits at most */
+
 /* Buffer this thread's lines until log_flush(); for worker threads. */
 void log_buffer_thread(bool on);
 void log_flush(void);
+void log_flush_full(void); /* only when LOG_FLUSH_AT bytes are held */
+bool log_held(void);       /* lines are waiting */
 
 /* Keyed hash (SipHash) of a caller number's digits, as 16 hex characters +
  * NUL in <out>: the same for every spelling of one number. */

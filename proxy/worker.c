@@ -41,13 +41,43 @@ static void flush_out(worker_t *w)
     w->out_n = 0;
 }
 
+static void on_log_timer(evutil_socket_t fd, short what, void *arg)
+{
+    worker_t *w = arg;
+    (void)fd, (void)what;
+    log_flush();
+    event_base_gettimeofday_cached(w->base, &w->log_last);
+}
+
+/* Log lines leave at once when the last write is LOG_FLUSH_MS old (light
+ * load: a line is seen as its call is answered); else when enough are
+ * held, or when the timer armed for the first of them fires: under load, a
+ * write per batch of datagrams was most of logging's cost. */
+static void log_settle(worker_t *w)
+{
+    struct timeval now;
+    if (!log_held()) return;
+    event_base_gettimeofday_cached(w->base, &now);
+    long ago_ms = (long)(now.tv_sec - w->log_last.tv_sec) * 1000 + (now.tv_usec - w->log_last.tv_usec) / 1000;
+    if (ago_ms >= LOG_FLUSH_MS || ago_ms < 0) {
+        log_flush();
+        w->log_last = now;
+        return;
+    }
+    log_flush_full();
+    if (log_held() && !evtimer_pending(w->log_ev, NULL)) {
+        static const struct timeval tv = { 0, LOG_FLUSH_MS * 1000 };
+        evtimer_add(w->log_ev, &tv);
+    }
+}
+
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
     (void)fd, (void)what;
     w->flush_pending = false;
     flush_out(w);
-    log_flush();
+    log_settle(w);
 }
 
 void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen,
@@ -198,7 +228,7 @@ static void read_socket(worker_t *w, int fd)
     w->option_header = NULL;
     reload_read_unlock();
     if (w->out_n) flush_out(w);
-    log_flush();
+    log_settle(w);
     /* a follower whose read came back short goes back to sleep (not the
      * first worker: it always waits on the sockets) */
     if (w->id > 0 && got < WORKER_BATCH && atomic_load_explicit(&w->reading, memory_order_relaxed))
@@ -259,13 +289,14 @@ static void worker_free(worker_t *w)
         if (w->rx_ev[i]) event_free(w->rx_ev[i]);
     if (w->flush_ev) event_free(w->flush_ev);
     if (w->wake_ev) event_free(w->wake_ev);
+    if (w->log_ev) event_free(w->log_ev);
     if (w->stop_ev) event_free(w->stop_ev);
     if (w->state_ev) event_free(w->state_ev);
     if (w->base) event_base_free(w->base);
     free(w->out_msgs), free(w->out_iov), free(w->out_addr), free(w->out_buf);
     free(w->in_msgs), free(w->in_iov), free(w->in_addr), free(w->in_buf);
     memset(w->rx_ev, 0, sizeof(w->rx_ev));
-    w->flush_ev = w->stop_ev = w->state_ev = w->wake_ev = NULL;
+    w->flush_ev = w->stop_ev = w->state_ev = w->wake_ev = w->log_ev = NULL;
     w->base = NULL;
     w->out_msgs = NULL, w->out_iov = NULL, w->out_addr = NULL, w->out_buf = NULL;
     w->in_msgs = NULL, w->in_iov = NULL, w->in_addr = NULL, w->in_buf = NULL;
@@ -304,6 +335,7 @@ int worker_start(worker_t *w)
     if (!(w->wake_ev = event_new(w->base, -1, 0, on_wake, w))) goto fail;
     atomic_store_explicit(&w->wakeable, 1, memory_order_release);
     if (!(w->flush_ev = event_new(w->base, -1, 0, on_flush, w))) goto fail;
+    if (!(w->log_ev = evtimer_new(w->base, on_log_timer, w))) goto fail;
     if (!(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) goto fail;
     struct timeval st = { 0, 250 * 1000 };
     if (!(w->state_ev = event_new(w->base, -1, EV_PERSIST, on_state, w)) ||

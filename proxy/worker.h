@@ -51,6 +51,8 @@ typedef struct worker {
     struct event *stop_ev;
     struct event *state_ev;         /* publishes redis_ready for the admin */
     struct event *wake_ev;          /* the worker before us asks us to read too */
+    struct event *log_ev;           /* flushes log lines held too long */
+    struct timeval log_last;        /* when log lines last left */
     struct worker *next;            /* the one we wake; NULL for the last */
     _Atomic int wakeable;           /* wake_ev exists (set before the thread runs) */
     _Atomic int reading;            /* our socket events are armed */
