@@ -71,7 +71,7 @@ bench_seed() {
 
 # bench_proxy RULES: (re)start the proxy on those rules, 2 workers, offers
 # reserved for 1 ms (so that picks keep finding free staff, as in
-# bench/compare.sh), warnings only in its log.
+# bench/compare.sh), warnings only in its log, plus FD_BENCH_PROXY_FLAGS.
 bench_proxy() {
     if [ -n "${FD_PROXY_PID:-}" ]; then
         kill "$FD_PROXY_PID" 2>/dev/null
@@ -79,7 +79,8 @@ bench_proxy() {
         FD_PIDS=${FD_PIDS/ $FD_PROXY_PID/}
         FD_PROXY_PID=
     fi
-    FD_CONFIG=$1 stack_start_proxy "" --offer-window 1 --log-level warn ||
+    # shellcheck disable=SC2086 # FD_BENCH_PROXY_FLAGS: several flags
+    FD_CONFIG=$1 stack_start_proxy "" --offer-window 1 --log-level warn ${FD_BENCH_PROXY_FLAGS:-} ||
         { say "could not start the proxy"; exit 2; }
     TARGET=127.0.0.1:$FD_SIP_PORT
 }

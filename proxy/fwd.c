@@ -45,19 +45,6 @@ typedef struct {
     span_t value;  /* one Via value */
 } via_it_t;
 
-static size_t value_end(span_t v, size_t from)
-{
-    bool quoted = false, bracket = false;
-    for (size_t i = from; i < v.len; i++) {
-        char c = v.s[i];
-        if (c == '"') quoted = !quoted;
-        else if (c == '[') bracket = true;
-        else if (c == ']') bracket = false;
-        else if (c == ',' && !quoted && !bracket) return i;
-    }
-    return v.len;
-}
-
 /* The next value of header <name> (compact form <c>) after <it> (start
  * from a zeroed iterator), across header lines and commas. */
 static bool value_next(const sip_req_t *r, via_it_t *it, const char *name, char c)
@@ -71,7 +58,7 @@ static bool value_next(const sip_req_t *r, via_it_t *it, const char *name, char 
                                         h->value.s[start] == '\n'))
             start++;
         if (start >= h->value.len) continue;
-        size_t end = value_end(h->value, start);
+        size_t end = sip_value_end(h->value, start);
         size_t e = end;
         while (e > start && (h->value.s[e - 1] == ' ' || h->value.s[e - 1] == '\t')) e--;
         it->value = (span_t){ h->value.s + start, e - start };

@@ -299,20 +299,17 @@ static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srcl
     return true;
 }
 
-/* Length of the first value of Via value <v>: up to a comma outside
- * quotes and brackets. */
-static size_t via_value_len(span_t v)
+size_t sip_value_end(span_t v, size_t from)
 {
-    size_t n = 0;
     bool quoted = false, bracket = false;
-    for (; n < v.len; n++) {
-        char c = v.s[n];
+    for (size_t i = from; i < v.len; i++) {
+        char c = v.s[i];
         if (c == '"') quoted = !quoted;
         else if (c == '[') bracket = true;
         else if (c == ']') bracket = false;
-        else if (c == ',' && !quoted && !bracket) break;
+        else if (c == ',' && !quoted && !bracket) return i;
     }
-    return n;
+    return v.len;
 }
 
 /* One Via value parsed on its own (unfolded, as libosip2 does), or NULL. */
@@ -331,6 +328,15 @@ static osip_via_t *via_parse(span_t v)
     return via;
 }
 
+/* The first value of the first Via header, raw (empty when none). */
+static span_t raw_top_via_value(const sip_req_t *r)
+{
+    for (unsigned i = 0; i < r->n_hdrs; i++)
+        if (sip_hdr_is(&r->hdrs[i], "Via", 'v'))
+            return (span_t){ r->hdrs[i].value.s, sip_value_end(r->hdrs[i].value, 0) };
+    return (span_t){ NULL, 0 };
+}
+
 /* The first value of the first Via header, parsed on its own: the lazy
  * parse's top Via, and the one a 400 goes to when libosip2 rejected the
  * whole message. */
@@ -339,7 +345,7 @@ static osip_via_t *raw_top_via(const sip_req_t *r)
     for (unsigned i = 0; i < r->n_hdrs; i++) {
         sip_hdr_t h = r->hdrs[i];
         if (!sip_hdr_is(&h, "Via", 'v')) continue;
-        return via_parse((span_t){ h.value.s, via_value_len(h.value) });
+        return via_parse((span_t){ h.value.s, sip_value_end(h.value, 0) });
     }
     return NULL;
 }
@@ -353,7 +359,7 @@ static bool vias_below_ok(const sip_req_t *r)
         if (!sip_hdr_is(&r->hdrs[i], "Via", 'v')) continue;
         span_t v = r->hdrs[i].value;
         while (v.len) {
-            size_t n = via_value_len(v);
+            size_t n = sip_value_end(v, 0);
             if (!top) {
                 osip_via_t *via = via_parse((span_t){ v.s, n });
                 if (!via) return false;
@@ -508,8 +514,8 @@ static sip_verdict_t parse_lean(sip_req_t *r, const struct sockaddr *src, sockle
     r->own_via = true;
     if (!r->top_via || !route_reply(r, src, srclen)) return SIP_REQ_DROP;
     scan_raw(r, option_header);
-    osip_generic_param_t *br = NULL;
-    if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br) r->branch = span_of(br->gvalue);
+    /* read raw, as the ACK's is (sip_parse_ack): the to-tag derives from it */
+    r->branch = sip_hdr_param(raw_top_via_value(r), "branch");
     if (!vias_below_ok(r)) return bad(r, 400, "Bad Request");
 
     char tmp[1024];
@@ -653,11 +659,10 @@ bool sip_parse_ack(sip_req_t *r, const char *buf, size_t len)
     r->max_forwards = -1;
     if (len < 4 || memcmp(buf, "ACK ", 4) != 0 || index_headers(r) < 0) return false;
     scan_raw(r, NULL);
-    r->top_via = raw_top_via(r);
-    r->own_via = true;
-    if (!r->top_via) return false;
-    osip_generic_param_t *br = NULL;
-    if (osip_via_param_get_byname(r->top_via, "branch", &br) == 0 && br) r->branch = span_of(br->gvalue);
+    /* only told apart: its branch is enough, read raw as the INVITE's is */
+    span_t top = raw_top_via_value(r);
+    if (!top.len) return false;
+    r->branch = sip_hdr_param(top, "branch");
     r->method = SIP_ACK;
     r->method_name = (span_t){ buf, 3 };
     return true;

@@ -104,10 +104,10 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
 void sip_req_free(sip_req_t *r);
 
 /* Redirect mode's ACK: never answered nor routed, only told apart (ours
- * or not, sip_is_ack_for_us()). When <buf> is an ACK, fills <r> from the
- * raw header index and its top Via alone (Call-ID, tags, branch; no
- * libosip2 message) and returns true; else false. Call sip_req_free()
- * either way. */
+ * or not, sip_is_ack_for_us()). When <buf> is an ACK with a Via, fills <r>
+ * from the raw header index alone (Call-ID, tags, the top Via's branch; no
+ * libosip2 at all: r->top_via stays NULL) and returns true; else false.
+ * Call sip_req_free() either way. */
 bool sip_parse_ack(sip_req_t *r, const char *buf, size_t len);
 
 /* ---- raw header access (shared with sipresp.c) ---- */
@@ -127,6 +127,12 @@ static inline bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact
         return ((h->name.s[0] ^ full[0]) & ~0x20) == 0 && strncasecmp(h->name.s, full, n) == 0;
     return compact && h->name.len == 1 && (h->name.s[0] | 0x20) == compact;
 }
+
+/* Where the header value in <v> that starts at <from> ends: at the first
+ * comma outside double quotes and [brackets] (a list header such as Via
+ * holds several values), or at the end. The one splitter of header values
+ * (sip.c, sipresp.c, fwd.c). */
+size_t sip_value_end(span_t v, size_t from);
 
 /* Value of the header parameter <name> in <value> (e.g. "tag" of a From
  * value), as a span; empty when absent. Parameters inside <...> are the

@@ -45,21 +45,6 @@ bool sip_is_ack_for_us(const sip_req_t *r)
 }
 
 
-/* Length of the first value of a Via header field (up to a top-level
- * comma). */
-static size_t first_via_len(span_t v)
-{
-    bool quoted = false, bracket = false;
-    for (size_t i = 0; i < v.len; i++) {
-        char c = v.s[i];
-        if (c == '"') quoted = !quoted;
-        else if (c == '[') bracket = true;
-        else if (c == ']') bracket = false;
-        else if (c == ',' && !quoted && !bracket) return i;
-    }
-    return v.len;
-}
-
 int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
 {
     out_t o = { buf, 0, cap, false };
@@ -78,7 +63,7 @@ int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
             puts_(&o, "Via: ");
             puts_(&o, via);
             osip_free(via);
-            size_t first = first_via_len(h.value);
+            size_t first = sip_value_end(h.value, 0);
             if (first < h.value.len) put(&o, h.value.s + first, h.value.len - first);
             puts_(&o, "\r\n");
             top_done = true;
@@ -105,12 +90,15 @@ int sipresp_contacts(char *buf, size_t cap, const char *const *uris, size_t n)
 {
     out_t o = { buf, 0, cap, false };
     for (size_t i = 0; i < n; i++) {
-        char q[32];
-        int tenths = i < 10 ? 10 - (int)i : 1;
-        snprintf(q, sizeof(q), ">;q=%d.%d\r\n", tenths / 10, tenths % 10);
+        /* q=1.0, 0.9, ... 0.1: written, not printf'd (a snprintf a Contact
+         * was a tenth of building a 302) */
+        unsigned tenths = i < 10 ? 10 - (unsigned)i : 1;
+        char q[] = ">;q=0.0\r\n";
+        q[4] = (char)('0' + tenths / 10);
+        q[6] = (char)('0' + tenths % 10);
         puts_(&o, "Contact: <");
         puts_(&o, uris[i]);
-        puts_(&o, q);
+        put(&o, q, sizeof(q) - 1);
     }
     return o.full ? -ENOSPC : (int)o.len;
 }
