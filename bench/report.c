@@ -1,7 +1,9 @@
 /* report.c -- print a report_t as a small table or one JSON object.
  *
  * Both carry the same figures under the same names; README.md says what
- * each one means.
+ * each one means. The tables' "lost" counts the missed calls too (a
+ * fallback while the seed had staff free), as loss_pct does; the JSON
+ * gives "lost" (no answer) and "missed" apart.
  */
 #include "report.h"
 
@@ -86,8 +88,8 @@ static void report_steps_table(FILE *f, const report_t *r)
         fprintf(f,
                 "  %8.0f %9" PRIu64 " %9" PRIu64 " %7" PRIu64 " %6" PRIu64
                 " %10.1f %8" PRIu64 " %8" PRIu64 " %8" PRIu64 " %5.0f %6s %6s  %s\n",
-                s->rate, s->sent, s->answered, s->lost, s->wrong, s->cps, s->p50_us, s->p99_us,
-                s->p999_us, s->cpu_pct, px, rd, s->why[0] ? s->why : "ok");
+                s->rate, s->sent, s->answered, s->lost + s->missed, s->wrong, s->cps, s->p50_us,
+                s->p99_us, s->p999_us, s->cpu_pct, px, rd, s->why[0] ? s->why : "ok");
     }
 }
 

@@ -96,14 +96,16 @@ stack_seed_demo() {
     export FD_EXPECT_CONTACTS
 }
 
-# stack_proxy_ready PID WORKERS: has every worker of that proxy loaded the
-# functions? Each worker's connection is named frontdesk-<pid>-w<n> and its
+# stack_proxy_ready PID WORKERS: has every worker of that proxy its Redis
+# functions? Each worker's connection is named frontdesk-<pid>-w<n>; its
 # last command, once it is ready, is FCALL fd_version (the library was
 # there), FUNCTION LOAD, or the EXEC that replaced an older library (then
-# FCALLs).
+# FCALLs). An FCALL is also the last command for a moment after fd_version
+# found no library, so the proxy's own /readyz has the last word.
 stack_proxy_ready() {
     [ "$(stack_redis CLIENT LIST 2>/dev/null | grep "name=frontdesk-$1-w" |
-         grep -cE 'cmd=(function\|load|fcall|exec)')" -ge "$2" ]
+         grep -cE 'cmd=(function\|load|fcall|exec)')" -ge "$2" ] &&
+        stack_http "$FD_ADMIN_PORT" /readyz 2>/dev/null | grep -q '^ready$'
 }
 
 # stack_start_proxy [PORT] [frontdesk flags...]: sets FD_SIP_PORT, FD_PROXY_PID,

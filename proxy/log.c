@@ -69,7 +69,7 @@ void log_flush(void)
     tbuf.len = 0;
 }
 
-bool log_held(void)
+bool log_is_holding(void)
 {
     return tbuf.len > 0;
 }

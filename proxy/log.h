@@ -51,7 +51,7 @@ const char *log_value(char *buf, size_t cap, const char *s, size_t len);
 void log_buffer_thread(bool on);
 void log_flush(void);
 void log_flush_full(void); /* only when LOG_FLUSH_AT bytes are held */
-bool log_held(void);       /* lines are waiting */
+bool log_is_holding(void);       /* lines are waiting */
 
 /* Keyed hash (SipHash) of a caller number's digits, as 16 hex characters +
  * NUL in <out>: the same for every spelling of one number. */

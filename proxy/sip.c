@@ -312,20 +312,32 @@ size_t sip_value_end(span_t v, size_t from)
     return v.len;
 }
 
-/* One Via value parsed on its own (unfolded, as libosip2 does), or NULL. */
+/* <v> unfolded (CR, LF as spaces, as libosip2 does before it parses a
+ * header) into a NUL-terminated copy from libosip2's allocator (the
+ * worker's arena): libosip2's header parsers take C strings. NULL when
+ * out of memory; osip_free() it. */
+static char *value_dup(span_t v)
+{
+    char *t = osip_malloc(v.len + 1);
+    if (!t) return NULL;
+    for (size_t i = 0; i < v.len; i++) t[i] = v.s[i] == '\r' || v.s[i] == '\n' ? ' ' : v.s[i];
+    t[v.len] = '\0';
+    return t;
+}
+
+/* One Via value parsed on its own, or NULL. */
 static osip_via_t *via_parse(span_t v)
 {
-    char tmp[512];
-    if (v.len == 0 || v.len >= sizeof(tmp)) return NULL;
-    for (size_t i = 0; i < v.len; i++) tmp[i] = v.s[i] == '\r' || v.s[i] == '\n' ? ' ' : v.s[i];
-    tmp[v.len] = '\0';
     osip_via_t *via = NULL;
-    if (osip_via_init(&via) != 0) return NULL;
-    if (osip_via_parse(via, tmp) != 0) {
-        osip_via_free(via);
-        return NULL;
-    }
+    char *t = v.len ? value_dup(v) : NULL;
+    if (!t || osip_via_init(&via) != 0) goto fail;
+    if (osip_via_parse(via, t) != 0) goto fail;
+    osip_free(t);
     return via;
+fail:
+    if (via) osip_via_free(via);
+    osip_free(t);
+    return NULL;
 }
 
 /* The first value of the first Via header, raw (empty when none). */
@@ -444,16 +456,6 @@ static sip_verdict_t parse_fallback(sip_req_t *r, const struct sockaddr *src, so
     return status == 505 ? bad(r, 505, "Version Not Supported") : bad(r, 400, "Bad Request");
 }
 
-/* <v> unfolded into <tmp> of <cap> bytes, NUL-terminated, as libosip2's
- * header parsers take it; false when it does not fit. */
-static bool value_copy(span_t v, char *tmp, size_t cap)
-{
-    if (v.len >= cap) return false;
-    for (size_t i = 0; i < v.len; i++) tmp[i] = v.s[i] == '\r' || v.s[i] == '\n' ? ' ' : v.s[i];
-    tmp[v.len] = '\0';
-    return true;
-}
-
 /* The only header named <full>/<compact>, parsed by libosip2 as a From or
  * To value into a new osip_from_t; NULL when absent, given twice or bad. */
 static osip_from_t *parse_name_addr(const sip_req_t *r, const char *full, char compact)
@@ -464,14 +466,16 @@ static osip_from_t *parse_name_addr(const sip_req_t *r, const char *full, char c
         if (h) return NULL;
         h = &r->hdrs[i];
     }
-    char tmp[1024];
     osip_from_t *f = NULL;
-    if (!h || !value_copy(h->value, tmp, sizeof(tmp)) || osip_from_init(&f) != 0) return NULL;
-    if (osip_from_parse(f, tmp) != 0 || !f->url) {
-        osip_from_free(f);
-        return NULL;
-    }
+    char *t = h ? value_dup(h->value) : NULL;
+    if (!t || osip_from_init(&f) != 0) goto fail;
+    if (osip_from_parse(f, t) != 0 || !f->url) goto fail;
+    osip_free(t);
     return f;
+fail:
+    if (f) osip_from_free(f);
+    osip_free(t);
+    return NULL;
 }
 
 /* CSeq "<number> <method>" of the one CSeq header: 0, or the reason. */
@@ -518,10 +522,10 @@ static sip_verdict_t parse_lean(sip_req_t *r, const struct sockaddr *src, sockle
     r->branch = sip_hdr_param(raw_top_via_value(r), "branch");
     if (!vias_below_ok(r)) return bad(r, 400, "Bad Request");
 
-    char tmp[1024];
-    if (!value_copy((span_t){ uri, (size_t)(sp2 - uri) }, tmp, sizeof(tmp)) || osip_uri_init(&r->ruri) != 0)
-        return bad(r, 400, "Bad Request");
-    if (osip_uri_parse(r->ruri, tmp) != 0) return bad(r, 400, "Bad Request");
+    char *t = value_dup((span_t){ uri, (size_t)(sp2 - uri) });
+    int urc = t && osip_uri_init(&r->ruri) == 0 ? osip_uri_parse(r->ruri, t) : -1;
+    osip_free(t);
+    if (urc != 0) return bad(r, 400, "Bad Request");
 
     if (r->raw_len > SIP_MAX_MSG) return bad(r, 513, "Message Too Large");
     unsigned n_cid = 0;

@@ -35,6 +35,7 @@ struct store {
     bool closing;
     bool was_down;           /* for logging transitions once */
     bool warned_newer;       /* said once that Redis holds a newer library */
+    bool lib_rechecked;      /* this connection looked again after "already exists" */
     unsigned inflight;
     char host[256];
     unsigned port;
@@ -237,8 +238,11 @@ static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
     else if (r->type == REDIS_REPLY_NIL) r = NULL; /* EXEC aborted */
     if (!r || r->type == REDIS_REPLY_ERROR) {
         char e[200];
-        /* another proxy loaded it between our version check and our load */
-        if (r && strstr(r->str, "already exists")) {
+        /* another proxy loaded it between our version check and our load:
+         * look again, once per connection (a library of another name
+         * holding our functions' names would make this a loop) */
+        if (r && strstr(r->str, "already exists") && !s->lib_rechecked) {
+            s->lib_rechecked = true;
             check_library(s);
             return;
         }
@@ -258,15 +262,19 @@ static void on_version(redisAsyncContext *ac, void *reply, void *arg)
     unsigned v;
     (void)ac;
     if (!r) return; /* disconnected meanwhile */
-    const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
-    size_t lens[] = { 8, 4, 7, strlen(store_lua_source) };
+    /* never REPLACE: a library of our name that appeared since we looked
+     * (another proxy, maybe a newer one) makes the load fail with "already
+     * exists", and on_loaded looks again */
+    const char *argv[] = { "FUNCTION", "LOAD", store_lua_source };
+    size_t lens[3] = { 8, 4, 0 };
     switch (store_lib_action(r, &v)) {
     case STORE_LIB_CURRENT:
         became_ready(s);
         return;
     case STORE_LIB_NEWER:
-        /* a newer proxy upgraded it: never downgrade (its functions still
-         * answer the calls of this version) */
+        /* a newer proxy upgraded it (or a version we cannot read): never
+         * replace it; its functions are expected to answer this version's
+         * calls, and picks get fallbacks if they do not */
         if (!s->warned_newer)
             LOG_WARN("redis: holds a newer Functions library, keeping it", "version=%u ours=%u", v,
                      STORE_LIB_VERSION);
@@ -274,19 +282,15 @@ static void on_version(redisAsyncContext *ac, void *reply, void *arg)
         became_ready(s);
         return;
     case STORE_LIB_LOAD:
-    {
-        /* no REPLACE: two proxies loading at once, one wins, the other
-         * reads "already exists" and checks again */
-        const char *av[] = { "FUNCTION", "LOAD", store_lua_source };
-        size_t al[] = { 8, 4, lens[3] };
-        redisAsyncCommandArgv(s->ac, on_loaded, s, 3, av, al);
+        lens[2] = strlen(store_lua_source);
+        redisAsyncCommandArgv(s->ac, on_loaded, s, 3, argv, lens);
         return;
-    }
     case STORE_LIB_UPGRADE:
         LOG_WARN("redis: upgrading the Functions library", "from=%u to=%u", v, STORE_LIB_VERSION);
+        lens[2] = strlen(store_lua_source);
         redisAsyncCommand(s->ac, NULL, NULL, "MULTI");
         redisAsyncCommand(s->ac, NULL, NULL, "FUNCTION DELETE %s", STORE_LIB_V2_NAME);
-        redisAsyncCommandArgv(s->ac, NULL, NULL, 4, argv, lens);
+        redisAsyncCommandArgv(s->ac, NULL, NULL, 3, argv, lens);
         redisAsyncCommand(s->ac, on_loaded, s, "EXEC");
         return;
     case STORE_LIB_REFUSED: {
@@ -373,6 +377,7 @@ static void on_connect(const redisAsyncContext *ac, int status)
         went_down(s, ac->errstr);
         return;
     }
+    s->lib_rechecked = false;
     load_functions(s);
 }
 
@@ -571,6 +576,8 @@ static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
              * load it again; picks meanwhile get fallbacks */
             if (strstr(r->str, "Function not found") && s->ready && s->ac) {
                 s->ready = false;
+                s->lib_rechecked = false;
+                arm_ready_deadline(s); /* a load that does not end drops the connection */
                 check_library(s);
             }
             /* a demoted master (failover): connect again (asking the

@@ -98,7 +98,7 @@ int store_release(store_t *s, const char *site, const char *callid, size_t calli
  * --------------------------------------------------------------------- */
 #define STORE_LIB_VERSION 3
 #define STORE_LIB_NAME "frontdesk_lib"
-#define STORE_ARGV_MAX (3 + RULES_MAX_CHAIN + 3)
+#define STORE_ARGV_MAX (3 + RULES_MAX_CHAIN + 1 + 3) /* command, function, N; keys; call-id, caller, plan */
 #define STORE_PLAN_MAX 640
 typedef struct {
     unsigned argc;
@@ -122,9 +122,11 @@ const char *store_strategy_code(rules_strategy_t st);
 
 /* What to do about the Functions library, from the reply to FCALL
  * fd_version 0 (pure): it is this version (use it), older or missing (load
- * ours; an older one under another name is deleted in the same
- * transaction), newer (keep it: a proxy never downgrades the library), or
- * Redis refused us (NOAUTH, NOPERM: no use loading). */
+ * ours; version 2's library, of another name, is deleted in the same
+ * transaction), newer or unreadable (keep it: a proxy never downgrades the
+ * library), or Redis refused us (NOAUTH, NOPERM: no use loading). Loads
+ * never REPLACE: a library that appeared since makes them fail with
+ * "already exists", and the caller looks again (once). */
 typedef enum {
     STORE_LIB_CURRENT = 0,
     STORE_LIB_LOAD,     /* none loaded */

@@ -153,7 +153,7 @@ store_lib_action_t store_lib_action(const redisReply *r, unsigned *version)
     else if (r->type == REDIS_REPLY_STRING && r->len > 0 && r->len < 8 &&
              strspn(r->str, "0123456789") == r->len)
         v = strtoul(r->str, NULL, 10);
-    else return STORE_LIB_UPGRADE; /* something that is not our version reply */
+    else return STORE_LIB_NEWER; /* a version we cannot read: not ours to replace */
     *version = (unsigned)v;
     if (v == STORE_LIB_VERSION) return STORE_LIB_CURRENT;
     return v < STORE_LIB_VERSION ? STORE_LIB_UPGRADE : STORE_LIB_NEWER;

@@ -56,7 +56,7 @@ static void on_log_timer(evutil_socket_t fd, short what, void *arg)
 static void log_settle(worker_t *w)
 {
     struct timeval now;
-    if (!log_held()) return;
+    if (!log_is_holding()) return;
     event_base_gettimeofday_cached(w->base, &now);
     long ago_ms = (long)(now.tv_sec - w->log_last.tv_sec) * 1000 + (now.tv_usec - w->log_last.tv_usec) / 1000;
     if (ago_ms >= LOG_FLUSH_MS || ago_ms < 0) {
@@ -65,7 +65,7 @@ static void log_settle(worker_t *w)
         return;
     }
     log_flush_full();
-    if (log_held() && !evtimer_pending(w->log_ev, NULL)) {
+    if (log_is_holding() && !evtimer_pending(w->log_ev, NULL)) {
         static const struct timeval tv = { 0, LOG_FLUSH_MS * 1000 };
         evtimer_add(w->log_ev, &tv);
     }
@@ -169,24 +169,42 @@ static void wake_next(worker_t *w)
     event_active(n->wake_ev, EV_READ, 0); /* thread-safe (evthread_use_pthreads) */
 }
 
-static void read_socket(worker_t *w, int fd);
+static unsigned read_socket(worker_t *w, int fd);
+
+/* A follower goes back to sleep once a pass over all its sockets comes
+ * back short (not the first worker: it always waits on the sockets). */
+static void settle_follower(worker_t *w, unsigned got, int read_fd)
+{
+    if (w->id == 0 || got >= WORKER_BATCH || !atomic_load_explicit(&w->reading, memory_order_relaxed))
+        return;
+    for (unsigned i = 0; i < w->n_fds; i++)
+        if (w->fds[i] != read_fd && read_socket(w, w->fds[i]) >= WORKER_BATCH) return;
+    set_reading(w, false);
+}
 
 static void on_wake(evutil_socket_t fd, short what, void *arg)
 {
     worker_t *w = arg;
     (void)fd, (void)what;
     set_reading(w, true);
-    for (unsigned i = 0; i < w->n_fds; i++) read_socket(w, w->fds[i]);
+    unsigned got = 0;
+    for (unsigned i = 0; i < w->n_fds; i++) {
+        unsigned n = read_socket(w, w->fds[i]);
+        if (n > got) got = n;
+    }
+    settle_follower(w, got, -1);
 }
 
 static void on_readable(evutil_socket_t fd, short what, void *arg)
 {
+    worker_t *w = arg;
     (void)what;
-    read_socket(arg, fd);
+    settle_follower(w, read_socket(w, fd), fd);
 }
 
-/* Read and answer what <fd> holds, a few batches at most. */
-static void read_socket(worker_t *w, int fd)
+/* Read and answer what <fd> holds, a few batches at most. Returns how
+ * many datagrams it read. */
+static unsigned read_socket(worker_t *w, int fd)
 {
     unsigned got = 0;
 
@@ -229,10 +247,7 @@ static void read_socket(worker_t *w, int fd)
     reload_read_unlock();
     if (w->out_n) flush_out(w);
     log_settle(w);
-    /* a follower whose read came back short goes back to sleep (not the
-     * first worker: it always waits on the sockets) */
-    if (w->id > 0 && got < WORKER_BATCH && atomic_load_explicit(&w->reading, memory_order_relaxed))
-        set_reading(w, false);
+    return got;
 }
 
 /* Every 250 ms: the state the main thread reports (/readyz, /metrics). */
@@ -285,6 +300,7 @@ static void *worker_main(void *arg)
 
 static void worker_free(worker_t *w)
 {
+    atomic_store_explicit(&w->wakeable, 0, memory_order_release);
     for (unsigned i = 0; i < w->n_fds; i++)
         if (w->rx_ev[i]) event_free(w->rx_ev[i]);
     if (w->flush_ev) event_free(w->flush_ev);
@@ -333,7 +349,6 @@ int worker_start(worker_t *w)
     }
     atomic_store_explicit(&w->reading, w->id == 0, memory_order_relaxed);
     if (!(w->wake_ev = event_new(w->base, -1, 0, on_wake, w))) goto fail;
-    atomic_store_explicit(&w->wakeable, 1, memory_order_release);
     if (!(w->flush_ev = event_new(w->base, -1, 0, on_flush, w))) goto fail;
     if (!(w->log_ev = evtimer_new(w->base, on_log_timer, w))) goto fail;
     if (!(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) goto fail;
@@ -342,6 +357,9 @@ int worker_start(worker_t *w)
         event_add(w->state_ev, &st) < 0)
         goto fail;
     if ((rc = -pthread_create(&w->thread, NULL, worker_main, w)) < 0) goto fail;
+    /* the worker before us may wake us from now on (event_active works on a
+     * base whose loop has not started yet) */
+    atomic_store_explicit(&w->wakeable, 1, memory_order_release);
     return 0;
 fail:
     worker_free(w);

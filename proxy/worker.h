@@ -11,8 +11,9 @@
  * cost about three times the CPU per call, docs/decisions.md); under heavy
  * load all read.
  * Answers are queued in the worker's outbox and leave in one sendmmsg()
- * per batch. Nothing here is shared between workers; the rules snapshot is
- * immutable and read-only.
+ * per batch. Besides the sockets, workers share only the wake chain
+ * (next, wake_ev, and the atomics wakeable and reading); the rules
+ * snapshot is immutable and read-only.
  */
 #ifndef FRONTDESK_WORKER_H
 #define FRONTDESK_WORKER_H

@@ -44,7 +44,7 @@ static const char *header(const char *msg, size_t len, const char *name, char c,
         if (!eol || eol == p || (eol == p + 1 && *p == '\r')) return NULL; /* end of headers */
         size_t n = (size_t)(eol - p);
         bool full = n > nl && strncasecmp(p, name, nl) == 0 && (p[nl] == ':' || p[nl] == ' ');
-        bool compact = n > 1 && (p[0] == c || p[0] == (c ^ 0x20)) && (p[1] == ':' || p[1] == ' ');
+        bool compact = c && n > 1 && (p[0] == c || p[0] == (c ^ 0x20)) && (p[1] == ':' || p[1] == ' ');
         if (full || compact) {
             *hl = n + 1;
             return p;
@@ -110,8 +110,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int fd = socket(AF_INET, SOCK_DGRAM, 0), buf = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof(buf));
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof(buf));
+    }
     if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
         perror("min302: bind");
         return 1;

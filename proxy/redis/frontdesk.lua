@@ -170,25 +170,32 @@ local function queue_key(p, q, day)
     return k
 end
 
--- Does staff hash <h> (state, skills) belong in queue <q>, and with what
--- score (a string)? li and ms hold the available; rr and fo everyone with
--- the skill, so that the rotation and the day's counts outlast a call.
--- <old> is the member's score in the queue now (rr, fo keep their part).
-local function queue_score(q, h, old)
-    local level = levels_of(h.skills or '')[q.skill]
-    if not level or level < q.min then return nil end
+-- Has staff hash <h> the skill of queue <q> at its level or more?
+local function qualifies(q, h)
+    local level = h and levels_of(h.skills or '')[q.skill]
+    return level ~= nil and level >= q.min, level
+end
+
+-- The score of staff hash <h> in queue <q> (a string), or nil when they do
+-- not belong in it: every queue holds the available people with the skill
+-- at the level, in its strategy's order. Round robin and fewest offers add
+-- what the queue counted for the person: <kept>, the last offer's time
+-- (rr) or the offers that day (fo), as a string; kept while they are away
+-- (sync), so a call in between does not reset the rotation.
+local function queue_score(q, h, kept)
+    local ok, level = qualifies(q, h)
+    if not ok or h.state ~= 'available' then return nil end
     local last_end = h.last_end or '0'
-    if q.code == 'li' then
-        if h.state ~= 'available' then return nil end
-        return last_end
-    elseif q.code == 'ms' then
-        if h.state ~= 'available' then return nil end
-        return ms_text((5 - level) * SCALE + (tonumber(last_end) or 0))
-    elseif q.code == 'rr' then
-        return old or '0'
-    end
-    local offers = old and floor((tonumber(old) or 0) / SCALE) or 0
-    return ms_text(offers * SCALE + (tonumber(last_end) or 0))
+    if q.code == 'li' then return last_end end
+    if q.code == 'ms' then return ms_text((5 - level) * SCALE + (tonumber(last_end) or 0)) end
+    if q.code == 'rr' then return kept or '0' end
+    return ms_text((tonumber(kept or '0') or 0) * SCALE + (tonumber(last_end) or 0))
+end
+
+-- What queue <q> counted for a member whose score is <score> (rr, fo).
+local function kept_of(q, score)
+    if q.code == 'rr' then return score end
+    return ms_text(floor((tonumber(score) or 0) / SCALE))
 end
 
 local F_SYNC = { 'contact', 'skills', 'state', 'last_end', 'max_offers' }
@@ -202,7 +209,10 @@ end
 
 -- Put <id> of site <p> where their staff hash says, in every queue of the
 -- site and in p:on (nil <h>: removed). Idempotent: every presence write
--- ends with it. A reservation (until) is kept while they stay available.
+-- ends with it. A reservation (until) is kept while they stay available;
+-- leaving available drops it (as version 2 did: nobody rings them then).
+-- Round robin and fewest offers keep what they counted for someone who is
+-- away in the queue's "<key>:away" hash, and give it back on return.
 local function sync(p, id, h)
     local day
     for _, name in ipairs(call('SMEMBERS', p .. ':queues')) do
@@ -210,12 +220,22 @@ local function sync(p, id, h)
         if q then
             if q.code == 'fo' and not day then day = call('GET', p .. ':day') or '0' end
             local key = queue_key(p, q, day)
-            local old = (q.code == 'rr' or q.code == 'fo') and call('ZSCORE', key, id) or nil
-            local s = h and queue_score(q, h, old or nil)
-            if s then
-                if s ~= old then call('ZADD', key, s, id) end
-            elseif old ~= false then
-                call('ZREM', key, id)
+            if q.code == 'li' or q.code == 'ms' then
+                local s = h and queue_score(q, h, nil)
+                if s then call('ZADD', key, s, id) else call('ZREM', key, id) end
+            else
+                local cur = call('ZSCORE', key, id) -- false when not a member
+                local kept = cur and kept_of(q, cur) or nil
+                if not cur and h then kept = call('HGET', key .. ':away', id) or nil end
+                local s = h and queue_score(q, h, kept)
+                if s then
+                    if s ~= cur then call('ZADD', key, s, id) end
+                    if not cur then call('HDEL', key .. ':away', id) end
+                else
+                    if cur then call('ZREM', key, id) end
+                    if cur and qualifies(q, h) then call('HSET', key .. ':away', id, kept)
+                    elseif not qualifies(q, h) then call('HDEL', key .. ':away', id) end
+                end
             end
         end
     end
@@ -229,12 +249,13 @@ local function sync(p, id, h)
     end
 end
 
--- The members of queue <q> at <p>, built from the staff hashes: { id, score, h }...
-local function queue_members(p, q, scores)
+-- The members of queue <q> at <p>, built from the staff hashes (rr, fo:
+-- with what <kept> says the queue counted for them): { id, score, h }...
+local function queue_members(p, q, kept)
     local out = {}
     for _, id in ipairs(call('SMEMBERS', p .. ':staff')) do
         local h = load_staff(p, id)
-        local s = h and queue_score(q, h, scores and scores[id])
+        local s = h and queue_score(q, h, kept and kept[id])
         if s then out[#out + 1] = { id = id, s = s, h = h } end
     end
     return out
@@ -268,7 +289,12 @@ local function migrate(p)
         if h then
             for name in pairs(levels_of(h.skills)) do skills[name] = true end
             if h.state == 'available' then
-                call('HSET', p .. ':on', id, on_value(open[id] or '0', h.contact, h.max_offers))
+                -- version 2 kept a person with open offers out of the sets
+                -- only once full: so do we (their offers' calls are not
+                -- known one by one, so they are held until the last lapses)
+                local n_open = tonumber(call('HGET', staff_key(p, id), 'open_offers') or '0') or 0
+                local until_s = n_open >= h.max_offers and open[id] or '0'
+                call('HSET', p .. ':on', id, on_value(until_s, h.contact, h.max_offers))
             end
             call('HDEL', staff_key(p, id), 'open_offers', 'offers')
         end
@@ -317,13 +343,7 @@ local function add_queue(p, q, day)
     if q.code == 'fo' then day = roll_day(p, day) end
     call('SADD', p .. ':queues', q.name)
     local key = queue_key(p, q, day)
-    local scores
-    if q.code == 'rr' or q.code == 'fo' then
-        scores = {}
-        local z = call('ZRANGE', key, '0', '-1', 'WITHSCORES')
-        for i = 1, #z, 2 do scores[z[i]] = z[i + 1] end
-    end
-    zadd_all(key, queue_members(p, q, scores))
+    zadd_all(key, queue_members(p, q, nil))
     return key
 end
 
@@ -336,7 +356,8 @@ function roll_day(p, day)
     for _, name in ipairs(call('SMEMBERS', p .. ':queues')) do
         local q = queue_spec(name)
         if q and q.code == 'fo' then
-            call('DEL', queue_key(p, q, stored))
+            local old = queue_key(p, q, stored)
+            call('DEL', old, old .. ':away')
             zadd_all(queue_key(p, q, day), queue_members(p, q, nil))
         end
     end
@@ -416,7 +437,10 @@ local function ranked_by_scan(p, q)
     for _, m in ipairs(all) do m.n = tonumber(m.s) or 0 end
     table.sort(all, function(a, b) return a.n < b.n or (a.n == b.n and a.id < b.id) end)
     local ids = {}
-    for i, m in ipairs(all) do ids[i] = m.id end
+    for i, m in ipairs(all) do
+        if i > MAX_SCAN then break end -- as far as a pick would look
+        ids[i] = m.id
+    end
     return ids
 end
 
@@ -599,7 +623,9 @@ local function walk(keys, args, dry)
             local ok = p .. ':offers:' .. id
             call('ZREMRANGEBYSCORE', ok, '-inf', nows)
             call('ZADD', ok, until_s, callid)
-            call('PEXPIRE', ok, plan.offer)
+            -- lapses with its latest offer (never shortened: proxies may
+            -- run with other offer windows)
+            if call('PTTL', ok) < plan.offer then call('PEXPIRE', ok, plan.offer) end
             if call('ZCARD', ok) >= max then
                 local first = call('ZRANGE', ok, '0', '0', 'WITHSCORES')
                 call('HSET', keys_of(p).on, id, on_value(ms_text(tonumber(first[2]) or now), contact, max))
@@ -865,7 +891,8 @@ local function entry(fn)
     end
 end
 
-redis.register_function('fd_version', entry(fd_version))
+redis.register_function{ function_name = 'fd_version', callback = entry(fd_version),
+                         flags = { 'no-writes', 'allow-stale' } }
 redis.register_function('fd_staff_set', entry(fd_staff_set))
 redis.register_function('fd_presence', entry(fd_presence))
 redis.register_function('fd_pick', entry(fd_pick))

@@ -209,6 +209,23 @@ static void test_other_method_parsed_whole(void **state)
     assert_false(c->r.own_via);
 }
 
+/* Long values are read whole, however long (up to the datagram): a top
+ * Via of 2000 bytes, a From of 3000. */
+static void test_lazy_parse_long_values(void **state)
+{
+    ctx_t *c = *state;
+    char via[2100], from[3100];
+    snprintf(via, sizeof(via), "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport;x=%01990d\r\n", 7);
+    snprintf(from, sizeof(from), "From: \"Alice\" <sip:15125551234@carrier.example;y=%02990d>;tag=1928301774\r\n", 3);
+    free(c->buf);
+    c->buf = load("invite.sip", &c->len);
+    subst(&c->buf, &c->len, "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;rport\r\n", via);
+    subst(&c->buf, &c->len, "From: \"Alice\" <sip:15125551234@carrier.example>;tag=1928301774\r\n", from);
+    assert_ok(parse(c, NULL));
+    assert_span(c->r.from_user, "15125551234");
+    assert_span(c->r.branch, "z9hG4bK776asdhds");
+}
+
 /* The lazy parse still refuses what the whole parse refused: a Via value
  * below the top one that does not parse, a second From, a bad CSeq, a
  * Request-URI libosip2 cannot read. */
@@ -986,6 +1003,7 @@ int main(void)
         T(test_invite_values),
         T(test_other_method_parsed_whole),
         T(test_lazy_parse_refuses),
+        T(test_lazy_parse_long_values),
         T(test_invite_spans_point_into_datagram),
         T(test_ok_verdict_is_zero),
         T(test_option_header_name),

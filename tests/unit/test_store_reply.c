@@ -428,9 +428,11 @@ static void test_lib_action(void **state)
     assert_int_equal(action_of(NULL, &v), STORE_LIB_LOAD);
     assert_int_equal(action_of(resp("-NOAUTH Authentication required.\r\n"), &v), STORE_LIB_REFUSED);
     assert_int_equal(action_of(resp("-NOPERM this user has no permissions\r\n"), &v), STORE_LIB_REFUSED);
-    /* something else under our function's name: ours replaces it */
-    assert_int_equal(action_of(resp("$3\r\nabc\r\n"), &v), STORE_LIB_UPGRADE);
-    assert_int_equal(action_of(resp("*0\r\n"), &v), STORE_LIB_UPGRADE);
+    /* a version we cannot read (a later scheme, something else under our
+     * function's name): kept, never replaced */
+    assert_int_equal(action_of(resp("$3\r\nabc\r\n"), &v), STORE_LIB_NEWER);
+    assert_int_equal(action_of(resp("$3\r\n4.1\r\n"), &v), STORE_LIB_NEWER);
+    assert_int_equal(action_of(resp("*0\r\n"), &v), STORE_LIB_NEWER);
 }
 
 int main(void)
