@@ -268,6 +268,19 @@ check "fd_staff_remove: not in p:on, not in p:staff" eval \
     '[ "$(R HEXISTS "$E:on" e4)" = 0 ] && [ "$(R SISMEMBER "$E:staff" e4)" = 0 ]'
 check "the site has nobody left for billing: none" eq "$(pick 1 $E pr-3 '' '3|5|1|32000|0||1:billing:li:1')" none
 
+# --- a large site mostly away ----------------------------------------------
+# 400 people away and one available: every strategy finds her (queues hold
+# only the available, so no pick reads past the away)
+for i in $(seq -w 1 400); do
+    echo "FCALL fd_staff_set 1 fd:{big} away$i sip:away$i@big.example billing:3 offline"
+done | R >/dev/null
+R FCALL fd_staff_set 1 'fd:{big}' zavail sip:zavail@big.example billing:3 available >/dev/null
+for c in li rr ms fo; do
+    check "400 away, 1 available: $c finds her" eq \
+        "$(pick 1 'fd:{big}' "big-$c" '' "3|1|1|32000|0|20261203|1:billing:$c:1")" "picked zavail sip:zavail@big.example"
+    sleep 0.005
+done
+
 # --- fd_peek ------------------------------------------------------------
 for i in k1 k2 k3; do staff pk $i billing:3 available; done
 K='fd:{pk}' PK='3|2|15000|32000|0||1:billing:li:1'
