@@ -193,7 +193,7 @@ static bool via_fast(span_t v, via_fields_t *f)
 /* One Via value's fields: the fast path, else libosip2. */
 static bool via_fields(span_t v, via_fields_t *f)
 {
-    char tmp[512];
+    char tmp[SIP_MAX_MSG + 128];
     osip_via_t *via = NULL;
     osip_generic_param_t *gp = NULL;
     bool ok = false;
@@ -459,9 +459,13 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
     via_it_t route = { 0 }, via = { 0 };
     bool have_route = pop && value_next(r, &route, "Route", '\0');
     bool have_via = via_next(r, &via);
-    char *osip_str = NULL, vbuf[600];
+    char *osip_str = NULL, vbuf[SIP_MAX_MSG + 128];
     const char *top = have_via && r->top_via ? sender_via(via.value, r->top_via, vbuf, sizeof(vbuf), &osip_str)
                                              : NULL;
+    if (have_via && r->top_via && !top) { /* never pass the sender's Via on without received=/rport= */
+        o->full = true;
+        return;
+    }
 
     for (unsigned i = 0; i < r->n_hdrs; i++) {
         const sip_hdr_t *h = &r->hdrs[i];

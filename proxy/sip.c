@@ -230,6 +230,9 @@ static bool via_well_formed(const osip_via_t *via)
         const osip_generic_param_t *p = osip_list_get(&via->via_params, i);
         if (!p || !p->gname || !is_token((span_t){ p->gname, strlen(p->gname) })) return false;
         const char *v = p->gvalue;
+        /* an unquoted value is one token: the raw readers (the branch,
+         * sip_hdr_param) stop at blanks where libosip2 reads on */
+        if (v && *v != '"' && strpbrk(v, " \t\r\n")) return false;
         if (!v || !strchr(v, '"')) continue;
         size_t n = strlen(v);
         if (n < 2 || v[0] != '"' || v[n - 1] != '"' || strchr(v + 1, '"') != v + n - 1) return false;
@@ -362,8 +365,27 @@ static osip_via_t *raw_top_via(const sip_req_t *r)
     return NULL;
 }
 
+/* Does <v> (one value, as sip_value_end() split it) end where a reader
+ * honouring quoted-pairs and ignoring brackets (libosip2, RFC 3261 25.1)
+ * would end it too? No comma outside quotes, no quote left open. */
+static bool split_agrees(span_t v)
+{
+    bool q = false;
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.s[i];
+        if (q) {
+            if (c == '\\') i++;
+            else if (c == '"') q = false;
+        } else if (c == '"') q = true;
+        else if (c == ',') return false;
+    }
+    return !q;
+}
+
 /* Does every Via value after the top one parse (as libosip2's whole
- * parse required)? Answers carry them all back. */
+ * parse required), and is every value, the top one too, split where
+ * libosip2 would split it? Answers carry them all back, and forward mode
+ * reads them again. */
 static bool vias_below_ok(const sip_req_t *r)
 {
     bool top = true;
@@ -372,6 +394,7 @@ static bool vias_below_ok(const sip_req_t *r)
         span_t v = r->hdrs[i].value;
         while (v.len) {
             size_t n = sip_value_end(v, 0);
+            if (!split_agrees((span_t){ v.s, n })) return false;
             if (!top) {
                 osip_via_t *via = via_parse((span_t){ v.s, n });
                 if (!via) return false;
@@ -520,6 +543,15 @@ static sip_verdict_t parse_lean(sip_req_t *r, const struct sockaddr *src, sockle
     scan_raw(r, option_header);
     /* read raw, as the ACK's is (sip_parse_ack): the to-tag derives from it */
     r->branch = sip_hdr_param(raw_top_via_value(r), "branch");
+    /* ...and only when libosip2 (fwd.c's via_fields(), the next hop) reads
+     * the same branch: our branch, the loop check and the response check
+     * hash it */
+    osip_generic_param_t *br = NULL;
+    osip_via_param_get_byname(r->top_via, "branch", &br);
+    const char *pb = br ? br->gvalue : NULL;
+    if (pb ? !(r->branch.s && r->branch.len == strlen(pb) && memcmp(r->branch.s, pb, r->branch.len) == 0)
+           : r->branch.s != NULL)
+        return bad(r, 400, "Bad Request");
     if (!vias_below_ok(r)) return bad(r, 400, "Bad Request");
 
     char *t = value_dup((span_t){ uri, (size_t)(sp2 - uri) });
@@ -629,6 +661,8 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
     }
     if (n_cid > 1 || n_cseq > 1) return bad(r, 400, "Call-ID or CSeq given twice");
     if (strcmp(m->cseq->method, m->sip_method) != 0) return bad(r, 400, "CSeq method does not match");
+    size_t nd = strlen(m->cseq->number);
+    if (nd == 0 || nd > 10) return bad(r, 400, "Bad CSeq number"); /* as parse_cseq() */
     for (const char *d = m->cseq->number; *d; d++)
         if (*d < '0' || *d > '9') return bad(r, 400, "Bad CSeq number");
     if (!r->from_tag.len) return bad(r, 400, "Missing From tag");
