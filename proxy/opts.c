@@ -24,7 +24,7 @@ const char opts_usage[] =
     "  --redis-sentinel HOST:PORT  a Redis Sentinel to ask where the master is\n"
     "                       (repeatable, up to 4; instead of --redis)\n"
     "  --redis-master NAME  the master's name at the Sentinels\n"
-    "  --redis-timeout MS   answer with the fallback when Redis is slower (default 50)\n"
+    "  --redis-timeout MS   answer with the fallback when Redis is slower (default 250)\n"
     "  --offer-window MS    how long picked staff stay reserved (default 15000)\n"
     "  --decision-ttl MS    how long a call's decision is kept for\n"
     "                       retransmissions (default 32000)\n"
@@ -211,7 +211,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     memset(o, 0, sizeof(*o));
     snprintf(o->redis_host, sizeof(o->redis_host), "127.0.0.1");
     o->redis_port = 6379;
-    o->redis_timeout_ms = 50;
+    o->redis_timeout_ms = 250; /* docs/operations.md: how it was chosen */
     o->offer_ms = 15000;
     o->decision_ttl_ms = 32000;
     o->log_level = "info";

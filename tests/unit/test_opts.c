@@ -70,7 +70,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.workers, 0); /* online CPUs */
     assert_string_equal(o.redis_host, "127.0.0.1");
     assert_int_equal(o.redis_port, 6379);
-    assert_int_equal(o.redis_timeout_ms, 50);
+    assert_int_equal(o.redis_timeout_ms, 250);
     assert_int_equal(o.offer_ms, 15000);
     assert_int_equal(o.decision_ttl_ms, 32000);
     assert_string_equal(o.log_level, "info");
