@@ -112,6 +112,7 @@ good_run() {
 }
 
 # find_max LABEL TRUTH STEP REFINE: fd-bench --find-max against the proxy
+# (with FD_BENCH_RUN_FLAGS added to every run)
 # from START_RATE calls/s (default 500: on a shared 2-core box a Redis
 # stall of a few ms already costs the first step at 2000/s; x1.5 a step), then REFINE open-loop probes of STEP seconds bisecting
 # between the last good and the first bad rate. Sets FM_RATE (the highest
@@ -121,8 +122,9 @@ find_max() {
     local label=$1 truth=$2 step=$3 refine=$4 good bad mid k json w
     FM_JSON=$OUT/$label-findmax.json
     bench_warm "$truth"
+    # shellcheck disable=SC2086 # FD_BENCH_RUN_FLAGS: several flags
     fdb run --target "$TARGET" --truth "$truth" --find-max --rate "${START_RATE:-500}" \
-        --step "$step" --count 1000000 \
+        --step "$step" --count 1000000 ${FD_BENCH_RUN_FLAGS:-} \
         --duration 90 --proxy-pid "$FD_PROXY_PID" --redis-pid "$FD_REDIS_PID" \
         --json >"$FM_JSON" 2>"$OUT/$label-findmax.err"
     [ -s "$FM_JSON" ] || { say "fd-bench --find-max failed: $(tail -n 3 "$OUT/$label-findmax.err")"; exit 2; }
@@ -134,8 +136,9 @@ find_max() {
         mid=$(awk -v g="$good" -v b="$bad" 'BEGIN { printf "%d", sqrt(g * b) }')
         [ "$mid" -gt "$good" ] && [ "$mid" -lt "$bad" ] || break
         json=$OUT/$label-probe$k.json
+        # shellcheck disable=SC2086 # FD_BENCH_RUN_FLAGS: several flags
         fdb run --target "$TARGET" --truth "$truth" --rate "$mid" --count $((mid * step)) \
-            --duration $((step + 3)) --json >"$json" 2>/dev/null
+            --duration $((step + 3)) ${FD_BENCH_RUN_FLAGS:-} --json >"$json" 2>/dev/null
         w=$(json_num "$json" wrong); FM_WRONG=$((FM_WRONG + ${w:-0}))
         if good_run "$json" $((mid * step)); then good=$mid; else bad=$mid; fi
         say "$label: probe $mid calls/s: $( [ "$good" = "$mid" ] && echo good || echo not good)"
