@@ -70,135 +70,16 @@ static bool value_next(const sip_req_t *r, via_it_t *it, const char *name, char 
 
 static bool via_next(const sip_req_t *r, via_it_t *it) { return value_next(r, it, "Via", 'v'); }
 
-/* What forward mode needs of one Via value. */
-typedef struct {
-    char host[256];     /* without the brackets of an IPv6 address */
-    unsigned port;      /* 5060 when absent */
-    char branch[256];
-    char received[64];  /* "" when absent */
-    unsigned rport;     /* its value; 0 when absent or empty */
-} via_fields_t;
-
-/* RFC 3261 token characters, and ':' (IPv6 addresses, ports). */
-static const bool tok_table[256] = {
-    ['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
-    ['\''] = 1, ['~'] = 1, [':'] = 1,
-    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-    ['8'] = 1, ['9'] = 1,
-    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
-    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
-    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1,
-    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
-    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
-    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
-    ['y'] = 1, ['z'] = 1,
-};
-
-static bool tok_char(char c)
-{
-    return tok_table[(unsigned char)c];
-}
-
-static bool copy_span(char *dst, size_t cap, const char *s, size_t n)
-{
-    if (n >= cap) return false;
-    memcpy(dst, s, n);
-    dst[n] = '\0';
-    return true;
-}
-
-static bool parse_port(const char *s, size_t n, unsigned *out)
-{
-    unsigned v = 0;
-    if (n == 0 || n > 5) return false;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return false;
-        v = v * 10 + (unsigned)(s[i] - '0');
-    }
-    if (v == 0 || v > 65535) return false;
-    *out = v;
-    return true;
-}
-
-/* The common shape, "SIP/2.0/UDP host[:port](;name[=value])*", without
- * libosip2 (this runs for every relayed response); false for anything
- * else (comments, folded lines, quoted values...), which libosip2 then
- * reads. */
-static bool via_fast(span_t v, via_fields_t *f)
-{
-    const char *p = v.s, *e = v.s + v.len;
-    unsigned seen = 0;
-    memset(f, 0, sizeof(*f));
-    f->port = 5060;
-    if (v.len < 12 || strncasecmp(p, "SIP/2.0/", 8) != 0) return false;
-    p += 8;
-    while (p < e && tok_char(*p) && *p != ':') p++; /* transport */
-    if (p == e || (*p != ' ' && *p != '\t')) return false;
-    while (p < e && (*p == ' ' || *p == '\t')) p++;
-    const char *h = p;
-    if (p < e && *p == '[') {
-        const char *rb = memchr(p, ']', (size_t)(e - p));
-        if (!rb) return false;
-        if (!copy_span(f->host, sizeof(f->host), p + 1, (size_t)(rb - p - 1))) return false;
-        p = rb + 1;
-    } else {
-        while (p < e && (tok_char(*p) && *p != ':')) p++;
-        if (p == h || !copy_span(f->host, sizeof(f->host), h, (size_t)(p - h))) return false;
-    }
-    if (p < e && *p == ':') {
-        const char *d = ++p;
-        while (p < e && *p >= '0' && *p <= '9') p++;
-        if (!parse_port(d, (size_t)(p - d), &f->port)) return false;
-    }
-    while (p < e) {
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (p == e) break;
-        if (*p != ';') return false;
-        p++;
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        const char *n = p;
-        while (p < e && tok_char(*p) && *p != ':') p++;
-        size_t nl = (size_t)(p - n);
-        const char *val = p;
-        size_t vl = 0;
-        while (p < e && (*p == ' ' || *p == '\t')) p++;
-        if (p < e && *p == '=') {
-            p++;
-            while (p < e && (*p == ' ' || *p == '\t')) p++;
-            val = p;
-            while (p < e && (tok_char(*p) || *p == '[' || *p == ']')) p++;
-            vl = (size_t)(p - val);
-            if (vl == 0) return false; /* "name=" with nothing: libosip2 reads on */
-        }
-        if (nl == 0) return false;
-        /* a parameter given twice: the first counts, as for libosip2 */
-        if (nl == 6 && strncasecmp(n, "branch", 6) == 0) {
-            if (seen & 1) continue;
-            seen |= 1;
-            if (!copy_span(f->branch, sizeof(f->branch), val, vl)) return false;
-        } else if (nl == 8 && strncasecmp(n, "received", 8) == 0) {
-            if (seen & 2) continue;
-            seen |= 2;
-            if (!copy_span(f->received, sizeof(f->received), val, vl)) return false;
-        } else if (nl == 5 && strncasecmp(n, "rport", 5) == 0) {
-            if (seen & 4) continue;
-            seen |= 4;
-            if (vl && !parse_port(val, vl, &f->rport)) return false;
-        }
-    }
-    return true;
-}
 
 /* One Via value's fields: the fast path, else libosip2. */
-static bool via_fields(span_t v, via_fields_t *f)
+static bool via_fields(span_t v, sip_via_fields_t *f)
 {
     char tmp[SIP_MAX_MSG + 128];
     osip_via_t *via = NULL;
     osip_generic_param_t *gp = NULL;
     bool ok = false;
 
-    if (via_fast(v, f)) return true;
+    if (sip_via_fast(v, f)) return true;
     memset(f, 0, sizeof(*f));
     f->port = 5060;
     if (v.len == 0 || v.len >= sizeof(tmp)) return false;
@@ -208,23 +89,23 @@ static bool via_fields(span_t v, via_fields_t *f)
         if (tmp[i] == '\r' || tmp[i] == '\n') tmp[i] = ' ';
     if (osip_via_init(&via) != 0) return false;
     if (osip_via_parse(via, tmp) == 0 && via->host &&
-        copy_span(f->host, sizeof(f->host), via->host, strlen(via->host)) &&
-        (!via->port || parse_port(via->port, strlen(via->port), &f->port))) {
+        sip_copy_span(f->host, sizeof(f->host), via->host, strlen(via->host)) &&
+        (!via->port || sip_parse_port(via->port, strlen(via->port), &f->port))) {
         ok = true;
         if (osip_via_param_get_byname(via, "branch", &gp) == 0 && gp && gp->gvalue)
-            ok = copy_span(f->branch, sizeof(f->branch), gp->gvalue, strlen(gp->gvalue));
+            ok = sip_copy_span(f->branch, sizeof(f->branch), gp->gvalue, strlen(gp->gvalue));
         gp = NULL;
         if (ok && osip_via_param_get_byname(via, "received", &gp) == 0 && gp && gp->gvalue)
-            ok = copy_span(f->received, sizeof(f->received), gp->gvalue, strlen(gp->gvalue));
+            ok = sip_copy_span(f->received, sizeof(f->received), gp->gvalue, strlen(gp->gvalue));
         gp = NULL;
         if (ok && osip_via_param_get_byname(via, "rport", &gp) == 0 && gp && gp->gvalue && *gp->gvalue)
-            ok = parse_port(gp->gvalue, strlen(gp->gvalue), &f->rport);
+            ok = sip_parse_port(gp->gvalue, strlen(gp->gvalue), &f->rport);
     }
     osip_via_free(via);
     return ok;
 }
 
-static bool via_is_self(const via_fields_t *v, const fwd_self_t *self)
+static bool via_is_self(const sip_via_fields_t *v, const fwd_self_t *self)
 {
     return strcasecmp(v->host, self->host) == 0 && v->port == self->port;
 }
@@ -333,7 +214,7 @@ static bool host_ok(const char *h)
 bool fwd_vias_ok(const sip_req_t *r)
 {
     via_it_t it = { 0 };
-    via_fields_t f;
+    sip_via_fields_t f;
     unsigned n = 0;
     while (via_next(r, &it)) {
         /* a comma inside what we take for one value (a stray quote, a
@@ -360,7 +241,7 @@ static bool vias_mention(const sip_req_t *r, const fwd_self_t *self)
 bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self)
 {
     via_it_t it = { 0 };
-    via_fields_t prev, via;
+    sip_via_fields_t prev, via;
     bool have_prev = false, prev_ours = false;
 
     if (!vias_mention(r, self)) return false;
@@ -401,54 +282,6 @@ static void put_rest(out_t *o, const sip_hdr_t *h, size_t off, const char *first
     puts_(o, "\r\n");
 }
 
-/* The sender's Via value <v> with the received= and rport= that sip_parse
- * set on <via> (RFC 3261 18.2.1, RFC 3581) in place of the ones written
- * (usually a bare "rport"). Edited as text in the common shape; libosip2
- * re-serialises any other. NULL when it cannot be written. */
-static const char *sender_via(span_t v, osip_via_t *via, char *buf, size_t cap, char **osip_str)
-{
-    out_t o = { buf, 0, cap - 1, false };
-    osip_generic_param_t *rec = NULL, *rp = NULL;
-
-    via_fields_t shape;
-    *osip_str = NULL;
-    /* edited as text only in the common shape (via_fast() reads it as
-     * libosip2 does); anything else is re-serialised by libosip2 */
-    if (!via_fast(v, &shape) || memchr(v.s, '"', v.len) || memchr(v.s, '(', v.len) ||
-        memchr(v.s, '\r', v.len)) {
-        if (osip_via_to_str(via, osip_str) != 0) return NULL;
-        return *osip_str;
-    }
-    const char *p = v.s, *e = v.s + v.len, *semi = memchr(p, ';', v.len);
-    put(&o, p, semi ? (size_t)(semi - p) : v.len);
-    for (p = semi; p && p < e;) {
-        const char *next = memchr(p + 1, ';', (size_t)(e - p - 1));
-        const char *n = p + 1, *end = next ? next : e;
-        while (n < end && (*n == ' ' || *n == '\t')) n++;
-        size_t nl = 0;
-        while (n + nl < end && n[nl] != '=' && n[nl] != ' ' && n[nl] != '\t') nl++;
-        bool ours = (nl == 5 && strncasecmp(n, "rport", 5) == 0) ||
-                    (nl == 8 && strncasecmp(n, "received", 8) == 0);
-        if (!ours) put(&o, p, (size_t)(end - p));
-        p = next;
-    }
-    osip_via_param_get_byname(via, "received", &rec);
-    osip_via_param_get_byname(via, "rport", &rp);
-    if (rp) {
-        puts_(&o, ";rport");
-        if (rp->gvalue) {
-            puts_(&o, "=");
-            puts_(&o, rp->gvalue);
-        }
-    }
-    if (rec && rec->gvalue) {
-        puts_(&o, ";received=");
-        puts_(&o, rec->gvalue);
-    }
-    if (o.full) return NULL;
-    buf[o.len] = '\0';
-    return buf;
-}
 
 /* Every header as received, but: Max-Forwards decremented, the first Route
  * value dropped (when <pop>), and the sender's Via with the received= and
@@ -460,7 +293,7 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
     bool have_route = pop && value_next(r, &route, "Route", '\0');
     bool have_via = via_next(r, &via);
     char *osip_str = NULL, vbuf[SIP_MAX_MSG + 128];
-    const char *top = have_via && r->top_via ? sender_via(via.value, r->top_via, vbuf, sizeof(vbuf), &osip_str)
+    const char *top = have_via && r->top_via ? sip_via_sent_back(via.value, r->top_via, vbuf, sizeof(vbuf), &osip_str)
                                              : NULL;
     if (have_via && r->top_via && !top) { /* never pass the sender's Via on without received=/rport= */
         o->full = true;
@@ -584,7 +417,7 @@ static bool uri_fast(const char *uri, size_t len, fwd_target_t *t)
     if (r < e && *r == ':') {
         const char *d = ++r;
         while (r < e && *r >= '0' && *r <= '9') r++;
-        if (!parse_port(d, (size_t)(r - d), &t->port)) return false;
+        if (!sip_parse_port(d, (size_t)(r - d), &t->port)) return false;
         t->port_given = true;
     }
     if (r < e && *r != ';') return false;
@@ -620,7 +453,7 @@ int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t)
     if (osip_uri_init(&u) != 0) return -ENOMEM;
     if (osip_uri_parse(u, tmp) == 0 && u->host && *u->host && strlen(u->host) < sizeof(t->host)) {
         unsigned port = 5060;
-        if (!u->port || !*u->port || parse_port(u->port, strlen(u->port), &port)) {
+        if (!u->port || !*u->port || sip_parse_port(u->port, strlen(u->port), &port)) {
             snprintf(t->host, sizeof(t->host), "%s", u->host);
             t->port = port;
             t->port_given = u->port && *u->port;
@@ -713,7 +546,7 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
     via_it_t it = { 0 };
     int rc = -ENOENT;
 
-    via_fields_t top, next;
+    sip_via_fields_t top, next;
     const size_t pl = strlen(FWD_BRANCH_PREFIX);
     if (!via_next(r, &it) || !via_fields(it.value, &top) || !via_is_self(&top, self) ||
         strncmp(top.branch, FWD_BRANCH_PREFIX, pl) != 0 || strlen(top.branch) < pl + 16)

@@ -145,6 +145,170 @@ span_t sip_hdr_param(span_t v, const char *name)
     return (span_t){ NULL, 0 };
 }
 
+/* ------------------------------------------------------------------------
+ * One Via value, read raw
+ * --------------------------------------------------------------------- */
+
+/* RFC 3261 token characters, and ':' (IPv6 addresses, ports). */
+static const bool tok_table[256] = {
+    ['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1, ['`'] = 1,
+    ['\''] = 1, ['~'] = 1, [':'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
+    ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1,
+    ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,
+    ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1, ['X'] = 1,
+    ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1,
+};
+
+static bool via_char(char c)
+{
+    return tok_table[(unsigned char)c];
+}
+
+bool sip_copy_span(char *dst, size_t cap, const char *s, size_t n)
+{
+    if (n >= cap) return false;
+    memcpy(dst, s, n);
+    dst[n] = '\0';
+    return true;
+}
+
+bool sip_parse_port(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    if (n == 0 || n > 5) return false;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    if (v == 0 || v > 65535) return false;
+    *out = v;
+    return true;
+}
+
+/* The common shape, "SIP/2.0/UDP host[:port](;name[=value])*", without
+ * libosip2 (this runs for every relayed response); false for anything
+ * else (comments, folded lines, quoted values...), which libosip2 then
+ * reads. */
+bool sip_via_fast(span_t v, sip_via_fields_t *f)
+{
+    const char *p = v.s, *e = v.s + v.len;
+    unsigned seen = 0;
+    memset(f, 0, sizeof(*f));
+    f->port = 5060;
+    if (v.len < 12 || strncasecmp(p, "SIP/2.0/", 8) != 0) return false;
+    p += 8;
+    while (p < e && via_char(*p) && *p != ':') p++; /* transport */
+    if (p == e || (*p != ' ' && *p != '\t')) return false;
+    while (p < e && (*p == ' ' || *p == '\t')) p++;
+    const char *h = p;
+    if (p < e && *p == '[') {
+        const char *rb = memchr(p, ']', (size_t)(e - p));
+        if (!rb) return false;
+        if (!sip_copy_span(f->host, sizeof(f->host), p + 1, (size_t)(rb - p - 1))) return false;
+        p = rb + 1;
+    } else {
+        while (p < e && (via_char(*p) && *p != ':')) p++;
+        if (p == h || !sip_copy_span(f->host, sizeof(f->host), h, (size_t)(p - h))) return false;
+    }
+    if (p < e && *p == ':') {
+        const char *d = ++p;
+        while (p < e && *p >= '0' && *p <= '9') p++;
+        if (!sip_parse_port(d, (size_t)(p - d), &f->port)) return false;
+    }
+    while (p < e) {
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p == e) break;
+        if (*p != ';') return false;
+        p++;
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        const char *n = p;
+        while (p < e && via_char(*p) && *p != ':') p++;
+        size_t nl = (size_t)(p - n);
+        const char *val = p;
+        size_t vl = 0;
+        while (p < e && (*p == ' ' || *p == '\t')) p++;
+        if (p < e && *p == '=') {
+            p++;
+            while (p < e && (*p == ' ' || *p == '\t')) p++;
+            val = p;
+            while (p < e && (via_char(*p) || *p == '[' || *p == ']')) p++;
+            vl = (size_t)(p - val);
+            if (vl == 0) return false; /* "name=" with nothing: libosip2 reads on */
+        }
+        if (nl == 0) return false;
+        /* a parameter given twice: the first counts, as for libosip2 */
+        if (nl == 6 && strncasecmp(n, "branch", 6) == 0) {
+            if (seen & 1) continue;
+            seen |= 1;
+            if (!sip_copy_span(f->branch, sizeof(f->branch), val, vl)) return false;
+        } else if (nl == 8 && strncasecmp(n, "received", 8) == 0) {
+            if (seen & 2) continue;
+            seen |= 2;
+            if (!sip_copy_span(f->received, sizeof(f->received), val, vl)) return false;
+        } else if (nl == 5 && strncasecmp(n, "rport", 5) == 0) {
+            if (seen & 4) continue;
+            seen |= 4;
+            if (vl && !sip_parse_port(val, vl, &f->rport)) return false;
+        }
+    }
+    return true;
+}
+
+/* The sender's Via value <v> with the received= and rport= that sip_parse
+ * set on <via> (RFC 3261 18.2.1, RFC 3581) in place of the ones written
+ * (usually a bare "rport"). Edited as text in the common shape; libosip2
+ * re-serialises any other. NULL when it cannot be written. */
+const char *sip_via_sent_back(span_t v, osip_via_t *via, char *buf, size_t cap, char **osip_str)
+{
+    out_t o = { buf, 0, cap - 1, false };
+    osip_generic_param_t *rec = NULL, *rp = NULL;
+
+    sip_via_fields_t shape;
+    *osip_str = NULL;
+    /* edited as text only in the common shape (sip_via_fast() reads it as
+     * libosip2 does); anything else is re-serialised by libosip2 */
+    if (!sip_via_fast(v, &shape) || memchr(v.s, '"', v.len) || memchr(v.s, '(', v.len) ||
+        memchr(v.s, '\r', v.len)) {
+        if (osip_via_to_str(via, osip_str) != 0) return NULL;
+        return *osip_str;
+    }
+    const char *p = v.s, *e = v.s + v.len, *semi = memchr(p, ';', v.len);
+    put(&o, p, semi ? (size_t)(semi - p) : v.len);
+    for (p = semi; p && p < e;) {
+        const char *next = memchr(p + 1, ';', (size_t)(e - p - 1));
+        const char *n = p + 1, *end = next ? next : e;
+        while (n < end && (*n == ' ' || *n == '\t')) n++;
+        size_t nl = 0;
+        while (n + nl < end && n[nl] != '=' && n[nl] != ' ' && n[nl] != '\t') nl++;
+        bool ours = (nl == 5 && strncasecmp(n, "rport", 5) == 0) ||
+                    (nl == 8 && strncasecmp(n, "received", 8) == 0);
+        if (!ours) put(&o, p, (size_t)(end - p));
+        p = next;
+    }
+    osip_via_param_get_byname(via, "received", &rec);
+    osip_via_param_get_byname(via, "rport", &rp);
+    if (rp) {
+        puts_(&o, ";rport");
+        if (rp->gvalue) {
+            puts_(&o, "=");
+            puts_(&o, rp->gvalue);
+        }
+    }
+    if (rec && rec->gvalue) {
+        puts_(&o, ";received=");
+        puts_(&o, rec->gvalue);
+    }
+    if (o.full) return NULL;
+    buf[o.len] = '\0';
+    return buf;
+}
+
 /* Index the raw header fields once: every later look (the values we copy
  * or hash, the answer's head) walks r->hdrs. Returns the offset just past
  * the headers (the end of the datagram when there is no empty line), or -1

@@ -134,6 +134,35 @@ static inline bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact
  * (sip.c, sipresp.c, fwd.c). */
 size_t sip_value_end(span_t v, size_t from);
 
+/* ---- one Via value, read raw (shared with fwd.c and sipresp.c) ---- */
+
+/* What is read of one Via value. */
+typedef struct {
+    char host[256];     /* without the brackets of an IPv6 address */
+    unsigned port;      /* 5060 when absent */
+    char branch[256];
+    char received[64];  /* "" when absent */
+    unsigned rport;     /* its value; 0 when absent or empty */
+} sip_via_fields_t;
+
+/* <v> read without libosip2 when it has the common shape (SIP/2.0/<t>
+ * host[:port] and token parameters), as libosip2 would read it; false
+ * otherwise (the caller then asks libosip2). */
+bool sip_via_fast(span_t v, sip_via_fields_t *f);
+
+/* The sender's top Via value <v> as it goes back or on: with the
+ * received= and rport= that sip_parse() set on <via> (RFC 3261 18.2.1, RFC
+ * 3581) in place of the ones written. Edited as text in the common shape
+ * (into <buf> of <cap>); re-serialised by libosip2 otherwise (*<osip_str>,
+ * to osip_free()). NULL when it cannot be written. */
+const char *sip_via_sent_back(span_t v, osip_via_t *via, char *buf, size_t cap, char **osip_str);
+
+/* <n> bytes of <s> as a C string in <dst> of <cap>; false when too long. */
+bool sip_copy_span(char *dst, size_t cap, const char *s, size_t n);
+
+/* A port of 1 to 5 digits, 1..65535, into <out>; false otherwise. */
+bool sip_parse_port(const char *s, size_t n, unsigned *out);
+
 /* Value of the header parameter <name> in <value> (e.g. "tag" of a From
  * value), as a span; empty when absent. Parameters inside <...> are the
  * URI's, not the header's, and are skipped. */

@@ -58,12 +58,18 @@ int sipresp_head(const sip_req_t *r, char *buf, size_t cap)
                 puts_(&o, "\r\n");
                 continue;
             }
-            char *via = NULL;
-            if (!r->top_via || osip_via_to_str(r->top_via, &via) != 0) return -EINVAL;
+            /* the top Via with our received=/rport=, as text (libosip2
+             * re-serialising it was a seventh of building an answer) */
+            char vbuf[SIP_MAX_MSG + 128], *osip_str = NULL;
+            size_t first = sip_value_end(h.value, 0), tl = first;
+            while (tl && (h.value.s[tl - 1] == ' ' || h.value.s[tl - 1] == '\t')) tl--;
+            const char *via = r->top_via ? sip_via_sent_back((span_t){ h.value.s, tl }, r->top_via, vbuf,
+                                                             sizeof(vbuf), &osip_str)
+                                         : NULL;
+            if (!via) return -EINVAL;
             puts_(&o, "Via: ");
             puts_(&o, via);
-            osip_free(via);
-            size_t first = sip_value_end(h.value, 0);
+            osip_free(osip_str);
             if (first < h.value.len) put(&o, h.value.s + first, h.value.len - first);
             puts_(&o, "\r\n");
             top_done = true;
