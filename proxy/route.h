@@ -1,5 +1,9 @@
-/* route.h -- what happens to one datagram: parse, check, plan, ask Redis,
- * answer. Runs on the worker thread that received the datagram.
+/* route.h -- what happens to one request: parse, check, plan, ask Redis,
+ * answer. The routing core: it reaches the world only through the hooks of
+ * a route_env_t (send, the deadline timer, the store, the resolver, the
+ * destinations' health, the forward memo), so it runs the same on a
+ * worker thread (worker.c fills the environment) and in a unit test (fakes).
+ * It includes neither worker.h nor libevent.
  *
  * Redirect mode (RFC 3261 8.3), as DESIGN.md's table: INVITE -> 302 with
  * Contacts in preference order (picked staff, then the plan's fallback) or
@@ -9,26 +13,92 @@
  * 513. A pick that Redis does not answer within the deadline, or Redis
  * down, gets the fallback at once: no INVITE is left unanswered.
  *
- * Forward mode (routes with mode: forward, RFC 3261 16.11; docs/forward.md):
- * the INVITE goes on to the first destination that is not down, with our
- * Via, Max-Forwards - 1 and the destination as Request-URI; a loop is
- * answered 482; responses whose top Via is ours go back along the Via
- * path, others are dropped; the CANCEL and the non-2xx ACK go where the
- * INVITE went (the decision recorded in Redis); in-dialog requests follow
- * our Route or their Request-URI; every destination down: 503.
+ * Forward mode (routes with mode: forward, RFC 3261 16.11; docs/forward.md;
+ * route_fwd.c): the INVITE goes on to the first destination that is not
+ * down, with our Via, Max-Forwards - 1 and the destination as Request-URI;
+ * a loop is answered 482; responses whose top Via is ours go back along
+ * the Via path, others are dropped; the CANCEL and the non-2xx ACK go where
+ * the INVITE went (the decision recorded in Redis); in-dialog requests
+ * follow our Route or their Request-URI; every destination down: 503.
+ *
+ * Threads: an environment and its calls belong to one thread; hooks are
+ * called on it, and the callbacks they are given (store, resolver, timer)
+ * must come back on it, never from inside the hook that took them.
  */
 #ifndef FRONTDESK_ROUTE_H
 #define FRONTDESK_ROUTE_H
 
+#include <stdbool.h>
 #include <stddef.h>
-#include <sys/socket.h>
+#include <stdint.h>
 #include <time.h>
 
-#include "worker.h"
+#include "dns.h"
+#include "fwd.h"
+#include "fwdmemo.h"
+#include "metrics.h"
+#include "rules.h"
+#include "sipresp.h"
+#include "store.h"
+#include "xport.h"
 
 #define ROUTE_ALLOW "INVITE, ACK, CANCEL, OPTIONS"
+#define ROUTE_TX_MAX (SIPRESP_HEAD_MAX + 2048) /* largest answer: head, Contacts, ours;
+                                                  and a forwarded request: the
+                                                  request, our Via and Record-Route */
 
-void route_datagram(worker_t *w, int fd, const char *buf, size_t len,
-                    const struct sockaddr *src, socklen_t srclen, time_t now);
+typedef struct route_env {
+    void *ctx; /* given to every hook */
+
+    /* The transport: queue <len> bytes for <to> (they leave with the batch) */
+    void (*send)(void *ctx, const xport_to_t *to, const char *buf, size_t len);
+
+    /* The Redis deadline of a call: <timer_size> bytes of the call hold the
+     * timer (the hooks own their content); arm calls route_deadline(<call>)
+     * once the deadline has passed, unless cancelled first */
+    size_t timer_size;
+    void (*timer_arm)(void *ctx, void *timer, void *call);
+    void (*timer_cancel)(void *ctx, void *timer);
+
+    /* The store (store.h): same returns and callback rules as store_pick,
+     * store_decision and store_release */
+    int (*pick)(void *ctx, const plan_t *plan, const char *callid, size_t len,
+                store_pick_cb *cb, void *arg);
+    int (*decision)(void *ctx, const char *site, const char *callid, size_t len,
+                    store_pick_cb *cb, void *arg);
+    void (*release)(void *ctx, const char *site, const char *callid, size_t len);
+
+    /* Forward mode: a name's address (dns_lookup_sip's contract), whether a
+     * destination is down (health.h), where an INVITE went (fwdmemo.h) */
+    int (*resolve)(void *ctx, const char *host, unsigned port, struct in_addr *out,
+                   unsigned *out_port, dns_cb *cb, void *arg);
+    bool (*is_down)(void *ctx, const struct sockaddr *addr, socklen_t len);
+    bool (*memo_get)(void *ctx, const char *key, size_t len, uint64_t now_ms, fwdmemo_dest_t *d);
+    void (*memo_put)(void *ctx, const char *key, size_t len, const fwdmemo_dest_t *d, uint64_t now_ms);
+
+    /* The listen sockets, by xport_to_t.sock: who we are on each (our Via)
+     * and its address family */
+    const fwd_self_t *selves;
+    const sa_family_t *families;
+    unsigned n_socks;
+    bool record_route; /* forward mode: add our Record-Route to INVITEs */
+
+    /* The batch being served: the rules snapshot read for it and what
+     * follows from it (set by the caller around route_request calls) */
+    const rules_t *rules;
+    const char *option_header;
+    bool forwarding; /* some route forwards */
+
+    metrics_t *m;
+    unsigned dns_waiting; /* route's own: calls waiting for a name */
+} route_env_t;
+
+/* Serve the datagram <buf> that came <from>; <now> is the wall clock the
+ * rules judge hours by. Whatever it answers or forwards goes through
+ * env->send, now or when a callback comes. */
+void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, size_t len, time_t now);
+
+/* The timer armed for <call> has passed its deadline (see timer_arm). */
+void route_deadline(void *call);
 
 #endif

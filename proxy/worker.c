@@ -80,8 +80,9 @@ static void on_flush(evutil_socket_t fd, short what, void *arg)
     log_settle(w);
 }
 
-void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen,
-                 const char *buf, size_t len)
+/* Queue an answer of <len> bytes to <to> on socket <fd>. */
+static void queue_out(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen,
+                      const char *buf, size_t len)
 {
     if (len > WORKER_TX_MAX || tolen > sizeof(struct sockaddr_storage)) {
         METRIC_INC(&w->m, tx_errors);
@@ -103,6 +104,102 @@ void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen
         w->flush_pending = true;
         event_active(w->flush_ev, EV_WRITE, 0);
     }
+}
+
+/* ------------------------------------------------------------------------
+ * The routing core's environment (route.h): this worker's socket, loop,
+ * store, resolver, and the shared health table and forward memo
+ * ---------------------------------------------------------------------- */
+
+static void env_send(void *ctx, const xport_to_t *to, const char *buf, size_t len)
+{
+    worker_t *w = ctx;
+    if (to->sock >= w->n_fds) {
+        METRIC_INC(&w->m, tx_errors);
+        return;
+    }
+    queue_out(w, w->fds[to->sock], (const struct sockaddr *)&to->addr, to->addr_len, buf, len);
+}
+
+static void on_call_deadline(evutil_socket_t fd, short what, void *call)
+{
+    (void)fd, (void)what;
+    route_deadline(call);
+}
+
+static void env_timer_arm(void *ctx, void *timer, void *call)
+{
+    worker_t *w = ctx;
+    event_assign(timer, w->base, -1, 0, on_call_deadline, call);
+    event_add(timer, w->deadline);
+}
+
+static void env_timer_cancel(void *ctx, void *timer)
+{
+    (void)ctx;
+    event_del(timer);
+}
+
+static int env_pick(void *ctx, const plan_t *plan, const char *callid, size_t len, store_pick_cb *cb,
+                    void *arg)
+{
+    return store_pick(((worker_t *)ctx)->store, plan, callid, len, cb, arg);
+}
+
+static int env_decision(void *ctx, const char *site, const char *callid, size_t len, store_pick_cb *cb,
+                        void *arg)
+{
+    return store_decision(((worker_t *)ctx)->store, site, callid, len, cb, arg);
+}
+
+static void env_release(void *ctx, const char *site, const char *callid, size_t len)
+{
+    store_release(((worker_t *)ctx)->store, site, callid, len);
+}
+
+static int env_resolve(void *ctx, const char *host, unsigned port, struct in_addr *out, unsigned *out_port,
+                       dns_cb *cb, void *arg)
+{
+    return dns_lookup_sip(((worker_t *)ctx)->dns, host, port, out, out_port, cb, arg);
+}
+
+static bool env_is_down(void *ctx, const struct sockaddr *addr, socklen_t len)
+{
+    return health_is_down(((worker_t *)ctx)->health, addr, len);
+}
+
+static bool env_memo_get(void *ctx, const char *key, size_t len, uint64_t now_ms, fwdmemo_dest_t *d)
+{
+    return fwdmemo_get(((worker_t *)ctx)->memo, key, len, now_ms, d);
+}
+
+static void env_memo_put(void *ctx, const char *key, size_t len, const fwdmemo_dest_t *d, uint64_t now_ms)
+{
+    fwdmemo_put(((worker_t *)ctx)->memo, key, len, d, now_ms);
+}
+
+static void env_init(worker_t *w)
+{
+    for (unsigned i = 0; i < w->n_fds; i++) w->families[i] = w->opts->listen[i].addr.ss_family;
+    w->env = (route_env_t){
+        .ctx = w,
+        .send = env_send,
+        .timer_size = event_get_struct_event_size(),
+        .timer_arm = env_timer_arm,
+        .timer_cancel = env_timer_cancel,
+        .pick = env_pick,
+        .decision = env_decision,
+        .release = env_release,
+        .resolve = env_resolve,
+        .is_down = env_is_down,
+        .memo_get = env_memo_get,
+        .memo_put = env_memo_put,
+        .selves = w->selves,
+        .families = w->families,
+        .n_socks = w->n_fds,
+        .record_route = w->record_route,
+        .m = &w->m,
+    };
 }
 
 /* The ICMP errors queued on <fd> (IP_RECVERR, see net.c): a request we
@@ -206,13 +303,15 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
  * many datagrams it read. */
 static unsigned read_socket(worker_t *w, int fd)
 {
-    unsigned got = 0;
+    unsigned got = 0, sock = 0;
+
+    while (sock + 1 < w->n_fds && w->fds[sock] != fd) sock++;
 
     /* one snapshot for the whole batch: a reload waits for us to finish */
     reload_read_lock();
-    w->rules = reload_current(w->reload);
-    w->option_header = rules_option_header(w->rules);
-    w->forwarding = rules_any_forward(w->rules);
+    w->env.rules = reload_current(w->reload);
+    w->env.option_header = rules_option_header(w->env.rules);
+    w->env.forwarding = rules_any_forward(w->env.rules);
     for (int round = 0; round < RX_ROUNDS; round++) {
         for (unsigned i = 0; i < WORKER_BATCH; i++) {
             w->in_msgs[i].msg_hdr.msg_namelen = sizeof(w->in_addr[i]);
@@ -236,14 +335,17 @@ static unsigned read_socket(worker_t *w, int fd)
                 METRIC_INC(&w->m, dropped);
                 continue;
             }
-            route_datagram(w, fd, w->in_buf[i], w->in_msgs[i].msg_len,
-                           (struct sockaddr *)&w->in_addr[i], w->in_msgs[i].msg_hdr.msg_namelen, now);
+            xport_to_t from = { .kind = XPORT_UDP, .sock = sock,
+                                .addr_len = w->in_msgs[i].msg_hdr.msg_namelen };
+            if (from.addr_len > sizeof(from.addr)) from.addr_len = sizeof(from.addr);
+            memcpy(&from.addr, &w->in_addr[i], from.addr_len);
+            route_datagram(&w->env, &from, w->in_buf[i], w->in_msgs[i].msg_len, now);
             arena_reset(); /* the datagram's libosip2 objects are gone */
         }
         if (n < WORKER_BATCH) break;
     }
-    w->rules = NULL;
-    w->option_header = NULL;
+    w->env.rules = NULL;
+    w->env.option_header = NULL;
     reload_read_unlock();
     if (w->out_n) flush_out(w);
     log_settle(w);
@@ -324,6 +426,7 @@ int worker_start(worker_t *w)
     struct timeval tv = { w->opts->redis_timeout_ms / 1000, (w->opts->redis_timeout_ms % 1000) * 1000 };
 
     if (!(w->base = event_base_new())) goto fail;
+    env_init(w);
     w->deadline = event_base_init_common_timeout(w->base, &tv);
     w->out_msgs = calloc(WORKER_BATCH, sizeof(*w->out_msgs));
     w->out_iov = calloc(WORKER_BATCH, sizeof(*w->out_iov));

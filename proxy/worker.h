@@ -29,15 +29,13 @@
 #include "metrics.h"
 #include "opts.h"
 #include "reload.h"
+#include "route.h"
 #include "rules.h"
-#include "sipresp.h"
 #include "store.h"
 
 #define WORKER_BATCH 32      /* datagrams per recvmmsg/sendmmsg */
 #define WORKER_RX_MAX 65536  /* largest datagram we read whole */
-#define WORKER_TX_MAX (SIPRESP_HEAD_MAX + 2048) /* largest answer: head, Contacts, ours;
-                                                   and a forwarded request: the
-                                                   request, our Via and Record-Route */
+#define WORKER_TX_MAX ROUTE_TX_MAX /* largest datagram we send */
 
 struct event_base;
 struct event;
@@ -64,17 +62,15 @@ typedef struct worker {
     health_t *health;               /* forward destinations' health, shared */
     fwdmemo_t *memo;                /* where INVITEs were forwarded, shared */
     struct dns *dns;                /* forward destinations' names, cached */
-    unsigned dns_waiting;           /* calls waiting for a name (bounded) */
     store_t *store;
     reload_t *reload;               /* the rules snapshot in force (RCU) */
-    const rules_t *rules;           /* during a batch only: the snapshot read
-                                       for it */
-    const char *option_header;      /* idem */
-    bool forwarding;                /* idem: some route forwards */
     bool record_route;              /* forward mode: add our Record-Route */
     const opts_t *opts;
     const struct timeval *deadline; /* libevent common timeout for picks */
     metrics_t m;
+    route_env_t env;                /* the routing core's hooks: this worker;
+                                       env.rules etc. set during a batch */
+    sa_family_t families[OPTS_MAX_LISTEN]; /* of each listen socket */
 
     /* outbox: answers of the current batch */
     unsigned out_n;
@@ -99,8 +95,5 @@ int worker_start(worker_t *w);
 /* Ask the worker to stop (thread-safe) and wait for it. */
 void worker_stop(worker_t *w);
 
-/* Queue an answer of <len> bytes to <to> on socket <fd>. */
-void worker_send(worker_t *w, int fd, const struct sockaddr *to, socklen_t tolen,
-                 const char *buf, size_t len);
 
 #endif

@@ -17,7 +17,7 @@ $CC -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
     -DFUZZ_RULES_PATH="\"$ROOT/rules/examples/demo.yaml\"" \
     -Iproxy -Irules $(pkg-config --cflags libosip2 libsodium yaml-0.1 libevent_core libcrypto) \
     ${EXTRA_CFLAGS:-} \
-    "$ROOT/tests/fuzz/fuzz_sip.c" proxy/sip.c proxy/sipresp.c proxy/fwd.c proxy/log.c proxy/arena.c rules/*.c \
+    "$ROOT/tests/fuzz/fuzz_sip.c" proxy/sip.c proxy/sipresp.c proxy/fwd.c proxy/route.c proxy/route_fwd.c proxy/log.c proxy/arena.c rules/*.c \
     $(pkg-config --libs libosip2 libsodium yaml-0.1 libevent_core libcrypto) -pthread \
     -o "$OUT/fuzz_sip"
 echo "built $OUT/fuzz_sip"

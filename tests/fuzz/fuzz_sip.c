@@ -2,14 +2,17 @@
  *
  * One input = one UDP datagram received from 127.0.0.1:5060 (or, for about
  * a third of the inputs -- those whose length is a multiple of 3 -- from
- * [::1]:5060). It runs what proxy/route.c does with a datagram, short of
- * sockets and Redis:
- *
- *   sip_parse()  ->  SIP_REQ_OK / SIP_REQ_BAD: sipresp_head(), sipresp_to_tag(),
- *                    sip_is_ack_for_us(), sipresp_build() of the answer
- *                    route.c would send (SIP_REQ_OK INVITE: rules_eval() on the
- *                    demo rules, then the 404 / 302 to the fallback)
- *                -> always sip_req_free()
+ * [::1]:5060). It checks the parser's reading of it (sip_parse(),
+ * sip_parse_ack(), the spans, rport), the builders on it (sipresp_*() at
+ * exact and one-short capacities, fwd_build_*()), and then hands it to the
+ * real routing core, route_datagram() (proxy/route.c, route_fwd.c), twice:
+ * with the demo rules (redirect mode) and with the same rules in forward
+ * mode, through an environment of fakes (route.h): a sender that checks
+ * every datagram the core sends, a store that answers each pick or
+ * decision in one of four ways chosen by the input (staff, nobody free,
+ * Redis down, or after the deadline), a resolver that knows no name. Every
+ * INVITE must get exactly one answer or forwarded request; nothing may be
+ * left waiting.
  *
  * plus the raw header helpers sip_next_header()/sip_hdr_param() over the
  * whole input. Invariants are checked with abort() (see check_*()); ASan and
@@ -34,6 +37,8 @@
 #include "sip.h"
 #include "sipresp.h"
 #include "fwd.h"
+#include "log.h"
+#include "route.h"
 
 #include <osipparser2/osip_parser.h>
 
@@ -42,10 +47,11 @@
 #endif
 
 #define OPTION_HEADER "X-Frontdesk-Option"
-#define TX_MAX 8192 /* WORKER_TX_MAX (proxy/worker.h) */
-#define FD_ALLOW "INVITE, ACK, CANCEL, OPTIONS" /* ROUTE_ALLOW (proxy/route.h) */
+#define TX_MAX ROUTE_TX_MAX
 
-static rules_t *g_rules;
+static rules_t *g_rules;      /* the demo: redirect mode */
+static rules_t *g_rules_fwd;  /* the demo with mode: forward */
+static bool g_arena;          /* FUZZ_ARENA=1 */
 
 /* libosip2 prints its ERROR traces to stdout unless a trace function is
  * installed; installed with no level enabled it stays quiet. */
@@ -736,6 +742,210 @@ static void build_and_check(const sip_req_t *r, const char *ip, int status, cons
     free(o2);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The real routing core, through fakes                                   */
+
+#define MAX_OUT 8
+static const char *g_head;  /* the answer's head for the request, if any */
+static int g_head_len;
+static unsigned g_n_out;    /* datagrams the core sent for this input */
+static unsigned g_n_answers;
+static int g_last_status;
+static sip_verdict_t g_verdict; /* of the input: a response is relayed */
+typedef struct { int armed; void *call; } fz_timer_t;
+static fz_timer_t *g_timer;  /* the armed deadline (one call at a time) */
+static struct { store_pick_cb *cb; void *arg; } g_store[2];
+static unsigned g_n_store;
+static struct { dns_cb *cb; void *arg; } g_dns[8];
+static unsigned g_n_dns;
+static metrics_t g_m, g_m_fwd;
+static route_env_t g_env, g_env_fwd;
+static const sa_family_t g_families[2] = { AF_INET, AF_INET6 };
+static fwd_self_t g_selves[2];
+
+static void fz_send(void *ctx, const xport_to_t *to, const char *p, size_t n)
+{
+    (void)ctx;
+    CHECK(n > 0 && n <= TX_MAX, "route sent %zu bytes", n);
+    CHECK(to->sock < 2 && to->addr_len > 0 && to->addr_len <= sizeof(to->addr), "route sent to a bad address");
+    CHECK(++g_n_out <= MAX_OUT, "route sent %u datagrams for one input", g_n_out);
+    if (g_verdict != SIP_REQ_RESPONSE && n >= 12 && memcmp(p, "SIP/2.0 ", 8) == 0) {
+        /* an answer: to the request's reply address, with its head */
+        int status = atoi(p + 8);
+        g_n_answers++;
+        g_last_status = status;
+        CHECK(g_head && g_head_len >= 0, "route answered a request whose head cannot be built");
+        check_answer(p, n, status, g_head, (size_t)g_head_len);
+    } else {
+        /* a forwarded request or a relayed response: the request's or the
+         * response's own header lines pass through as they came (the
+         * builders' outputs are checked in full by fwd_request_all() and
+         * fwd_response()); here, a first line and an end of headers */
+        const char *eoh = memmem(p, n, "\r\n\r\n", 4);
+        CHECK(eoh != NULL, "route sent a message with no end of headers");
+        const char *eol = memmem(p, n, "\r\n", 2);
+        CHECK(eol && eol <= eoh, "route sent a message with no first line");
+        CHECK(memchr(p, '\0', (size_t)(eol - p)) == NULL, "route sent a first line with a NUL");
+    }
+}
+
+static void fz_timer_arm(void *ctx, void *timer, void *call)
+{
+    (void)ctx;
+    CHECK(!g_timer, "two deadlines armed for one input");
+    g_timer = timer;
+    *g_timer = (fz_timer_t){ 1, call };
+}
+
+static void fz_timer_cancel(void *ctx, void *timer)
+{
+    (void)ctx;
+    CHECK(timer == g_timer && g_timer->armed, "cancel of a timer not armed");
+    g_timer->armed = 0;
+    g_timer = NULL;
+}
+
+static int fz_ask(store_pick_cb *cb, void *arg)
+{
+    CHECK(g_n_store < 2, "route asked the store twice for one input");
+    g_store[g_n_store].cb = cb;
+    g_store[g_n_store].arg = arg;
+    g_n_store++;
+    return 0;
+}
+
+static int fz_pick(void *ctx, const plan_t *plan, const char *cid, size_t len, store_pick_cb *cb, void *arg)
+{
+    (void)ctx;
+    CHECK(plan->kind == PLAN_PICK && plan->site && len > 0 && len < 256, "pick of a bad plan");
+    check_target("pick call-id", cid, len);
+    return fz_ask(cb, arg);
+}
+
+static int fz_decision(void *ctx, const char *site, const char *cid, size_t len, store_pick_cb *cb, void *arg)
+{
+    (void)ctx;
+    CHECK(site && len > 0 && len < 256, "decision of a bad call");
+    check_target("decision call-id", cid, len);
+    return fz_ask(cb, arg);
+}
+
+static void fz_release(void *ctx, const char *site, const char *cid, size_t len)
+{
+    (void)ctx;
+    CHECK(site && len > 0 && len < 256, "release of a bad call");
+    (void)cid;
+}
+
+static int fz_resolve(void *ctx, const char *host, unsigned port, struct in_addr *out, unsigned *out_port,
+                      dns_cb *cb, void *arg)
+{
+    (void)ctx, (void)port, (void)out, (void)out_port;
+    CHECK(host && *host, "resolve of an empty name");
+    if (!cb) return -EAGAIN;
+    CHECK(g_n_dns < 8, "route waits for too many names");
+    g_dns[g_n_dns].cb = cb;
+    g_dns[g_n_dns].arg = arg;
+    g_n_dns++;
+    return -EAGAIN;
+}
+
+static bool g_dns_fail; /* names now known not to resolve */
+static int fz_resolve_after(void *ctx, const char *host, unsigned port, struct in_addr *out, unsigned *out_port,
+                            dns_cb *cb, void *arg)
+{
+    if (g_dns_fail) return -ENOENT;
+    return fz_resolve(ctx, host, port, out, out_port, cb, arg);
+}
+
+static bool fz_is_down(void *ctx, const struct sockaddr *a, socklen_t len)
+{
+    (void)ctx, (void)a, (void)len;
+    return false;
+}
+
+static bool fz_memo_get(void *ctx, const char *key, size_t len, uint64_t now, fwdmemo_dest_t *d)
+{
+    (void)ctx, (void)key, (void)len, (void)now, (void)d;
+    return false;
+}
+
+static void fz_memo_put(void *ctx, const char *key, size_t len, const fwdmemo_dest_t *d, uint64_t now)
+{
+    (void)ctx, (void)now;
+    CHECK(len > 0 && len < FWD_BRANCH_MAX && key[len] == '\0', "memo key");
+    CHECK(d->addr_len > 0 && strnlen(d->uri, sizeof(d->uri)) < sizeof(d->uri), "memo destination");
+}
+
+static void env_init(route_env_t *e, rules_t *rules, metrics_t *m)
+{
+    g_selves[0] = g_self4;
+    g_selves[1] = g_self6;
+    *e = (route_env_t){
+        .send = fz_send, .timer_size = sizeof(fz_timer_t), .timer_arm = fz_timer_arm,
+        .timer_cancel = fz_timer_cancel, .pick = fz_pick, .decision = fz_decision, .release = fz_release,
+        .resolve = fz_resolve_after, .is_down = fz_is_down, .memo_get = fz_memo_get, .memo_put = fz_memo_put,
+        .selves = g_selves, .families = g_families, .n_socks = 2, .record_route = true,
+        .rules = rules, .option_header = rules_option_header(rules), .forwarding = rules_any_forward(rules),
+        .m = m,
+    };
+}
+
+/* The input through route_datagram() on <env>, then every callback it
+ * waits for, answered as the input's length says: staff, nobody free,
+ * Redis down, or the deadline first and then the pick. */
+static void route_real(route_env_t *env, rules_t *rules, const char *buf, size_t size,
+                       const struct sockaddr_storage *ss, socklen_t sl, bool v6, sip_verdict_t v,
+                       const sip_req_t *r)
+{
+    xport_to_t from = { .kind = XPORT_UDP, .sock = v6 ? 1 : 0, .addr_len = sl };
+    memcpy(&from.addr, ss, sl);
+    g_n_out = g_n_answers = 0;
+    g_last_status = 0;
+    g_verdict = v;
+    g_timer = NULL;
+    g_n_store = g_n_dns = 0;
+    g_dns_fail = false;
+    (void)rules;
+
+    route_datagram(env, &from, buf, size, 1796140800);
+    if (g_arena) arena_reset(); /* as the worker does after each datagram */
+
+    unsigned way = (unsigned)(size / 3) % 4;
+    store_decision_t d;
+    memset(&d, 0, sizeof(d));
+    d.kind = way == 1 ? STORE_NONE : STORE_PICKED;
+    d.n = way == 1 ? 0 : 1;
+    snprintf(d.id[0], sizeof(d.id[0]), "ana");
+    snprintf(d.uri[0], sizeof(d.uri[0]), size % 2 ? "sip:ana@10.0.0.7:5080" : "sip:ana@desk.example");
+    if (g_n_store) {
+        CHECK(g_timer && g_timer->armed, "a call waits for Redis with no deadline");
+        if (way == 3) {
+            fz_timer_t *t = g_timer;
+            g_timer = NULL;
+            t->armed = 0;
+            route_deadline(t->call);
+        }
+        g_store[0].cb(g_store[0].arg, way == 2 ? -ECONNRESET : 0, way == 2 ? NULL : &d);
+    }
+    /* names: the first answer says they do not exist */
+    g_dns_fail = true;
+    for (unsigned i = 0; i < g_n_dns; i++) g_dns[i].cb(g_dns[i].arg);
+    CHECK(!g_timer, "a deadline left armed");
+    CHECK(env->dns_waiting == 0, "calls left waiting for a name");
+
+    /* every INVITE that reaches the rules gets one answer or goes on */
+    bool ack = (v == SIP_REQ_OK || v == SIP_REQ_BAD) && r->method_name.len == 3 &&
+               memcmp(r->method_name.s, "ACK", 3) == 0;
+    if (v == SIP_REQ_BAD && !ack && g_head_len >= 0)
+        CHECK(g_n_answers == 1 && g_last_status == r->bad_status, "a bad request answered %u times (%d)",
+              g_n_answers, g_last_status);
+    if (v == SIP_REQ_OK && r->method == SIP_INVITE && g_head_len >= 0)
+        CHECK(g_n_out == 1, "an INVITE got %u datagrams", g_n_out);
+    if (v == SIP_REQ_OK && r->method == SIP_ACK && !env->forwarding)
+        CHECK(g_n_out == 0, "an ACK answered");
+}
+
 static void one(const uint8_t *data, size_t size, bool v6)
 {
     const char *buf = (const char *)data;
@@ -779,7 +989,7 @@ static void one(const uint8_t *data, size_t size, bool v6)
     check_raw_span("option", r.option);
     /* the lazy parse reads the branch raw; the whole parse and a 400's
      * fallback take libosip2's */
-    if (r.branch.s && r.branch.s >= buf && r.branch.s < buf + size) check_raw_span("branch", r.branch);
+    if (r.branch.s && r.branch.s >= buf && r.branch.s <= buf + size) check_raw_span("branch", r.branch);
     else check_osip_span("branch", r.branch);
     check_osip_span("ruri_user", r.ruri_user);
     check_osip_span("to_user", r.to_user);
@@ -841,48 +1051,23 @@ static void one(const uint8_t *data, size_t size, bool v6)
         CHECK(rules_eval(g_rules, &rq, 0, &plan) == 0, "rules_eval");
         check_plan(&plan);
 
-        /* forward mode, on the socket of the source's family */
+        /* the forward builders, on the socket of the source's family */
         fwd_request_all(&r, v6 ? &g_self6 : &g_self4, plan.fallback);
-
-        if (r.max_forwards == 0 && r.method != SIP_OPTIONS) {
-            build_and_check(&r, ip, 483, NULL, NULL, 0);
-        } else {
-            switch (r.method) {
-            case SIP_INVITE:
-                if (plan.kind == PLAN_REJECT) {
-                    build_and_check(&r, ip, plan.status, NULL, NULL, 0);
-                } else {
-                    /* a redirect, or a pick nobody answered: 302 to the
-                     * fallback, as answer_call() */
-                    char contacts[2048];
-                    const char *uris[1] = { plan.fallback };
-                    int cl = sipresp_contacts(contacts, sizeof(contacts), uris, 1);
-                    CHECK(cl > 0, "sipresp_contacts");
-                    check_header_lines("contacts", contacts, (size_t)cl, false);
-                    build_and_check(&r, ip, 302, NULL, contacts, (size_t)cl);
-                }
-                break;
-            case SIP_ACK:
-                /* route.c absorbs it; build anyway, the brief wants it */
-                build_and_check(&r, ip, 200, NULL, NULL, 0);
-                break;
-            case SIP_CANCEL:
-                build_and_check(&r, ip, 200, NULL, NULL, 0);
-                break;
-            case SIP_OPTIONS: {
-                static const char ex[] = "Allow: " FD_ALLOW "\r\nAccept: application/sdp\r\n";
-                build_and_check(&r, ip, 200, NULL, ex, sizeof(ex) - 1);
-                break;
-            }
-            case SIP_OTHER:
-            case SIP_UNKNOWN: {
-                static const char ex[] = "Allow: " FD_ALLOW "\r\n";
-                build_and_check(&r, ip, r.method == SIP_OTHER ? 405 : 501, NULL, ex, sizeof(ex) - 1);
-                break;
-            }
-            }
-        }
+        /* the answer builders at their capacities */
+        build_and_check(&r, ip, 200, NULL, NULL, 0);
     }
+
+    /* what the routing core does with it, for real */
+    static char head[SIPRESP_HEAD_MAX];
+    if (v == SIP_REQ_OK || v == SIP_REQ_BAD) {
+        g_head_len = sipresp_head(&r, head, sizeof(head));
+        g_head = head;
+    } else {
+        g_head = NULL;
+    }
+    route_real(&g_env, g_rules, buf, size, &ss, sl, v6, v, &r);
+    route_real(&g_env_fwd, g_rules_fwd, buf, size, &ss, sl, v6, v, &r);
+    g_head = NULL;
 
     if (v == SIP_REQ_RESPONSE) {
         /* relay_response(), on either socket */
@@ -920,8 +1105,6 @@ static void one(const uint8_t *data, size_t size, bool v6)
 /* ---------------------------------------------------------------------- */
 /* libFuzzer entry points                                                 */
 
-static bool g_arena;
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc, (void)argv;
@@ -947,6 +1130,29 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 rep.col, rep.msg);
         exit(1);
     }
+    /* the same file in forward mode (a top-level key appended) */
+    FILE *f = fopen(path, "rb");
+    char *yaml = NULL;
+    size_t ylen = 0;
+    if (f) {
+        fseek(f, 0, SEEK_END);
+        long n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+        yaml = malloc((size_t)n + 32);
+        if (yaml && n > 0 && fread(yaml, 1, (size_t)n, f) == (size_t)n) {
+            ylen = (size_t)n;
+            ylen += (size_t)sprintf(yaml + ylen, "\nmode: forward\n");
+        }
+        fclose(f);
+    }
+    if (!ylen || rules_load_string_opts(yaml, ylen, path, &lo, &g_rules_fwd, &rep) != 0) {
+        fprintf(stderr, "fuzz_sip: cannot load %s in forward mode\n", path);
+        exit(1);
+    }
+    free(yaml);
+    env_init(&g_env, g_rules, &g_m);
+    env_init(&g_env_fwd, g_rules_fwd, &g_m_fwd);
+    if (!g_debug) log_level = LOG_LVL_ERROR;
     const char *oh = rules_option_header(g_rules);
     if (!oh || strcmp(oh, OPTION_HEADER) != 0) {
         fprintf(stderr, "fuzz_sip: %s: option_header is not " OPTION_HEADER "\n", path);
