@@ -110,9 +110,11 @@ stack_proxy_ready() {
 
 # stack_start_proxy [PORT] [frontdesk flags...]: sets FD_SIP_PORT, FD_PROXY_PID,
 # FD_PROXY_LOG, FD_ADMIN_PORT; waits until every worker has loaded the Redis
-# functions.
+# functions. Without PORT the system picks the SIP port (--listen
+# 127.0.0.1:0); the admin port is always the system's. Both are read from
+# the proxy's --ports-file, so no port is probed and then lost to a race.
 stack_start_proxy() {
-    local port=${1:-} i workers=2
+    local port=${1:-} i workers=2 pfile udp="" admin=""
     shift || true
     local args=("$@")
     local prev=""
@@ -121,22 +123,28 @@ stack_start_proxy() {
         [ "$prev" = --workers ] && workers=$a
         prev=$a
     done
-    [ -n "$port" ] || port=$(stack_free_port) || return 1
-    FD_ADMIN_PORT=$(stack_free_port) || return 1
-    FD_PROXY_LOG="$FD_RUN/frontdesk-$port.log"
+    FD_PROXIES_STARTED=$(( ${FD_PROXIES_STARTED:-0} + 1 ))
+    pfile="$FD_RUN/ports-$BASHPID-$FD_PROXIES_STARTED"
+    rm -f "$pfile"
+    FD_PROXY_LOG="$FD_RUN/frontdesk-${port:-p$BASHPID-$FD_PROXIES_STARTED}.log"
     # the caller key: caller-aware rules need one; tests and the demo use a
     # fixed one unless the environment gives its own
     FRONTDESK_CALLER_KEY=${FRONTDESK_CALLER_KEY:-$FD_DEMO_CALLER_KEY} \
     "$FD_BIN" --config "${FD_CONFIG:-$FD_ROOT/rules/examples/demo.yaml}" \
-        --listen "127.0.0.1:$port" --redis "127.0.0.1:$FD_REDIS_PORT" \
-        --workers "$workers" --admin "127.0.0.1:$FD_ADMIN_PORT" \
+        --listen "127.0.0.1:${port:-0}" --redis "127.0.0.1:$FD_REDIS_PORT" \
+        --workers "$workers" --admin 127.0.0.1:0 --ports-file "$pfile" \
         ${FD_REDIS_TIMEOUT:+--redis-timeout "$FD_REDIS_TIMEOUT"} \
         "${args[@]}" >"$FD_PROXY_LOG" 2>&1 &
     FD_PROXY_PID=$!
     FD_PIDS="$FD_PIDS $FD_PROXY_PID"
-    for i in $(seq 1 100); do
-        if stack_proxy_ready "$FD_PROXY_PID" "$workers"; then
-            FD_SIP_PORT=$port
+    for i in $(seq 1 200); do
+        if [ -z "$admin" ] && [ -s "$pfile" ]; then
+            udp=$(awk '$1 == "udp" { n = split($2, p, ":"); print p[n]; exit }' "$pfile")
+            admin=$(awk '$1 == "admin" { n = split($2, p, ":"); print p[n]; exit }' "$pfile")
+            FD_ADMIN_PORT=$admin
+        fi
+        if [ -n "$admin" ] && stack_proxy_ready "$FD_PROXY_PID" "$workers"; then
+            FD_SIP_PORT=$udp
             export FD_SIP_PORT FD_PROXY_PID FD_PROXY_LOG FD_ADMIN_PORT
             return 0
         fi

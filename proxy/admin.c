@@ -16,6 +16,7 @@
 
 struct admin {
     struct evhttp *http;
+    struct evhttp_bound_socket *bound;
     const worker_t *workers;
     unsigned n_workers;
     reload_t *reload;
@@ -132,12 +133,19 @@ int admin_open(admin_t **out, struct event_base *base, const char *addr,
     evhttp_set_cb(a->http, "/healthz", on_healthz, a);
     evhttp_set_cb(a->http, "/readyz", on_readyz, a);
     rc = -EADDRINUSE;
-    if (evhttp_bind_socket(a->http, host, (ev_uint16_t)atoi(colon + 1)) != 0) goto fail;
+    if (!(a->bound = evhttp_bind_socket_with_handle(a->http, host, (ev_uint16_t)atoi(colon + 1)))) goto fail;
     *out = a;
     return 0;
 fail:
     admin_close(a);
     return rc;
+}
+
+int admin_bound(const admin_t *a, struct sockaddr_storage *addr, socklen_t *len)
+{
+    *len = sizeof(*addr);
+    evutil_socket_t fd = evhttp_bound_socket_get_fd(a->bound);
+    return getsockname(fd, (struct sockaddr *)addr, len) < 0 ? -errno : 0;
 }
 
 void admin_close(admin_t *a)

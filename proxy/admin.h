@@ -14,6 +14,8 @@
 #ifndef FRONTDESK_ADMIN_H
 #define FRONTDESK_ADMIN_H
 
+#include <sys/socket.h>
+
 #include "health.h"
 #include "reload.h"
 #include "worker.h"
@@ -25,6 +27,10 @@ typedef struct admin admin_t;
 int admin_open(admin_t **out, struct event_base *base, const char *addr,
                const worker_t *workers, unsigned n_workers, reload_t *reload);
 void admin_close(admin_t *a); /* accepts NULL */
+
+/* The address it listens on (the port the system gave for port 0):
+ * 0, or a negative errno. */
+int admin_bound(const admin_t *a, struct sockaddr_storage *addr, socklen_t *len);
 
 /* Export the forward destinations' health in /metrics too. */
 void admin_watch_health(admin_t *a, const health_t *h);

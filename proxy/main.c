@@ -79,6 +79,60 @@ static int make_selves(const opts_t *o, fwd_self_t *selves, char hosts[][64], bo
 
 #define RELOAD_EVERY_S (24 * 3600) /* keeps opening hours expanded ahead */
 
+/* "ADDR:PORT" or "[V6]:PORT" of <a> into <out> */
+static void addr_text(const struct sockaddr_storage *a, char *out, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN] = "?";
+    if (a->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)a;
+        inet_ntop(AF_INET6, &v6->sin6_addr, ip, sizeof(ip));
+        snprintf(out, cap, "[%s]:%u", ip, (unsigned)ntohs(v6->sin6_port));
+    } else {
+        const struct sockaddr_in *v4 = (const struct sockaddr_in *)a;
+        inet_ntop(AF_INET, &v4->sin_addr, ip, sizeof(ip));
+        snprintf(out, cap, "%s:%u", ip, (unsigned)ntohs(v4->sin_port));
+    }
+}
+
+/* <l> as bound on <fd> (a port 0 becomes the system's choice) */
+static int learn_port(int fd, opts_addr_t *l)
+{
+    struct sockaddr_storage a;
+    socklen_t len = sizeof(a);
+    if (getsockname(fd, (struct sockaddr *)&a, &len) < 0) return -1;
+    l->addr = a;
+    l->len = len;
+    addr_text(&a, l->text, sizeof(l->text));
+    return 0;
+}
+
+/* --ports-file: what we listen on, written whole or not at all (a temporary
+ * file renamed), once every socket serves. 0 or -1 (errno). */
+static int write_ports(const char *path, const opts_t *o, const admin_t *admin)
+{
+    char tmp[4096], line[128];
+    if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    FILE *f = fopen(tmp, "w");
+    if (!f) return -1;
+    for (unsigned i = 0; i < o->n_listen; i++) fprintf(f, "udp %s\n", o->listen[i].text);
+    struct sockaddr_storage a;
+    socklen_t len;
+    if (admin && admin_bound(admin, &a, &len) == 0) {
+        addr_text(&a, line, sizeof(line));
+        fprintf(f, "admin %s\n", line);
+    }
+    if (fclose(f) != 0 || rename(tmp, path) < 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        return -1;
+    }
+    return 0;
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     app_t *app = arg;
@@ -239,7 +293,13 @@ int main(int argc, char **argv)
             goto out;
         }
         fds[n_fds++] = fd;
+        /* port 0: the one the system gave, for our Via and the ports file */
+        if (learn_port(fd, &o.listen[i]) < 0) {
+            fprintf(stderr, "frontdesk: cannot read the port of udp %s: %s\n", o.listen[i].text, strerror(errno));
+            goto out;
+        }
     }
+    make_selves(&o, selves, self_hosts, rules_any_forward(app.reload.current), key_set ? branch_key : NULL);
 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     app.n_workers = o.workers ? o.workers : (cpus > 0 ? (unsigned)cpus : 1);
@@ -305,6 +365,11 @@ int main(int argc, char **argv)
         }
     }
     admin_watch_health(admin, app.health);
+    if (started && started == app.n_workers && o.ports_file && write_ports(o.ports_file, &o, admin) < 0) {
+        fprintf(stderr, "frontdesk: cannot write --ports-file %s: %s\n", o.ports_file, strerror(errno));
+        for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
+        app.n_workers = started = 0;
+    }
     if (started && started == app.n_workers) {
         if (o.fixed_time) LOG_WARN("clock fixed by FRONTDESK_FAKE_TIME: for tests only", "at=%lld", (long long)o.fixed_time);
         for (unsigned i = 0; i < n_fds; i++)

@@ -18,7 +18,7 @@ const char opts_usage[] =
     "\n"
     "  --config FILE        routing rules (YAML), required\n"
     "  --listen ADDR:PORT   UDP address to serve, repeatable ([::1]:5060 for v6);\n"
-    "                       default 127.0.0.1:5060\n"
+    "                       default 127.0.0.1:5060; port 0: one the system picks\n"
     "  --workers N          worker threads (default: online CPUs)\n"
     "  --redis HOST:PORT    Redis with the frontdesk functions (default 127.0.0.1:6379)\n"
     "  --redis-sentinel HOST:PORT  a Redis Sentinel to ask where the master is\n"
@@ -30,7 +30,9 @@ const char opts_usage[] =
     "                       retransmissions (default 32000)\n"
     "  --log-level LEVEL    error, warn, info (default) or debug\n"
     "  --admin ADDR:PORT    admin HTTP: /metrics, /healthz, /readyz\n"
-    "                       (default 127.0.0.1:9560; \"off\" to disable)\n"
+    "                       (default 127.0.0.1:9560; \"off\" to disable; port 0 as above)\n"
+    "  --ports-file FILE    once serving, write the addresses bound, one a line:\n"
+    "                       \"udp ADDR:PORT\" per --listen, then \"admin ADDR:PORT\"\n"
     "Forward mode (routes with mode: forward):\n"
     "  --advertise ADDR[:PORT]  our address in Via and Record-Route (default:\n"
     "                       the listen address; required with 0.0.0.0 or [::])\n"
@@ -58,7 +60,7 @@ static int parse_uint(const char *s, unsigned lo, unsigned hi, unsigned *out)
     return 0;
 }
 
-int opts_parse_addr(const char *s, opts_addr_t *out)
+static int parse_addr(const char *s, opts_addr_t *out, unsigned min_port)
 {
     char host[64];
     const char *colon;
@@ -79,7 +81,7 @@ int opts_parse_addr(const char *s, opts_addr_t *out)
         memcpy(host, s, (size_t)(colon - s));
         host[colon - s] = '\0';
     }
-    if (parse_uint(colon + 1, 1, 65535, &port) < 0) return -EINVAL;
+    if (parse_uint(colon + 1, min_port, 65535, &port) < 0) return -EINVAL;
 
     struct sockaddr_in *v4 = (struct sockaddr_in *)&out->addr;
     struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&out->addr;
@@ -96,6 +98,10 @@ int opts_parse_addr(const char *s, opts_addr_t *out)
     }
     return 0;
 }
+
+int opts_parse_addr(const char *s, opts_addr_t *out) { return parse_addr(s, out, 1); }
+
+int opts_parse_bind_addr(const char *s, opts_addr_t *out) { return parse_addr(s, out, 0); }
 
 /* "HOST:PORT" or "[V6ADDR]:PORT" into <host> (without brackets) and <port>. */
 int opts_parse_time(const char *s, time_t *out)
@@ -180,7 +186,7 @@ static int parse_advertise(const char *a, opts_t *o)
 
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
        O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN, O_ADVERTISE,
-       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS };
+       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -199,6 +205,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "advertise", required_argument, NULL, O_ADVERTISE },
         { "record-route", no_argument, NULL, O_RR },
         { "dns-server", required_argument, NULL, O_DNS },
+        { "ports-file", required_argument, NULL, O_PORTS_FILE },
         { "health-interval", required_argument, NULL, O_HC_INTERVAL },
         { "health-down", required_argument, NULL, O_HC_DOWN },
         { "health-up", required_argument, NULL, O_HC_UP },
@@ -232,7 +239,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
                 snprintf(err, errlen, "--listen: at most %d addresses", OPTS_MAX_LISTEN);
                 return -EINVAL;
             }
-            if (opts_parse_addr(a, &o->listen[o->n_listen]) < 0) {
+            if (opts_parse_bind_addr(a, &o->listen[o->n_listen]) < 0) {
                 snprintf(err, errlen, "--listen %s: want a numeric ADDR:PORT, e.g. 127.0.0.1:5060 or [::1]:5060", a);
                 return -EINVAL;
             }
@@ -302,7 +309,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
             opts_addr_t tmp;
             if (strcmp(a, "off") == 0) {
                 o->admin = NULL;
-            } else if (opts_parse_addr(a, &tmp) < 0) {
+            } else if (opts_parse_bind_addr(a, &tmp) < 0) {
                 snprintf(err, errlen, "--admin %s: want a numeric ADDR:PORT, or off", a);
                 return -EINVAL;
             } else {
@@ -317,6 +324,13 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
             }
             break;
         case O_RR: o->record_route = true; break;
+        case O_PORTS_FILE:
+            if (!*a) {
+                snprintf(err, errlen, "--ports-file %s: want a file name", a);
+                return -EINVAL;
+            }
+            o->ports_file = a;
+            break;
         case O_DNS: {
             opts_addr_t tmp;
             unsigned n = 0;

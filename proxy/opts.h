@@ -37,6 +37,7 @@ typedef struct {
     unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */
     const char *log_level;
     const char *admin;           /* admin HTTP "ADDR:PORT", or NULL (off) */
+    const char *ports_file;      /* where to write the addresses bound, or NULL */
     /* forward mode */
     char advertise_host[64];     /* our address in Via and Record-Route
                                     ("" = each listen address) */
@@ -55,11 +56,13 @@ typedef struct {
                                     the rules see; 0 = the real clock */
 } opts_t;
 
+/* A numeric "ADDR:PORT" / "[V6]:PORT" into <out>: 0 or -EINVAL. The bind
+ * form also takes port 0 (the system picks one: --listen, --admin). */
+int opts_parse_addr(const char *s, opts_addr_t *out);
+int opts_parse_bind_addr(const char *s, opts_addr_t *out);
+
 /* Fill <o> from argv. Returns 0, or -EINVAL with a one-line reason in <err>. */
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen);
-
-/* Parse "ADDR:PORT" or "[V6ADDR]:PORT" (numeric only). 0 or -EINVAL. */
-int opts_parse_addr(const char *s, opts_addr_t *out);
 
 /* Parse a time: "2026-12-01T18:40:00Z" (UTC), "2026-12-01T12:40:00-06:00"
  * or seconds since the epoch. 0 or -EINVAL. */

@@ -42,4 +42,19 @@ port=$(stack_free_port)
 stack_start_proxy "$port" >/dev/null || exit 1
 run timeout 5 "$B" --config "$FD_ROOT/rules/examples/demo.yaml" --listen "127.0.0.1:$port" --redis "127.0.0.1:$FD_REDIS_PORT"
 check "port in use: exit 1, says so" eval '[ $rc = 1 ] && has "$out" "cannot listen on udp 127.0.0.1:$port"'
+
+# port 0: the system picks; --ports-file says which (the stack starts every
+# proxy this way)
+stack_start_proxy "" >/dev/null || exit 1
+pf=$(ls "$FD_RUN"/ports-* 2>/dev/null | while read -r f; do grep -q "^udp 127.0.0.1:$FD_SIP_PORT$" "$f" && echo "$f"; done | head -n 1)
+check "--ports-file: the SIP and admin ports the system gave" \
+    eval '[ -n "$pf" ] && [ "$FD_SIP_PORT" -gt 0 ] && [ "$FD_ADMIN_PORT" -gt 0 ] &&
+          [ "$(cat "$pf")" = "$(printf "udp 127.0.0.1:%s\nadmin 127.0.0.1:%s" "$FD_SIP_PORT" "$FD_ADMIN_PORT")" ]'
+out=$(sip invite.sip flags-port0 --expect 1 --timeout-ms 3000)
+check "a proxy on port 0 answers on the port it wrote ($(status_of "$out"))" [ "$(status_of "$out")" = 302 ]
+check "its admin answers on the port it wrote" has "$(stack_http "$FD_ADMIN_PORT" /healthz)" "^ok"
+run timeout 5 "$B" --config "$FD_ROOT/rules/examples/demo.yaml" --listen 127.0.0.1:0 --admin off \
+    --redis "127.0.0.1:$FD_REDIS_PORT" --ports-file "$FD_RUN/no-such-dir/ports"
+check "--ports-file it cannot write: exit 1, says so" \
+    eval '[ $rc = 1 ] && has "$out" "cannot write --ports-file .*no-such-dir/ports"'
 finish

@@ -200,7 +200,6 @@ static void test_bad_values(void **state)
         { "--listen", "localhost:5060", "--listen localhost:5060: want a numeric ADDR:PORT, e.g. 127.0.0.1:5060 or [::1]:5060" },
         { "--listen", "127.0.0.1", NULL },
         { "--listen", "127.0.0.1:", NULL },
-        { "--listen", "127.0.0.1:0", NULL },
         { "--listen", "127.0.0.1:65536", NULL },
         { "--listen", "127.0.0.1:50x", NULL },
         { "--listen", "127.0.0.1:-1", NULL },
@@ -241,6 +240,9 @@ static void test_bad_values(void **state)
         { "--advertise", "[::1]x", NULL },
         { "--dns-server", "ns.example:53", "--dns-server ns.example:53: want a numeric ADDR:PORT, e.g. 127.0.0.1:53 (at most 3)" },
         { "--dns-server", "127.0.0.1", NULL },
+        { "--dns-server", "127.0.0.1:0", NULL }, /* a server has a port */
+        { "--admin", "127.0.0.1:65536", "--admin 127.0.0.1:65536: want a numeric ADDR:PORT, or off" },
+        { "--ports-file", "", "--ports-file : want a file name" },
         { "--health-interval", "99", "--health-interval 99: want milliseconds from 100 to 600000" },
         { "--health-interval", "600001", NULL },
         { "--health-down", "0", "--health-down 0: want a number from 1 to 100" },
@@ -369,6 +371,23 @@ static void test_reparse_resets(void **state)
     assert_string_equal(o.log_level, "info");
 }
 
+/* Port 0 on what we bind (tests, several instances on one host: the
+ * system picks, --ports-file tells which). */
+static void test_port_zero_and_ports_file(void **state)
+{
+    (void)state;
+    assert_int_equal(PARSE("--config", "r.yaml", "--listen", "127.0.0.1:0", "--listen", "[::1]:0",
+                           "--admin", "127.0.0.1:0", "--ports-file", "/run/frontdesk/ports"),
+                     0);
+    assert_int_equal(o.n_listen, 2);
+    assert_addr4(&o.listen[0], "127.0.0.1", 0);
+    assert_addr6(&o.listen[1], "::1", 0);
+    assert_string_equal(o.admin, "127.0.0.1:0");
+    assert_string_equal(o.ports_file, "/run/frontdesk/ports");
+    assert_int_equal(PARSE("--config", "r.yaml"), 0);
+    assert_null(o.ports_file);
+}
+
 static void test_parse_addr(void **state)
 {
     (void)state;
@@ -380,6 +399,10 @@ static void test_parse_addr(void **state)
     assert_addr6(&a, "::ffff:10.1.2.3", 5061);
     assert_string_equal(a.text, "[::ffff:10.1.2.3]:5061");
     assert_int_equal(opts_parse_addr("[fe80::1]:0", &a), -EINVAL);
+    /* what we bind may take port 0: the system picks one */
+    assert_int_equal(opts_parse_bind_addr("[fe80::1]:0", &a), 0);
+    assert_addr6(&a, "fe80::1", 0);
+    assert_int_equal(opts_parse_bind_addr("10.1.2.3:65536", &a), -EINVAL);
     assert_int_equal(opts_parse_addr("example.org:5060", &a), -EINVAL);
     assert_int_equal(opts_parse_addr("10.1.2.3", &a), -EINVAL);
 }
@@ -418,7 +441,8 @@ static void test_usage_mentions_every_flag(void **state)
     const char *flags[] = { "--config", "--listen", "--workers", "--redis ", "--redis-timeout",
                             "--offer-window", "--decision-ttl", "--log-level", "--help", "--version",
                             "FRONTDESK_CALLER_KEY", "--advertise", "--record-route", "--dns-server",
-                            "--health-interval", "--health-down", "--health-up" };
+                            "--health-interval", "--health-down", "--health-up", "--admin",
+                            "--ports-file" };
 
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(opts_usage, flags[i]));
@@ -450,6 +474,7 @@ int main(void)
         cmocka_unit_test(test_listen_too_many),
         cmocka_unit_test(test_bounds_accepted),
         cmocka_unit_test(test_bad_values),
+        cmocka_unit_test(test_port_zero_and_ports_file),
         cmocka_unit_test(test_forward_flags),
         cmocka_unit_test(test_missing_config),
         cmocka_unit_test(test_unknown_flag),
