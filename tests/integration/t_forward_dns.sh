@@ -13,8 +13,12 @@ uas_start two --listen "127.0.0.2:$PORT" || { bad "uas two on 127.0.0.2"; finish
 TWO_LOG=$UAS_LOG
 uas_start vm || { bad "uas vm"; finish; exit 1; }
 VM=$UAS_PORT VM_LOG=$UAS_LOG
-uas_start five --listen 127.0.0.3:5060 || { bad "uas on 127.0.0.3:5060"; finish; exit 1; }
-FIVE_LOG=$UAS_LOG
+# (5060 is what RFC 3263 gives a name with neither port nor SRV record, so
+# this one phone needs that port; on 127.0.0.3, which nothing else here
+# uses. Taken anyway: that check is skipped, said why.)
+FIVE_LOG=""
+if uas_start five --listen 127.0.0.3:5060; then FIVE_LOG=$UAS_LOG
+else echo "  skipped below: 127.0.0.3:5060 is taken on this machine (the A-record-and-5060 check)"; fi
 printf 'desk.clinic.test 127.0.0.1 2\nalso.clinic.test 127.0.0.1 2\nnosrv.clinic.test 127.0.0.3\n' >"$FD_RUN/records"
 dnsd_start ns --records-file "$FD_RUN/records" --delay-ms 300 \
     --srv "_sip._udp.srv.clinic.test=10,100,$PORT,desk.clinic.test" \
@@ -87,7 +91,11 @@ o=$(inv d6 15125550133 | send --expect 3 --timeout-ms 3000 -)
 check "SRV: the priority-10 target's port, at its current address ($(status_set "$o"))" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d6 "$TWO_LOG")" -ge 1 ]'
 check "SRV: _sip._udp asked for" has "$(cat "$DNSD_LOG")" 'name=_sip\._udp\.srv\.clinic\.test type=33 '
 o=$(inv d7 15125550144 | send --expect 3 --timeout-ms 3000 -)
-check "no SRV record: the A record and port 5060" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d7 "$FIVE_LOG")" -ge 1 ]'
+if [ -n "$FIVE_LOG" ]; then
+    check "no SRV record: the A record and port 5060" eval '[ "$(status_set "$o")" = "100 180 200 " ] && [ "$(got d7 "$FIVE_LOG")" -ge 1 ]'
+else
+    echo "  skipped: no SRV record: the A record and port 5060 (127.0.0.3:5060 taken)"
+fi
 check "no SRV record: asked for SRV, then A" eval 'has "$(cat "$DNSD_LOG")" "name=_sip\._udp\.nosrv\.clinic\.test type=33 .*answer=NXDOMAIN" && has "$(cat "$DNSD_LOG")" "name=nosrv\.clinic\.test type=1 "'
 
 # 6. in a dialog: a BYE through our Record-Route to a phone given by name

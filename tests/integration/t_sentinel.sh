@@ -18,8 +18,11 @@ REPLICA_PID=$!; FD_PIDS="$FD_PIDS $REPLICA_PID"
 # the replica in sync before the sentinel starts: the sentinel's first look
 # at the master then finds it (else it waits up to 10 s to discover it, and
 # a failover meanwhile aborts with no good replica)
-for i in $(seq 1 50); do
-    redis-cli -p "$rport" INFO replication 2>/dev/null | grep -q 'master_link_status:up' && break
+# (polled up to 20 s: a full sync on a busy shared box may take seconds)
+for i in $(seq 1 200); do
+    redis-cli -p "$rport" INFO replication 2>/dev/null | grep -q 'master_link_status:up' &&
+        redis-cli -p "$rport" FCALL_RO fd_staff_get 1 "fd:{downtown}" ana.garcia 2>/dev/null |
+        grep -q sip:ana.garcia && break
     sleep 0.1
 done
 
