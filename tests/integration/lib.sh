@@ -31,6 +31,30 @@ check() { # description command...
     if "$@"; then ok "$d"; else bad "$d"; fi
 }
 has()   { printf '%s\n' "$1" | grep -qE -- "$2"; }
+# proxy_reload: SIGHUP the proxy and wait (up to 5 s) until it logs that
+# the rules were reloaded, or that they were not (a broken file); 1 if
+# neither came
+proxy_reload() {
+    local n i
+    n=$(grep -cE 'msg="rules (not )?reloaded"' "$FD_PROXY_LOG")
+    kill -HUP "$FD_PROXY_PID"
+    for i in $(seq 1 100); do
+        [ "$(grep -cE 'msg="rules (not )?reloaded"' "$FD_PROXY_LOG")" -gt "$n" ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# route_line CALLID: the proxy's log line for that call, polled up to 5 s
+# (log lines of a quiet proxy leave at once; under load within 50 ms)
+route_line() {
+    local i l
+    for i in $(seq 1 100); do
+        l=$(grep -F "msg=\"route\" call=\"$1\"" "$FD_PROXY_LOG" | head -n 1)
+        [ -n "$l" ] && { printf '%s\n' "$l"; return 0; }
+        sleep 0.05
+    done
+    return 1
+}
 hasnt() { ! printf '%s\n' "$1" | grep -qE -- "$2"; }
 finish() {
     echo "$T_NAME: $T_PASS passed, $T_FAIL failed"

@@ -8,7 +8,11 @@ C() { "$CTL" --redis "127.0.0.1:$FD_REDIS_PORT" "$@"; }
 
 timeout 20 "$CTL" --redis "127.0.0.1:$FD_REDIS_PORT" watch > "$FD_RUN/events.txt" 2>&1 &
 WATCH=$!; FD_PIDS="$FD_PIDS $WATCH"
-sleep 0.3
+# subscribed before any event is published (polled, up to 5 s)
+for _ in $(seq 1 100); do
+    [ "$(stack_redis PUBSUB NUMSUB fd:events | tail -n 1)" -ge 1 ] 2>/dev/null && break
+    sleep 0.05
+done
 
 check "the functions say their contract version (3)" [ "$(stack_redis FCALL fd_version 0)" = 3 ]
 out=$(C staff add westside nina.ortiz sip:nina.ortiz@pbx.westside.hillcountry.example billing:5,intake:2 available 2>&1); rc=$?

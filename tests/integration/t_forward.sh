@@ -118,12 +118,12 @@ port=$(stack_free_port)
 o=$(inv f3c 15125550166 | send --from-port "$port" --expect 1 --timeout-ms 500 -)
 check "INVITE picked for max: 100 relayed" eval '[ "$(status_of "$o")" = 100 ] && has "$(log_of f3c "$LEE_LOG")" "^INVITE .*ruri=sip:max@"'
 sed -i 's/{number: "15125550166", skill: billing}/{number: "15125550166", skill: billing, mode: redirect}/' "$FD_CONFIG"
-kill -HUP "$FD_PROXY_PID"; sleep 0.3
+proxy_reload
 o=$(printf '%s\n\n' "$(printf '%s\n' "$cancel" | sed 's/15125550111/15125550166/g; s/f3/f3c/g')" |
     send --from-port "$port" --expect 2 --timeout-ms 1000 -)
 check "CANCEL after a reload made the number redirect: 200 and 487 from max's phone ($(statuses "$o"))" eval '[ "$(status_set "$o")" = "200 487 " ] && has "$(log_of f3c "$LEE_LOG" | grep "^CANCEL")" "ruri=sip:max@"'
 sed -i 's/skill: billing, mode: redirect}/skill: billing}/' "$FD_CONFIG"
-kill -HUP "$FD_PROXY_PID"; sleep 0.3
+proxy_reload
 
 # 4. a 486 relayed, and its ACK goes to the same place
 o=$(inv f4 15125550133 | send --expect 3 --timeout-ms 2000 -)
@@ -178,7 +178,7 @@ cat >>"$FD_CONFIG" <<EOF
         default_skill: scheduling
         fallback: sip:vm@127.0.0.1:$VM
 EOF
-kill -HUP "$FD_PROXY_PID"; sleep 0.5
+proxy_reload
 o=$(inv f7 15125550155 | send --expect 1 --timeout-ms 2000 -)
 check "a request routed back to us: 482 ($(statuses "$o"))" [ "$(status_of "$o")" = 482 ]
 

@@ -11,9 +11,11 @@ o=$(sip invite.sip up-1)
 check "Redis up: staff picked" eval '[ "$(status_of "$o")" = 302 ] && [ "$(first_contact "$o")" != "$FALLBACK" ]'
 
 kill "$FD_REDIS_PID"; wait "$FD_REDIS_PID" 2>/dev/null
-t0=$(now_ms); o=$(sip invite.sip down-1); t1=$(now_ms)
+o=$(sip invite.sip down-1)
 check "Redis down: 302 to the fallback" eval '[ "$(status_of "$o")" = 302 ] && [ "$(contacts_of "$o")" = "$FALLBACK" ]'
-check "Redis down: answered within the deadline + margin ($((t1 - t0)) ms incl. process start)" [ $((t1 - t0)) -lt 250 ]
+# at once, because Redis is down: not after waiting for the deadline (the
+# log says which; a wall clock would say more about the box than the proxy)
+check "Redis down: answered at once, not at the deadline" has "$(route_line down-1@pbx.example)" "outcome=fallback-redis-down "
 o=$(sip invite.sip down-2)
 check "Redis still down: still answered" [ "$(contacts_of "$o")" = "$FALLBACK" ]
 

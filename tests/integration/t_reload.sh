@@ -8,7 +8,7 @@ RULES=$FD_RUN/rules.yaml
 cp "$FD_ROOT/rules/examples/demo.yaml" "$RULES"
 FD_CONFIG=$RULES stack_start_proxy "" --offer-window 5 || exit 1
 FALLBACK=sip:frontdesk@pbx.downtown.hillcountry.example
-hup() { kill -HUP "$FD_PROXY_PID"; sleep 0.3; }
+hup() { proxy_reload; }
 
 o=$(call '15125550100*2')
 check "before: Downtown billing staff" has "$(first_contact "$o")" '@pbx\.downtown\.'
