@@ -52,11 +52,7 @@ static bool value_next(const sip_req_t *r, via_it_t *it, const char *name, char 
     for (; it->hdr < r->n_hdrs; it->hdr++, it->off = 0) {
         const sip_hdr_t *h = &r->hdrs[it->hdr];
         if (!sip_hdr_is(h, name, c)) continue;
-        size_t start = it->off;
-        while (start < h->value.len && (h->value.s[start] == ',' || h->value.s[start] == ' ' ||
-                                        h->value.s[start] == '\t' || h->value.s[start] == '\r' ||
-                                        h->value.s[start] == '\n'))
-            start++;
+        size_t start = sip_value_skip(h->value, it->off, true);
         if (start >= h->value.len) continue;
         size_t end = sip_value_end(h->value, start);
         size_t e = end;
@@ -266,11 +262,7 @@ bool fwd_is_loop(const sip_req_t *r, const fwd_self_t *self)
  * line is left out when nothing remains). */
 static void put_rest(out_t *o, const sip_hdr_t *h, size_t off, const char *first)
 {
-    size_t rest = off;
-    while (rest < h->value.len && (h->value.s[rest] == ',' || h->value.s[rest] == ' ' ||
-                                   h->value.s[rest] == '\t' || h->value.s[rest] == '\r' ||
-                                   h->value.s[rest] == '\n'))
-        rest++;
+    size_t rest = sip_value_skip(h->value, off, true);
     if (!first && rest >= h->value.len) return;
     put(o, h->name.s, h->name.len);
     puts_(o, ": ");
@@ -584,10 +576,7 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
         const sip_hdr_t *h = &r->hdrs[i];
         if (i == top_hdr) {
             /* drop our value; keep the rest of the line, if any */
-            size_t rest = top_end;
-            while (rest < h->value.len && (h->value.s[rest] == ',' || h->value.s[rest] == ' ' ||
-                                           h->value.s[rest] == '\t'))
-                rest++;
+            size_t rest = sip_value_skip(h->value, top_end, false);
             if (rest >= h->value.len) continue;
             put(&o, h->name.s, h->name.len);
             puts_(&o, ": ");

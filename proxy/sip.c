@@ -499,6 +499,15 @@ size_t sip_value_end(span_t v, size_t from)
     return v.len;
 }
 
+size_t sip_value_skip(span_t v, size_t from, bool lines)
+{
+    size_t i = from;
+    while (i < v.len && (v.s[i] == ',' || v.s[i] == ' ' || v.s[i] == '\t' ||
+                         (lines && (v.s[i] == '\r' || v.s[i] == '\n'))))
+        i++;
+    return i;
+}
+
 /* <v> unfolded (CR, LF as spaces, as libosip2 does before it parses a
  * header) into a NUL-terminated copy from libosip2's allocator (the
  * worker's arena): libosip2's header parsers take C strings. NULL when

@@ -134,6 +134,12 @@ static inline bool sip_hdr_is(const sip_hdr_t *h, const char *full, char compact
  * (sip.c, sipresp.c, fwd.c). */
 size_t sip_value_end(span_t v, size_t from);
 
+/* Where the next value of the list in <v> starts, from <from>: past the
+ * separators (commas, whitespace and, with <lines>, the CR/LF of a fold);
+ * v.len when none is left. The list walkers (fwd.c) use it with
+ * sip_value_end(). */
+size_t sip_value_skip(span_t v, size_t from, bool lines);
+
 /* ---- one Via value, read raw (shared with fwd.c and sipresp.c) ---- */
 
 /* What is read of one Via value. */
