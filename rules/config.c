@@ -1,6 +1,6 @@
 /* config.c -- rules_load(): a YAML rules file in, an immutable snapshot out.
  *
- * libyaml parses the text into a node tree whose nodes carry their line and
+ * Files: config_int.h. libyaml parses the text into a node tree whose nodes carry their line and
  * column. A small declarative walker then maps each YAML mapping onto a
  * struct through a table of known keys, so unknown, duplicate, missing and
  * mistyped keys are caught in one place, with their position. Checks across
@@ -24,43 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <yaml.h>
-
-#include "rules_int.h"
-
-#define CONFIG_FILE_MAX (4u << 20) /* rules files are KiBs: refuse runaways */
-#define CONFIG_ZONEINFO "/usr/share/zoneinfo"
-#define CONFIG_NAME_MAX 100        /* group and site display names */
-#define CONFIG_TZ_MAX 64
-#define CONFIG_URI_MAX RULES_URI_MAX
-#define CONFIG_HEADER_MAX 64
-#define CONFIG_WORD_MAX 256 /* ids and skills, before their own 32 check */
-#define CONFIG_POOL_BIT 0x80000000u /* in site_ids: the id is a pool's */
-#define CONFIG_WINDOW_MAX (365u * 86400u)
-#define CONFIG_WINDOW_DEFAULT (30u * 86400u)
-#define CONFIG_NEED_KEY                                                      \
-    "caller-aware routing needs a caller key: set FRONTDESK_CALLER_KEY "     \
-    "(64 hex digits)"
+#include "config_int.h"
 
 /* ---------------------------------------------------------------------- */
 /* Load state and error reports                                           */
 
-typedef struct {
-    yaml_document_t *doc;
-    rules_t *r;
-    rules_report_t *rep;
-    char ctx[112];     /* prefix naming the group or site being read, e.g.
-                          "site \"downtown\": "; empty until it is known */
-    size_t group;      /* index of the group whose sites are being read */
-    size_t groups_cap;
-    size_t sites_cap;
-    size_t pools_cap;
-    size_t site;       /* index of the site being read */
-    const yaml_node_t *key; /* key of the value being read (positions) */
-    rules_index_t site_ids;    /* site or pool id -> index (pools with
-                                  CONFIG_POOL_BIT), load only */
-    rules_index_t group_names; /* group name -> group index, load only */
-} load_t;
 
 static void report_init(rules_report_t *rep, const char *file)
 {
@@ -98,7 +66,7 @@ static int report_at(rules_report_t *rep, size_t line, size_t col,
     return rc;
 }
 
-static int report_nomem(rules_report_t *rep)
+int cfg_report_nomem(rules_report_t *rep)
 {
     report_at(rep, 0, 0, "out of memory");
     return -ENOMEM;
@@ -106,7 +74,7 @@ static int report_nomem(rules_report_t *rep)
 
 /* An error about node <at>, prefixed with the group/site being read. */
 __attribute__((format(printf, 3, 4)))
-static int load_fail(load_t *ld, const yaml_node_t *at, const char *fmt, ...)
+int cfg_load_fail(load_t *ld, const yaml_node_t *at, const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -120,8 +88,8 @@ static int load_fail(load_t *ld, const yaml_node_t *at, const char *fmt, ...)
 
 /* Same without the prefix, for messages that name their sites themselves. */
 __attribute__((format(printf, 3, 4)))
-static int load_fail_bare(load_t *ld, const yaml_node_t *at,
-                          const char *fmt, ...)
+int cfg_load_fail_bare(load_t *ld, const yaml_node_t *at,
+                       const char *fmt, ...)
 {
     va_list ap;
     int rc;
@@ -159,7 +127,7 @@ static int fail_syntax(rules_report_t *rep, const yaml_parser_t *p,
     size_t line, col;
 
     if (p->error == YAML_MEMORY_ERROR)
-        return report_nomem(rep);
+        return cfg_report_nomem(rep);
     if (p->error == YAML_READER_ERROR) {
         offset_to_mark(buf, len, p->problem_offset, &line, &col);
     } else {
@@ -224,8 +192,8 @@ static int index_grow(rules_index_t *ix)
 /* Map <key>/<len> (borrowed, must outlive the index) to <val>. Returns 0
  * when added, 1 when the key was already there (its value in *<have>),
  * -ENOMEM. */
-static int index_put2(rules_index_t *ix, const char *key, size_t len,
-                      uint32_t val, uint32_t aux, uint32_t *have)
+int cfg_index_put2(rules_index_t *ix, const char *key, size_t len,
+                   uint32_t val, uint32_t aux, uint32_t *have)
 {
     const rules_slot_t *old = rules_index_find(ix, key, len);
     rules_slot_t sl = {
@@ -244,13 +212,13 @@ static int index_put2(rules_index_t *ix, const char *key, size_t len,
     return 0;
 }
 
-static int index_put(rules_index_t *ix, const char *key, size_t len,
-                     uint32_t val, uint32_t *have)
+int cfg_index_put(rules_index_t *ix, const char *key, size_t len,
+                  uint32_t val, uint32_t *have)
 {
-    return index_put2(ix, key, len, val, 0, have);
+    return cfg_index_put2(ix, key, len, val, 0, have);
 }
 
-static rules_pos_t node_pos(const yaml_node_t *n)
+rules_pos_t cfg_node_pos(const yaml_node_t *n)
 {
     rules_pos_t p = { (unsigned)n->start_mark.line + 1,
                       (unsigned)n->start_mark.column + 1 };
@@ -260,22 +228,22 @@ static rules_pos_t node_pos(const yaml_node_t *n)
 /* ---------------------------------------------------------------------- */
 /* Scalars                                                                */
 
-static const char *scalar_text(const yaml_node_t *n)
+const char *cfg_scalar_text(const yaml_node_t *n)
 {
     return (const char *)n->data.scalar.value;
 }
 
-static size_t scalar_len(const yaml_node_t *n)
+size_t cfg_scalar_len(const yaml_node_t *n)
 {
     return n->data.scalar.length;
 }
 
-static bool scalar_is(const yaml_node_t *n, const char *s)
+bool cfg_scalar_is(const yaml_node_t *n, const char *s)
 {
     size_t len = strlen(s);
 
-    return n->type == YAML_SCALAR_NODE && scalar_len(n) == len &&
-           memcmp(scalar_text(n), s, len) == 0;
+    return n->type == YAML_SCALAR_NODE && cfg_scalar_len(n) == len &&
+           memcmp(cfg_scalar_text(n), s, len) == 0;
 }
 
 /* YAML's null: an empty or "~"/"null" plain scalar ("key:" with nothing). */
@@ -287,12 +255,12 @@ static bool node_is_null(const yaml_node_t *n)
         n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
     for (size_t i = 0; i < sizeof(nulls) / sizeof(nulls[0]); i++)
-        if (scalar_is(n, nulls[i]))
+        if (cfg_scalar_is(n, nulls[i]))
             return true;
     return false;
 }
 
-static const char *node_kind(const yaml_node_t *n)
+const char *cfg_node_kind(const yaml_node_t *n)
 {
     if (n->type == YAML_SEQUENCE_NODE)
         return "a list";
@@ -302,51 +270,51 @@ static const char *node_kind(const yaml_node_t *n)
 }
 
 /* Node <n> must be a list or a mapping (<type>); <label> names it. */
-static int want(load_t *ld, const char *label, const yaml_node_t *n,
-                yaml_node_type_t type)
+int cfg_want(load_t *ld, const char *label, const yaml_node_t *n,
+             yaml_node_type_t type)
 {
     if (n->type == type)
         return 0;
-    return load_fail(ld, n, "%s: expected %s, found %s", label,
-                     type == YAML_SEQUENCE_NODE ? "a list" : "a mapping",
-                     node_kind(n));
+    return cfg_load_fail(ld, n, "%s: expected %s, found %s", label,
+                         type == YAML_SEQUENCE_NODE ? "a list" : "a mapping",
+                         cfg_node_kind(n));
 }
 
-static int want_scalar(load_t *ld, const char *label, const yaml_node_t *n)
+int cfg_want_scalar(load_t *ld, const char *label, const yaml_node_t *n)
 {
     if (n->type != YAML_SCALAR_NODE)
-        return load_fail(ld, n, "%s: expected a single value, found %s",
-                         label, node_kind(n));
+        return cfg_load_fail(ld, n, "%s: expected a single value, found %s",
+                             label, cfg_node_kind(n));
     if (node_is_null(n))
-        return load_fail(ld, n, "%s has no value", label);
+        return cfg_load_fail(ld, n, "%s has no value", label);
     return 0;
 }
 
 /* Copy scalar <n> into a new string in *<out>: at most <max> bytes, no
  * control characters (they would end up in SIP headers and log lines). */
-static int scalar_dup(load_t *ld, const char *label, const yaml_node_t *n,
-                      size_t max, char **out)
+int cfg_scalar_dup(load_t *ld, const char *label, const yaml_node_t *n,
+                   size_t max, char **out)
 {
     const char *s;
     size_t len;
     char *p;
     int rc;
 
-    if ((rc = want_scalar(ld, label, n)) < 0)
+    if ((rc = cfg_want_scalar(ld, label, n)) < 0)
         return rc;
-    s = scalar_text(n);
-    len = scalar_len(n);
+    s = cfg_scalar_text(n);
+    len = cfg_scalar_len(n);
     if (len == 0)
-        return load_fail(ld, n, "%s has no value", label);
+        return cfg_load_fail(ld, n, "%s has no value", label);
     if (len > max)
-        return load_fail(ld, n, "%s is too long (at most %zu characters)",
-                         label, max);
+        return cfg_load_fail(ld, n, "%s is too long (at most %zu characters)",
+                             label, max);
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-            return load_fail(ld, n, "%s contains a control character",
-                             label);
+            return cfg_load_fail(ld, n, "%s contains a control character",
+                                 label);
     if (!(p = malloc(len + 1)))
-        return report_nomem(ld->rep);
+        return cfg_report_nomem(ld->rep);
     memcpy(p, s, len);
     p[len] = '\0';
     *out = p;
@@ -360,27 +328,27 @@ static int scalar_uint(load_t *ld, const char *label, const yaml_node_t *n,
     size_t len;
     int rc;
 
-    if ((rc = want_scalar(ld, label, n)) < 0)
+    if ((rc = cfg_want_scalar(ld, label, n)) < 0)
         return rc;
-    len = scalar_len(n);
+    len = cfg_scalar_len(n);
     for (size_t i = 0; i < len; i++) {
-        char c = scalar_text(n)[i];
+        char c = cfg_scalar_text(n)[i];
         if (c < '0' || c > '9')
-            return load_fail(ld, n, "%s must be a whole number", label);
+            return cfg_load_fail(ld, n, "%s must be a whole number", label);
         if (v <= max) /* past max it is out of range anyway: stop growing */
             v = v * 10 + (unsigned long)(c - '0');
     }
     if (v < min || v > max)
-        return load_fail(ld, n, "%s must be between %u and %u", label, min,
-                         max);
+        return cfg_load_fail(ld, n, "%s must be between %u and %u", label, min,
+                             max);
     *out = (unsigned)v;
     return 0;
 }
 
 /* YAML 1.1 booleans, as libyaml's users expect: true/false, yes/no, on/off,
  * in any case. */
-static int scalar_bool(load_t *ld, const char *label, const yaml_node_t *n,
-                       bool *out)
+int cfg_scalar_bool(load_t *ld, const char *label, const yaml_node_t *n,
+                    bool *out)
 {
     static const char *const yes[] = { "true", "yes", "on" };
     static const char *const no[] = { "false", "no", "off" };
@@ -388,11 +356,11 @@ static int scalar_bool(load_t *ld, const char *label, const yaml_node_t *n,
     size_t len;
     int rc;
 
-    if ((rc = want_scalar(ld, label, n)) < 0)
+    if ((rc = cfg_want_scalar(ld, label, n)) < 0)
         return rc;
-    len = scalar_len(n);
+    len = cfg_scalar_len(n);
     if (len < sizeof(word)) {
-        memcpy(word, scalar_text(n), len);
+        memcpy(word, cfg_scalar_text(n), len);
         word[len] = '\0';
         for (size_t i = 0; i < 3; i++) {
             if (strcasecmp(word, yes[i]) == 0) {
@@ -405,49 +373,12 @@ static int scalar_bool(load_t *ld, const char *label, const yaml_node_t *n,
             }
         }
     }
-    return load_fail(ld, n, "%s must be true or false", label);
+    return cfg_load_fail(ld, n, "%s must be true or false", label);
 }
 
 /* ---------------------------------------------------------------------- */
 /* The walker: one table of known keys per kind of mapping                */
 
-typedef struct walk_field walk_field_t;
-
-/* WK_STRING: validate the copy <s> already stored in the target. */
-typedef int (*walk_check_fn)(load_t *ld, const walk_field_t *f,
-                             const yaml_node_t *n, const char *s);
-/* WK_CUSTOM: read node <n> into <obj> by hand (lists, nested mappings). */
-typedef int (*walk_parse_fn)(load_t *ld, const walk_field_t *f,
-                             yaml_node_t *n, void *obj);
-
-typedef enum { WK_STRING, WK_UINT, WK_BOOL, WK_CUSTOM } walk_kind_t;
-
-#define WF_REQUIRED 1u
-#define WF_FIRST 2u /* read before the others: it names the object in
-                       later messages (a site's id, a group's name) */
-#define WF_POS 4u   /* store where the key is written at <pos> */
-#define WF_NAMES 8u /* its check sets the message prefix ("site \"x\": ") */
-
-struct walk_field {
-    const char *key;
-    walk_kind_t kind;
-    unsigned flags;
-    size_t offset;       /* of the char * / unsigned / bool in the target */
-    size_t pos;          /* WF_POS: of a rules_pos_t in the target */
-    unsigned min, max;   /* WK_UINT: bounds; WK_STRING: max bytes */
-    walk_check_fn check; /* WK_STRING, optional */
-    walk_parse_fn parse; /* WK_CUSTOM */
-};
-
-typedef struct {
-    const char *what;    /* "site": in "site: expected a mapping" */
-    const char *subject; /* "site": in "site is missing required key" */
-    const char *where;   /* "in site": in "unknown key \"x\" in site" */
-    const walk_field_t *fields;
-    size_t nfields;
-} walk_map_t;
-
-#define WALK_MAX_FIELDS 24
 
 static int walk_value(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                       void *obj)
@@ -456,12 +387,12 @@ static int walk_value(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     int rc;
 
     if (f->flags & WF_POS)
-        *(rules_pos_t *)(void *)((char *)obj + f->pos) = node_pos(ld->key);
+        *(rules_pos_t *)(void *)((char *)obj + f->pos) = cfg_node_pos(ld->key);
 
     switch (f->kind) {
     case WK_STRING: {
         char *s = NULL;
-        if ((rc = scalar_dup(ld, f->key, n, f->max, &s)) < 0)
+        if ((rc = cfg_scalar_dup(ld, f->key, n, f->max, &s)) < 0)
             return rc;
         *(char **)at = s; /* stored first: the destructor frees it */
         return f->check ? f->check(ld, f, n, s) : 0;
@@ -469,7 +400,7 @@ static int walk_value(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     case WK_UINT:
         return scalar_uint(ld, f->key, n, f->min, f->max, (unsigned *)at);
     case WK_BOOL:
-        return scalar_bool(ld, f->key, n, (bool *)at);
+        return cfg_scalar_bool(ld, f->key, n, (bool *)at);
     case WK_CUSTOM:
         return f->parse(ld, f, n, obj);
     }
@@ -490,17 +421,17 @@ static int fail_unknown_key(load_t *ld, const walk_map_t *m,
             break;
         off += (size_t)n;
     }
-    return load_fail(ld, k, "unknown key \"%.*s\" %s (expected one of: %s)",
-                     (int)(scalar_len(k) > 40 ? 40 : scalar_len(k)),
-                     scalar_text(k), m->where, keys);
+    return cfg_load_fail(ld, k, "unknown key \"%.*s\" %s (expected one of: %s)",
+                         (int)(cfg_scalar_len(k) > 40 ? 40 : cfg_scalar_len(k)),
+                         cfg_scalar_text(k), m->where, keys);
 }
 
 /* Read mapping <node> into <obj> following table <m>. Order of checks, so
  * that the first error down the file is the one reported: every key must be
  * known and appear once; WF_FIRST fields; missing required keys (reported
  * at the mapping's first line); then the values in the order written. */
-static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
-                        void *obj)
+int cfg_walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
+                     void *obj)
 {
     yaml_node_t *val[WALK_MAX_FIELDS] = { 0 };
     yaml_node_t *key[WALK_MAX_FIELDS] = { 0 };
@@ -511,8 +442,8 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
     int rc;
 
     if (node->type != YAML_MAPPING_NODE)
-        return load_fail(ld, node, "%s: expected a mapping, found %s",
-                         m->what, node_kind(node));
+        return cfg_load_fail(ld, node, "%s: expected a mapping, found %s",
+                             m->what, cfg_node_kind(node));
 
     /* A mapping that names itself (WF_NAMES: a site's id, a group's name)
      * gets its own prefix once the name is known; the others (a menu
@@ -530,20 +461,20 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
         size_t i;
 
         if (k->type != YAML_SCALAR_NODE) {
-            rc = load_fail(ld, k, "keys %s must be plain words, found %s",
-                           m->where, node_kind(k));
+            rc = cfg_load_fail(ld, k, "keys %s must be plain words, found %s",
+                               m->where, cfg_node_kind(k));
             goto out;
         }
         for (i = 0; i < m->nfields; i++)
-            if (scalar_is(k, m->fields[i].key))
+            if (cfg_scalar_is(k, m->fields[i].key))
                 break;
         if (i == m->nfields) {
             rc = fail_unknown_key(ld, m, k);
             goto out;
         }
         if (val[i]) {
-            rc = load_fail(ld, k, "duplicate key \"%s\" %s",
-                           m->fields[i].key, m->where);
+            rc = cfg_load_fail(ld, k, "duplicate key \"%s\" %s",
+                               m->fields[i].key, m->where);
             goto out;
         }
         val[i] = yaml_document_get_node(ld->doc, p->value);
@@ -567,10 +498,10 @@ static int walk_mapping(load_t *ld, const walk_map_t *m, yaml_node_t *node,
         if (val[i] || !(f->flags & WF_REQUIRED))
             continue;
         if (named && ld->ctx[0])
-            rc = load_fail(ld, node, "missing required key \"%s\"", f->key);
+            rc = cfg_load_fail(ld, node, "missing required key \"%s\"", f->key);
         else
-            rc = load_fail(ld, node, "%s is missing required key \"%s\"",
-                           m->subject, f->key);
+            rc = cfg_load_fail(ld, node, "%s is missing required key \"%s\"",
+                               m->subject, f->key);
         goto out;
     }
 
@@ -589,812 +520,6 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
-/* Sites                                                                  */
-
-static int check_ident(load_t *ld, const char *label, const yaml_node_t *n,
-                       const char *s)
-{
-    size_t len = strlen(s);
-    bool ok = len >= 1 && len <= RULES_IDENT_MAX;
-
-    for (size_t i = 0; ok && i < len; i++)
-        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
-             s[i] == '_' || s[i] == '-';
-    if (ok)
-        return 0;
-    return load_fail(ld, n,
-                     "%s must be 1 to %d characters of a-z, 0-9, \"_\" or "
-                     "\"-\" (found \"%.40s\")",
-                     label, RULES_IDENT_MAX, s);
-}
-
-static int check_skill(load_t *ld, const walk_field_t *f,
-                       const yaml_node_t *n, const char *s)
-{
-    return check_ident(ld, f->key, n, s);
-}
-
-/* Where the site or pool registered as <val> in site_ids starts. */
-static unsigned id_line(const load_t *ld, uint32_t val)
-{
-    if (val & CONFIG_POOL_BIT)
-        return ld->r->pools[val & ~CONFIG_POOL_BIT].pos.line;
-    return ld->r->sites[val].line;
-}
-
-/* Site and pool ids name sites in every later message, and are the Redis
- * hash tags of their keys, so they must be unique across the whole file,
- * sites and pools together. */
-static int register_id(load_t *ld, const char *kind, const yaml_node_t *n,
-                       const char *s, uint32_t self)
-{
-    uint32_t first;
-    int rc = index_put(&ld->site_ids, s, strlen(s), self, &first);
-
-    if (rc < 0)
-        return report_nomem(ld->rep);
-    if (rc == 1)
-        return load_fail(ld, n, "%s id \"%s\" is used twice (first at "
-                         "line %u)", kind, s, id_line(ld, first));
-    return 0;
-}
-
-static int check_site_id(load_t *ld, const walk_field_t *f,
-                         const yaml_node_t *n, const char *s)
-{
-    int rc;
-
-    if ((rc = check_ident(ld, f->key, n, s)) < 0)
-        return rc;
-    if ((rc = register_id(ld, "site", n, s, (uint32_t)ld->site)) < 0)
-        return rc;
-    snprintf(ld->ctx, sizeof(ld->ctx), "site \"%s\": ", s);
-    return 0;
-}
-
-/* Only the name is checked here: hours.c reads the zone. The database may
- * be missing (minimal containers): then any well-formed name passes, and
- * an unknown one reads as UTC. */
-static int check_timezone(load_t *ld, const walk_field_t *f,
-                          const yaml_node_t *n, const char *s)
-{
-    char path[sizeof(CONFIG_ZONEINFO) + CONFIG_TZ_MAX + 1];
-    struct stat st;
-    bool ok = s[0] != '/' && !strstr(s, "..");
-
-    for (size_t i = 0; ok && s[i]; i++)
-        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-             (s[i] >= '0' && s[i] <= '9') || strchr("/_-+", s[i]);
-    if (!ok)
-        return load_fail(ld, n, "%s \"%s\" must be an IANA time zone name "
-                         "such as America/Chicago", f->key, s);
-    if (stat(CONFIG_ZONEINFO, &st) < 0 || !S_ISDIR(st.st_mode))
-        return 0;
-    snprintf(path, sizeof(path), "%s/%s", CONFIG_ZONEINFO, s);
-    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
-        return load_fail(ld, n, "unknown %s \"%s\" (not in %s)", f->key, s,
-                         CONFIG_ZONEINFO);
-    return 0;
-}
-
-/* A URI ends up inside a Contact header: besides the scheme, refuse what
- * would break the header's syntax. */
-static int check_uri(load_t *ld, const char *label, const yaml_node_t *n,
-                     const char *s)
-{
-    size_t skip = strncasecmp(s, "sip:", 4) == 0    ? 4
-                  : strncasecmp(s, "sips:", 5) == 0 ? 5
-                                                    : 0;
-
-    if (!skip || !s[skip])
-        return load_fail(ld, n, "%s must be a sip: or sips: URI", label);
-    for (const char *p = s; *p; p++)
-        if (*p == ' ' || *p == '<' || *p == '>' || *p == '"')
-            return load_fail(ld, n, "%s must be a sip: or sips: URI "
-                             "without spaces, quotes or angle brackets",
-                             label);
-    return 0;
-}
-
-static int check_sip_uri(load_t *ld, const walk_field_t *f,
-                         const yaml_node_t *n, const char *s)
-{
-    return check_uri(ld, f->key, n, s);
-}
-
-static const char *const strategy_names[] = {
-    [RULES_LONGEST_IDLE] = "longest_idle",
-    [RULES_ROUND_ROBIN] = "round_robin",
-    [RULES_MOST_SKILLED] = "most_skilled",
-    [RULES_FEWEST_OFFERS] = "fewest_offers",
-};
-
-/* strategy: one of strategy_names, into the int at <f->offset>. */
-static int parse_strategy(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                          void *obj)
-{
-    int rc;
-
-    if ((rc = want_scalar(ld, f->key, n)) < 0)
-        return rc;
-    for (int i = 0; i <= RULES_FEWEST_OFFERS; i++) {
-        if (scalar_is(n, strategy_names[i])) {
-            *(int *)(void *)((char *)obj + f->offset) = i;
-            return 0;
-        }
-    }
-    return load_fail(ld, n, "%s \"%.*s\" must be longest_idle, round_robin, "
-                     "most_skilled or fewest_offers", f->key,
-                     (int)(scalar_len(n) > 40 ? 40 : scalar_len(n)),
-                     scalar_text(n));
-}
-
-/* mode: redirect or forward, into the int at <f->offset>. */
-static int parse_mode(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                      void *obj)
-{
-    int rc;
-
-    if ((rc = want_scalar(ld, f->key, n)) < 0)
-        return rc;
-    int *out = (int *)(void *)((char *)obj + f->offset);
-    if (scalar_is(n, "redirect"))
-        *out = RULES_FWD_REDIRECT;
-    else if (scalar_is(n, "forward"))
-        *out = RULES_FWD_FORWARD;
-    else
-        return load_fail(ld, n, "%s \"%.*s\" must be redirect or forward",
-                         f->key,
-                         (int)(scalar_len(n) > 40 ? 40 : scalar_len(n)),
-                         scalar_text(n));
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Sites: numbers                                                         */
-
-/* Normalise DID <item> into <d> and claim it for the current site. */
-static int claim_did(load_t *ld, yaml_node_t *item, rules_did_t *d)
-{
-    rules_t *r = ld->r;
-    rules_site_t *site = &r->sites[ld->site];
-    uint32_t self = (uint32_t)ld->site, first;
-    char digits[RULES_DID_MAX];
-    const char *raw;
-    int len, rawlen, rc;
-
-    if ((rc = want_scalar(ld, "DID", item)) < 0)
-        return rc;
-    raw = scalar_text(item);
-    rawlen = scalar_len(item) > 40 ? 40 : (int)scalar_len(item);
-    len = rules_did_normalise(raw, scalar_len(item), digits);
-    if (len == -1)
-        return load_fail(ld, item, "DID \"%.*s\" may only contain "
-                         "digits, spaces and + - ( ) .", rawlen, raw);
-    if (len == -2)
-        return load_fail(ld, item, "DID \"%.*s\" is too long (at most "
-                         "%d digits)", rawlen, raw, RULES_DID_MAX);
-    if (len == 0)
-        return load_fail(ld, item, "DID \"%.*s\" has no digits", rawlen,
-                         raw);
-    if (!(d->num = strndup(digits, (size_t)len)))
-        return report_nomem(ld->rep);
-    d->pos = node_pos(item);
-
-    rc = index_put2(&r->dids, d->num, (size_t)len, self,
-                    (uint32_t)(d - site->dids), &first);
-    if (rc < 0)
-        return report_nomem(ld->rep);
-    if (rc == 1 && first == self)
-        return load_fail(ld, item, "DID %s is listed twice", d->num);
-    if (rc == 1)
-        return load_fail_bare(ld, item, "DID %s is claimed by sites "
-                              "\"%s\" and \"%s\"", d->num,
-                              r->sites[first].id, site->id);
-    return 0;
-}
-
-static int parse_did_number(load_t *ld, const walk_field_t *f,
-                            yaml_node_t *n, void *obj)
-{
-    (void)f;
-    return claim_did(ld, n, obj);
-}
-
-static const walk_field_t did_fields[] = {
-    { .key = "number", .kind = WK_CUSTOM, .flags = WF_REQUIRED | WF_FIRST,
-      .parse = parse_did_number },
-    { .key = "to", .kind = WK_STRING, .offset = offsetof(rules_did_t, to),
-      .max = CONFIG_URI_MAX, .check = check_sip_uri },
-    { .key = "skill", .kind = WK_STRING,
-      .offset = offsetof(rules_did_t, skill), .max = CONFIG_WORD_MAX,
-      .check = check_skill },
-    { .key = "mode", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_did_t, mode), .parse = parse_mode },
-};
-
-static const walk_map_t did_map = {
-    .what = "DID", .subject = "a DID", .where = "in DID",
-    .fields = did_fields,
-    .nfields = sizeof(did_fields) / sizeof(did_fields[0]),
-};
-
-/* dids: a number, or {number, to} (single destination), or {number,
- * skill} (a dedicated line). */
-static int parse_dids(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                      void *obj)
-{
-    rules_site_t *site = obj;
-    size_t count;
-    int rc;
-
-    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
-        return rc;
-    count = (size_t)(n->data.sequence.items.top -
-                     n->data.sequence.items.start);
-    if (count == 0)
-        return load_fail(ld, n, "%s must list at least one phone number",
-                         f->key);
-    if (!(site->dids = calloc(count, sizeof(*site->dids))))
-        return report_nomem(ld->rep);
-
-    for (yaml_node_item_t *it = n->data.sequence.items.start;
-         it < n->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-        rules_did_t *d = &site->dids[site->ndids++];
-
-        if (item->type != YAML_MAPPING_NODE) {
-            if ((rc = claim_did(ld, item, d)) < 0)
-                return rc;
-            continue;
-        }
-        if ((rc = walk_mapping(ld, &did_map, item, d)) < 0)
-            return rc;
-        d->pos = node_pos(item);
-        if (d->to && d->skill)
-            return load_fail(ld, item, "DID %s: give either \"to\" (a "
-                             "single destination) or \"skill\" (a "
-                             "dedicated line), not both", d->num);
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Sites: menu                                                            */
-
-static const walk_field_t menu_fields[] = {
-    { .key = "skill", .kind = WK_STRING, .flags = WF_REQUIRED,
-      .offset = offsetof(rules_menu_t, skill), .max = CONFIG_WORD_MAX,
-      .check = check_skill },
-    { .key = "strategy", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_menu_t, strategy), .parse = parse_strategy },
-    { .key = "min_level", .kind = WK_UINT,
-      .offset = offsetof(rules_menu_t, min_level), .min = 1, .max = 5 },
-};
-
-static const walk_map_t menu_map = {
-    .what = "menu option", .subject = "menu option",
-    .where = "in menu option",
-    .fields = menu_fields,
-    .nfields = sizeof(menu_fields) / sizeof(menu_fields[0]),
-};
-
-/* menu: option -> skill, or option -> {skill, strategy?, min_level?}.
- * Options are single keys of a phone pad; YAML needs "*" and "#" quoted,
- * digits may be bare. */
-static int parse_menu(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                      void *obj)
-{
-    rules_site_t *site = obj;
-    int rc;
-
-    if ((rc = want(ld, f->key, n, YAML_MAPPING_NODE)) < 0)
-        return rc;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-         p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-        rules_menu_t *m;
-        char label[32];
-        int slot;
-
-        if (k->type != YAML_SCALAR_NODE)
-            return load_fail(ld, k, "menu options must be single keys, "
-                             "found %s", node_kind(k));
-        slot = scalar_len(k) == 1 ? rules_menu_slot(scalar_text(k)[0]) : -1;
-        if (slot < 0)
-            return load_fail(ld, k, "menu option \"%.*s\" must be one of "
-                             "0-9, \"*\" or \"#\"",
-                             (int)(scalar_len(k) > 40 ? 40 : scalar_len(k)),
-                             scalar_text(k));
-        m = &site->menu[slot];
-        if (m->skill)
-            return load_fail(ld, k, "menu option \"%c\" is listed twice",
-                             scalar_text(k)[0]);
-        m->pos = node_pos(k);
-        snprintf(label, sizeof(label), "menu option \"%c\" skill",
-                 scalar_text(k)[0]);
-        if (v->type == YAML_MAPPING_NODE) {
-            if ((rc = walk_mapping(ld, &menu_map, v, m)) < 0)
-                return rc;
-            continue;
-        }
-        if ((rc = scalar_dup(ld, label, v, CONFIG_WORD_MAX, &m->skill)) < 0)
-            return rc;
-        if ((rc = check_ident(ld, label, v, m->skill)) < 0)
-            return rc;
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Sites: opening hours and dates                                         */
-
-static const char *const weekday_keys[7] = { "mon", "tue", "wed", "thu",
-                                             "fri", "sat", "sun" };
-
-/* "HH:MM" (or "H:MM") at *<p>, up to <end>: minutes after midnight, or -1.
- * "24:00" is accepted here; only an end may use it. */
-static int parse_clock(const char **p, const char *end)
-{
-    const char *s = *p;
-    int h = 0, m, nd = 0;
-
-    while (s < end && *s >= '0' && *s <= '9' && nd < 2) {
-        h = h * 10 + (*s++ - '0');
-        nd++;
-    }
-    if (nd == 0 || s + 3 > end || s[0] != ':' || s[1] < '0' || s[1] > '5' ||
-        s[2] < '0' || s[2] > '9')
-        return -1;
-    m = (s[1] - '0') * 10 + (s[2] - '0');
-    *p = s + 3;
-    if (h > 24 || (h == 24 && m != 0))
-        return -2;
-    return h * 60 + m;
-}
-
-static int parse_range(load_t *ld, const char *day, const yaml_node_t *n,
-                       rules_range_t *out)
-{
-    const char *s = scalar_text(n), *end = s + scalar_len(n), *p = s;
-    int shown = scalar_len(n) > 40 ? 40 : (int)scalar_len(n);
-    int a, b;
-
-    while (p < end && *p == ' ')
-        p++;
-    while (end > p && end[-1] == ' ')
-        end--;
-    a = parse_clock(&p, end);
-    while (p < end && *p == ' ')
-        p++;
-    if (a >= 0 && (p == end || *p != '-'))
-        a = -1;
-    else if (a >= 0)
-        p++;
-    while (p < end && *p == ' ')
-        p++;
-    b = a >= 0 ? parse_clock(&p, end) : a;
-    if (b >= 0 && p != end)
-        b = -1;
-    if (a == -2 || b == -2 || a == 1440)
-        return load_fail(ld, n, "hours %s: \"%.*s\": hours go from 00:00 to "
-                         "23:59 (24:00 may only end a range)", day, shown,
-                         s);
-    if (a < 0 || b < 0)
-        return load_fail(ld, n, "hours %s: \"%.*s\" must be a range such "
-                         "as \"08:00-12:00\"", day, shown, s);
-    if (b <= a)
-        return load_fail(ld, n, "hours %s: \"%.*s\" ends before it starts "
-                         "(a range cannot cross midnight: split it at "
-                         "24:00)", day, shown, s);
-    out->start = (uint16_t)a;
-    out->end = (uint16_t)b;
-    out->pos = node_pos(n);
-    return 0;
-}
-
-static int cmp_range(const void *a, const void *b)
-{
-    const rules_range_t *x = a, *y = b;
-
-    return (int)x->start - (int)y->start;
-}
-
-/* Sort a day's ranges and merge the ones that overlap or touch. */
-static void merge_ranges(rules_weekday_t *wd)
-{
-    rules_range_t tmp[RULES_MAX_RANGES];
-
-    memcpy(tmp, wd->raw, wd->nraw * sizeof(tmp[0]));
-    qsort(tmp, wd->nraw, sizeof(tmp[0]), cmp_range);
-    wd->n = 0;
-    for (unsigned i = 0; i < wd->nraw; i++) {
-        rules_range_t *last = wd->n ? &wd->r[wd->n - 1] : NULL;
-        if (last && tmp[i].start <= last->end) {
-            if (tmp[i].end > last->end)
-                last->end = tmp[i].end;
-            continue;
-        }
-        wd->r[wd->n++] = tmp[i];
-    }
-}
-
-/* hours: weekday -> list of "HH:MM-HH:MM"; a missing weekday is closed. */
-static int parse_hours(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                       void *obj)
-{
-    rules_site_t *site = obj;
-    bool seen[7] = { false };
-    int rc;
-
-    if ((rc = want(ld, f->key, n, YAML_MAPPING_NODE)) < 0)
-        return rc;
-    site->has_hours = true;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
-         p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
-        yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
-        rules_weekday_t *wd;
-        char label[16];
-        int w = -1;
-
-        for (int i = 0; i < 7 && w < 0; i++)
-            if (scalar_is(k, weekday_keys[i]))
-                w = i;
-        if (w < 0 && k->type != YAML_SCALAR_NODE)
-            return load_fail(ld, k, "days in hours must be plain words, "
-                             "found %s", node_kind(k));
-        if (w < 0)
-            return load_fail(ld, k, "unknown day \"%.*s\" in hours "
-                             "(expected one of: mon, tue, wed, thu, fri, "
-                             "sat, sun)",
-                             (int)(scalar_len(k) > 20 ? 20 : scalar_len(k)),
-                             scalar_text(k));
-        if (seen[w])
-            return load_fail(ld, k, "day \"%s\" is listed twice in hours",
-                             weekday_keys[w]);
-        seen[w] = true;
-        wd = &site->week[w];
-        wd->pos = node_pos(k);
-        snprintf(label, sizeof(label), "hours %s", weekday_keys[w]);
-        if ((rc = want(ld, label, v, YAML_SEQUENCE_NODE)) < 0)
-            return rc;
-        for (yaml_node_item_t *it = v->data.sequence.items.start;
-             it < v->data.sequence.items.top; it++) {
-            yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-
-            if ((rc = want_scalar(ld, label, item)) < 0)
-                return rc;
-            if (wd->nraw == RULES_MAX_RANGES)
-                return load_fail(ld, item, "%s: at most %d ranges a day",
-                                 label, RULES_MAX_RANGES);
-            if ((rc = parse_range(ld, weekday_keys[w], item,
-                                  &wd->raw[wd->nraw])) < 0)
-                return rc;
-            wd->nraw++;
-        }
-        merge_ranges(wd);
-    }
-    return 0;
-}
-
-static bool is_leap(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* holidays / closed_dates: a list of "YYYY-MM-DD" (local dates). */
-static int parse_dates(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                       void *obj)
-{
-    static const unsigned mdays[12] = { 31, 28, 31, 30, 31, 30,
-                                        31, 31, 30, 31, 30, 31 };
-    rules_site_t *site = obj;
-    bool one_off = strcmp(f->key, "closed_dates") == 0;
-    size_t count, cap;
-    int rc;
-
-    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
-        return rc;
-    count = (size_t)(n->data.sequence.items.top -
-                     n->data.sequence.items.start);
-    cap = site->ndates + count;
-    if (count) {
-        rules_date_t *d = realloc(site->dates, cap * sizeof(*d));
-        if (!d)
-            return report_nomem(ld->rep);
-        site->dates = d;
-    }
-    for (yaml_node_item_t *it = n->data.sequence.items.start;
-         it < n->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-        const char *s;
-        unsigned y = 0, m, d;
-        bool ok;
-
-        if ((rc = want_scalar(ld, f->key, item)) < 0)
-            return rc;
-        s = scalar_text(item);
-        ok = scalar_len(item) == 10 && s[4] == '-' && s[7] == '-';
-        for (int i = 0; ok && i < 10; i++)
-            ok = i == 4 || i == 7 || (s[i] >= '0' && s[i] <= '9');
-        if (ok) {
-            y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 +
-                           (s[2] - '0') * 10 + (s[3] - '0'));
-            m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
-            d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-            ok = y >= 1970 && m >= 1 && m <= 12 && d >= 1 &&
-                 d <= mdays[m - 1] + (m == 2 && is_leap((int)y));
-        }
-        if (!ok)
-            return load_fail(ld, item, "%s: \"%.*s\" is not a date (write "
-                             "YYYY-MM-DD, e.g. 2026-12-25)", f->key,
-                             (int)(scalar_len(item) > 20 ? 20
-                                                         : scalar_len(item)),
-                             s);
-        site->has_dates = true;
-        site->dates[site->ndates++] = (rules_date_t){
-            .date = y * 10000 + m * 100 + d, .one_off = one_off,
-            .pos = node_pos(item),
-        };
-    }
-    return 0;
-}
-
-/* ---------------------------------------------------------------------- */
-/* Sites: overflow, period routes, caller-aware                           */
-
-static int parse_step_target(load_t *ld, const walk_field_t *f,
-                             yaml_node_t *n, void *obj)
-{
-    rules_step_t *st = obj;
-    int rc;
-
-    if (st->target_id)
-        return load_fail(ld, ld->key, "an overflow step names a site or a "
-                         "pool, not both");
-    if ((rc = scalar_dup(ld, f->key, n, CONFIG_WORD_MAX, &st->target_id)) <
-        0)
-        return rc;
-    if ((rc = check_ident(ld, f->key, n, st->target_id)) < 0)
-        return rc;
-    st->pool = strcmp(f->key, "pool") == 0;
-    st->target_pos = node_pos(n);
-    return 0;
-}
-
-static const walk_field_t step_fields[] = {
-    { .key = "site", .kind = WK_CUSTOM, .parse = parse_step_target },
-    { .key = "pool", .kind = WK_CUSTOM, .parse = parse_step_target },
-    { .key = "skill", .kind = WK_STRING,
-      .offset = offsetof(rules_step_t, skill), .max = CONFIG_WORD_MAX,
-      .check = check_skill },
-    { .key = "strategy", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_step_t, strategy), .parse = parse_strategy },
-    { .key = "min_level", .kind = WK_UINT,
-      .offset = offsetof(rules_step_t, min_level), .min = 1, .max = 5 },
-};
-
-static const walk_map_t step_map = {
-    .what = "overflow step", .subject = "overflow step",
-    .where = "in overflow step",
-    .fields = step_fields,
-    .nfields = sizeof(step_fields) / sizeof(step_fields[0]),
-};
-
-/* overflow: the ordered steps after this site's own staff. Targets are
- * resolved once the group is read (see resolve_group()). */
-static int parse_overflow(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                          void *obj)
-{
-    rules_site_t *site = obj;
-    int rc;
-
-    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
-        return rc;
-    for (yaml_node_item_t *it = n->data.sequence.items.start;
-         it < n->data.sequence.items.top; it++) {
-        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
-        rules_step_t *st;
-
-        if (site->noverflow == RULES_MAX_OVERFLOW)
-            return load_fail(ld, item, "overflow lists at most %d steps "
-                             "(a chain is this site, %d steps, then the "
-                             "fallback)", RULES_MAX_OVERFLOW,
-                             RULES_MAX_OVERFLOW);
-        st = &site->overflow[site->noverflow++];
-        st->strategy = RULES_NO_STRATEGY;
-        st->pos = node_pos(item);
-        if ((rc = walk_mapping(ld, &step_map, item, st)) < 0)
-            return rc;
-        if (!st->target_id)
-            return load_fail(ld, item, "an overflow step needs a site "
-                             "({site: <id>}) or a pool ({pool: <id>})");
-    }
-    return 0;
-}
-
-/* lunch / after_hours / holiday: a sip:/sips: URI or the word overflow. */
-static int parse_route(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                       void *obj)
-{
-    rules_route_t *rt = (rules_route_t *)(void *)((char *)obj + f->offset);
-    int rc;
-
-    rt->given = true;
-    rt->pos = node_pos(ld->key);
-    if ((rc = want_scalar(ld, f->key, n)) < 0)
-        return rc;
-    if (scalar_is(n, "overflow")) {
-        rt->kind = RULES_ROUTE_OVERFLOW;
-        return 0;
-    }
-    if (strncasecmp(scalar_text(n), "sip", 3) != 0)
-        return load_fail(ld, n, "%s must be a sip: or sips: URI, or the word "
-                         "overflow", f->key);
-    if ((rc = scalar_dup(ld, f->key, n, CONFIG_URI_MAX, &rt->own)) < 0)
-        return rc;
-    if ((rc = check_uri(ld, f->key, n, rt->own)) < 0)
-        return rc;
-    rt->kind = RULES_ROUTE_URI;
-    rt->uri = rt->own;
-    return 0;
-}
-
-/* "30d", "12h", "90m", "3600s": 1 second to 365 days. */
-static int parse_window(load_t *ld, const walk_field_t *f, yaml_node_t *n,
-                        void *obj)
-{
-    const char *s;
-    size_t len, i;
-    uint64_t v = 0, unit;
-    int rc;
-
-    if ((rc = want_scalar(ld, f->key, n)) < 0)
-        return rc;
-    s = scalar_text(n);
-    len = scalar_len(n);
-    for (i = 0; i < len && i < 12 && s[i] >= '0' && s[i] <= '9'; i++)
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    unit = i + 1 != len ? 0
-           : s[i] == 's' ? 1
-           : s[i] == 'm' ? 60
-           : s[i] == 'h' ? 3600
-           : s[i] == 'd' ? 86400
-                         : 0;
-    if (i == 0 || unit == 0 || v == 0 || v * unit > CONFIG_WINDOW_MAX)
-        return load_fail(ld, n, "%s must be a duration such as \"30d\" "
-                         "(a number then s, m, h or d), from 1s to 365d",
-                         f->key);
-    *(unsigned *)obj = (unsigned)(v * unit);
-    return 0;
-}
-
-static const walk_field_t caller_aware_fields[] = {
-    { .key = "window", .kind = WK_CUSTOM, .parse = parse_window },
-};
-
-static const walk_map_t caller_aware_map = {
-    .what = "caller_aware", .subject = "caller_aware",
-    .where = "in caller_aware",
-    .fields = caller_aware_fields,
-    .nfields = sizeof(caller_aware_fields) / sizeof(caller_aware_fields[0]),
-};
-
-/* caller_aware: true/false, or {window: "30d"}. */
-static int read_caller_aware(load_t *ld, yaml_node_t *n, int *on,
-                             unsigned *window, rules_pos_t *pos)
-{
-    const yaml_node_t *key = ld->key;
-    bool b = true;
-    int rc;
-
-    *pos = node_pos(key);
-    *window = CONFIG_WINDOW_DEFAULT;
-    if (n->type == YAML_MAPPING_NODE) {
-        if (!ld->r->has_key)
-            return load_fail(ld, key, CONFIG_NEED_KEY);
-        if ((rc = walk_mapping(ld, &caller_aware_map, n, window)) < 0)
-            return rc;
-    } else if ((rc = scalar_bool(ld, "caller_aware", n, &b)) < 0) {
-        return load_fail(ld, n, "caller_aware must be true, false or "
-                         "{window: \"30d\"}");
-    }
-    if (b && !ld->r->has_key)
-        return load_fail(ld, key, CONFIG_NEED_KEY);
-    *on = b;
-    return 0;
-}
-
-static int parse_site_caller_aware(load_t *ld, const walk_field_t *f,
-                                   yaml_node_t *n, void *obj)
-{
-    rules_site_t *s = obj;
-
-    (void)f;
-    return read_caller_aware(ld, n, &s->caller_aware, &s->caller_window_s,
-                             &s->caller_aware_pos);
-}
-
-static const walk_field_t site_fields[] = {
-    { .key = "id", .kind = WK_STRING,
-      .flags = WF_REQUIRED | WF_FIRST | WF_NAMES,
-      .offset = offsetof(rules_site_t, id), .max = CONFIG_WORD_MAX,
-      .check = check_site_id },
-    { .key = "name", .kind = WK_STRING,
-      .offset = offsetof(rules_site_t, name), .max = CONFIG_NAME_MAX },
-    { .key = "timezone", .kind = WK_STRING, .flags = WF_REQUIRED,
-      .offset = offsetof(rules_site_t, timezone), .max = CONFIG_TZ_MAX,
-      .check = check_timezone },
-    { .key = "dids", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
-      .parse = parse_dids },
-    { .key = "default_skill", .kind = WK_STRING,
-      .flags = WF_REQUIRED | WF_POS,
-      .offset = offsetof(rules_site_t, default_skill),
-      .pos = offsetof(rules_site_t, default_skill_pos),
-      .max = CONFIG_WORD_MAX, .check = check_skill },
-    { .key = "menu", .kind = WK_CUSTOM, .flags = WF_POS,
-      .pos = offsetof(rules_site_t, menu_pos), .parse = parse_menu },
-    { .key = "max_contacts", .kind = WK_UINT,
-      .offset = offsetof(rules_site_t, max_contacts), .min = 1,
-      .max = RULES_MAX_CONTACTS },
-    { .key = "fallback", .kind = WK_STRING, .flags = WF_REQUIRED,
-      .offset = offsetof(rules_site_t, fallback), .max = CONFIG_URI_MAX,
-      .check = check_sip_uri },
-    { .key = "closed", .kind = WK_BOOL, .flags = WF_POS,
-      .offset = offsetof(rules_site_t, closed),
-      .pos = offsetof(rules_site_t, closed_pos) },
-    { .key = "hours", .kind = WK_CUSTOM, .flags = WF_POS,
-      .pos = offsetof(rules_site_t, hours_pos), .parse = parse_hours },
-    { .key = "holidays", .kind = WK_CUSTOM, .parse = parse_dates },
-    { .key = "closed_dates", .kind = WK_CUSTOM, .parse = parse_dates },
-    { .key = "strategy", .kind = WK_CUSTOM, .flags = WF_POS,
-      .offset = offsetof(rules_site_t, strategy),
-      .pos = offsetof(rules_site_t, strategy_pos),
-      .parse = parse_strategy },
-    { .key = "min_level", .kind = WK_UINT,
-      .offset = offsetof(rules_site_t, min_level), .min = 1, .max = 5 },
-    { .key = "overflow", .kind = WK_CUSTOM, .flags = WF_POS,
-      .pos = offsetof(rules_site_t, overflow_pos), .parse = parse_overflow },
-    { .key = "lunch", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_site_t, lunch), .parse = parse_route },
-    { .key = "after_hours", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_site_t, after_hours), .parse = parse_route },
-    { .key = "holiday", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_site_t, holiday), .parse = parse_route },
-    { .key = "caller_aware", .kind = WK_CUSTOM,
-      .parse = parse_site_caller_aware },
-    { .key = "mode", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_site_t, mode), .parse = parse_mode },
-};
-
-_Static_assert(sizeof(site_fields) / sizeof(site_fields[0]) <= WALK_MAX_FIELDS,
-               "walk_mapping() keeps one slot per field");
-
-static const walk_map_t site_map = {
-    .what = "site", .subject = "site", .where = "in site",
-    .fields = site_fields,
-    .nfields = sizeof(site_fields) / sizeof(site_fields[0]),
-};
-
-/* Defaults that depend on other keys of the site: after_hours -> the
- * fallback; lunch -> overflow; holiday -> whatever after_hours does. */
-static void site_defaults(rules_site_t *s)
-{
-    if (s->after_hours.kind == RULES_ROUTE_UNSET) {
-        s->after_hours.kind = RULES_ROUTE_URI;
-        s->after_hours.uri = s->fallback;
-    }
-    if (s->lunch.kind == RULES_ROUTE_UNSET)
-        s->lunch.kind = RULES_ROUTE_OVERFLOW;
-    if (s->holiday.kind == RULES_ROUTE_UNSET) {
-        s->holiday.kind = s->after_hours.kind;
-        s->holiday.uri = s->after_hours.uri;
-    }
-}
-
-/* ---------------------------------------------------------------------- */
 /* Groups, pools and the top level                                        */
 
 static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
@@ -1404,10 +529,10 @@ static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     rules_t *r = ld->r;
     int rc;
 
-    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+    if ((rc = cfg_want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
         return rc;
     if (n->data.sequence.items.top == n->data.sequence.items.start)
-        return load_fail(ld, n, "%s must list at least one site", f->key);
+        return cfg_load_fail(ld, n, "%s must list at least one site", f->key);
     g->first_site = r->nsites;
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
@@ -1416,7 +541,7 @@ static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
 
         sites = grow(r->sites, &ld->sites_cap, r->nsites, sizeof(*sites));
         if (!sites)
-            return report_nomem(ld->rep);
+            return cfg_report_nomem(ld->rep);
         r->sites = sites;
         ld->site = r->nsites;
         site = &r->sites[r->nsites++]; /* counted now: freed on failure */
@@ -1429,9 +554,9 @@ static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
             site->menu[i].strategy = RULES_NO_STRATEGY;
         site->group = ld->group;
         site->line = (unsigned)item->start_mark.line + 1;
-        if ((rc = walk_mapping(ld, &site_map, item, site)) < 0)
+        if ((rc = cfg_walk_mapping(ld, &cfg_site_map, item, site)) < 0)
             return rc;
-        site_defaults(site);
+        cfg_site_defaults(site);
         g->nsites++;
     }
     return 0;
@@ -1442,10 +567,10 @@ static int check_pool_id(load_t *ld, const walk_field_t *f,
 {
     int rc;
 
-    if ((rc = check_ident(ld, f->key, n, s)) < 0)
+    if ((rc = cfg_check_ident(ld, f->key, n, s)) < 0)
         return rc;
-    if ((rc = register_id(ld, "pool", n, s,
-                          (uint32_t)(ld->r->npools - 1) | CONFIG_POOL_BIT)) <
+    if ((rc = cfg_register_id(ld, "pool", n, s,
+                              (uint32_t)(ld->r->npools - 1) | CONFIG_POOL_BIT)) <
         0)
         return rc;
     snprintf(ld->ctx, sizeof(ld->ctx), "pool \"%s\": ", s);
@@ -1474,7 +599,7 @@ static int parse_pools(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     rules_t *r = ld->r;
     int rc;
 
-    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+    if ((rc = cfg_want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
         return rc;
     g->first_pool = r->npools;
     for (yaml_node_item_t *it = n->data.sequence.items.start;
@@ -1484,13 +609,13 @@ static int parse_pools(load_t *ld, const walk_field_t *f, yaml_node_t *n,
 
         pools = grow(r->pools, &ld->pools_cap, r->npools, sizeof(*pools));
         if (!pools)
-            return report_nomem(ld->rep);
+            return cfg_report_nomem(ld->rep);
         r->pools = pools;
         pool = &r->pools[r->npools++];
         memset(pool, 0, sizeof(*pool));
         pool->group = ld->group;
-        pool->pos = node_pos(item);
-        if ((rc = walk_mapping(ld, &pool_map, item, pool)) < 0)
+        pool->pos = cfg_node_pos(item);
+        if ((rc = cfg_walk_mapping(ld, &pool_map, item, pool)) < 0)
             return rc;
         g->npools++;
     }
@@ -1510,15 +635,15 @@ static int parse_priority(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     size_t count, k = 0;
     int rc;
 
-    g->prio_pos = node_pos(ld->key);
+    g->prio_pos = cfg_node_pos(ld->key);
     if (!ld->r->has_key)
-        return load_fail(ld, ld->key, CONFIG_NEED_KEY);
-    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return cfg_load_fail(ld, ld->key, CONFIG_NEED_KEY);
+    if ((rc = cfg_want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
         return rc;
     count = (size_t)(n->data.sequence.items.top -
                      n->data.sequence.items.start);
     if (count && !(g->prio = calloc(count, sizeof(*g->prio))))
-        return report_nomem(ld->rep);
+        return cfg_report_nomem(ld->rep);
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
@@ -1527,20 +652,20 @@ static int parse_priority(load_t *ld, const walk_field_t *f, yaml_node_t *n,
         int len;
 
         k++;
-        if ((rc = want_scalar(ld, "priority caller", item)) < 0)
+        if ((rc = cfg_want_scalar(ld, "priority caller", item)) < 0)
             return rc;
-        len = rules_did_normalise(scalar_text(item), scalar_len(item),
+        len = rules_did_normalise(cfg_scalar_text(item), cfg_scalar_len(item),
                                   digits);
         if (len <= 0) {
             sodium_memzero(digits, RULES_DID_MAX);
-            return load_fail(ld, item, "priority caller %zu is not a phone "
-                             "number (digits, spaces and + - ( ) . only, "
-                             "at most %d digits)", k, RULES_DID_MAX);
+            return cfg_load_fail(ld, item, "priority caller %zu is not a phone "
+                                 "number (digits, spaces and + - ( ) . only, "
+                                 "at most %d digits)", k, RULES_DID_MAX);
         }
-        rc = index_put(&g->prio_ix, digits, (size_t)len, (uint32_t)g->nprio,
-                       &have);
+        rc = cfg_index_put(&g->prio_ix, digits, (size_t)len, (uint32_t)g->nprio,
+                           &have);
         if (rc < 0)
-            return report_nomem(ld->rep);
+            return cfg_report_nomem(ld->rep);
         if (rc == 0) /* a number listed twice is kept once */
             g->nprio++;
         else
@@ -1555,8 +680,8 @@ static int parse_group_caller_aware(load_t *ld, const walk_field_t *f,
     rules_group_t *g = obj;
 
     (void)f;
-    return read_caller_aware(ld, n, &g->caller_aware, &g->caller_window_s,
-                             &g->caller_aware_pos);
+    return cfg_read_caller_aware(ld, n, &g->caller_aware, &g->caller_window_s,
+                                 &g->caller_aware_pos);
 }
 
 static int check_group_name(load_t *ld, const walk_field_t *f,
@@ -1566,12 +691,12 @@ static int check_group_name(load_t *ld, const walk_field_t *f,
     int rc;
 
     (void)f;
-    rc = index_put(&ld->group_names, s, strlen(s), (uint32_t)ld->group,
-                   &first);
+    rc = cfg_index_put(&ld->group_names, s, strlen(s), (uint32_t)ld->group,
+                       &first);
     if (rc < 0)
-        return report_nomem(ld->rep);
+        return cfg_report_nomem(ld->rep);
     if (rc == 1)
-        return load_fail(ld, n, "group name \"%s\" is used twice", s);
+        return cfg_load_fail(ld, n, "group name \"%s\" is used twice", s);
     snprintf(ld->ctx, sizeof(ld->ctx), "group \"%.80s\": ", s);
     return 0;
 }
@@ -1602,7 +727,7 @@ static const walk_map_t group_map = {
 
 /* Once group <gi> is read: point every overflow step at its site or pool,
  * and give sites the group's caller_aware default. */
-static int resolve_group(load_t *ld, size_t gi)
+int cfg_resolve_group(load_t *ld, size_t gi)
 {
     rules_t *r = ld->r;
     rules_group_t *g = &r->groups[gi];
@@ -1660,10 +785,10 @@ static int parse_groups(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     rules_t *r = obj;
     int rc;
 
-    if ((rc = want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+    if ((rc = cfg_want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
         return rc;
     if (n->data.sequence.items.top == n->data.sequence.items.start)
-        return load_fail(ld, n, "%s must list at least one group", f->key);
+        return cfg_load_fail(ld, n, "%s must list at least one group", f->key);
     for (yaml_node_item_t *it = n->data.sequence.items.start;
          it < n->data.sequence.items.top; it++) {
         yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
@@ -1672,7 +797,7 @@ static int parse_groups(load_t *ld, const walk_field_t *f, yaml_node_t *n,
         groups = grow(r->groups, &ld->groups_cap, r->ngroups,
                       sizeof(*groups));
         if (!groups)
-            return report_nomem(ld->rep);
+            return cfg_report_nomem(ld->rep);
         r->groups = groups;
         ld->group = r->ngroups++;
         g = &r->groups[ld->group];
@@ -1680,10 +805,10 @@ static int parse_groups(load_t *ld, const walk_field_t *f, yaml_node_t *n,
         g->caller_aware = -1;
         g->first_site = r->nsites;
         g->first_pool = r->npools;
-        g->pos = node_pos(item);
-        if ((rc = walk_mapping(ld, &group_map, item, g)) < 0)
+        g->pos = cfg_node_pos(item);
+        if ((rc = cfg_walk_mapping(ld, &group_map, item, g)) < 0)
             return rc;
-        if ((rc = resolve_group(ld, ld->group)) < 0)
+        if ((rc = cfg_resolve_group(ld, ld->group)) < 0)
             return rc;
     }
     return 0;
@@ -1695,13 +820,13 @@ static int parse_version(load_t *ld, const walk_field_t *f, yaml_node_t *n,
     rules_t *r = obj;
     int rc;
 
-    if ((rc = want_scalar(ld, f->key, n)) < 0)
+    if ((rc = cfg_want_scalar(ld, f->key, n)) < 0)
         return rc;
-    if (!scalar_is(n, "1"))
-        return load_fail(ld, n, "unsupported %s \"%.*s\" (this Frontdesk "
-                         "reads version 1)", f->key,
-                         (int)(scalar_len(n) > 20 ? 20 : scalar_len(n)),
-                         scalar_text(n));
+    if (!cfg_scalar_is(n, "1"))
+        return cfg_load_fail(ld, n, "unsupported %s \"%.*s\" (this Frontdesk "
+                             "reads version 1)", f->key,
+                             (int)(cfg_scalar_len(n) > 20 ? 20 : cfg_scalar_len(n)),
+                             cfg_scalar_text(n));
     r->version = 1;
     return 0;
 }
@@ -1714,9 +839,9 @@ static int check_header_name(load_t *ld, const walk_field_t *f,
         bool ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
                   (*p >= '0' && *p <= '9') || strchr("-.!%*_+`'~", *p);
         if (!ok)
-            return load_fail(ld, n, "%s must be a SIP header name such as "
-                             "X-Frontdesk-Option (letters, digits, \"-\")",
-                             f->key);
+            return cfg_load_fail(ld, n, "%s must be a SIP header name such as "
+                                 "X-Frontdesk-Option (letters, digits, \"-\")",
+                                 f->key);
     }
     return 0;
 }
@@ -1729,8 +854,8 @@ static int check_separator(load_t *ld, const walk_field_t *f,
     for (const char *p = s; *p; p++)
         if ((*p >= '0' && *p <= '9') || rules_is_did_punct(*p) ||
             (unsigned char)*p > 0x7e)
-            return load_fail(ld, n, "%s \"%s\" must not contain digits, "
-                             "spaces or + - ( ) .", f->key, s);
+            return cfg_load_fail(ld, n, "%s \"%s\" must not contain digits, "
+                                 "spaces or + - ( ) .", f->key, s);
     return 0;
 }
 
@@ -1744,7 +869,7 @@ static const walk_field_t top_fields[] = {
       .offset = offsetof(rules_t, option_sep), .max = RULES_SEP_MAX,
       .check = check_separator },
     { .key = "mode", .kind = WK_CUSTOM,
-      .offset = offsetof(rules_t, mode), .parse = parse_mode },
+      .offset = offsetof(rules_t, mode), .parse = cfg_parse_mode },
     { .key = "groups", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
       .parse = parse_groups },
 };
@@ -1850,7 +975,7 @@ static int load_buffer(const char *buf, size_t len,
     int rc;
 
     if (!yaml_parser_initialize(&parser)) {
-        rc = report_nomem(rep);
+        rc = cfg_report_nomem(rep);
         goto done;
     }
     have_parser = true;
@@ -1870,7 +995,7 @@ static int load_buffer(const char *buf, size_t len,
         goto done;
 
     if (!(r = calloc(1, sizeof(*r)))) {
-        rc = report_nomem(rep);
+        rc = cfg_report_nomem(rep);
         goto done;
     }
     atomic_init(&r->refs, 1);
@@ -1887,17 +1012,17 @@ static int load_buffer(const char *buf, size_t len,
     }
     ld.doc = &doc;
     ld.r = r;
-    if ((rc = walk_mapping(&ld, &top_map, root, r)) < 0)
+    if ((rc = cfg_walk_mapping(&ld, &top_map, root, r)) < 0)
         goto done;
     if (!r->option_sep && !(r->option_sep = strdup("*"))) {
-        rc = report_nomem(rep);
+        rc = cfg_report_nomem(rep);
         goto done;
     }
     r->option_sep_len = strlen(r->option_sep);
     if (o->now) {
         r->expanded = true;
         if (rules_hours_expand(r, (int64_t)o->now) < 0) {
-            rc = report_nomem(rep);
+            rc = cfg_report_nomem(rep);
             goto done;
         }
     }
@@ -1954,7 +1079,7 @@ static int read_file(const char *path, char **out, size_t *outlen,
     }
     size = (size_t)st.st_size;
     if (!(buf = malloc(size + 1))) {
-        rc = report_nomem(rep);
+        rc = cfg_report_nomem(rep);
         goto fail;
     }
     while (len < size) {
@@ -2104,3 +1229,4 @@ bool rules_any_forward(const rules_t *r)
 {
     return r->any_forward;
 }
+

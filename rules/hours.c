@@ -8,6 +8,9 @@
  * local date of the horizon gets its UTC start and its open intervals, so
  * rules_eval() finds a site's period with one array index and never
  * touches TZ, localtime or the zone files. Workers never call localtime.
+ *
+ * Also the loader's part of opening hours (config_int.h): the hours, lunch
+ * and dates of a site read from the rules file, at the end of this file.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -15,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "rules_int.h"
+#include "config_int.h"
 
 #define HOURS_SAMPLE_S (3 * 3600) /* zone offsets are sampled this often,
                                      then each change found to the second */
@@ -349,3 +352,219 @@ void rules_site_when(const rules_site_t *s, int64_t now, rules_when_t *w)
     }
     w->period = RULES_PERIOD_CLOSED;
 }
+
+/* ---------------------------------------------------------------------- */
+/* Reading opening hours and dates from the rules file (the loader)      */
+
+static const char *const weekday_keys[7] = { "mon", "tue", "wed", "thu",
+                                             "fri", "sat", "sun" };
+
+/* "HH:MM" (or "H:MM") at *<p>, up to <end>: minutes after midnight, or -1.
+ * "24:00" is accepted here; only an end may use it. */
+static int parse_clock(const char **p, const char *end)
+{
+    const char *s = *p;
+    int h = 0, m, nd = 0;
+
+    while (s < end && *s >= '0' && *s <= '9' && nd < 2) {
+        h = h * 10 + (*s++ - '0');
+        nd++;
+    }
+    if (nd == 0 || s + 3 > end || s[0] != ':' || s[1] < '0' || s[1] > '5' ||
+        s[2] < '0' || s[2] > '9')
+        return -1;
+    m = (s[1] - '0') * 10 + (s[2] - '0');
+    *p = s + 3;
+    if (h > 24 || (h == 24 && m != 0))
+        return -2;
+    return h * 60 + m;
+}
+
+static int parse_range(load_t *ld, const char *day, const yaml_node_t *n,
+                       rules_range_t *out)
+{
+    const char *s = cfg_scalar_text(n), *end = s + cfg_scalar_len(n), *p = s;
+    int shown = cfg_scalar_len(n) > 40 ? 40 : (int)cfg_scalar_len(n);
+    int a, b;
+
+    while (p < end && *p == ' ')
+        p++;
+    while (end > p && end[-1] == ' ')
+        end--;
+    a = parse_clock(&p, end);
+    while (p < end && *p == ' ')
+        p++;
+    if (a >= 0 && (p == end || *p != '-'))
+        a = -1;
+    else if (a >= 0)
+        p++;
+    while (p < end && *p == ' ')
+        p++;
+    b = a >= 0 ? parse_clock(&p, end) : a;
+    if (b >= 0 && p != end)
+        b = -1;
+    if (a == -2 || b == -2 || a == 1440)
+        return cfg_load_fail(ld, n, "hours %s: \"%.*s\": hours go from 00:00 to "
+                             "23:59 (24:00 may only end a range)", day, shown,
+                             s);
+    if (a < 0 || b < 0)
+        return cfg_load_fail(ld, n, "hours %s: \"%.*s\" must be a range such "
+                             "as \"08:00-12:00\"", day, shown, s);
+    if (b <= a)
+        return cfg_load_fail(ld, n, "hours %s: \"%.*s\" ends before it starts "
+                             "(a range cannot cross midnight: split it at "
+                             "24:00)", day, shown, s);
+    out->start = (uint16_t)a;
+    out->end = (uint16_t)b;
+    out->pos = cfg_node_pos(n);
+    return 0;
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const rules_range_t *x = a, *y = b;
+
+    return (int)x->start - (int)y->start;
+}
+
+/* Sort a day's ranges and merge the ones that overlap or touch. */
+static void merge_ranges(rules_weekday_t *wd)
+{
+    rules_range_t tmp[RULES_MAX_RANGES];
+
+    memcpy(tmp, wd->raw, wd->nraw * sizeof(tmp[0]));
+    qsort(tmp, wd->nraw, sizeof(tmp[0]), cmp_range);
+    wd->n = 0;
+    for (unsigned i = 0; i < wd->nraw; i++) {
+        rules_range_t *last = wd->n ? &wd->r[wd->n - 1] : NULL;
+        if (last && tmp[i].start <= last->end) {
+            if (tmp[i].end > last->end)
+                last->end = tmp[i].end;
+            continue;
+        }
+        wd->r[wd->n++] = tmp[i];
+    }
+}
+
+/* hours: weekday -> list of "HH:MM-HH:MM"; a missing weekday is closed. */
+int cfg_parse_hours(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                    void *obj)
+{
+    rules_site_t *site = obj;
+    bool seen[7] = { false };
+    int rc;
+
+    if ((rc = cfg_want(ld, f->key, n, YAML_MAPPING_NODE)) < 0)
+        return rc;
+    site->has_hours = true;
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+         p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(ld->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(ld->doc, p->value);
+        rules_weekday_t *wd;
+        char label[16];
+        int w = -1;
+
+        for (int i = 0; i < 7 && w < 0; i++)
+            if (cfg_scalar_is(k, weekday_keys[i]))
+                w = i;
+        if (w < 0 && k->type != YAML_SCALAR_NODE)
+            return cfg_load_fail(ld, k, "days in hours must be plain words, "
+                                 "found %s", cfg_node_kind(k));
+        if (w < 0)
+            return cfg_load_fail(ld, k, "unknown day \"%.*s\" in hours "
+                                 "(expected one of: mon, tue, wed, thu, fri, "
+                                 "sat, sun)",
+                                 (int)(cfg_scalar_len(k) > 20 ? 20 : cfg_scalar_len(k)),
+                                 cfg_scalar_text(k));
+        if (seen[w])
+            return cfg_load_fail(ld, k, "day \"%s\" is listed twice in hours",
+                                 weekday_keys[w]);
+        seen[w] = true;
+        wd = &site->week[w];
+        wd->pos = cfg_node_pos(k);
+        snprintf(label, sizeof(label), "hours %s", weekday_keys[w]);
+        if ((rc = cfg_want(ld, label, v, YAML_SEQUENCE_NODE)) < 0)
+            return rc;
+        for (yaml_node_item_t *it = v->data.sequence.items.start;
+             it < v->data.sequence.items.top; it++) {
+            yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+
+            if ((rc = cfg_want_scalar(ld, label, item)) < 0)
+                return rc;
+            if (wd->nraw == RULES_MAX_RANGES)
+                return cfg_load_fail(ld, item, "%s: at most %d ranges a day",
+                                     label, RULES_MAX_RANGES);
+            if ((rc = parse_range(ld, weekday_keys[w], item,
+                                  &wd->raw[wd->nraw])) < 0)
+                return rc;
+            wd->nraw++;
+        }
+        merge_ranges(wd);
+    }
+    return 0;
+}
+
+static bool is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+/* holidays / closed_dates: a list of "YYYY-MM-DD" (local dates). */
+int cfg_parse_dates(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                    void *obj)
+{
+    static const unsigned mdays[12] = { 31, 28, 31, 30, 31, 30,
+                                        31, 31, 30, 31, 30, 31 };
+    rules_site_t *site = obj;
+    bool one_off = strcmp(f->key, "closed_dates") == 0;
+    size_t count, cap;
+    int rc;
+
+    if ((rc = cfg_want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    count = (size_t)(n->data.sequence.items.top -
+                     n->data.sequence.items.start);
+    cap = site->ndates + count;
+    if (count) {
+        rules_date_t *d = realloc(site->dates, cap * sizeof(*d));
+        if (!d)
+            return cfg_report_nomem(ld->rep);
+        site->dates = d;
+    }
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        const char *s;
+        unsigned y = 0, m, d;
+        bool ok;
+
+        if ((rc = cfg_want_scalar(ld, f->key, item)) < 0)
+            return rc;
+        s = cfg_scalar_text(item);
+        ok = cfg_scalar_len(item) == 10 && s[4] == '-' && s[7] == '-';
+        for (int i = 0; ok && i < 10; i++)
+            ok = i == 4 || i == 7 || (s[i] >= '0' && s[i] <= '9');
+        if (ok) {
+            y = (unsigned)((s[0] - '0') * 1000 + (s[1] - '0') * 100 +
+                           (s[2] - '0') * 10 + (s[3] - '0'));
+            m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0'));
+            d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+            ok = y >= 1970 && m >= 1 && m <= 12 && d >= 1 &&
+                 d <= mdays[m - 1] + (m == 2 && is_leap((int)y));
+        }
+        if (!ok)
+            return cfg_load_fail(ld, item, "%s: \"%.*s\" is not a date (write "
+                                 "YYYY-MM-DD, e.g. 2026-12-25)", f->key,
+                                 (int)(cfg_scalar_len(item) > 20 ? 20
+                                                         : cfg_scalar_len(item)),
+                             s);
+        site->has_dates = true;
+        site->dates[site->ndates++] = (rules_date_t){
+            .date = y * 10000 + m * 100 + d, .one_off = one_off,
+            .pos = cfg_node_pos(item),
+        };
+    }
+    return 0;
+}
+
