@@ -531,8 +531,7 @@ static int set_addr(const char *host, unsigned port, struct sockaddr_storage *to
     return -EINVAL; /* a host name: needs DNS, which this path does not do */
 }
 
-int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, size_t cap,
-                       struct sockaddr_storage *to, socklen_t *tolen)
+int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, size_t cap, xport_to_t *to)
 {
     out_t o = { buf, 0, cap, false };
     via_it_t it = { 0 };
@@ -563,8 +562,9 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
     cseq.len = cl;
     branch_head(self, (span_t){ next.branch, strlen(next.branch) }, callid, cseq, head);
     if (memcmp(head, top.branch + pl, 16) != 0) return -ENOENT;
+    to->kind = XPORT_UDP;
     rc = set_addr(next.received[0] ? next.received : next.host, next.rport ? next.rport : next.port,
-                  to, tolen);
+                  &to->addr, &to->addr_len);
     if (rc < 0) return rc;
 
     /* the response without our Via */

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 
 #include "sip.h"
+#include "xport.h"
 
 #define FWD_BRANCH_PREFIX "z9hG4bK-fd-"
 #define FWD_BRANCH_MAX 40
@@ -120,10 +121,10 @@ span_t fwd_request_uri(const sip_req_t *r);
 /* A response <r> (sip_parse said SIP_REQ_RESPONSE) to relay: its top Via
  * must be ours, with the branch we would give the request it answers
  * (-ENOENT otherwise: drop it); writes the response without
- * that Via to <out> and, in <to>, where it goes: the next Via's received
+ * that Via to <out> and, in <to>, where it goes (the transport seam,
+ * xport.h; the socket is the caller's to choose): the next Via's received
  * address or numeric host, and its rport or port (5060 by default).
  * -EINVAL when there is no next Via or its host is not numeric. */
-int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *out, size_t cap,
-                       struct sockaddr_storage *to, socklen_t *tolen);
+int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *out, size_t cap, xport_to_t *to);
 
 #endif

@@ -365,9 +365,8 @@ static void forward_direct(route_env_t *env, const xport_to_t *from, const sip_r
 void route_fwd_relay_response(route_env_t *env, const xport_to_t *from, const sip_req_t *r)
 {
     char out[ROUTE_TX_MAX];
-    struct sockaddr_storage to;
-    socklen_t tolen = 0;
-    int n = fwd_build_response(r, route_self(env, from->sock), out, sizeof(out), &to, &tolen);
+    xport_to_t to = { 0 };
+    int n = fwd_build_response(r, route_self(env, from->sock), out, sizeof(out), &to);
     if (n == -ENOENT) {
         METRIC_INC(env->m, responses_not_ours);
         return;
@@ -377,7 +376,8 @@ void route_fwd_relay_response(route_env_t *env, const xport_to_t *from, const si
         return;
     }
     METRIC_INC(env->m, responses_relayed);
-    route_send_to(env, from->sock, &to, tolen, out, (size_t)n);
+    to.sock = from->sock; /* back out by the socket it came in on */
+    env->send(env->ctx, &to, out, (size_t)n);
 }
 
 /* Forward mode: requests that are not routed by the rules. True when

@@ -110,8 +110,7 @@ static size_t forward_call(const struct sockaddr_in *src, const char *ack, size_
 {
     sip_req_t r;
     char out[9000];
-    struct sockaddr_storage to;
-    socklen_t tolen;
+    xport_to_t to;
     size_t sink = 0;
     if (sip_parse(&r, invite, sizeof(invite) - 1, (const struct sockaddr *)src, sizeof(*src),
                   "X-Frontdesk-Option") != SIP_REQ_OK)
@@ -124,7 +123,7 @@ static size_t forward_call(const struct sockaddr_in *src, const char *ack, size_
     for (int k = 0; k < 2; k++) {
         if (sip_parse(&r, resp[k], resp_len[k], (const struct sockaddr *)src, sizeof(*src), NULL) != SIP_REQ_RESPONSE)
             return 0;
-        n = fwd_build_response(&r, &self, out, sizeof(out), &to, &tolen);
+        n = fwd_build_response(&r, &self, out, sizeof(out), &to);
         sip_req_free(&r);
         arena_reset();
         if (n < 0) return 0;

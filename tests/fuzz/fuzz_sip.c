@@ -442,7 +442,13 @@ static int fwd_response(const sip_req_t *r, const fwd_self_t *self, struct socka
 {
     char out[TX_MAX];
     *tolen = 0;
-    int n = fwd_build_response(r, self, out, sizeof(out), to, tolen);
+    xport_to_t xt;
+    int n = fwd_build_response(r, self, out, sizeof(out), &xt);
+    if (n >= 0) {
+        CHECK(xt.kind == XPORT_UDP && xt.addr_len <= sizeof(*to), "relay: not a UDP address");
+        *to = xt.addr;
+        *tolen = xt.addr_len;
+    }
     CHECK(n >= 0 || n == -ENOENT || n == -EINVAL || n == -ENOSPC, "fwd_build_response: %d", n);
     if (n < 0) return n;
     CHECK((size_t)n <= sizeof(out), "fwd_build_response: %d bytes", n);
@@ -454,12 +460,11 @@ static int fwd_response(const sip_req_t *r, const fwd_self_t *self, struct socka
               ((struct sockaddr_in6 *)to)->sin6_port != 0, "relay to family %d", (int)to->ss_family);
     /* exact capacity, one byte short */
     char *o2 = malloc((size_t)n + 1);
-    struct sockaddr_storage to2;
-    socklen_t tl2;
-    CHECK(fwd_build_response(r, self, o2, (size_t)n, &to2, &tl2) == n && memcmp(o2, out, (size_t)n) == 0,
+    xport_to_t to2;
+    CHECK(fwd_build_response(r, self, o2, (size_t)n, &to2) == n && memcmp(o2, out, (size_t)n) == 0,
           "relayed response not reproducible at cap=len");
     if (n > 0)
-        CHECK(fwd_build_response(r, self, o2, (size_t)n - 1, &to2, &tl2) == -ENOSPC,
+        CHECK(fwd_build_response(r, self, o2, (size_t)n - 1, &to2) == -ENOSPC,
               "relayed response fits one byte short");
     free(o2);
     check_relayed(r, out, (size_t)n);

@@ -167,8 +167,7 @@ static void test_response(void **state)
 {
     ctx_t *c = *state;
     char resp[1024], out[2048], branch[FWD_BRANCH_MAX];
-    struct sockaddr_storage to;
-    socklen_t tl = 0;
+    xport_to_t to;
 
     assert_int_equal(parse(c, invite), SIP_REQ_OK);
     fwd_branch(&c->r, &self, branch);
@@ -180,12 +179,12 @@ static void test_response(void **state)
              "To: <sip:15125550100@192.0.2.1>;tag=x\r\n"
              "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n", branch);
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-    int n = fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl);
+    int n = fwd_build_response(&c->r, &self, out, sizeof(out), &to);
     assert_true(n > 0);
     out[n] = '\0';
     assert_null(strstr(out, "192.0.2.1:5060;branch"));
     assert_non_null(strstr(out, "SIP/2.0 180 Ringing\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123"));
-    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&to;
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&to.addr;
     char ip[32];
     inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
     assert_string_equal(ip, "198.51.100.8"); /* received */
@@ -198,7 +197,7 @@ static void test_response(void **state)
              "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
              "Content-Length: 0\r\n\r\n", branch);
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-    n = fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl);
+    n = fwd_build_response(&c->r, &self, out, sizeof(out), &to);
     assert_true(n > 0);
     out[n] = '\0';
     assert_non_null(strstr(out, "\r\nVia: SIP/2.0/UDP 198.51.100.7:5062;branch=z9hG4bKabc123\r\n"));
@@ -218,10 +217,10 @@ static void test_response(void **state)
                  "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
                  "Content-Length: 0\r\n\r\n", branch, nexts[k]);
         assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-        n = fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl);
+        n = fwd_build_response(&c->r, &self, out, sizeof(out), &to);
         assert_true(n > 0);
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&to;
-        assert_int_equal(to.ss_family, AF_INET6);
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&to.addr;
+        assert_int_equal(to.addr.ss_family, AF_INET6);
         inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
         assert_string_equal(ip, "2001:db8::8");
         assert_int_equal(ntohs(s6->sin6_port), 6000);
@@ -233,7 +232,7 @@ static void test_response(void **state)
              "Call-ID: c1\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
              "Content-Length: 0\r\n\r\n");
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -ENOENT);
+    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to), -ENOENT);
 
     /* not ours: dropped */
     snprintf(resp, sizeof(resp),
@@ -241,7 +240,7 @@ static void test_response(void **state)
              "Call-ID: c1\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
              "Content-Length: 0\r\n\r\n");
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -ENOENT);
+    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to), -ENOENT);
 
     /* ours, and the request's own Via below, but a host name there and no
      * received=: cannot be routed without DNS */
@@ -251,7 +250,7 @@ static void test_response(void **state)
              "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
              "Content-Length: 0\r\n\r\n", branch);
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -EINVAL);
+    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to), -EINVAL);
 
     /* forged: our address and prefix, but not the branch we gave the
      * request below it (another Call-ID, another CSeq, another branch
@@ -266,7 +265,7 @@ static void test_response(void **state)
                  "Call-ID: %s\r\nCSeq: %s INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
                  "Content-Length: 0\r\n\r\n", branch, forged[k][2], forged[k][0], forged[k][1]);
         assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-        assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl), -ENOENT);
+        assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to), -ENOENT);
     }
     /* with another key, our own branch does not check out either */
     static const unsigned char k2[FWD_KEY_BYTES] = "another-key-16b";
@@ -277,8 +276,8 @@ static void test_response(void **state)
              "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>;tag=2\r\n"
              "Content-Length: 0\r\n\r\n", branch);
     assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
-    assert_true(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl) > 0);
-    assert_int_equal(fwd_build_response(&c->r, &keyed, out, sizeof(out), &to, &tl), -ENOENT);
+    assert_true(fwd_build_response(&c->r, &self, out, sizeof(out), &to) > 0);
+    assert_int_equal(fwd_build_response(&c->r, &keyed, out, sizeof(out), &to), -ENOENT);
 }
 
 /* The same request sent back to us for another number is a spiral, not a
@@ -339,15 +338,14 @@ static void test_response_ignores_senders_received(void **state)
     char *hdrs = strstr(fwd, "\r\n") + 2, *eoh = strstr(fwd, "\r\n\r\n");
     int rl = snprintf(resp, sizeof(resp), "SIP/2.0 180 Ringing\r\n%.*s\r\n\r\n",
                       (int)(eoh - hdrs), hdrs);
-    struct sockaddr_storage to;
-    socklen_t tl = 0;
+    xport_to_t to;
     if (c->parsed) sip_req_free(&c->r);
     struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(5060) };
     inet_pton(AF_INET, "203.0.113.50", &src.sin_addr);
     assert_int_equal(sip_parse(&c->r, resp, (size_t)rl, (struct sockaddr *)&src, sizeof(src), NULL),
                      SIP_REQ_RESPONSE);
-    assert_true(fwd_build_response(&c->r, &self, out, sizeof(out), &to, &tl) > 0);
-    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&to;
+    assert_true(fwd_build_response(&c->r, &self, out, sizeof(out), &to) > 0);
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)&to.addr;
     char ip[32];
     inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
     assert_string_equal(ip, "198.51.100.7");
