@@ -230,8 +230,11 @@ static void seed_rules(FILE *f, const seed_opts_t *o)
             "# Synthetic clinic network written by `fd-bench seed --sites %u --staff-per-site %u\n"
             "# --available %u --seed %llu`: its staff are in Redis, its truth in the truth file.\n"
             "# No hours: every site is always open, so a bench run does not depend on the clock.\n"
+            "# The load comes from this machine: loopback is the trunk (and the trusted-source\n"
+            "# check runs on every call, as in production).\n"
             "version: 1\n"
             "option_separator: \"*\"\n"
+            "trusted: [\"127.0.0.0/8\", \"::1\"]\n"
             "groups:\n"
             "  - name: Bench Clinic Network\n"
             "    sites:\n",

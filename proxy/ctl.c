@@ -305,7 +305,7 @@ static int route_explain(ctl_t *c, int argc, char **argv)
     if (load_rules(config, at, &r) < 0) return 2;
     rules_req_t rq = { { to, strlen(to) }, { to, strlen(to) },
                        { from ? from : "", from ? strlen(from) : 0 },
-                       { option ? option : "", option ? strlen(option) : 0 } };
+                       { option ? option : "", option ? strlen(option) : 0 }, NULL };
     plan_t plan;
     char text[4096];
     rules_eval(r, &rq, at, &plan);

@@ -26,6 +26,8 @@
     X(redis_unavailable, "picks with Redis down or busy: fallback")               \
     X(redis_errors, "picks with an error reply: fallback")                        \
     X(retransmissions, "INVITEs answered from a recorded decision")               \
+    X(untrusted_source, "requests from a source no trusted list holds: refused")  \
+    X(untrusted_site, "requests to a site that does not trust their source: refused") \
     X(acks_absorbed, "ACKs to our answers")                                       \
     X(acks_other, "ACKs not matching our answers")                                \
     X(too_many_hops, "requests answered 483")                                     \

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sodium.h>
 
 #include "log.h"
@@ -232,7 +234,7 @@ call_t *route_call_resize(call_t *c, size_t extra)
 call_t *route_call_new(route_env_t *env, const xport_to_t *from, const sip_req_t *r, time_t now,
                        bool followup)
 {
-    rules_req_t rq = { r->ruri_user, r->to_user, r->from_user, r->option };
+    rules_req_t rq = { r->ruri_user, r->to_user, r->from_user, r->option, (const struct sockaddr *)&from->addr };
     call_t *c = route_call_alloc(env, from, r, 0);
 
     if (!c) return NULL;
@@ -269,6 +271,45 @@ void route_ask_store(call_t *c, const sip_req_t *r)
     env->timer_arm(env->ctx, c->timer, c);
 }
 
+/* A stranger's request (reason: "source", trusted by no list, or "site",
+ * not by the site it calls): counted, logged once a second at most, and
+ * dropped or answered 403 as the rules say. <r> NULL: dropped unread. */
+static void refuse_stranger(route_env_t *env, const xport_to_t *from, const sip_req_t *r, bool site,
+                            time_t now)
+{
+    bool reject = rules_strangers(env->rules) == RULES_STRANGERS_REJECT;
+    if (site) METRIC_INC(env->m, untrusted_site);
+    else METRIC_INC(env->m, untrusted_source);
+    if (env->strangers_at != now) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        const struct sockaddr *sa = (const struct sockaddr *)&from->addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip, sizeof(ip));
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip, sizeof(ip));
+        LOG_WARN("request from an untrusted source refused", "from=%s reason=%s action=%s more=%u", ip,
+                 site ? "not-trusted-by-site" : "not-trusted", reject ? "403" : "drop", env->strangers_quiet);
+        env->strangers_at = now;
+        env->strangers_quiet = 0;
+    } else {
+        env->strangers_quiet++;
+    }
+    if (!reject || !r) return;
+    /* never answer an ACK (RFC 3261 17.2.1) */
+    if (r->method_name.len == 3 && memcmp(r->method_name.s, "ACK", 3) == 0) return;
+    route_answer(env, from, r, 403, NULL, NULL);
+}
+
+/* Forward mode: an in-dialog request along our own signed Route (a callee
+ * hanging up through us) comes from a phone, not a trunk, and proves
+ * itself by our key. */
+static bool along_our_route(route_env_t *env, const xport_to_t *from, const sip_req_t *r)
+{
+    span_t next;
+    const fwd_self_t *self = route_self(env, from->sock);
+    return env->forwarding && r->to_tag.len && fwd_route_is_self(r, self, &next) && fwd_route_signed(r, self);
+}
+
 static void serve_invite(route_env_t *env, const xport_to_t *from, const sip_req_t *r, time_t now)
 {
     METRIC_INC(env->m, invites);
@@ -278,6 +319,11 @@ static void serve_invite(route_env_t *env, const xport_to_t *from, const sip_req
         return;
     }
     if (c->forward && route_fwd_refuse(env, from, r)) {
+        free(c);
+        return;
+    }
+    if (c->plan.untrusted) {
+        refuse_stranger(env, from, r, true, now);
         free(c);
         return;
     }
@@ -306,6 +352,13 @@ void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, s
 {
     sip_req_t r;
     const struct sockaddr *src = (const struct sockaddr *)&from->addr;
+    bool stranger = !rules_trusts(env->rules, src);
+
+    /* redirect mode, strangers dropped: nothing of theirs is even read */
+    if (stranger && !env->forwarding && rules_strangers(env->rules) == RULES_STRANGERS_DROP) {
+        refuse_stranger(env, from, NULL, false, now);
+        return;
+    }
 
     /* redirect mode: an ACK is only counted, and a third of what a caller
      * sends; the raw header index is enough for that */
@@ -325,6 +378,10 @@ void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, s
         route_fwd_relay_response(env, from, &r);
         goto out;
     case SIP_REQ_BAD:
+        if (stranger) {
+            refuse_stranger(env, from, &r, false, now);
+            goto out;
+        }
         METRIC_INC(env->m, bad_requests);
         /* never answer an ACK, not even a broken one (RFC 3261 17.2.1) */
         if (r.method_name.len == 3 && memcmp(r.method_name.s, "ACK", 3) == 0) goto out;
@@ -332,6 +389,10 @@ void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, s
         goto out;
     case SIP_REQ_OK:
         break;
+    }
+    if (stranger && !along_our_route(env, from, &r)) {
+        refuse_stranger(env, from, &r, false, now);
+        goto out;
     }
 
     if (r.max_forwards == 0 && r.method != SIP_OPTIONS && r.method != SIP_ACK) {

@@ -13,6 +13,13 @@
  * 513. A pick that Redis does not answer within the deadline, or Redis
  * down, gets the fallback at once: no INVITE is left unanswered.
  *
+ * Trusted sources (the rules' "trusted:" lists; docs/rules.md): a request
+ * from a source no list holds, or to a site whose lists do not hold its
+ * source, never reaches Redis: it is dropped, or answered 403 with
+ * "strangers: reject" (an ACK never). Responses to what we forwarded, and
+ * in-dialog requests along our signed Route, pass: the keyed branch and
+ * Route prove them ours. Counted by reason; logged once a second at most.
+ *
  * Forward mode (routes with mode: forward, RFC 3261 16.11; docs/forward.md;
  * route_fwd.c): the INVITE goes on to the first destination that is not
  * down, with our Via, Max-Forwards - 1 and the destination as Request-URI;
@@ -91,6 +98,9 @@ typedef struct route_env {
 
     metrics_t *m;
     unsigned dns_waiting; /* route's own: calls waiting for a name */
+    time_t strangers_at;  /* route's own: when a refused stranger was last
+                             logged (one line a second at most) */
+    unsigned strangers_quiet; /* refused since, not logged */
 } route_env_t;
 
 /* Serve the datagram <buf> that came <from>; <now> is the wall clock the

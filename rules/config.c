@@ -24,6 +24,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+
 #include "config_int.h"
 
 /* ---------------------------------------------------------------------- */
@@ -520,6 +522,151 @@ out:
 }
 
 /* ---------------------------------------------------------------------- */
+/* Trusted sources                                                        */
+
+/* One block of a "trusted:" list: "ADDR" or "ADDR/BITS", IPv4 or IPv6
+ * (no brackets), host bits zero. */
+static int parse_cidr(load_t *ld, const char *key, const yaml_node_t *n,
+                      rules_cidr_t *c)
+{
+    char text[INET6_ADDRSTRLEN + 8], addr[INET6_ADDRSTRLEN];
+    size_t len = cfg_scalar_len(n);
+    const char *slash;
+    unsigned bits, max;
+    int rc;
+
+    if ((rc = cfg_want_scalar(ld, key, n)) < 0)
+        return rc;
+    if (len == 0 || len >= sizeof(text))
+        return cfg_load_fail(ld, n, "%s: \"%.*s\" is not an address or an "
+                             "address block (e.g. 192.0.2.10, 10.1.0.0/16, "
+                             "2001:db8::/32)", key, (int)(len > 60 ? 60 : len),
+                             cfg_scalar_text(n));
+    memcpy(text, cfg_scalar_text(n), len);
+    text[len] = '\0';
+    memset(c, 0, sizeof(*c));
+    c->pos = cfg_node_pos(n);
+    slash = strchr(text, '/');
+    size_t al = slash ? (size_t)(slash - text) : len;
+    if (al >= sizeof(addr))
+        goto bad;
+    memcpy(addr, text, al);
+    addr[al] = '\0';
+    if (inet_pton(AF_INET, addr, c->addr) == 1) {
+        c->family = AF_INET;
+        max = 32;
+    } else if (inet_pton(AF_INET6, addr, c->addr) == 1) {
+        c->family = AF_INET6;
+        max = 128;
+    } else {
+        goto bad;
+    }
+    bits = max;
+    if (slash) {
+        char *end;
+        unsigned long v;
+        if (!slash[1] || slash[1] < '0' || slash[1] > '9')
+            goto bad;
+        v = strtoul(slash + 1, &end, 10);
+        if (*end || v > max)
+            goto bad;
+        bits = (unsigned)v;
+    }
+    c->bits = (uint8_t)bits;
+    for (unsigned i = bits; i < max; i++)
+        if (c->addr[i / 8] & (0x80u >> (i % 8)))
+            return cfg_load_fail(ld, n, "%s: %s has bits set past its "
+                                 "prefix /%u: write the block's first "
+                                 "address", key, text, bits);
+    return 0;
+bad:
+    return cfg_load_fail(ld, n, "%s: \"%s\" is not an address or an address "
+                         "block (e.g. 192.0.2.10, 10.1.0.0/16, 2001:db8::/32)",
+                         key, text);
+}
+
+int cfg_parse_trusted(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                      void *obj)
+{
+    rules_trust_t *t = (rules_trust_t *)(void *)((char *)obj + f->offset);
+    size_t count;
+    int rc;
+
+    if ((rc = cfg_want(ld, f->key, n, YAML_SEQUENCE_NODE)) < 0)
+        return rc;
+    count = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (count > RULES_TRUST_MAX)
+        return cfg_load_fail(ld, n, "%s: at most %u address blocks", f->key,
+                             RULES_TRUST_MAX);
+    t->given = true;
+    t->pos = cfg_node_pos(ld->key);
+    ld->r->trust_given = true;
+    if (!count)
+        return 0;
+    if (!(t->v = calloc(count, sizeof(*t->v))))
+        return cfg_report_nomem(ld->rep);
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         it < n->data.sequence.items.top; it++) {
+        yaml_node_t *item = yaml_document_get_node(ld->doc, *it);
+        if ((rc = parse_cidr(ld, f->key, item, &t->v[t->n])) < 0)
+            return rc;
+        t->n++;
+    }
+    return 0;
+}
+
+static int parse_strangers(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                           void *obj)
+{
+    rules_t *r = obj;
+    int rc;
+
+    if ((rc = cfg_want_scalar(ld, f->key, n)) < 0)
+        return rc;
+    r->strangers_pos = cfg_node_pos(n);
+    if (cfg_scalar_is(n, "drop"))
+        r->strangers = RULES_STRANGERS_DROP;
+    else if (cfg_scalar_is(n, "reject"))
+        r->strangers = RULES_STRANGERS_REJECT;
+    else
+        return cfg_load_fail(ld, n, "strangers \"%.*s\" must be drop or "
+                             "reject",
+                             (int)(cfg_scalar_len(n) > 40 ? 40 : cfg_scalar_len(n)),
+                             cfg_scalar_text(n));
+    return 0;
+}
+
+/* Every list's blocks in one array: rules_trusts() reads only that. */
+static int gather_trusted(rules_t *r)
+{
+    size_t n = r->trusted.n;
+    for (size_t i = 0; i < r->ngroups; i++)
+        n += r->groups[i].trusted.n;
+    for (size_t i = 0; i < r->nsites; i++)
+        n += r->sites[i].trusted.n;
+    if (!n)
+        return 0;
+    if (!(r->any_trusted = calloc(n, sizeof(*r->any_trusted))))
+        return -ENOMEM;
+#define GATHER(t)                                                             \
+    do {                                                                      \
+        memcpy(r->any_trusted + r->nany_trusted, (t).v,                       \
+               (t).n * sizeof(*(t).v));                                       \
+        r->nany_trusted += (t).n;                                             \
+    } while (0)
+    if (r->trusted.n)
+        GATHER(r->trusted);
+    for (size_t i = 0; i < r->ngroups; i++)
+        if (r->groups[i].trusted.n)
+            GATHER(r->groups[i].trusted);
+    for (size_t i = 0; i < r->nsites; i++)
+        if (r->sites[i].trusted.n)
+            GATHER(r->sites[i].trusted);
+#undef GATHER
+    return 0;
+}
+
+/* ---------------------------------------------------------------------- */
 /* Groups, pools and the top level                                        */
 
 static int parse_sites(load_t *ld, const walk_field_t *f, yaml_node_t *n,
@@ -713,6 +860,8 @@ static const walk_field_t group_fields[] = {
       .parse = parse_priority },
     { .key = "caller_aware", .kind = WK_CUSTOM,
       .parse = parse_group_caller_aware },
+    { .key = "trusted", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_group_t, trusted), .parse = cfg_parse_trusted },
 };
 
 _Static_assert(sizeof(group_fields) / sizeof(group_fields[0]) <=
@@ -870,6 +1019,9 @@ static const walk_field_t top_fields[] = {
       .check = check_separator },
     { .key = "mode", .kind = WK_CUSTOM,
       .offset = offsetof(rules_t, mode), .parse = cfg_parse_mode },
+    { .key = "trusted", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_t, trusted), .parse = cfg_parse_trusted },
+    { .key = "strangers", .kind = WK_CUSTOM, .parse = parse_strangers },
     { .key = "groups", .kind = WK_CUSTOM, .flags = WF_REQUIRED,
       .parse = parse_groups },
 };
@@ -917,6 +1069,7 @@ static void rules_destroy(rules_t *r)
         free(s->zone);
         free(s->days);
         free(s->ivals);
+        free(s->trusted.v);
     }
     free(r->sites);
     for (size_t i = 0; i < r->npools; i++) {
@@ -931,7 +1084,10 @@ static void rules_destroy(rules_t *r)
                            r->groups[i].nprio * sizeof(*r->groups[i].prio));
         free(r->groups[i].prio);
         free(r->groups[i].prio_ix.slots);
+        free(r->groups[i].trusted.v);
     }
+    free(r->trusted.v);
+    free(r->any_trusted);
     free(r->groups);
     free(r->dids.slots);
     free(r->option_header);
@@ -1029,6 +1185,10 @@ static int load_buffer(const char *buf, size_t len,
     {
         const char *one[1];
         r->any_forward = rules_forward_uris(r, one, 1) > 0;
+    }
+    if (gather_trusted(r) < 0) {
+        rc = cfg_report_nomem(rep);
+        goto done;
     }
     *out = r;
     r = NULL;

@@ -157,6 +157,9 @@ extern const walk_map_t cfg_site_map;
 
 void cfg_site_defaults(rules_site_t *s);
 
+int cfg_parse_trusted(load_t *ld, const walk_field_t *f, yaml_node_t *n,
+                      void *obj);
+
 int cfg_parse_hours(load_t *ld, const walk_field_t *f, yaml_node_t *n,
                     void *obj);
 

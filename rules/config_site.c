@@ -579,6 +579,8 @@ static const walk_field_t site_fields[] = {
       .parse = parse_site_caller_aware },
     { .key = "mode", .kind = WK_CUSTOM,
       .offset = offsetof(rules_site_t, mode), .parse = cfg_parse_mode },
+    { .key = "trusted", .kind = WK_CUSTOM,
+      .offset = offsetof(rules_site_t, trusted), .parse = cfg_parse_trusted },
 };
 
 _Static_assert(sizeof(site_fields) / sizeof(site_fields[0]) <= WALK_MAX_FIELDS,

@@ -20,6 +20,8 @@
  */
 #include <string.h>
 
+#include <netinet/in.h>
+
 #include "rules_int.h"
 
 #define EVAL_OPTION_SHOWN 8 /* bytes of an unknown option put in a reason */
@@ -273,6 +275,53 @@ static const char *period_words(rules_period_t p)
                                        : "after hours";
 }
 
+/* ---------------------------------------------------------------------- */
+/* Trusted sources                                                        */
+
+/* Does block <c> hold address <sa>? */
+static bool cidr_has(const rules_cidr_t *c, const struct sockaddr *sa)
+{
+    const uint8_t *a;
+    if (sa->sa_family != c->family)
+        return false;
+    if (c->family == AF_INET)
+        a = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+    else
+        a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr;
+    unsigned full = c->bits / 8u, rest = c->bits % 8u;
+    if (memcmp(a, c->addr, full) != 0)
+        return false;
+    return !rest || ((a[full] ^ c->addr[full]) & (0xffu << (8u - rest))) == 0;
+}
+
+static bool list_has(const rules_cidr_t *v, size_t n, const struct sockaddr *sa)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cidr_has(&v[i], sa))
+            return true;
+    return false;
+}
+
+static bool site_trusts(const rules_t *r, const rules_site_t *site,
+                        const rules_group_t *group, const struct sockaddr *sa)
+{
+    return list_has(site->trusted.v, site->trusted.n, sa) ||
+           list_has(group->trusted.v, group->trusted.n, sa) ||
+           list_has(r->trusted.v, r->trusted.n, sa);
+}
+
+bool rules_trusts(const rules_t *r, const struct sockaddr *src)
+{
+    return !r->trust_given || list_has(r->any_trusted, r->nany_trusted, src);
+}
+
+rules_strangers_t rules_strangers(const rules_t *r)
+{
+    return (rules_strangers_t)r->strangers;
+}
+
+bool rules_trust_given(const rules_t *r) { return r->trust_given; }
+
 void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
                       plan_t *plan, rules_trace_t *t)
 {
@@ -310,6 +359,15 @@ void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
     site = t->site = &r->sites[sl->val];
     did = t->did = &site->dids[sl->aux];
     group = &r->groups[site->group];
+    if (req->src && r->trust_given && !site_trusts(r, site, group, req->src)) {
+        t->mode = RULES_MODE_REJECT;
+        plan->kind = PLAN_REJECT;
+        plan->status = 403;
+        plan->untrusted = true;
+        reason_str(&rs, site->id);
+        reason_str(&rs, ": the source is not among its trusted sources");
+        return;
+    }
 
     plan->group = group->name;
     plan->site = site->id;

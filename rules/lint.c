@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/socket.h>
+
 #include "rules_int.h"
 
 #define LINT_MENU_MAX 5 /* options a caller can keep in mind */
@@ -536,6 +538,47 @@ static int cmp_item(const void *a, const void *b)
     return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* A "trusted:" list, or its absence: sources that may route calls. */
+static void lint_trust_list(lint_t *l, const rules_trust_t *t, const char *who)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (t->v[i].bits == 0)
+            add(l, RULES_LINT_WARNING, t->v[i].pos,
+                "%strusted: %s trusts every %s address: anyone who reaches "
+                "the proxy can route calls and reserve staff", who,
+                t->v[i].family == AF_INET ? "0.0.0.0/0" : "::/0",
+                t->v[i].family == AF_INET ? "IPv4" : "IPv6");
+}
+
+static void lint_trusted(lint_t *l)
+{
+    const rules_t *r = l->r;
+    char who[160];
+
+    if (!r->trust_given) {
+        add(l, RULES_LINT_WARNING, (rules_pos_t){ 1, 1 },
+            "no \"trusted:\" sources: anyone who reaches the proxy can route "
+            "calls and reserve staff (name the trunks and PBXs, e.g. "
+            "trusted: [\"192.0.2.10\", \"10.1.0.0/16\"])");
+        return;
+    }
+    lint_trust_list(l, &r->trusted, "");
+    for (size_t i = 0; i < r->ngroups; i++) {
+        snprintf(who, sizeof(who), "group \"%s\": ", r->groups[i].name);
+        lint_trust_list(l, &r->groups[i].trusted, who);
+    }
+    for (size_t i = 0; i < r->nsites; i++) {
+        const rules_site_t *s = &r->sites[i];
+        snprintf(who, sizeof(who), "site \"%s\": ", s->id);
+        lint_trust_list(l, &s->trusted, who);
+        if (!s->trusted.n && !r->groups[s->group].trusted.n && !r->trusted.n)
+            add(l, RULES_LINT_WARNING, s->trusted.given ? s->trusted.pos : site_pos(s),
+                "site \"%s\": no trusted source may call it (its list, its "
+                "group's and the file's are empty or absent): every call "
+                "to its numbers is refused", s->id);
+    }
+}
+
 int rules_lint(const rules_t *r, rules_staff_skills_fn *skills,
                void *skills_arg,
                void (*cb)(void *arg, const rules_finding_t *f), void *cb_arg)
@@ -559,6 +602,7 @@ int rules_lint(const rules_t *r, rules_staff_skills_fn *skills,
         lint_overflow(&l, s);
     }
     lint_skills(&l);
+    lint_trusted(&l);
     if (l.nomem)
         add(&l, RULES_LINT_ERROR, (rules_pos_t){ 0, 0 },
             "out of memory: some findings may be missing");

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #define RULES_REASON_MAX 256 /* bytes of plan_t.reason, NUL included */
@@ -46,6 +47,9 @@ typedef struct {
     span_t to_user;   /* To URI user part (the originally dialled number) */
     span_t from_user; /* caller's number; never stored or printed in clear */
     span_t option;    /* value of the group's option header, if present */
+    const struct sockaddr *src; /* where the request came from (checked
+                                   against the called site's trusted
+                                   sources); NULL: not checked */
 } rules_req_t;
 
 typedef enum {
@@ -112,6 +116,9 @@ typedef struct {
     bool forward;               /* mode forward: the proxy relays the call
                                    to the first reachable destination
                                    instead of answering 302 */
+    bool untrusted;             /* PLAN_REJECT 403: the called site does
+                                   not trust the request's source (what to
+                                   do with it: rules_strangers()) */
     bool priority;              /* caller is on the group's priority list */
     bool caller_aware;          /* offer the caller's last staff first */
     unsigned caller_window_s;   /* ...if they handled the caller this recently */
@@ -185,6 +192,30 @@ size_t rules_forward_uris(const rules_t *r, const char **out, size_t cap);
 /* Does any route of the snapshot forward (mode: forward)? Then the proxy
  * also relays responses. */
 bool rules_any_forward(const rules_t *r);
+
+/* ---- trusted sources ---------------------------------------------------- */
+
+/* The "trusted:" lists of the file, its groups and sites name the trunks
+ * and PBXs that may route calls (docs/rules.md). A request from a source
+ * no list holds is a stranger's; so is one to a site whose lists (its
+ * own, its group's, the file's) do not hold its source (the plan says
+ * untrusted). A file with no "trusted:" at all trusts every source. */
+
+typedef enum {
+    RULES_STRANGERS_DROP = 0, /* no answer at all (the default) */
+    RULES_STRANGERS_REJECT,   /* 403 Forbidden */
+} rules_strangers_t;
+
+/* May <src> route calls to some site of the snapshot? Also true when the
+ * file names no trusted source. Never allocates; a few comparisons per
+ * block listed. */
+bool rules_trusts(const rules_t *r, const struct sockaddr *src);
+
+/* What a stranger's request gets ("strangers:" in the file). */
+rules_strangers_t rules_strangers(const rules_t *r);
+
+/* Does the file name trusted sources at all? */
+bool rules_trust_given(const rules_t *r);
 
 /* Number of sites in the snapshot (all groups, pools not counted). */
 size_t rules_site_count(const rules_t *r);

@@ -81,6 +81,24 @@ typedef struct {
     unsigned line, col;
 } rules_pos_t;
 
+#define RULES_TRUST_MAX 256 /* address blocks in one "trusted:" list */
+
+/* A trusted source: an address block (IPv4 or IPv6, CIDR), host bits zero. */
+typedef struct {
+    uint8_t family;   /* AF_INET or AF_INET6 */
+    uint8_t bits;     /* prefix length: 0-32 or 0-128 */
+    uint8_t addr[16]; /* network address: IPv4 in the first 4 bytes */
+    rules_pos_t pos;
+} rules_cidr_t;
+
+/* A "trusted:" list of the file, a group or a site. */
+typedef struct {
+    rules_cidr_t *v;
+    size_t n;
+    bool given;       /* the key is written (an empty list trusts nobody) */
+    rules_pos_t pos;
+} rules_trust_t;
+
 typedef struct {
     char *name;
     size_t first_site; /* index into rules_t.sites */
@@ -98,6 +116,7 @@ typedef struct {
     int caller_aware;         /* default of its sites: -1 unset, 0, 1 */
     unsigned caller_window_s;
     rules_pos_t pos, prio_pos, caller_aware_pos;
+    rules_trust_t trusted;    /* of all its sites */
 } rules_group_t;
 
 typedef struct {
@@ -256,6 +275,7 @@ typedef struct {
     unsigned line;       /* where the site starts in the file, 1-based */
     rules_pos_t default_skill_pos, menu_pos, hours_pos, closed_pos,
         overflow_pos, caller_aware_pos, strategy_pos;
+    rules_trust_t trusted; /* its own, besides its group's and the file's */
 } rules_site_t;
 
 struct rules {
@@ -275,6 +295,14 @@ struct rules {
     bool any_forward;    /* some route forwards (set at load) */
     bool has_key;
     bool expanded;       /* loaded with a reference time */
+    rules_trust_t trusted;   /* the file's: every site's */
+    rules_cidr_t *any_trusted; /* every list's blocks together: a source
+                                  none of them holds is nobody's trunk */
+    size_t nany_trusted;
+    bool trust_given;    /* some "trusted:" is written: strangers are
+                            refused (none: every source routes) */
+    int strangers;       /* rules_strangers_t */
+    rules_pos_t strangers_pos;
     SHA256_CTX hmac_in, hmac_out; /* HMAC inner and outer states, keyed
                                      once at load, copied per hash */
 };

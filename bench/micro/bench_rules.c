@@ -222,6 +222,7 @@ static rules_req_t req_of(const req_t *q, bool caller)
         { NULL, 0 },
         { q->from, caller ? q->from_len : 0 },
         { q->opt, q->opt_len },
+        NULL,
     };
     return rq;
 }

@@ -1051,7 +1051,7 @@ static void one(const uint8_t *data, size_t size, bool v6)
         CHECK(size <= SIP_MAX_MSG, "SIP_REQ_OK above SIP_MAX_MSG");
 
         /* the rules always run on the spans, whatever the method */
-        rules_req_t rq = { r.ruri_user, r.to_user, r.from_user, r.option };
+        rules_req_t rq = { r.ruri_user, r.to_user, r.from_user, r.option, NULL };
         plan_t plan;
         CHECK(rules_eval(g_rules, &rq, 0, &plan) == 0, "rules_eval");
         check_plan(&plan);

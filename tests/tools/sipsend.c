@@ -2,8 +2,8 @@
  * A test tool: integration tests build requests from templates and check
  * what comes back.
  *
- *   sipsend --to 127.0.0.1:5060|[::1]:5060 [--from-port P] [--timeout-ms 500]
- *           [--repeat N] [--expect N] FILE...
+ *   sipsend --to 127.0.0.1:5060|[::1]:5060 [--from 127.0.0.2] [--from-port P]
+ *           [--timeout-ms 500] [--repeat N] [--expect N] FILE...
  *
  * Each FILE (or - for stdin) is one request; "\n" line ends are sent as
  * CRLF, a Content-Length of "auto" is computed, and $LPORT is replaced by
@@ -12,7 +12,8 @@
  * until --expect answers arrived or --timeout-ms passed with none. Exit 0
  * when at least --expect answers arrived (default 1), 3 otherwise, 2 on bad
  * usage. Only loopback destinations are accepted (127.0.0.0/8, ::1); the
- * requests leave from 127.0.0.1, or ::1 when --to is IPv6.
+ * requests leave from 127.0.0.1, or ::1 when --to is IPv6, or from the
+ * loopback address --from names (another source, e.g. a stranger).
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,7 +26,7 @@
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: sipsend --to 127.0.0.1:PORT|[::1]:PORT [--from-port P] [--timeout-ms MS] "
+    fprintf(stderr, "usage: sipsend --to 127.0.0.1:PORT|[::1]:PORT [--from 127.x.x.x] [--from-port P] [--timeout-ms MS] "
                     "[--repeat N] [--expect N] FILE...\n");
     return 2;
 }
@@ -72,7 +73,7 @@ static size_t load(const char *path, char *out, size_t cap, unsigned lport)
 
 int main(int argc, char **argv)
 {
-    const char *to = NULL;
+    const char *to = NULL, *from = NULL;
     unsigned from_port = 0, timeout_ms = 500, repeat = 1, expect = 1;
     int i;
 
@@ -80,6 +81,7 @@ int main(int argc, char **argv)
         if (i + 1 >= argc) return usage();
         if (!strcmp(argv[i], "--to")) to = argv[i + 1];
         else if (!strcmp(argv[i], "--from-port")) from_port = (unsigned)atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--from")) from = argv[i + 1];
         else if (!strcmp(argv[i], "--timeout-ms")) timeout_ms = (unsigned)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--repeat")) repeat = (unsigned)atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--expect")) expect = (unsigned)atoi(argv[i + 1]);
@@ -97,6 +99,10 @@ int main(int argc, char **argv)
 
     int fd = socket(dst.sa.sa_family, SOCK_DGRAM, 0);
     loopaddr_t me = loopaddr_local(&dst, from_port);
+    if (from && (!loopaddr_host(from, strlen(from), from_port, &me) || me.sa.sa_family != dst.sa.sa_family)) {
+        fprintf(stderr, "sipsend: --from must be a loopback address of --to's family\n");
+        return 2;
+    }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     /* room for a burst of answers: FORCE works as root, else the plain

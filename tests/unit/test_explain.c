@@ -65,7 +65,7 @@ static void expect_text(const rules_t *r, const char *ruri, const char *opt,
     rules_req_t req = { { ruri, strlen(ruri) },
                         { NULL, 0 },
                         { from, from ? strlen(from) : 0 },
-                        { opt, opt ? strlen(opt) : 0 } };
+                        { opt, opt ? strlen(opt) : 0 }, NULL };
     char buf[2048], hash[RULES_CALLER_HASH_LEN + 1];
     plan_t p;
     size_t n;
@@ -295,7 +295,7 @@ static void test_inline_cases(void **state)
 static void test_buffer_bounds(void **state)
 {
     rules_req_t req = { { "15125550200*2", 13 }, { NULL, 0 }, { NULL, 0 },
-                        { NULL, 0 } };
+                        { NULL, 0 }, NULL };
     char buf[64], full[2048];
     plan_t p;
     size_t n;

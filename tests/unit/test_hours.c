@@ -48,7 +48,7 @@ static rules_t *load_at(const char *yaml, time_t now)
 static plan_t at(const rules_t *r, const char *did, time_t now)
 {
     rules_req_t req = { { did, strlen(did) }, { NULL, 0 }, { NULL, 0 },
-                        { NULL, 0 } };
+                        { NULL, 0 }, NULL };
     plan_t p;
 
     memset(&p, 0xa5, sizeof(p));

@@ -35,14 +35,26 @@ static void collect(void *arg, const rules_finding_t *f)
     fd->f[fd->n++] = *f;
 }
 
+/* Load <yaml> at <now>. Unless it speaks of trusted sources itself, a
+ * file-wide list is appended (a top-level key after everything, so no
+ * line moves): the findings under test are the others. */
 static rules_t *load_at(const char *yaml, time_t now)
 {
     rules_load_opts_t o = { .now = now, .caller_key = test_key,
                             .caller_key_len = sizeof(test_key) };
     rules_t *r = NULL;
     rules_report_t rep;
-    int rc = rules_load_string_opts(yaml, strlen(yaml), "lint.yaml", &o, &r,
-                                    &rep);
+    static const char trust[] = "\ntrusted: [\"192.0.2.10\"]\n";
+    size_t len = strlen(yaml);
+    char *doc = malloc(len + sizeof(trust));
+    assert_non_null(doc);
+    memcpy(doc, yaml, len + 1);
+    if (!strstr(yaml, "trusted:") && !strstr(yaml, "strangers:")) {
+        memcpy(doc + len, trust, sizeof(trust));
+        len += sizeof(trust) - 1;
+    }
+    int rc = rules_load_string_opts(doc, len, "lint.yaml", &o, &r, &rep);
+    free(doc);
 
     if (rc)
         print_error("%s:%u:%u: %s\n", rep.file, rep.line, rep.col, rep.msg);
@@ -440,6 +452,35 @@ static void test_skills_without_staff(void **state)
     rules_unref(r);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Trusted sources                                                        */
+
+#define HEAD_TRUST(list)                                                     \
+    "version: 1\n" list "groups:\n  - name: G\n    sites:\n"
+
+static void test_trusted_sources(void **state)
+{
+    (void)state;
+    /* none named: anyone may route calls */
+    LINT(HEAD_TRUST("strangers: drop\n") SITE_A,
+         { W, 1, 1, "no \"trusted:\" sources: anyone who reaches the proxy "
+                    "can route calls and reserve staff (name the trunks and "
+                    "PBXs, e.g. trusted: [\"192.0.2.10\", \"10.1.0.0/16\"])" });
+    /* every address of a family */
+    LINT(HEAD_TRUST("trusted: [\"0.0.0.0/0\", \"::/0\", \"192.0.2.10\"]\n") SITE_A,
+         { W, 2, 11, "trusted: 0.0.0.0/0 trusts every IPv4 address: anyone "
+                     "who reaches the proxy can route calls and reserve staff" },
+         { W, 2, 24, "trusted: ::/0 trusts every IPv6 address: anyone who "
+                     "reaches the proxy can route calls and reserve staff" });
+    /* an empty list, and a site with nobody to call it */
+    LINT(HEAD_TRUST("trusted: []\n") SITE_A,
+         { W, 6, 0, "site \"a\": no trusted source may call it (its list, "
+                    "its group's and the file's are empty or absent): every "
+                    "call to its numbers is refused" });
+    /* a site's own list is enough */
+    LINT(HEAD_TRUST("trusted: []\n") SITE_A "        trusted: [\"10.1.0.0/16\"]\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -458,6 +499,7 @@ int main(void)
         cmocka_unit_test(test_skills_with_staff),
         cmocka_unit_test(test_skills_unknown_staff),
         cmocka_unit_test(test_skills_without_staff),
+        cmocka_unit_test(test_trusted_sources),
     };
 
     return cmocka_run_group_tests_name("lint", tests, NULL, NULL);

@@ -249,6 +249,8 @@ static void fake_memo_put(void *ctx, const char *key, size_t len, const fwdmemo_
     F.memo_set = true;
 }
 
+static const char *g_src = "192.0.2.10"; /* where request() comes from */
+
 static rules_t *load_rules(const char *yaml)
 {
     rules_load_opts_t o = { .now = T_NOW, .caller_key = test_key, .caller_key_len = sizeof(test_key) };
@@ -263,6 +265,7 @@ static rules_t *load_rules(const char *yaml)
 static int setup(void **state)
 {
     (void)state;
+    g_src = "192.0.2.10";
     memset(&F, 0, sizeof(F));
     F.self = (fwd_self_t){ "127.0.0.1", 5060, NULL };
     F.families[0] = AF_INET;
@@ -306,8 +309,19 @@ static int teardown(void **state)
 /* ---------------------------------------------------------------------- */
 /* Requests and replies                                                   */
 
+/* The datagram <buf> from <ip>:<port> */
+static void datagram_from(const char *ip, unsigned port, const char *buf, size_t len)
+{
+    xport_to_t from = { .kind = XPORT_UDP, .sock = 0, .addr_len = sizeof(struct sockaddr_in) };
+    struct sockaddr_in *a = (struct sockaddr_in *)&from.addr;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
+    route_datagram(&F.env, &from, buf, len, T_NOW);
+}
+
 /* Serve one request: <method> to <number>, Call-ID <callid>, from the
- * caller's PBX at 192.0.2.10:5062. */
+ * caller's PBX at <g_src>:5062 (192.0.2.10 unless a test says). */
 static void request(const char *method, const char *number, const char *callid)
 {
     char buf[2048];
@@ -322,12 +336,7 @@ static void request(const char *method, const char *number, const char *callid)
                      "Contact: <sip:15125551234@192.0.2.10:5062>\r\n"
                      "Content-Length: 0\r\n\r\n",
                      method, number, callid, number, callid, method);
-    xport_to_t from = { .kind = XPORT_UDP, .sock = 0, .addr_len = sizeof(struct sockaddr_in) };
-    struct sockaddr_in *a = (struct sockaddr_in *)&from.addr;
-    a->sin_family = AF_INET;
-    a->sin_port = htons(5062);
-    inet_pton(AF_INET, "192.0.2.10", &a->sin_addr);
-    route_datagram(&F.env, &from, buf, (size_t)n, T_NOW);
+    datagram_from(g_src, 5062, buf, (size_t)n);
 }
 
 static void invite(const char *number, const char *callid) { request("INVITE", number, callid); }
@@ -787,6 +796,141 @@ static void test_fuzz_inputs(void **state)
     rules_unref(demo_fwd);
 }
 
+/* ---------------------------------------------------------------------- */
+/* Trusted sources                                                        */
+
+/* The rules in force become <yaml> (a reload, as the next batch sees it) */
+static void use_rules(const char *yaml)
+{
+    rules_t *next = load_rules(yaml);
+    rules_unref(F.rules);
+    F.rules = next;
+    F.env.rules = next;
+    F.env.option_header = rules_option_header(next);
+    F.env.forwarding = rules_any_forward(next);
+}
+
+#define TRUSTING(list, strangers)                                            \
+    "version: 1\n" list strangers "groups:\n  - name: G\n    sites:\n"        \
+    "      - {id: a, timezone: UTC, dids: [\"100\"], default_skill: s, "       \
+    "fallback: \"" FALLBACK "\"}\n"                                          \
+    "      - {id: f, timezone: UTC, mode: forward, dids: [\"200\"], "          \
+    "default_skill: s, fallback: \"" FWD_FALLBACK "\"}\n"                    \
+    "      - {id: b, timezone: UTC, dids: [\"300\"], default_skill: s, "       \
+    "fallback: \"sip:b@10.0.0.3\", trusted: [\"198.51.100.7\"]}\n"
+
+static void test_strangers_dropped(void **state)
+{
+    (void)state;
+    use_rules(TRUSTING("trusted: [\"192.0.2.10\"]\n", ""));
+    g_src = "203.0.113.5"; /* a scanner */
+    invite("100", "scan-1");
+    request("OPTIONS", "100", "scan-2");
+    request("CANCEL", "100", "scan-3");
+    static const char bad[] = "INVITE sip:100@x SIP/2.0\r\nVia: SIP/2.0/UDP 203.0.113.5:5060;branch=z9hG4bKb\r\n"
+                              "Call-ID: scan-4\r\nCSeq: 1 INVITE\r\n\r\n"; /* no From, no To */
+    datagram_from("203.0.113.5", 5060, bad, sizeof(bad) - 1);
+    /* nothing answered, nothing asked of Redis: invisible */
+    assert_int_equal(F.n_sent, 0);
+    assert_int_equal(F.n_store, 0);
+    assert_int_equal(F.m.untrusted_source, 4);
+    assert_int_equal(F.m.invites, 0);
+    assert_int_equal(F.m.bad_requests, 0);
+    /* the trunk routes as before (and its broken request gets its 400) */
+    g_src = "192.0.2.10";
+    invite("100", "trunk-1");
+    assert_int_equal(F.n_store, 1);
+    store_decision_t none = staff(STORE_NONE, 0);
+    store_answers(0, 0, &none);
+    assert_302(&F.sent[0], FALLBACK);
+    datagram_from("192.0.2.10", 5060, bad, sizeof(bad) - 1);
+    assert_int_equal(F.n_sent, 2);
+    assert_int_equal(status_of(&F.sent[1]), 400);
+}
+
+/* Redirect mode only, strangers dropped: not even parsed */
+static void test_strangers_dropped_unread(void **state)
+{
+    (void)state;
+    use_rules("version: 1\ntrusted: [\"192.0.2.10\"]\ngroups:\n  - name: G\n    sites:\n"
+              "      - {id: a, timezone: UTC, dids: [\"100\"], default_skill: s, fallback: \"" FALLBACK "\"}\n");
+    assert_false(F.env.forwarding);
+    datagram_from("203.0.113.5", 5060, "\x01garbage", 8);
+    g_src = "203.0.113.5";
+    invite("100", "unread-1");
+    assert_int_equal(F.n_sent, 0);
+    assert_int_equal(F.n_store, 0);
+    assert_int_equal(F.m.untrusted_source, 2);
+    assert_int_equal(F.m.dropped, 0); /* refused before any reading */
+}
+
+static void test_strangers_rejected(void **state)
+{
+    (void)state;
+    use_rules(TRUSTING("trusted: [\"192.0.2.10\"]\n", "strangers: reject\n"));
+    g_src = "203.0.113.5";
+    invite("100", "rej-1");
+    request("ACK", "100", "rej-2"); /* an ACK is never answered */
+    assert_int_equal(F.n_store, 0);
+    assert_int_equal(F.n_sent, 1);
+    assert_int_equal(status_of(&F.sent[0]), 403);
+    assert_null(strstr(F.sent[0].buf, "Contact:")); /* reveals nobody */
+    assert_int_equal(F.m.untrusted_source, 2);
+}
+
+static void test_site_that_does_not_trust_the_source(void **state)
+{
+    (void)state;
+    /* 198.51.100.7 is site b's PBX: it may call b, not a */
+    use_rules(TRUSTING("trusted: [\"192.0.2.10\"]\n", ""));
+    g_src = "198.51.100.7";
+    invite("100", "site-1");
+    assert_int_equal(F.n_store, 0);
+    assert_int_equal(F.n_sent, 0);
+    assert_int_equal(F.m.untrusted_site, 1);
+    invite("300", "site-2");
+    assert_int_equal(F.n_store, 1);
+    store_decision_t none = staff(STORE_NONE, 0);
+    store_answers(0, 0, &none);
+    assert_302(&F.sent[0], "sip:b@10.0.0.3");
+    /* the file-wide trunk may call both */
+    g_src = "192.0.2.10";
+    invite("300", "site-3");
+    store_answers(1, 0, &none);
+    assert_int_equal(F.n_sent, 2);
+}
+
+/* Forward mode: the phone that rings is no trunk, yet its answers to what
+ * we forwarded come back (our keyed branch proves them ours). */
+static void test_forwarded_answers_from_untrusted_phones(void **state)
+{
+    (void)state;
+    use_rules(TRUSTING("trusted: [\"192.0.2.10\"]\n", ""));
+    invite("200", "phone-1");
+    store_decision_t d = staff(STORE_PICKED, 1, "ann", "sip:ann@10.0.0.7:5080");
+    store_answers(0, 0, &d);
+    assert_int_equal(F.n_sent, 1);
+    /* the 180 of ann's phone: our Via on top, the trunk's below */
+    char resp[2048];
+    const char *fwd = F.sent[0].buf;
+    const char *v1 = strstr(fwd, "\r\nVia: ") + 2;
+    const char *mf = strstr(fwd, "\r\nMax-Forwards: ");
+    assert_non_null(v1);
+    assert_non_null(mf);
+    int n = snprintf(resp, sizeof(resp),
+                     "SIP/2.0 180 Ringing\r\n%.*s\r\n"
+                     "To: <sip:200@pbx.clinic.example>;tag=phone\r\n"
+                     "From: \"Alice\" <sip:15125551234@carrier.example>;tag=1928301774\r\n"
+                     "Call-ID: phone-1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+                     (int)(mf - v1), v1);
+    datagram_from("10.0.0.7", 5080, resp, (size_t)n);
+    assert_int_equal(F.n_sent, 2);
+    assert_int_equal(status_of(&F.sent[1]), 180);
+    assert_int_equal(ntohs(((const struct sockaddr_in *)&F.sent[1].addr)->sin_port), 5062);
+    assert_int_equal(F.m.responses_relayed, 1);
+    assert_int_equal(F.m.untrusted_source, 0);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -808,6 +952,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_name_that_does_not_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_no_room_to_wait_for_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz_inputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_dropped, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_dropped_unread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_strangers_rejected, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_site_that_does_not_trust_the_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forwarded_answers_from_untrusted_phones, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

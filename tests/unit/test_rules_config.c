@@ -48,7 +48,7 @@
     "(expected one of: id, name, timezone, dids, default_skill, menu, "      \
     "max_contacts, fallback, closed, hours, holidays, closed_dates, "        \
     "strategy, min_level, overflow, lunch, after_hours, holiday, "           \
-    "caller_aware, mode)"
+    "caller_aware, mode, trusted)"
 #define NEED_KEY                                                             \
     "caller-aware routing needs a caller key: set FRONTDESK_CALLER_KEY "     \
     "(64 hex digits)"
@@ -148,7 +148,7 @@ static const bad_case_t bad_cases[] = {
     /* --- top level --- */
     { "top_unknown_key", "version: 1\nfoo: 2\ngroups: []\n", 2, 1,
       "unknown key \"foo\" at top level (expected one of: version, "
-      "option_header, option_separator, mode, groups)" },
+      "option_header, option_separator, mode, trusted, strangers, groups)" },
     { "top_duplicate_key", "version: 1\nversion: 1\ngroups: []\n", 2, 1,
       "duplicate key \"version\" at top level" },
     { "top_non_scalar_key", "version: 1\n? [a]\n: b\n", 2, 3,
@@ -200,7 +200,7 @@ static const bad_case_t bad_cases[] = {
     { "group_unknown_key", "version: 1\ngroups:\n  - name: G\n    site: []\n",
       4, 5,
       "unknown key \"site\" in group (expected one of: name, sites, pools, "
-      "priority_callers, caller_aware)" },
+      "priority_callers, caller_aware, trusted)" },
     { "group_duplicate_key", "version: 1\ngroups:\n  - name: G\n"
       "    name: H\n", 4, 5, "duplicate key \"name\" in group" },
     { "group_missing_name", "version: 1\ngroups:\n  - sites: []\n", 3, 5,
@@ -560,6 +560,34 @@ static const bad_case_t bad_cases[] = {
       "unknown key \"skills\" in pool (expected one of: id, name)" },
     { "pool_bad_id", HEAD SITE_A "    pools:\n      - id: Float Team\n", 11,
       13, "id " IDENT_RULE " (found \"Float Team\")" },
+
+    /* --- trusted sources --- */
+#define CIDR_RULE "is not an address or an address block (e.g. 192.0.2.10, " \
+                  "10.1.0.0/16, 2001:db8::/32)"
+    { "trusted_not_a_list", "version: 1\ntrusted: 10.0.0.1\ngroups:\n"
+      "  - name: G\n    sites:\n" SITE_A, 2, 10,
+      "trusted: expected a list, found a single value" },
+    { "trusted_host_bits", "version: 1\ntrusted: [10.0.0.5/24]\ngroups:\n"
+      "  - name: G\n    sites:\n" SITE_A, 2, 11,
+      "trusted: 10.0.0.5/24 has bits set past its prefix /24: write the "
+      "block's first address" },
+    { "trusted_name", "version: 1\ntrusted: [pbx.example]\ngroups:\n"
+      "  - name: G\n    sites:\n" SITE_A, 2, 11,
+      "trusted: \"pbx.example\" " CIDR_RULE },
+    { "trusted_prefix_33", "version: 1\ntrusted: [\"10.0.0.0/33\"]\ngroups:\n"
+      "  - name: G\n    sites:\n" SITE_A, 2, 11,
+      "trusted: \"10.0.0.0/33\" " CIDR_RULE },
+    { "trusted_group_prefix_129", "version: 1\ngroups:\n  - name: G\n"
+      "    trusted: [\"2001:db8::/129\"]\n    sites:\n" SITE_A, 4, 15,
+      "group \"G\": trusted: \"2001:db8::/129\" " CIDR_RULE },
+    { "trusted_site_brackets", HEAD SITE_A "        trusted: [\"[::1]\"]\n",
+      10, 19, "site \"a\": trusted: \"[::1]\" " CIDR_RULE },
+    { "trusted_site_empty_prefix", HEAD SITE_A
+      "        trusted: [\"10.0.0.0/\"]\n", 10, 19,
+      "site \"a\": trusted: \"10.0.0.0/\" " CIDR_RULE },
+    { "strangers_bad", "version: 1\nstrangers: ignore\ngroups:\n"
+      "  - name: G\n    sites:\n" SITE_A, 2, 12,
+      "strangers \"ignore\" must be drop or reject" },
 };
 
 /* The same, loaded with a caller key (caller-aware keys past the key
@@ -666,10 +694,10 @@ static void test_demo_needs_key(void **state)
     (void)state;
     rc = rules_load_opts("rules/examples/demo.yaml", &no_key, &r, &rep);
     assert_null(r);
-    expect_error(rc, &rep, 42, 5,
+    expect_error(rc, &rep, 50, 5,
                  "group \"Hill Country Therapy Group\": " NEED_KEY);
     rc = rules_load("rules/examples/demo.yaml", &r, &rep);
-    expect_error(rc, &rep, 42, 5,
+    expect_error(rc, &rep, 50, 5,
                  "group \"Hill Country Therapy Group\": " NEED_KEY);
 }
 

@@ -6,6 +6,8 @@
  * does not show. Opening hours and time zones have their own file
  * (test_hours.c); here they matter only as far as they pick a route.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -51,7 +53,7 @@ static span_t sp(const char *s)
 static plan_t eval4(const rules_t *r, const char *ruri, const char *to,
                     const char *option, const char *from)
 {
-    rules_req_t req = { sp(ruri), sp(to), sp(from), sp(option) };
+    rules_req_t req = { sp(ruri), sp(to), sp(from), sp(option), NULL };
     plan_t plan;
 
     memset(&plan, 0xa5, sizeof(plan));
@@ -64,7 +66,7 @@ static plan_t eval4(const rules_t *r, const char *ruri, const char *to,
 static plan_t eval_at(const rules_t *r, const char *ruri, const char *option,
                       const char *from, time_t now)
 {
-    rules_req_t req = { sp(ruri), sp(NULL), sp(from), sp(option) };
+    rules_req_t req = { sp(ruri), sp(NULL), sp(from), sp(option), NULL };
     plan_t plan;
 
     memset(&plan, 0xa5, sizeof(plan));
@@ -384,7 +386,7 @@ static void test_partial_and_bad_numbers_rejected(void **state)
 static void test_spans_are_counted(void **state)
 {
     const char buf[] = "15125550100*2XXXX";
-    rules_req_t req = { { buf, 11 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 } };
+    rules_req_t req = { { buf, 11 }, { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, NULL };
     plan_t p;
 
     rules_eval(*state, &req, 0, &p);
@@ -444,7 +446,7 @@ static void test_plan_strings_owned_by_snapshot(void **state)
 /* Downtown has no hours (always open): any time gives the same route. */
 static void test_no_hours_time_does_not_matter(void **state)
 {
-    rules_req_t req = { sp("15125550100*2"), sp(NULL), sp(NULL), sp(NULL) };
+    rules_req_t req = { sp("15125550100*2"), sp(NULL), sp(NULL), sp(NULL), NULL };
     plan_t a, b;
 
     rules_eval(*state, &req, 0, &a);
@@ -589,7 +591,7 @@ static void test_many_dids(void **state)
 
     for (int n = 0; n < GROUPS * PER_GROUP; n++) {
         rules_req_t req = { { num, 0 }, { NULL, 0 }, { NULL, 0 },
-                            { NULL, 0 } };
+                            { NULL, 0 }, NULL };
         plan_t p;
 
         req.ruri_user.len = (size_t)snprintf(num, sizeof(num),
@@ -622,7 +624,7 @@ static void *eval_worker(void *p)
     for (int i = 0; i < 20000; i++) {
         rules_t *r = rules_ref(a->r);
         rules_req_t req = { sp(i % 2 ? "15125550100*2" : "17205550300"),
-                            sp(NULL), sp(NULL), sp(NULL) };
+                            sp(NULL), sp(NULL), sp(NULL), NULL };
         plan_t plan;
 
         rules_eval(r, &req, 0, &plan);
@@ -1370,6 +1372,130 @@ static void test_caller_hash_value(void **state)
     }
 }
 
+/* ---------------------------------------------------------------------- */
+/* Trusted sources                                                        */
+
+static struct sockaddr_storage addr_of(const char *ip)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    if (strchr(ip, ':')) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        assert_int_equal(inet_pton(AF_INET6, ip, &s6->sin6_addr), 1);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        assert_int_equal(inet_pton(AF_INET, ip, &s4->sin_addr), 1);
+    }
+    return ss;
+}
+
+static bool trusts(const rules_t *r, const char *ip)
+{
+    struct sockaddr_storage ss = addr_of(ip);
+    return rules_trusts(r, (struct sockaddr *)&ss);
+}
+
+/* The plan for a call to <did> from <ip> (NULL: source not checked) */
+static plan_t eval_from(const rules_t *r, const char *did, const char *ip)
+{
+    struct sockaddr_storage ss;
+    rules_req_t req = { sp(did), sp(NULL), sp(NULL), sp(NULL), NULL };
+    plan_t p;
+    if (ip) {
+        ss = addr_of(ip);
+        req.src = (struct sockaddr *)&ss;
+    }
+    assert_int_equal(rules_eval(r, &req, T_OPEN, &p), 0);
+    return p;
+}
+
+static void assert_site_trusts(const rules_t *r, const char *did, const char *ip, bool yes)
+{
+    plan_t p = eval_from(r, did, ip);
+    if (yes) {
+        assert_false(p.untrusted);
+        assert_int_not_equal(p.kind, PLAN_REJECT);
+    } else {
+        assert_true(p.untrusted);
+        assert_int_equal(p.kind, PLAN_REJECT);
+        assert_int_equal(p.status, 403);
+        assert_non_null(strstr(p.reason, "not among its trusted sources"));
+    }
+}
+
+/* Lists of the file, a group and a site: a source routes to a site when
+ * one of the three holds it; rules_trusts() is true when any list does. */
+static void test_trusted_sources(void **state)
+{
+    rules_t *r = load_inline(
+        "version: 1\ntrusted: [\"192.0.2.0/24\"]\ngroups:\n"
+        "  - name: G\n    trusted: [\"2001:db8:1::/48\"]\n    sites:\n"
+        "      - {id: a, timezone: UTC, dids: [\"100\"], default_skill: s, "
+        "fallback: \"sip:a@x\", trusted: [\"198.51.100.7\", \"10.0.0.0/31\"]}\n"
+        "      - {id: b, timezone: UTC, dids: [\"200\"], default_skill: s, fallback: \"sip:b@x\"}\n"
+        "  - name: H\n    sites:\n"
+        "      - {id: c, timezone: UTC, dids: [\"300\"], default_skill: s, fallback: \"sip:c@x\"}\n");
+
+    (void)state;
+    assert_true(rules_trust_given(r));
+    assert_int_equal(rules_strangers(r), RULES_STRANGERS_DROP);
+    assert_true(trusts(r, "192.0.2.55"));      /* the file's */
+    assert_true(trusts(r, "198.51.100.7"));    /* site a's */
+    assert_false(trusts(r, "198.51.100.8"));
+    assert_true(trusts(r, "2001:db8:1:ffff::5")); /* group G's */
+    assert_false(trusts(r, "2001:db8:2::5"));
+    assert_false(trusts(r, "::ffff:192.0.2.55")); /* another family */
+    assert_true(trusts(r, "10.0.0.1"));        /* /31: .0 and .1 */
+    assert_false(trusts(r, "10.0.0.2"));
+
+    assert_site_trusts(r, "100", "198.51.100.7", true);
+    assert_site_trusts(r, "200", "198.51.100.7", false); /* a's only */
+    assert_site_trusts(r, "300", "198.51.100.7", false);
+    assert_site_trusts(r, "100", "2001:db8:1::9", true);
+    assert_site_trusts(r, "200", "2001:db8:1::9", true);  /* its group's */
+    assert_site_trusts(r, "300", "2001:db8:1::9", false); /* not H's */
+    for (int i = 0; i < 3; i++)
+        assert_site_trusts(r, (const char *[]){ "100", "200", "300" }[i], "192.0.2.1", true);
+    assert_false(eval_from(r, "300", NULL).untrusted); /* not checked */
+    /* an unknown number is still a 404, whoever asks */
+    plan_t p = eval_from(r, "999", "198.51.100.8");
+    assert_int_equal(p.status, 404);
+    assert_false(p.untrusted);
+    rules_unref(r);
+}
+
+/* No "trusted:" anywhere: every source routes (and lint says so); an
+ * empty list trusts nobody; "strangers: reject" answers them 403. */
+static void test_trusted_open_empty_reject(void **state)
+{
+    rules_t *open = load_inline(
+        "version: 1\ngroups:\n  - name: G\n    sites:\n"
+        "      - {id: a, timezone: UTC, dids: [\"100\"], default_skill: s, fallback: \"sip:a@x\"}\n");
+    rules_t *none = load_inline(
+        "version: 1\ntrusted: []\nstrangers: reject\ngroups:\n  - name: G\n    sites:\n"
+        "      - {id: a, timezone: UTC, dids: [\"100\"], default_skill: s, fallback: \"sip:a@x\"}\n");
+    rules_t *all = load_inline(
+        "version: 1\ngroups:\n  - name: G\n    sites:\n"
+        "      - {id: a, timezone: UTC, dids: [\"100\"], default_skill: s, fallback: \"sip:a@x\", "
+        "trusted: [\"0.0.0.0/0\"]}\n");
+
+    (void)state;
+    assert_false(rules_trust_given(open));
+    assert_true(trusts(open, "203.0.113.9"));
+    assert_site_trusts(open, "100", "203.0.113.9", true);
+    assert_true(rules_trust_given(none));
+    assert_int_equal(rules_strangers(none), RULES_STRANGERS_REJECT);
+    assert_false(trusts(none, "127.0.0.1"));
+    assert_site_trusts(none, "100", "127.0.0.1", false);
+    assert_true(trusts(all, "203.0.113.9"));
+    assert_false(trusts(all, "::1")); /* 0.0.0.0/0 is IPv4's */
+    rules_unref(open);
+    rules_unref(none);
+    rules_unref(all);
+}
+
 int main(void)
 {
     const struct CMUnitTest demo[] = {
@@ -1430,6 +1556,8 @@ int main(void)
         cmocka_unit_test(test_step_overrides),
         cmocka_unit_test(test_dedicated_line),
         cmocka_unit_test(test_forward_mode),
+        cmocka_unit_test(test_trusted_sources),
+        cmocka_unit_test(test_trusted_open_empty_reject),
         cmocka_unit_test(test_caller_aware_defaults),
         cmocka_unit_test(test_no_key_no_hash),
     };
