@@ -44,6 +44,16 @@ proxy_reload() {
     done
     return 1
 }
+# log_has FILE PATTERN: FILE has a line matching PATTERN (grep -E), polled
+# up to 5 s: what another process logs comes when it comes
+log_has() {
+    local i
+    for i in $(seq 1 100); do
+        grep -qE -- "$2" "$1" 2>/dev/null && return 0
+        sleep 0.05
+    done
+    return 1
+}
 # route_line CALLID: the proxy's log line for that call, polled up to 5 s
 # (log lines of a quiet proxy leave at once; under load within 50 ms)
 route_line() {
