@@ -271,6 +271,46 @@ void route_ask_store(call_t *c, const sip_req_t *r)
     env->timer_arm(env->ctx, c->timer, c);
 }
 
+/* RFC 3261 8.2.2.3 and 16.3: the option tags <r> requires of us in header
+ * <name> (Require when we answer it ourselves, Proxy-Require when we
+ * forward it): we support none, so any is answered 420 with them listed
+ * in Unsupported. True when answered. */
+static bool refuse_extensions(route_env_t *env, const xport_to_t *from, const sip_req_t *r, const char *name)
+{
+    char extra[512];
+    out_t o = { extra, 0, sizeof(extra) - 3, false };
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        const sip_hdr_t *h = &r->hdrs[i];
+        if (!sip_hdr_is(h, name, '\0')) continue;
+        for (size_t at = sip_value_skip(h->value, 0, true); at < h->value.len;) {
+            size_t end = sip_value_end(h->value, at), e = end;
+            while (e > at && (h->value.s[e - 1] == ' ' || h->value.s[e - 1] == '\t')) e--;
+            /* a tag is a token: anything else is not echoed */
+            bool token = e > at;
+            for (size_t k = at; k < e && token; k++) {
+                unsigned char c = (unsigned char)h->value.s[k];
+                token = c > ' ' && c < 0x7f && !strchr("()<>@,;:\\\"/[]?={}", c);
+            }
+            if (token) {
+                puts_(&o, o.len ? ", " : "Unsupported: ");
+                put(&o, h->value.s + at, e - at);
+            }
+            at = sip_value_skip(h->value, end, true);
+        }
+    }
+    if (!o.len) return false;
+    if (o.full) {
+        o.full = false;
+        o.len = 0;
+        puts_(&o, "Unsupported: ");
+        put(&o, "-", 1); /* too many to list: still refused */
+    }
+    puts_(&o, "\r\n");
+    METRIC_INC(env->m, bad_requests);
+    route_answer(env, from, r, 420, NULL, extra);
+    return true;
+}
+
 /* A stranger's request (reason: "source", trusted by no list, or "site",
  * not by the site it calls): counted, logged once a second at most, and
  * dropped or answered 403 as the rules say. <r> NULL: dropped unread. */
@@ -324,6 +364,11 @@ static void serve_invite(route_env_t *env, const xport_to_t *from, const sip_req
     }
     if (c->plan.untrusted) {
         refuse_stranger(env, from, r, true, now);
+        free(c);
+        return;
+    }
+    /* after the number is known ours (RFC 3261 8.2.2.1 comes before 8.2.2.3) */
+    if (c->plan.kind != PLAN_REJECT && refuse_extensions(env, from, r, c->forward ? "Proxy-Require" : "Require")) {
         free(c);
         return;
     }
@@ -418,6 +463,7 @@ void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, s
         break;
     case SIP_OPTIONS:
         METRIC_INC(env->m, other_methods);
+        if (refuse_extensions(env, from, &r, "Require")) break;
         route_answer(env, from, &r, 200, NULL, "Allow: " ROUTE_ALLOW "\r\nAccept: application/sdp\r\n");
         break;
     case SIP_OTHER:

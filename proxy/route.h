@@ -8,9 +8,12 @@
  * Redirect mode (RFC 3261 8.3), as DESIGN.md's table: INVITE -> 302 with
  * Contacts in preference order (picked staff, then the plan's fallback) or
  * the plan's final answer; ACK absorbed; CANCEL -> 200; OPTIONS -> 200 with
- * Allow; other known methods -> 405; unknown -> 501; malformed -> 400 (or
- * dropped when it cannot be routed); Max-Forwards 0 -> 483; too large ->
- * 513. A pick that Redis does not answer within the deadline, or Redis
+ * Allow; other known methods -> 405; unknown -> 501; malformed, or a
+ * Content-Length no number or past the body -> 400 (or dropped when it
+ * cannot be routed); a Request-URI scheme other than sip, sips, tel ->
+ * 416; Require (forward mode: Proxy-Require) with any option tag -> 420
+ * with Unsupported, after the number is known ours; Max-Forwards 0 -> 483;
+ * too large -> 513. A pick that Redis does not answer within the deadline, or Redis
  * down, gets the fallback at once: no INVITE is left unanswered.
  *
  * Trusted sources (the rules' "trusted:" lists; docs/rules.md): a request

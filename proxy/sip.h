@@ -81,7 +81,8 @@ typedef struct {
                                      scan serves parsing and answering */
     unsigned n_hdrs;
     size_t body_off;        /* where the body starts, after the empty line */
-    int bad_status;         /* SIP_REQ_BAD: 400, 505, or 513 when too large */
+    int bad_status;         /* SIP_REQ_BAD: 400, 416 (Request-URI scheme), 505,
+                               or 513 when too large */
     const char *why;        /* SIP_REQ_BAD: the reason phrase */
 } sip_req_t;
 

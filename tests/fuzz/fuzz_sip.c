@@ -1034,7 +1034,8 @@ static void one(const uint8_t *data, size_t size, bool v6)
     }
 
     if (v == SIP_REQ_BAD) {
-        CHECK(r.bad_status == 400 || r.bad_status == 505 || r.bad_status == 513, "bad_status %d", r.bad_status);
+        CHECK(r.bad_status == 400 || r.bad_status == 416 || r.bad_status == 505 || r.bad_status == 513, "bad_status %d",
+              r.bad_status);
         CHECK(r.why && !strpbrk(r.why, "\r\n"), "why");
         build_and_check(&r, ip, r.bad_status, r.why, NULL, 0);
     } else if (v == SIP_REQ_OK) {

@@ -341,6 +341,26 @@ static void request(const char *method, const char *number, const char *callid)
 
 static void invite(const char *number, const char *callid) { request("INVITE", number, callid); }
 
+/* <method> to Request-URI <ruri> (To: <number>) with header lines <extra>
+ * ("" for none) and <body>, its Content-Length <clen> ("auto": the body's) */
+static void request_raw(const char *method, const char *ruri, const char *number, const char *callid,
+                        const char *extra, const char *clen, const char *body)
+{
+    char buf[4096], cl[24];
+    if (strcmp(clen, "auto") == 0) snprintf(cl, sizeof(cl), "%zu", strlen(body));
+    else snprintf(cl, sizeof(cl), "%s", clen);
+    int n = snprintf(buf, sizeof(buf),
+                     "%s %s SIP/2.0\r\n"
+                     "Via: SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-%s;rport\r\n"
+                     "Max-Forwards: 70\r\n"
+                     "To: <sip:%s@pbx.clinic.example>\r\n"
+                     "From: \"Alice\" <sip:15125551234@carrier.example>;tag=1928301774\r\n"
+                     "Call-ID: %s\r\nCSeq: 1 %s\r\n%s"
+                     "Content-Length: %s\r\n\r\n%s",
+                     method, ruri, callid, number, callid, method, extra, cl, body);
+    datagram_from(g_src, 5062, buf, (size_t)n);
+}
+
 static store_decision_t staff(store_kind_t kind, unsigned n, ...)
 {
     store_decision_t d;
@@ -931,6 +951,79 @@ static void test_forwarded_answers_from_untrusted_phones(void **state)
     assert_int_equal(F.m.untrusted_source, 0);
 }
 
+/* ---------------------------------------------------------------------- */
+/* What RFC 3261 asks of a request we answer                              */
+
+static void test_require_and_proxy_require(void **state)
+{
+    (void)state;
+    /* redirect mode answers the INVITE itself: Require is ours to honour */
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "req-1", "Require: 100rel, timer\r\n", "auto", "");
+    assert_int_equal(F.n_store, 0);
+    assert_int_equal(F.n_sent, 1);
+    assert_int_equal(status_of(&F.sent[0]), 420);
+    assert_non_null(strstr(F.sent[0].buf, "\r\nUnsupported: 100rel, timer\r\n"));
+    request_raw("OPTIONS", "sip:100@pbx.clinic.example", "100", "req-2", "Require: foo\r\n", "auto", "");
+    assert_int_equal(status_of(&F.sent[1]), 420);
+    assert_non_null(strstr(F.sent[1].buf, "\r\nUnsupported: foo\r\n"));
+    /* an unknown number is a 404 first (8.2.2.1 before 8.2.2.3) */
+    request_raw("INVITE", "sip:999@pbx.clinic.example", "999", "req-3", "Require: foo\r\n", "auto", "");
+    assert_int_equal(status_of(&F.sent[2]), 404);
+    /* forward mode proxies: Require is the callee's business (16.3),
+     * Proxy-Require ours */
+    request_raw("INVITE", "sip:200@pbx.clinic.example", "200", "req-4", "Require: 100rel\r\n", "auto", "");
+    assert_int_equal(F.n_store, 1);
+    store_decision_t d = staff(STORE_PICKED, 1, "ann", "sip:ann@10.0.0.7:5080");
+    store_answers(0, 0, &d);
+    assert_forwarded(&F.sent[3], "INVITE", "sip:ann@10.0.0.7:5080", 5080);
+    request_raw("INVITE", "sip:200@pbx.clinic.example", "200", "req-5", "Proxy-Require: sec-agree\r\n", "auto", "");
+    assert_int_equal(F.n_store, 1);
+    assert_int_equal(status_of(&F.sent[4]), 420);
+    assert_non_null(strstr(F.sent[4].buf, "\r\nUnsupported: sec-agree\r\n"));
+}
+
+static void test_methods_we_do_not_serve(void **state)
+{
+    (void)state;
+    request("REGISTER", "100", "m-1"); /* known, not ours: 405 + Allow */
+    request("FOO", "100", "m-2");      /* an extension: 501 */
+    assert_int_equal(F.n_store, 0);
+    assert_int_equal(status_of(&F.sent[0]), 405);
+    assert_non_null(strstr(F.sent[0].buf, "\r\nAllow: " ROUTE_ALLOW "\r\n"));
+    assert_int_equal(status_of(&F.sent[1]), 501);
+}
+
+static void test_content_length_and_scheme(void **state)
+{
+    static const char sdp[] = "v=0\r\no=- 1 1 IN IP4 192.0.2.10\r\ns=-\r\n";
+    (void)state;
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "cl-1", "", "abc", sdp);
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "cl-2", "", "-5", sdp);
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "cl-3", "", "999", sdp);
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "cl-4", "Content-Length: 3\r\n", "auto", sdp);
+    assert_int_equal(F.n_store, 0);
+    assert_int_equal(F.n_sent, 4);
+    for (unsigned i = 0; i < 4; i++) assert_int_equal(status_of(&F.sent[i]), 400);
+    assert_non_null(strstr(F.sent[0].buf, "SIP/2.0 400 Bad Content-Length\r\n"));
+    assert_non_null(strstr(F.sent[2].buf, "SIP/2.0 400 Content-Length larger than the body\r\n"));
+    assert_non_null(strstr(F.sent[3].buf, "SIP/2.0 400 Content-Length given twice\r\n"));
+    /* shorter than the datagram: the rest is ignored (18.3), routed */
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "cl-5", "", "4", sdp);
+    assert_int_equal(F.n_store, 1);
+    store_decision_t none = staff(STORE_NONE, 0);
+    store_answers(0, 0, &none);
+    assert_302(&F.sent[4], FALLBACK);
+    /* a Request-URI we cannot route: 416; tel: is fine */
+    request_raw("INVITE", "mailto:frontdesk@clinic.example", "100", "sch-1", "", "0", "");
+    assert_int_equal(status_of(&F.sent[5]), 416);
+    request_raw("INVITE", "http://clinic.example/x", "100", "sch-2", "", "0", "");
+    assert_int_equal(status_of(&F.sent[6]), 416);
+    request_raw("INVITE", "tel:+1-100", "100", "sch-3", "", "0", "");
+    assert_int_equal(F.n_store, 2); /* routed by its To */
+    store_answers(1, 0, &none);
+    assert_302(&F.sent[7], FALLBACK);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -952,6 +1045,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_forward_name_that_does_not_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_no_room_to_wait_for_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fuzz_inputs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_require_and_proxy_require, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_content_length_and_scheme, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_methods_we_do_not_serve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped_unread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_rejected, setup, teardown),
