@@ -7,6 +7,7 @@
 #   make bench-scale    max rate at 1 site x 20 staff vs 200 x 40 (~1 min)
 #   make bench-soak     steady load, proxy RSS every minute (MINUTES=5 RATE=1000)
 #   make bench-p99      p99 at 70% of the max good rate (~1 min)
+#   make bench-flood    the trusted trunk's calls while a stranger floods at 10x (~2 min)
 #   make bench-forward  proxy CPU per call, forward vs redirect mode, Kamailio beside (~1 min)
 #   make install    PREFIX=/usr/local DESTDIR=
 
@@ -39,7 +40,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
 .PHONY: all deps run test unit integration bench install install-bin clean bench-compare \
-        bench-scale bench-soak bench-p99 bench-forward
+        bench-scale bench-soak bench-p99 bench-forward bench-flood
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
@@ -157,3 +158,7 @@ bench-p99: deps
 bench-forward: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/forward.sh
+
+bench-flood: deps
+	@$(MAKE) --no-print-directory all
+	@bash bench/flood.sh

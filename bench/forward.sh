@@ -46,7 +46,8 @@
 # FD_FWD_SECONDS=5 (1-30); FD_FWD_PEER=0 skips Kamailio (1, the default,
 # measures it); FD_FWD_BASE=PATH: two more Frontdesks, one in each mode,
 # run from the binary PATH (another build, e.g. of the commit before a
-# change), get the same load in the same runs, and two lines before the
+# change; one that knows --ports-file and port 0, as deploy/stack.sh starts
+# it), get the same load in the same runs, and two lines before the
 # last compare each mode's cost with the baseline's:
 #
 #   forward: baseline redirect cpu_us_per_call base=A new=B ratio=B/A
@@ -140,7 +141,7 @@ done
 declare -A PORT PIDS
 CONFIGS="redirect forward"
 for m in redirect forward; do
-    FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --log-level warn || { say "$m proxy"; exit 2; }
+    FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --site-picks 0 --log-level warn || { say "$m proxy"; exit 2; }
     PORT[$m]=$FD_SIP_PORT PIDS[$m]=$FD_PROXY_PID
 done
 if [ -n "$BASE" ]; then

@@ -97,6 +97,9 @@ typedef struct {
     bool redis_set;
     long proxy_pid, redis_pid; /* 0: not measured */
     const char *hist_out;      /* --hist-out FILE */
+    struct in_addr from;       /* --from: the IPv4 loopback address calls
+                                  leave from (default 127.0.0.1) */
+    bool from_set;
 } gen_opts_t;
 
 static const char gen_usage[] =
@@ -113,6 +116,8 @@ static const char gen_usage[] =
     "  --inflight W           closed-loop window (default 64)\n"
     "  --sources N            local UDP source sockets (default 8)\n"
     "  --single-source        one source socket: one PBX trunk\n"
+    "  --from 127.X.Y.Z       the loopback address calls leave from (IPv4 targets;\n"
+    "                         default 127.0.0.1): another trunk, or a stranger\n"
     "  --to USER              Request-URI user, e.g. 15125550100*2; repeat to\n"
     "                         rotate over several (default 15125550100*1)\n"
     "  --expect-contacts FILE allowed first Contact URIs, one per line; a 302 whose\n"
@@ -248,7 +253,7 @@ static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_
 {
     enum { O_TARGET = 256, O_COUNT, O_DURATION, O_RATE, O_INFLIGHT, O_SOURCES, O_SINGLE, O_TO,
            O_EXPECT, O_TIMEOUT, O_FINDMAX, O_STEP, O_JSON, O_HELP, O_TRUTH, O_CHURN, O_REDIS,
-           O_USER, O_PW, O_PROXY_PID, O_REDIS_PID, O_HIST, O_FREE_OK };
+           O_USER, O_PW, O_PROXY_PID, O_REDIS_PID, O_HIST, O_FREE_OK, O_FROM };
     static const struct option longopts[] = {
         {"target", required_argument, NULL, O_TARGET},
         {"count", required_argument, NULL, O_COUNT},
@@ -273,6 +278,7 @@ static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_
         {"redis-pid", required_argument, NULL, O_REDIS_PID},
         {"hist-out", required_argument, NULL, O_HIST},
         {"free-fallback-ok", no_argument, NULL, O_FREE_OK},
+        {"from", required_argument, NULL, O_FROM},
         {NULL, 0, NULL, 0},
     };
     uint64_t u;
@@ -402,6 +408,13 @@ static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_
         case O_HIST:
             o->hist_out = optarg;
             break;
+        case O_FROM:
+            if (inet_pton(AF_INET, optarg, &o->from) != 1 || (ntohl(o->from.s_addr) >> 24) != 127) {
+                snprintf(err, errlen, "--from '%s': want an IPv4 loopback address, e.g. 127.0.0.2", optarg);
+                return -EINVAL;
+            }
+            o->from_set = true;
+            break;
         case 'h':
         case O_HELP:
             o->help = true;
@@ -420,6 +433,10 @@ static int gen_parse_args(gen_opts_t *o, int argc, char **argv, char *err, size_
     }
 
     /* cross-flag checks */
+    if (o->from_set && o->target.ss_family != AF_INET) {
+        snprintf(err, errlen, "--from is for an IPv4 --target");
+        return -EINVAL;
+    }
     if (o->single_source) {
         if (o->sources_set && o->sources != 1) {
             snprintf(err, errlen, "--single-source and --sources %u disagree", o->sources);
@@ -964,7 +981,7 @@ static int gen_open_source(gen_t *g, gen_src_t *s, char *err, size_t errlen)
     memset(&a, 0, sizeof(a));
     a.ss_family = (sa_family_t)fam;
     if (fam == AF_INET)
-        ((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        ((struct sockaddr_in *)&a)->sin_addr.s_addr = g->o->from_set ? g->o->from.s_addr : htonl(INADDR_LOOPBACK);
     else
         ((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
 

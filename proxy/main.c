@@ -219,6 +219,7 @@ int main(int argc, char **argv)
     rules_report_t rep;
     int fds[OPTS_MAX_LISTEN];
     unsigned n_fds = 0;
+    _Atomic uint64_t *site_windows = NULL; /* the per-site pick cap (route.h) */
     fwd_self_t selves[OPTS_MAX_LISTEN];
     char self_hosts[OPTS_MAX_LISTEN][64];
     app_t app = { 0 };
@@ -307,7 +308,8 @@ int main(int argc, char **argv)
     app.base = event_base_new();
     /* as long as Redis keeps the decision: the memo only saves asking */
     app.memo = fwdmemo_new(FWDMEMO_SLOTS, o.decision_ttl_ms);
-    if (!app.workers || !app.base || !app.memo) {
+    site_windows = calloc(ROUTE_SITE_SLOTS, sizeof(*site_windows));
+    if (!app.workers || !app.base || !app.memo || !site_windows) {
         fprintf(stderr, "frontdesk: out of memory at start\n");
         goto out;
     }
@@ -344,6 +346,7 @@ int main(int argc, char **argv)
         w->n_fds = n_fds;
         w->health = app.health;
         w->memo = app.memo;
+        w->site_windows = site_windows;
         w->record_route = o.record_route;
         w->reload = &app.reload;
         w->opts = &o;
@@ -392,6 +395,7 @@ out:
     for (unsigned i = 0; i < n_fds; i++) close(fds[i]);
     if (app.base) event_base_free(app.base);
     fwdmemo_free(app.memo);
+    free(site_windows);
     free(app.workers);
     reload_free(&app.reload);
     return rc;

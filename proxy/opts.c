@@ -33,6 +33,11 @@ const char opts_usage[] =
     "                       (default 127.0.0.1:9560; \"off\" to disable; port 0 as above)\n"
     "  --ports-file FILE    once serving, write the addresses bound, one a line:\n"
     "                       \"udp ADDR:PORT\" per --listen, then \"admin ADDR:PORT\"\n"
+    "Limits:\n"
+    "  --site-picks N       staff picks a site gets a second (default 50; 0: no\n"
+    "                       cap): a runaway trunk cannot reserve a whole site\n"
+    "  --over-limit WHAT    a call past the cap gets: fallback (the plan's final\n"
+    "                       destination, nobody reserved; default), 503 or drop\n"
     "Forward mode (routes with mode: forward):\n"
     "  --advertise ADDR[:PORT]  our address in Via and Record-Route (default:\n"
     "                       the listen address; required with 0.0.0.0 or [::])\n"
@@ -186,7 +191,7 @@ static int parse_advertise(const char *a, opts_t *o)
 
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
        O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN, O_ADVERTISE,
-       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE };
+       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE, O_SITE_PICKS, O_OVER };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -206,6 +211,8 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "record-route", no_argument, NULL, O_RR },
         { "dns-server", required_argument, NULL, O_DNS },
         { "ports-file", required_argument, NULL, O_PORTS_FILE },
+        { "site-picks", required_argument, NULL, O_SITE_PICKS },
+        { "over-limit", required_argument, NULL, O_OVER },
         { "health-interval", required_argument, NULL, O_HC_INTERVAL },
         { "health-down", required_argument, NULL, O_HC_DOWN },
         { "health-up", required_argument, NULL, O_HC_UP },
@@ -226,6 +233,8 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     o->health_interval_ms = 5000;
     o->health_down = 3;
     o->health_up = 2;
+    o->site_picks = 50;
+    o->over_limit = OPTS_OVER_FALLBACK;
     err[0] = '\0';
 
     optind = 0; /* 0, not 1: a full rescan, also after an earlier error */
@@ -324,6 +333,21 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
             }
             break;
         case O_RR: o->record_route = true; break;
+        case O_SITE_PICKS:
+            if (parse_uint(a, 0, 1000000, &o->site_picks) < 0) {
+                snprintf(err, errlen, "--site-picks %s: want picks a second, 0 (no cap) to 1000000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_OVER:
+            if (strcmp(a, "fallback") == 0) o->over_limit = OPTS_OVER_FALLBACK;
+            else if (strcmp(a, "503") == 0) o->over_limit = OPTS_OVER_503;
+            else if (strcmp(a, "drop") == 0) o->over_limit = OPTS_OVER_DROP;
+            else {
+                snprintf(err, errlen, "--over-limit %s: want fallback, 503 or drop", a);
+                return -EINVAL;
+            }
+            break;
         case O_PORTS_FILE:
             if (!*a) {
                 snprintf(err, errlen, "--ports-file %s: want a file name", a);

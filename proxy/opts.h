@@ -48,6 +48,11 @@ typedef struct {
     unsigned health_interval_ms; /* between OPTIONS pings of a destination */
     unsigned health_down;        /* missed pings in a row: down */
     unsigned health_up;          /* answers in a row: up again */
+    /* limits */
+    unsigned site_picks;         /* staff picks a site gets per second, all
+                                    proxies' workers of this process
+                                    together; 0: no cap */
+    int over_limit;              /* opts_over_t: what a call past it gets */
     bool help, version;
     const char *redis_user;      /* FRONTDESK_REDIS_USER: ACL user, or NULL */
     const char *redis_password;  /* FRONTDESK_REDIS_PASSWORD (or REDISCLI_AUTH),
@@ -55,6 +60,12 @@ typedef struct {
     time_t fixed_time;           /* FRONTDESK_FAKE_TIME (tests): the clock
                                     the rules see; 0 = the real clock */
 } opts_t;
+
+typedef enum {
+    OPTS_OVER_FALLBACK = 0, /* the plan's fallback, nobody reserved */
+    OPTS_OVER_503,          /* 503 Service Unavailable, Retry-After: 5 */
+    OPTS_OVER_DROP,         /* no answer */
+} opts_over_t;
 
 /* A numeric "ADDR:PORT" / "[V6]:PORT" into <out>: 0 or -EINVAL. The bind
  * form also takes port 0 (the system picks one: --listen, --admin). */

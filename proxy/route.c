@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "log.h"
+#include "opts.h"
 #include "outbuf.h"
 #include "sipresp.h"
 
@@ -271,6 +272,53 @@ void route_ask_store(call_t *c, const sip_req_t *r)
     env->timer_arm(env->ctx, c->timer, c);
 }
 
+/* One more pick for <site> this second, if its cap allows: the window of
+ * the slot its id hashes to ("<second> << 32 | picks"), shared by every
+ * worker. Two sites that share a slot share a cap: with 65536 slots, a
+ * few in a network of hundreds, and then only more careful. */
+static bool site_pick_allowed(route_env_t *env, const char *site, time_t now)
+{
+    if (!env->site_picks || !env->site_windows || !site) return true;
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *)site; *p; p++) h = (h ^ *p) * 16777619u;
+    _Atomic uint64_t *w = &env->site_windows[h & (ROUTE_SITE_SLOTS - 1)];
+    uint64_t cur = atomic_load_explicit(w, memory_order_relaxed), next;
+    uint32_t sec = (uint32_t)now;
+    do {
+        if ((uint32_t)(cur >> 32) != sec) next = (uint64_t)sec << 32 | 1u;
+        else if ((uint32_t)cur >= env->site_picks) return false;
+        else next = cur + 1;
+    } while (!atomic_compare_exchange_weak_explicit(w, &cur, next, memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+/* A call past its site's pick cap: the fallback with nobody reserved, 503
+ * or nothing (--over-limit). */
+static void over_cap(call_t *c, const sip_req_t *r, time_t now)
+{
+    route_env_t *env = c->env;
+    METRIC_INC(env->m, site_capped);
+    if (env->capped_at != now) {
+        LOG_WARN("site over its pick cap", "site=%s picks_per_s=%u action=%s more=%u", c->plan.site,
+                 env->site_picks,
+                 env->over_limit == OPTS_OVER_503 ? "503" : env->over_limit == OPTS_OVER_DROP ? "drop" : "fallback",
+                 env->capped_quiet);
+        env->capped_at = now;
+        env->capped_quiet = 0;
+    } else {
+        env->capped_quiet++;
+    }
+    if (env->over_limit == OPTS_OVER_DROP) return;
+    if (env->over_limit == OPTS_OVER_503) {
+        (void)r;
+        char out[ROUTE_TX_MAX];
+        int n = sipresp_build(out, sizeof(out), 503, NULL, c->head, c->head_len, "Retry-After: 5\r\n", 16);
+        if (n > 0) env->send(env->ctx, &c->to, out, (size_t)n);
+        return;
+    }
+    route_answer_call(c, NULL, "fallback-site-capped");
+}
+
 /* RFC 3261 8.2.2.3 and 16.3: the option tags <r> requires of us in header
  * <name> (Require when we answer it ourselves, Proxy-Require when we
  * forward it): we support none, so any is answered 420 with them listed
@@ -389,6 +437,11 @@ static void serve_invite(route_env_t *env, const xport_to_t *from, const sip_req
         return;
     case PLAN_PICK:
         break;
+    }
+    if (!site_pick_allowed(env, c->plan.site, now)) {
+        over_cap(c, r, now);
+        route_call_done(c);
+        return;
     }
     route_ask_store(c, r);
 }

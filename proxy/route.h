@@ -16,6 +16,11 @@
  * too large -> 513. A pick that Redis does not answer within the deadline, or Redis
  * down, gets the fallback at once: no INVITE is left unanswered.
  *
+ * A site gets at most env->site_picks staff picks a second (all workers
+ * together): past that, a call gets the plan's fallback with nobody
+ * reserved (or 503 / nothing, --over-limit), so a runaway trunk cannot
+ * hold a whole site's staff. Counted (site_capped), logged once a second.
+ *
  * Trusted sources (the rules' "trusted:" lists; docs/rules.md): a request
  * from a source no list holds, or to a site whose lists do not hold its
  * source, never reaches Redis: it is dropped, or answered 403 with
@@ -38,6 +43,7 @@
 #ifndef FRONTDESK_ROUTE_H
 #define FRONTDESK_ROUTE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -53,6 +59,7 @@
 #include "xport.h"
 
 #define ROUTE_ALLOW "INVITE, ACK, CANCEL, OPTIONS"
+#define ROUTE_SITE_SLOTS 65536u /* per-site pick windows (sites hash in) */
 #define ROUTE_TX_MAX (SIPRESP_HEAD_MAX + 2048) /* largest answer: head, Contacts, ours;
                                                   and a forwarded request: the
                                                   request, our Via and Record-Route */
@@ -100,10 +107,20 @@ typedef struct route_env {
     bool forwarding; /* some route forwards */
 
     metrics_t *m;
+
+    /* The per-site pick cap: <site_picks> a second (0: none), counted in
+     * <site_windows> (ROUTE_SITE_SLOTS, shared by every environment of the
+     * process, zeroed by the caller); past it, <over_limit> (opts_over_t) */
+    unsigned site_picks;
+    int over_limit;
+    _Atomic uint64_t *site_windows;
+
     unsigned dns_waiting; /* route's own: calls waiting for a name */
     time_t strangers_at;  /* route's own: when a refused stranger was last
                              logged (one line a second at most) */
     unsigned strangers_quiet; /* refused since, not logged */
+    time_t capped_at;     /* route's own: the same for calls over a cap */
+    unsigned capped_quiet;
 } route_env_t;
 
 /* Serve the datagram <buf> that came <from>; <now> is the wall clock the

@@ -199,6 +199,9 @@ static void env_init(worker_t *w)
         .n_socks = w->n_fds,
         .record_route = w->record_route,
         .m = &w->m,
+        .site_picks = w->opts->site_picks,
+        .over_limit = w->opts->over_limit,
+        .site_windows = w->site_windows,
     };
 }
 

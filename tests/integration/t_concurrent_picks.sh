@@ -10,9 +10,9 @@ stack_start_redis && stack_seed_demo || exit 1
 for i in $(seq -w 1 200); do
     echo "FCALL fd_staff_set 1 fd:{downtown} b$i sip:b$i@pbx.downtown.hillcountry.example billing:3 available"
 done | stack_redis >/dev/null
-stack_start_proxy "" --offer-window 60000 || exit 1
+stack_start_proxy "" --offer-window 60000 --site-picks 0 || exit 1 # every call to the site is picked: no cap
 P1=$FD_SIP_PORT L1=$FD_PROXY_LOG
-stack_start_proxy "" --offer-window 60000 || exit 1
+stack_start_proxy "" --offer-window 60000 --site-picks 0 || exit 1 # every call to the site is picked: no cap
 P2=$FD_SIP_PORT L2=$FD_PROXY_LOG
 B=$FD_ROOT/build/fd-bench
 "$B" run --target "127.0.0.1:$P1" --count 300 --duration 20 --inflight 32 --to '15125550100*2' \

@@ -243,6 +243,9 @@ static void test_bad_values(void **state)
         { "--dns-server", "127.0.0.1:0", NULL }, /* a server has a port */
         { "--admin", "127.0.0.1:65536", "--admin 127.0.0.1:65536: want a numeric ADDR:PORT, or off" },
         { "--ports-file", "", "--ports-file : want a file name" },
+        { "--site-picks", "-1", "--site-picks -1: want picks a second, 0 (no cap) to 1000000" },
+        { "--site-picks", "1000001", NULL },
+        { "--over-limit", "reject", "--over-limit reject: want fallback, 503 or drop" },
         { "--health-interval", "99", "--health-interval 99: want milliseconds from 100 to 600000" },
         { "--health-interval", "600001", NULL },
         { "--health-down", "0", "--health-down 0: want a number from 1 to 100" },
@@ -388,6 +391,20 @@ static void test_port_zero_and_ports_file(void **state)
     assert_null(o.ports_file);
 }
 
+/* The per-site pick cap: 50 a second and the fallback unless told. */
+static void test_limits(void **state)
+{
+    (void)state;
+    assert_int_equal(PARSE("--config", "r.yaml"), 0);
+    assert_int_equal(o.site_picks, 50);
+    assert_int_equal(o.over_limit, OPTS_OVER_FALLBACK);
+    assert_int_equal(PARSE("--config", "r.yaml", "--site-picks", "0", "--over-limit", "503"), 0);
+    assert_int_equal(o.site_picks, 0);
+    assert_int_equal(o.over_limit, OPTS_OVER_503);
+    assert_int_equal(PARSE("--config", "r.yaml", "--over-limit", "drop"), 0);
+    assert_int_equal(o.over_limit, OPTS_OVER_DROP);
+}
+
 static void test_parse_addr(void **state)
 {
     (void)state;
@@ -442,7 +459,7 @@ static void test_usage_mentions_every_flag(void **state)
                             "--offer-window", "--decision-ttl", "--log-level", "--help", "--version",
                             "FRONTDESK_CALLER_KEY", "--advertise", "--record-route", "--dns-server",
                             "--health-interval", "--health-down", "--health-up", "--admin",
-                            "--ports-file" };
+                            "--ports-file", "--site-picks", "--over-limit" };
 
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(opts_usage, flags[i]));
@@ -475,6 +492,7 @@ int main(void)
         cmocka_unit_test(test_bounds_accepted),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_port_zero_and_ports_file),
+        cmocka_unit_test(test_limits),
         cmocka_unit_test(test_forward_flags),
         cmocka_unit_test(test_missing_config),
         cmocka_unit_test(test_unknown_flag),

@@ -25,6 +25,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
+#include "opts.h"
 #include "route.h"
 #include "sip.h"
 
@@ -250,6 +251,7 @@ static void fake_memo_put(void *ctx, const char *key, size_t len, const fwdmemo_
 }
 
 static const char *g_src = "192.0.2.10"; /* where request() comes from */
+static time_t g_now = T_NOW;               /* the wall clock route sees */
 
 static rules_t *load_rules(const char *yaml)
 {
@@ -266,6 +268,7 @@ static int setup(void **state)
 {
     (void)state;
     g_src = "192.0.2.10";
+    g_now = T_NOW;
     memset(&F, 0, sizeof(F));
     F.self = (fwd_self_t){ "127.0.0.1", 5060, NULL };
     F.families[0] = AF_INET;
@@ -317,7 +320,7 @@ static void datagram_from(const char *ip, unsigned port, const char *buf, size_t
     a->sin_family = AF_INET;
     a->sin_port = htons((uint16_t)port);
     assert_int_equal(inet_pton(AF_INET, ip, &a->sin_addr), 1);
-    route_datagram(&F.env, &from, buf, len, T_NOW);
+    route_datagram(&F.env, &from, buf, len, g_now);
 }
 
 /* Serve one request: <method> to <number>, Call-ID <callid>, from the
@@ -1024,6 +1027,51 @@ static void test_content_length_and_scheme(void **state)
     assert_302(&F.sent[7], FALLBACK);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The per-site pick cap                                                  */
+
+static void test_site_pick_cap(void **state)
+{
+    static _Atomic uint64_t windows[ROUTE_SITE_SLOTS];
+    store_decision_t none = staff(STORE_NONE, 0);
+    (void)state;
+    memset(windows, 0, sizeof(windows));
+    F.env.site_windows = windows;
+    F.env.site_picks = 2;
+    invite("100", "cap-1");
+    invite("100", "cap-2");
+    invite("100", "cap-3"); /* the third this second: no pick */
+    assert_int_equal(F.n_store, 2);
+    assert_int_equal(F.n_sent, 1);
+    assert_302(&F.sent[0], FALLBACK); /* the fallback, nobody reserved */
+    assert_int_equal(F.m.site_capped, 1);
+    invite("200", "cap-4");           /* another site has its own */
+    assert_int_equal(F.n_store, 3);
+    g_now++;                          /* the next second */
+    invite("100", "cap-5");
+    assert_int_equal(F.n_store, 4);
+    for (unsigned i = 0; i < 4; i++) store_answers(i, 0, &none);
+    /* 503 or nothing, as configured */
+    F.env.over_limit = OPTS_OVER_503;
+    invite("100", "cap-6");
+    invite("100", "cap-7");
+    assert_int_equal(F.n_store, 5);
+    unsigned sent = F.n_sent;
+    assert_int_equal(status_of(&F.sent[sent - 1]), 503);
+    assert_non_null(strstr(F.sent[sent - 1].buf, "\r\nRetry-After: 5\r\n"));
+    store_answers(4, 0, &none);
+    sent = F.n_sent;
+    F.env.over_limit = OPTS_OVER_DROP;
+    invite("100", "cap-8");
+    assert_int_equal(F.n_sent, sent);
+    assert_int_equal(F.m.site_capped, 3);
+    /* 0: no cap */
+    F.env.site_picks = 0;
+    invite("100", "cap-9");
+    assert_int_equal(F.n_store, 6);
+    store_answers(5, 0, &none);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -1048,6 +1096,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_require_and_proxy_require, setup, teardown),
         cmocka_unit_test_setup_teardown(test_content_length_and_scheme, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_we_do_not_serve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_site_pick_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped_unread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_rejected, setup, teardown),

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# flood.sh -- `make bench-flood`: does the trusted trunk keep its calls
+# while a stranger floods the proxy?
+#
+# Seeds the clinic network (200 sites x 40 staff; FD_FLOOD_SITES,
+# FD_FLOOD_STAFF) with rules that trust 127.0.0.1 only, starts the proxy,
+# then, RUNS (3) times interleaved:
+#   alone   the trunk from 127.0.0.1 at RATE (2000) calls/s, open loop,
+#           SECONDS (10) s, every 302 checked against the seed;
+#   flooded the same trunk run while a stranger on 127.0.0.2 sends INVITEs
+#           to the seeded numbers at FACTOR (10) times that rate, for the
+#           same time (it never gets an answer: strangers are dropped).
+# The figure: the share of the trunk's calls answered right (a 302 that
+# matches the seed, fallbacks while staff were free counted as lost) in
+# each run, and the proxy's frontdesk_untrusted_source_total. Target: the
+# flooded trunk keeps >= 90% of its calls answered right.
+#
+# Results: build/bench/flood/ (JSON of every run, flood.txt). Bounded:
+# every fd-bench run has a call count and a duration.
+#
+# Exit status: 0 target met in every flooded run, 1 not, 2 when the bench
+# could not run.
+NAME=flood
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+RATE=${FD_FLOOD_RATE:-2000}
+FACTOR=${FD_FLOOD_FACTOR:-10}
+SECONDS_RUN=${FD_FLOOD_SECONDS:-10}
+RUNS=${FD_FLOOD_RUNS:-3}
+SITES=${FD_FLOOD_SITES:-200}
+STAFF=${FD_FLOOD_STAFF:-40}
+for v in RATE FACTOR SECONDS_RUN RUNS SITES STAFF; do
+    case ${!v} in ''|*[!0-9]*) say "$v must be a number"; exit 2;; esac
+done
+[ "$RUNS" -ge 1 ] && [ "$RUNS" -le 9 ] || { say "FD_FLOOD_RUNS: 1 to 9"; exit 2; }
+
+bench_redis
+bench_seed "$SITES" "$STAFF" net
+# the seeded rules trust loopback; here only the trunk's address
+sed -i 's|^trusted: .*|trusted: ["127.0.0.1"]|' "$FD_RUN/net.yaml"
+grep -q '^trusted: \["127.0.0.1"\]$' "$FD_RUN/net.yaml" || { say "the seeded rules name no trusted sources"; exit 2; }
+bench_proxy "$FD_RUN/net.yaml"
+bench_warm "$FD_RUN/net.truth"
+say "proxy on $TARGET (pid $FD_PROXY_PID), trunk 127.0.0.1 at $RATE/s, stranger 127.0.0.2 at $((RATE * FACTOR))/s, ${SECONDS_RUN}s runs"
+
+untrusted() { stack_http "$FD_ADMIN_PORT" /metrics | awk '$1 == "frontdesk_untrusted_source_total" { print $2 }'; }
+# right_pct JSON: right answers (302s matching the seed) per call sent, %
+right_pct() {
+    local sent right
+    sent=$(json_num "$1" sent); right=$(json_num "$1" right)
+    [ -z "$right" ] && right=$(( $(json_num "$1" answered) - $(json_num "$1" wrong) - $(json_num "$1" missed) ))
+    awk -v r="${right:-0}" -v s="${sent:-0}" 'BEGIN { printf "%.2f", s ? 100 * r / s : 0 }'
+}
+
+count=$((RATE * SECONDS_RUN))
+fail=0
+: >"$OUT/flood.txt"
+for run in $(seq 1 "$RUNS"); do
+    for mode in alone flooded; do
+        json=$OUT/$mode-$run.json
+        spid=""
+        u0=$(untrusted)
+        if [ $mode = flooded ]; then
+            "$BENCH" run --target "$TARGET" --from 127.0.0.2 --truth "$FD_RUN/net.truth" --sources 8 \
+                --rate $((RATE * FACTOR)) --count $((count * FACTOR)) --duration $((SECONDS_RUN + 2)) \
+                --timeout-ms 200 --json >"$OUT/stranger-$run.json" 2>/dev/null &
+            spid=$!
+            FD_PIDS="$FD_PIDS $spid"
+            sleep 0.5 # the flood running before the trunk's first call
+        fi
+        fdb run --target "$TARGET" --single-source --truth "$FD_RUN/net.truth" --rate "$RATE" \
+            --count "$count" --duration $((SECONDS_RUN + 3)) --json >"$json" 2>/dev/null
+        if [ -n "$spid" ]; then
+            wait "$spid" 2>/dev/null
+            FD_PIDS=${FD_PIDS/ $spid/}
+        fi
+        u1=$(untrusted)
+        pct=$(right_pct "$json")
+        line=$(printf '%-7s run %s: trunk sent %s, answered right %s%%, p99 %s us; stranger sent %s, refused by the proxy %s' \
+            "$mode" "$run" "$(json_num "$json" sent)" "$pct" "$(json_num "$json" p99_us)" \
+            "$( [ -n "$spid" ] && json_num "$OUT/stranger-$run.json" sent || echo 0)" "$((u1 - u0))")
+        echo "$line" | tee -a "$OUT/flood.txt"
+        if [ $mode = flooded ] && ! awk -v p="$pct" 'BEGIN { exit !(p >= 90) }'; then fail=1; fi
+    done
+done
+med() { grep "^$1" "$OUT/flood.txt" | sed -n 's/.*answered right \([0-9.]*\)%.*/\1/p' | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+echo "flood: trunk answered right, median: alone $(med alone)% flooded $(med flooded)% (stranger at ${FACTOR}x; target >= 90%: $([ $fail = 0 ] && echo met || echo NOT met))" | tee -a "$OUT/flood.txt"
+exit $fail
