@@ -183,21 +183,21 @@ if ! "$BENCH" seed --redis "127.0.0.1:$FD_REDIS_PORT" --sites "$SITES" --staff-p
     say "fd-bench seed failed: $(tail -n 3 "$RUN/seed.txt")"; exit 2
 fi
 # the same key as the demo's proxies: the seeded rules are not caller-aware
-if ! FD_CONFIG=$NET_RULES stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --log-level warn; then
+if ! FD_CONFIG=$NET_RULES stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --source-rate 0 --log-level warn; then
     say "could not start frontdesk on the seeded network"; exit 2
 fi
 FR_PORT=$FD_SIP_PORT FR_PID=$FD_PROXY_PID
-if ! stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --log-level warn; then
+if ! stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --source-rate 0 --log-level warn; then
     say "could not start frontdesk"; exit 2
 fi
 FD_PORT=$FD_SIP_PORT FD_PID=$FD_PROXY_PID
 FDL_PORT="" FDL_PID="" FRL_PORT="" FRL_PID=""
 case " $CONFIGS " in *_log\ *)
-    if ! stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --log-level info; then
+    if ! stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --source-rate 0 --log-level info; then
         say "could not start the logging frontdesk"; exit 2
     fi
     FDL_PORT=$FD_SIP_PORT FDL_PID=$FD_PROXY_PID FDL_LOG=$FD_PROXY_LOG
-    if ! FD_CONFIG=$NET_RULES stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --log-level info; then
+    if ! FD_CONFIG=$NET_RULES stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --source-rate 0 --log-level info; then
         say "could not start the logging frontdesk"; exit 2
     fi
     FRL_PORT=$FD_SIP_PORT FRL_PID=$FD_PROXY_PID FRL_LOG=$FD_PROXY_LOG

@@ -141,7 +141,7 @@ done
 declare -A PORT PIDS
 CONFIGS="redirect forward"
 for m in redirect forward; do
-    FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --site-picks 0 --log-level warn || { say "$m proxy"; exit 2; }
+    FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --site-picks 0 --source-rate 0 --log-level warn || { say "$m proxy"; exit 2; }
     PORT[$m]=$FD_SIP_PORT PIDS[$m]=$FD_PROXY_PID
 done
 if [ -n "$BASE" ]; then

@@ -80,7 +80,7 @@ bench_proxy() {
         FD_PROXY_PID=
     fi
     # shellcheck disable=SC2086 # FD_BENCH_PROXY_FLAGS: several flags
-    FD_CONFIG=$1 stack_start_proxy "" --offer-window 1 --log-level warn --site-picks 0 ${FD_BENCH_PROXY_FLAGS:-} ||
+    FD_CONFIG=$1 stack_start_proxy "" --offer-window 1 --log-level warn --site-picks 0 --source-rate 0 ${FD_BENCH_PROXY_FLAGS:-} ||
         { say "could not start the proxy"; exit 2; }
     TARGET=127.0.0.1:$FD_SIP_PORT
 }

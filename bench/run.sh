@@ -76,7 +76,9 @@ start_stack() {
     stack_loaded=1 # from here on, stack_stop runs on exit whatever fails
     stack_start_redis || return 1
     stack_seed_demo || return 1
-    stack_start_proxy || return 1
+    # a load generator from one address: the per-source and per-site limits
+    # (docs/operations.md) would measure themselves
+    stack_start_proxy "" --source-rate 0 --site-picks 0 || return 1
 }
 
 # shellcheck disable=SC2317 # called from the EXIT trap

@@ -220,6 +220,7 @@ int main(int argc, char **argv)
     int fds[OPTS_MAX_LISTEN];
     unsigned n_fds = 0;
     _Atomic uint64_t *site_windows = NULL; /* the per-site pick cap (route.h) */
+    _Atomic uint64_t *source_buckets = NULL; /* the per-source rate (route.h) */
     fwd_self_t selves[OPTS_MAX_LISTEN];
     char self_hosts[OPTS_MAX_LISTEN][64];
     app_t app = { 0 };
@@ -309,7 +310,8 @@ int main(int argc, char **argv)
     /* as long as Redis keeps the decision: the memo only saves asking */
     app.memo = fwdmemo_new(FWDMEMO_SLOTS, o.decision_ttl_ms);
     site_windows = calloc(ROUTE_SITE_SLOTS, sizeof(*site_windows));
-    if (!app.workers || !app.base || !app.memo || !site_windows) {
+    source_buckets = calloc(ROUTE_SOURCE_SLOTS, sizeof(*source_buckets));
+    if (!app.workers || !app.base || !app.memo || !site_windows || !source_buckets) {
         fprintf(stderr, "frontdesk: out of memory at start\n");
         goto out;
     }
@@ -347,6 +349,7 @@ int main(int argc, char **argv)
         w->health = app.health;
         w->memo = app.memo;
         w->site_windows = site_windows;
+        w->source_buckets = source_buckets;
         w->record_route = o.record_route;
         w->reload = &app.reload;
         w->opts = &o;
@@ -396,6 +399,7 @@ out:
     if (app.base) event_base_free(app.base);
     fwdmemo_free(app.memo);
     free(site_windows);
+    free(source_buckets);
     free(app.workers);
     reload_free(&app.reload);
     return rc;

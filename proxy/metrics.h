@@ -26,6 +26,7 @@
     X(redis_unavailable, "picks with Redis down or busy: fallback")               \
     X(redis_errors, "picks with an error reply: fallback")                        \
     X(retransmissions, "INVITEs answered from a recorded decision")               \
+    X(source_limited, "requests past their source's rate: dropped or 503")        \
     X(site_capped, "INVITEs past their site's pick cap: not picked")               \
     X(untrusted_source, "requests from a source no trusted list holds: refused")  \
     X(untrusted_site, "requests to a site that does not trust their source: refused") \

@@ -38,6 +38,9 @@ const char opts_usage[] =
     "                       cap): a runaway trunk cannot reserve a whole site\n"
     "  --over-limit WHAT    a call past the cap gets: fallback (the plan's final\n"
     "                       destination, nobody reserved; default), 503 or drop\n"
+    "  --source-rate N      requests a second one source address may send (a\n"
+    "                       token bucket; default 500; 0: no limit)\n"
+    "  --source-over WHAT   a request past it: drop (default) or 503\n"
     "Forward mode (routes with mode: forward):\n"
     "  --advertise ADDR[:PORT]  our address in Via and Record-Route (default:\n"
     "                       the listen address; required with 0.0.0.0 or [::])\n"
@@ -191,7 +194,7 @@ static int parse_advertise(const char *a, opts_t *o)
 
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
        O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN, O_ADVERTISE,
-       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE, O_SITE_PICKS, O_OVER };
+       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE, O_SITE_PICKS, O_OVER, O_SOURCE_RATE, O_SOURCE_OVER };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -213,6 +216,8 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "ports-file", required_argument, NULL, O_PORTS_FILE },
         { "site-picks", required_argument, NULL, O_SITE_PICKS },
         { "over-limit", required_argument, NULL, O_OVER },
+        { "source-rate", required_argument, NULL, O_SOURCE_RATE },
+        { "source-over", required_argument, NULL, O_SOURCE_OVER },
         { "health-interval", required_argument, NULL, O_HC_INTERVAL },
         { "health-down", required_argument, NULL, O_HC_DOWN },
         { "health-up", required_argument, NULL, O_HC_UP },
@@ -235,6 +240,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     o->health_up = 2;
     o->site_picks = 50;
     o->over_limit = OPTS_OVER_FALLBACK;
+    o->source_rate = 500;
     err[0] = '\0';
 
     optind = 0; /* 0, not 1: a full rescan, also after an earlier error */
@@ -345,6 +351,21 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
             else if (strcmp(a, "drop") == 0) o->over_limit = OPTS_OVER_DROP;
             else {
                 snprintf(err, errlen, "--over-limit %s: want fallback, 503 or drop", a);
+                return -EINVAL;
+            }
+            break;
+        case O_SOURCE_RATE:
+            if (parse_uint(a, 0, OPTS_SOURCE_RATE_MAX, &o->source_rate) < 0) {
+                snprintf(err, errlen, "--source-rate %s: want requests a second, 0 (no limit) to %u", a,
+                         OPTS_SOURCE_RATE_MAX);
+                return -EINVAL;
+            }
+            break;
+        case O_SOURCE_OVER:
+            if (strcmp(a, "drop") == 0) o->source_503 = false;
+            else if (strcmp(a, "503") == 0) o->source_503 = true;
+            else {
+                snprintf(err, errlen, "--source-over %s: want drop or 503", a);
                 return -EINVAL;
             }
             break;

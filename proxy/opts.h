@@ -16,6 +16,7 @@
 #include <time.h>
 
 #define OPTS_MAX_LISTEN 8
+#define OPTS_SOURCE_RATE_MAX 16000 /* a token bucket in one 64-bit word */
 
 typedef struct {
     struct sockaddr_storage addr;
@@ -53,6 +54,10 @@ typedef struct {
                                     proxies' workers of this process
                                     together; 0: no cap */
     int over_limit;              /* opts_over_t: what a call past it gets */
+    unsigned source_rate;        /* requests a second one source address
+                                    may send (a token bucket of one
+                                    second's worth); 0: no limit */
+    bool source_503;             /* past it: 503 (else dropped) */
     bool help, version;
     const char *redis_user;      /* FRONTDESK_REDIS_USER: ACL user, or NULL */
     const char *redis_password;  /* FRONTDESK_REDIS_PASSWORD (or REDISCLI_AUTH),

@@ -272,6 +272,37 @@ void route_ask_store(call_t *c, const sip_req_t *r)
     env->timer_arm(env->ctx, c->timer, c);
 }
 
+/* Logging a refusal at most once a second per environment: true when a
+ * line is due now (*<more>: how many were refused unlogged since). */
+static bool log_due(time_t *at, unsigned *quiet, time_t now, unsigned *more)
+{
+    if (*at == now) {
+        (*quiet)++;
+        return false;
+    }
+    *more = *quiet;
+    *at = now;
+    *quiet = 0;
+    return true;
+}
+
+/* The source address of <from> as text, for a log line. */
+static void source_text(const xport_to_t *from, char ip[INET6_ADDRSTRLEN])
+{
+    const struct sockaddr *sa = (const struct sockaddr *)&from->addr;
+    strcpy(ip, "?");
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip, INET6_ADDRSTRLEN);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip, INET6_ADDRSTRLEN);
+}
+
+/* Whether <r> is an ACK, which is never answered (RFC 3261 17.2.1). */
+static bool is_ack(const sip_req_t *r)
+{
+    return r->method_name.len == 3 && memcmp(r->method_name.s, "ACK", 3) == 0;
+}
+
 /* One more pick for <site> this second, if its cap allows: the window of
  * the slot its id hashes to ("<second> << 32 | picks"), shared by every
  * worker. Two sites that share a slot share a cap: with 65536 slots, a
@@ -298,16 +329,12 @@ static void over_cap(call_t *c, const sip_req_t *r, time_t now)
 {
     route_env_t *env = c->env;
     METRIC_INC(env->m, site_capped);
-    if (env->capped_at != now) {
+    unsigned more;
+    if (log_due(&env->capped_at, &env->capped_quiet, now, &more))
         LOG_WARN("site over its pick cap", "site=%s picks_per_s=%u action=%s more=%u", c->plan.site,
                  env->site_picks,
                  env->over_limit == OPTS_OVER_503 ? "503" : env->over_limit == OPTS_OVER_DROP ? "drop" : "fallback",
-                 env->capped_quiet);
-        env->capped_at = now;
-        env->capped_quiet = 0;
-    } else {
-        env->capped_quiet++;
-    }
+                 more);
     if (env->over_limit == OPTS_OVER_DROP) return;
     if (env->over_limit == OPTS_OVER_503) {
         (void)r;
@@ -368,23 +395,14 @@ static void refuse_stranger(route_env_t *env, const xport_to_t *from, const sip_
     bool reject = rules_strangers(env->rules) == RULES_STRANGERS_REJECT;
     if (site) METRIC_INC(env->m, untrusted_site);
     else METRIC_INC(env->m, untrusted_source);
-    if (env->strangers_at != now) {
-        char ip[INET6_ADDRSTRLEN] = "?";
-        const struct sockaddr *sa = (const struct sockaddr *)&from->addr;
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, ip, sizeof(ip));
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, ip, sizeof(ip));
+    unsigned more;
+    if (log_due(&env->strangers_at, &env->strangers_quiet, now, &more)) {
+        char ip[INET6_ADDRSTRLEN];
+        source_text(from, ip);
         LOG_WARN("request from an untrusted source refused", "from=%s reason=%s action=%s more=%u", ip,
-                 site ? "not-trusted-by-site" : "not-trusted", reject ? "403" : "drop", env->strangers_quiet);
-        env->strangers_at = now;
-        env->strangers_quiet = 0;
-    } else {
-        env->strangers_quiet++;
+                 site ? "not-trusted-by-site" : "not-trusted", reject ? "403" : "drop", more);
     }
-    if (!reject || !r) return;
-    /* never answer an ACK (RFC 3261 17.2.1) */
-    if (r->method_name.len == 3 && memcmp(r->method_name.s, "ACK", 3) == 0) return;
+    if (!reject || !r || is_ack(r)) return;
     route_answer(env, from, r, 403, NULL, NULL);
 }
 
@@ -446,6 +464,52 @@ static void serve_invite(route_env_t *env, const xport_to_t *from, const sip_req
     route_ask_store(c, r);
 }
 
+/* One token of <sa>'s bucket, if it has one: the slot its address hashes
+ * to holds "<ms> << 24 | milli-tokens" (refilled at source_rate a second,
+ * up to one second's worth), shared by every worker. Two sources that
+ * share a slot share a bucket: with 65536 slots and a few trunks, rare,
+ * and then only stricter. */
+static bool source_allowed(route_env_t *env, const struct sockaddr *sa)
+{
+    if (!env->source_rate || !env->source_buckets) return true;
+    const unsigned char *a;
+    size_t n;
+    if (sa->sa_family == AF_INET) a = (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr, n = 4;
+    else if (sa->sa_family == AF_INET6) a = ((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr.s6_addr, n = 16;
+    else return true;
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ a[i]) * 16777619u;
+    _Atomic uint64_t *b = &env->source_buckets[h & (ROUTE_SOURCE_SLOTS - 1)];
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t now = ((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u) & ((1ull << 40) - 1);
+    uint64_t full = (uint64_t)env->source_rate * 1000u; /* milli-tokens: a second's worth */
+    uint64_t cur = atomic_load_explicit(b, memory_order_relaxed), next;
+    do {
+        uint64_t last = cur >> 24, tokens = cur & 0xffffffu;
+        if (!cur) tokens = full; /* a source not seen yet starts full */
+        else if (now > last) tokens += (now - last) * env->source_rate; /* rate per ms, in milli-tokens */
+        if (tokens > full) tokens = full;
+        if (tokens < 1000u) return false;
+        next = now << 24 | (tokens - 1000u);
+    } while (!atomic_compare_exchange_weak_explicit(b, &cur, next, memory_order_relaxed, memory_order_relaxed));
+    return true;
+}
+
+static void source_over(route_env_t *env, const xport_to_t *from, const sip_req_t *r, time_t now)
+{
+    METRIC_INC(env->m, source_limited);
+    unsigned more;
+    if (log_due(&env->limited_at, &env->limited_quiet, now, &more)) {
+        char ip[INET6_ADDRSTRLEN];
+        source_text(from, ip);
+        LOG_WARN("source over its request rate", "from=%s requests_per_s=%u action=%s more=%u", ip,
+                 env->source_rate, env->source_503 ? "503" : "drop", more);
+    }
+    if (!r || !env->source_503 || is_ack(r)) return;
+    route_answer(env, from, r, 503, NULL, "Retry-After: 5\r\n");
+}
+
 void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, size_t len, time_t now)
 {
     sip_req_t r;
@@ -455,6 +519,14 @@ void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, s
     /* redirect mode, strangers dropped: nothing of theirs is even read */
     if (stranger && !env->forwarding && rules_strangers(env->rules) == RULES_STRANGERS_DROP) {
         refuse_stranger(env, from, NULL, false, now);
+        return;
+    }
+    /* a source past its rate (trusted or not: strangers cost a token too,
+     * so a scanner cannot also flood the 403s); dropped unread unless 503
+     * is wanted or forward mode must first tell responses (which pass) */
+    bool limited = !source_allowed(env, src);
+    if (limited && !env->source_503 && !env->forwarding) {
+        source_over(env, from, NULL, now);
         return;
     }
 
@@ -476,17 +548,25 @@ void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, s
         route_fwd_relay_response(env, from, &r);
         goto out;
     case SIP_REQ_BAD:
+        if (limited) {
+            source_over(env, from, &r, now);
+            goto out;
+        }
         if (stranger) {
             refuse_stranger(env, from, &r, false, now);
             goto out;
         }
         METRIC_INC(env->m, bad_requests);
         /* never answer an ACK, not even a broken one (RFC 3261 17.2.1) */
-        if (r.method_name.len == 3 && memcmp(r.method_name.s, "ACK", 3) == 0) goto out;
+        if (is_ack(&r)) goto out;
         route_answer(env, from, &r, r.bad_status, r.why, NULL);
         goto out;
     case SIP_REQ_OK:
         break;
+    }
+    if (limited && !along_our_route(env, from, &r)) {
+        source_over(env, from, &r, now);
+        goto out;
     }
     if (stranger && !along_our_route(env, from, &r)) {
         refuse_stranger(env, from, &r, false, now);

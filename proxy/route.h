@@ -21,6 +21,10 @@
  * reserved (or 503 / nothing, --over-limit), so a runaway trunk cannot
  * hold a whole site's staff. Counted (site_capped), logged once a second.
  *
+ * A source address may send env->source_rate requests a second (a token
+ * bucket shared by the workers, like Kamailio's pike): past it, requests
+ * are dropped (or 503), so one trunk in a loop cannot starve another.
+ *
  * Trusted sources (the rules' "trusted:" lists; docs/rules.md): a request
  * from a source no list holds, or to a site whose lists do not hold its
  * source, never reaches Redis: it is dropped, or answered 403 with
@@ -60,6 +64,7 @@
 
 #define ROUTE_ALLOW "INVITE, ACK, CANCEL, OPTIONS"
 #define ROUTE_SITE_SLOTS 65536u /* per-site pick windows (sites hash in) */
+#define ROUTE_SOURCE_SLOTS 65536u /* per-source token buckets (addresses hash in) */
 #define ROUTE_TX_MAX (SIPRESP_HEAD_MAX + 2048) /* largest answer: head, Contacts, ours;
                                                   and a forwarded request: the
                                                   request, our Via and Record-Route */
@@ -115,12 +120,22 @@ typedef struct route_env {
     int over_limit;
     _Atomic uint64_t *site_windows;
 
+    /* The per-source token bucket: <source_rate> requests a second (a
+     * second's worth of burst; 0: none), in <source_buckets>
+     * (ROUTE_SOURCE_SLOTS, shared, zeroed by the caller); past it, dropped
+     * or (<source_503>) answered 503 */
+    unsigned source_rate;
+    bool source_503;
+    _Atomic uint64_t *source_buckets;
+
     unsigned dns_waiting; /* route's own: calls waiting for a name */
     time_t strangers_at;  /* route's own: when a refused stranger was last
                              logged (one line a second at most) */
     unsigned strangers_quiet; /* refused since, not logged */
     time_t capped_at;     /* route's own: the same for calls over a cap */
     unsigned capped_quiet;
+    time_t limited_at;    /* route's own: the same for sources over their rate */
+    unsigned limited_quiet;
 } route_env_t;
 
 /* Serve the datagram <buf> that came <from>; <now> is the wall clock the

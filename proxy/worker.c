@@ -202,6 +202,9 @@ static void env_init(worker_t *w)
         .site_picks = w->opts->site_picks,
         .over_limit = w->opts->over_limit,
         .site_windows = w->site_windows,
+        .source_rate = w->opts->source_rate,
+        .source_503 = w->opts->source_503,
+        .source_buckets = w->source_buckets,
     };
 }
 

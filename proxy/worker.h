@@ -62,6 +62,7 @@ typedef struct worker {
     health_t *health;               /* forward destinations' health, shared */
     fwdmemo_t *memo;                /* where INVITEs were forwarded, shared */
     _Atomic uint64_t *site_windows; /* the per-site pick cap's, shared */
+    _Atomic uint64_t *source_buckets; /* the per-source rate's, shared */
     struct dns *dns;                /* forward destinations' names, cached */
     store_t *store;
     reload_t *reload;               /* the rules snapshot in force (RCU) */

@@ -5,7 +5,7 @@
 # a small seeded network (fd-bench seed) with every 302 checked against its
 # truth, with and without presence churn.
 . "$(dirname "$0")/lib.sh"
-stack_start_redis && stack_seed_demo && stack_start_proxy "" --offer-window 5 || exit 1
+stack_start_redis && stack_seed_demo && stack_start_proxy "" --offer-window 5 --source-rate 0 --site-picks 0 || exit 1 # a load generator: no limits
 B=$FD_ROOT/build/fd-bench
 for mode in "--sources 8" "--single-source"; do
     out=$("$B" run --target "127.0.0.1:$FD_SIP_PORT" --count 3000 --duration 20 $mode \
@@ -35,7 +35,7 @@ check "the seeded rules pass frontdeskctl rules check" [ $rc = 0 ]
 # offers of 1 ms: a site is called every 80 calls (160 ms), so no call finds
 # an earlier one's people still on offer, even after a burst (that would
 # count as missed: the seed had staff free)
-FD_CONFIG=$NET.yaml stack_start_proxy "" --offer-window 1 || exit 1
+FD_CONFIG=$NET.yaml stack_start_proxy "" --offer-window 1 --source-rate 0 --site-picks 0 || exit 1
 out=$("$B" run --target "127.0.0.1:$FD_SIP_PORT" --truth "$NET.truth" --rate 500 --count 300 \
       --duration 10 --proxy-pid "$FD_PROXY_PID" --redis-pid "$FD_REDIS_PID" \
       --hist-out "$NET.dat" 2>&1); rc=$?

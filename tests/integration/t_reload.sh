@@ -6,7 +6,7 @@
 stack_start_redis && stack_seed_demo || exit 1
 RULES=$FD_RUN/rules.yaml
 cp "$FD_ROOT/rules/examples/demo.yaml" "$RULES"
-FD_CONFIG=$RULES stack_start_proxy "" --offer-window 5 || exit 1
+FD_CONFIG=$RULES stack_start_proxy "" --offer-window 5 --source-rate 0 --site-picks 0 || exit 1 # load during reloads: no limits
 FALLBACK=sip:frontdesk@pbx.downtown.hillcountry.example
 hup() { proxy_reload; }
 

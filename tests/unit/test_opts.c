@@ -246,6 +246,8 @@ static void test_bad_values(void **state)
         { "--site-picks", "-1", "--site-picks -1: want picks a second, 0 (no cap) to 1000000" },
         { "--site-picks", "1000001", NULL },
         { "--over-limit", "reject", "--over-limit reject: want fallback, 503 or drop" },
+        { "--source-rate", "16001", "--source-rate 16001: want requests a second, 0 (no limit) to 16000" },
+        { "--source-over", "fallback", "--source-over fallback: want drop or 503" },
         { "--health-interval", "99", "--health-interval 99: want milliseconds from 100 to 600000" },
         { "--health-interval", "600001", NULL },
         { "--health-down", "0", "--health-down 0: want a number from 1 to 100" },
@@ -398,6 +400,11 @@ static void test_limits(void **state)
     assert_int_equal(PARSE("--config", "r.yaml"), 0);
     assert_int_equal(o.site_picks, 50);
     assert_int_equal(o.over_limit, OPTS_OVER_FALLBACK);
+    assert_int_equal(o.source_rate, 500);
+    assert_false(o.source_503);
+    assert_int_equal(PARSE("--config", "r.yaml", "--source-rate", "0", "--source-over", "503"), 0);
+    assert_int_equal(o.source_rate, 0);
+    assert_true(o.source_503);
     assert_int_equal(PARSE("--config", "r.yaml", "--site-picks", "0", "--over-limit", "503"), 0);
     assert_int_equal(o.site_picks, 0);
     assert_int_equal(o.over_limit, OPTS_OVER_503);
@@ -459,7 +466,8 @@ static void test_usage_mentions_every_flag(void **state)
                             "--offer-window", "--decision-ttl", "--log-level", "--help", "--version",
                             "FRONTDESK_CALLER_KEY", "--advertise", "--record-route", "--dns-server",
                             "--health-interval", "--health-down", "--health-up", "--admin",
-                            "--ports-file", "--site-picks", "--over-limit" };
+                            "--ports-file", "--site-picks", "--over-limit", "--source-rate",
+                            "--source-over" };
 
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(opts_usage, flags[i]));

@@ -1072,6 +1072,40 @@ static void test_site_pick_cap(void **state)
     store_answers(5, 0, &none);
 }
 
+/* ---------------------------------------------------------------------- */
+/* The per-source rate                                                    */
+
+static void test_source_rate(void **state)
+{
+    static _Atomic uint64_t buckets[ROUTE_SOURCE_SLOTS];
+    store_decision_t none = staff(STORE_NONE, 0);
+    (void)state;
+    memset(buckets, 0, sizeof(buckets));
+    F.env.source_buckets = buckets;
+    F.env.source_rate = 3; /* a bucket of 3, refilled 3 a second */
+    for (int i = 0; i < 5; i++) {
+        char cid[16];
+        snprintf(cid, sizeof(cid), "sr-%d", i);
+        invite("100", cid); /* within a few ms: the last two are over */
+    }
+    assert_int_equal(F.n_store, 3);
+    assert_int_equal(F.m.source_limited, 2);
+    assert_int_equal(F.n_sent, 0); /* dropped: no answer */
+    /* another source has its own bucket */
+    g_src = "192.0.2.11";
+    invite("100", "sr-other");
+    assert_int_equal(F.n_store, 4);
+    /* 503 when asked */
+    g_src = "192.0.2.10";
+    F.env.source_503 = true;
+    invite("100", "sr-503");
+    assert_int_equal(F.n_store, 4);
+    assert_int_equal(F.n_sent, 1);
+    assert_int_equal(status_of(&F.sent[0]), 503);
+    assert_non_null(strstr(F.sent[0].buf, "\r\nRetry-After: 5\r\n"));
+    for (unsigned i = 0; i < 4; i++) store_answers(i, 0, &none);
+}
+
 int main(void)
 {
     if (sodium_init() < 0) return 1;
@@ -1097,6 +1131,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_content_length_and_scheme, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_we_do_not_serve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_site_pick_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_source_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped_unread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_rejected, setup, teardown),
