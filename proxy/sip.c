@@ -509,14 +509,19 @@ size_t sip_value_skip(span_t v, size_t from, bool lines)
 }
 
 /* <v> unfolded (CR, LF as spaces, as libosip2 does before it parses a
- * header) into a NUL-terminated copy from libosip2's allocator (the
- * worker's arena): libosip2's header parsers take C strings. NULL when
- * out of memory; osip_free() it. */
+ * header; and tabs too: RFC 3261 25.1's LWS is spaces or tabs, and
+ * libosip2's name-addr parser takes only spaces, so a From folded onto a
+ * tab-indented line would read as bad) into a NUL-terminated copy from
+ * libosip2's allocator (the worker's arena): libosip2's header parsers
+ * take C strings. NULL when out of memory; osip_free() it. */
 static char *value_dup(span_t v)
 {
     char *t = osip_malloc(v.len + 1);
     if (!t) return NULL;
-    for (size_t i = 0; i < v.len; i++) t[i] = v.s[i] == '\r' || v.s[i] == '\n' ? ' ' : v.s[i];
+    for (size_t i = 0; i < v.len; i++) {
+        char c = v.s[i];
+        t[i] = c == '\r' || c == '\n' || c == '\t' ? ' ' : c;
+    }
     t[v.len] = '\0';
     return t;
 }

@@ -985,6 +985,29 @@ static void test_require_and_proxy_require(void **state)
     assert_non_null(strstr(F.sent[4].buf, "\r\nUnsupported: sec-agree\r\n"));
 }
 
+/* Whitespace and folding where RFC 3261 (25.1) allows them are read: LWS
+ * around the Via's slashes and before a colon, a value folded onto the
+ * next line. */
+static void test_whitespace_where_allowed(void **state)
+{
+    static const char lws[] =
+        "INVITE sip:100@pbx.clinic.example SIP/2.0\r\n"
+        "Via: SIP / 2.0 / UDP 192.0.2.10:5062;branch=z9hG4bK-lws;rport\r\n"
+        "Max-Forwards  :  70\r\n"
+        "To:\r\n <sip:100@pbx.clinic.example>\r\n"
+        "From: \"Alice\"\r\n\t<sip:15125551234@carrier.example>;tag=1928301774\r\n"
+        "Call-ID : lws-1\r\n"
+        "Subject: lunch\r\n  is late\r\n"
+        "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+    store_decision_t none = staff(STORE_NONE, 0);
+    (void)state;
+    datagram_from("192.0.2.10", 5062, lws, sizeof(lws) - 1);
+    assert_int_equal(F.n_store, 1);
+    assert_string_equal(F.store[0].callid, "lws-1");
+    store_answers(0, 0, &none);
+    assert_302(&F.sent[0], FALLBACK);
+}
+
 static void test_methods_we_do_not_serve(void **state)
 {
     (void)state;
@@ -1130,6 +1153,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_require_and_proxy_require, setup, teardown),
         cmocka_unit_test_setup_teardown(test_content_length_and_scheme, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_we_do_not_serve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_whitespace_where_allowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_site_pick_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_source_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped, setup, teardown),
