@@ -3,6 +3,8 @@
 #   make run        install missing deps, start a private Redis with the demo
 #                   clinic group, run the proxy in the foreground (PORT=5060)
 #   make test       install missing deps, build, run unit + integration tests
+#                   (SAN=1: built with ASan + UBSan)
+#   make fuzz-smoke the SIP harness's corpus, reproducers and 60 s of fuzzing
 #   make bench      load the proxy (starts its own proxy and Redis) and report
 #   make bench-scale    max rate at 1 site x 20 staff vs 200 x 40 (~1 min)
 #   make bench-soak     steady load, proxy RSS every minute (MINUTES=5 RATE=1000)
@@ -21,6 +23,12 @@ PKGS     := libosip2 hiredis libevent_core libevent_extra libevent_pthreads yaml
 CPPFLAGS += -D_GNU_SOURCE -Iproxy -Irules $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread
+# SAN=1: AddressSanitizer + UndefinedBehaviorSanitizer (make test SAN=1);
+# the build remembers its flavour and rebuilds everything when it changes
+SAN      ?= 0
+ifeq ($(SAN),1)
+CFLAGS   += -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+endif
 LDLIBS_PROXY := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread
 LDLIBS_RULES := $(shell pkg-config --libs yaml-0.1 libsodium libcrypto 2>/dev/null)
 LDLIBS_TEST  := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -39,12 +47,19 @@ UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
-.PHONY: all deps run test unit integration bench install install-bin clean bench-compare \
+.PHONY: all deps run test unit integration fuzz-smoke bench install install-bin clean bench-compare FORCE \
         bench-scale bench-soak bench-p99 bench-forward bench-flood
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
-$(B)/%.o: %.c
+# the flavour stamp: rewritten (and so newer than every object) only when
+# SAN changes
+$(B)/flavour: FORCE
+	@mkdir -p $(B)
+	@[ "$$(cat $@ 2>/dev/null)" = "san=$(SAN)" ] || echo "san=$(SAN)" > $@
+FORCE:
+
+$(B)/%.o: %.c $(B)/flavour
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
@@ -54,7 +69,7 @@ $(B)/gen/store_lua.c: proxy/redis/frontdesk.lua
 	{ echo 'const char store_lua_source[] ='; \
 	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; \
 	  echo ';'; } > $@
-$(B)/gen/store_lua.o: $(B)/gen/store_lua.c
+$(B)/gen/store_lua.o: $(B)/gen/store_lua.c $(B)/flavour
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(B)/librules.a: $(RULES_OBJ)
@@ -117,6 +132,11 @@ unit: all
 
 integration: all
 	@bash tests/run.sh integration
+
+# the libFuzzer harness of the SIP front end: build, replay the corpus and
+# the reproducers, fuzz FUZZ_SECONDS (60) (needs clang-14, libclang-rt-14-dev)
+fuzz-smoke:
+	@bash tests/fuzz/smoke.sh $(or $(FUZZ_SECONDS),60)
 
 bench: deps
 	@$(MAKE) --no-print-directory all

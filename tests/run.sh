@@ -4,11 +4,23 @@
 # SIP over UDP on loopback), each with a time limit. Prints a line per suite
 # and closes with "N passed, N failed" counting individual tests (cmocka
 # tests and scenario checks); exits 1 when anything failed.
+# Built with SAN=1 (build/flavour says so), every process of ours reports
+# what AddressSanitizer, LeakSanitizer or UBSan find into run/tests/san/;
+# any report fails the run, printed at the end.
 # Usage: tests/run.sh [unit|integration|all]
 set -u
 cd "$(dirname "$0")/.."
 what=${1:-all}
 passed=0 failed=0 failures=""
+san_dir=""
+if [ "$(cat build/flavour 2>/dev/null)" = "san=1" ]; then
+    san_dir=$PWD/run/tests/san
+    rm -rf "$san_dir"
+    mkdir -p "$san_dir"
+    export ASAN_OPTIONS="log_path=$san_dir/asan:detect_leaks=1"
+    export UBSAN_OPTIONS="print_stacktrace=1:log_path=$san_dir/ubsan"
+    echo "sanitizers: ASan, LSan, UBSan (reports in ${san_dir#"$PWD"/})"
+fi
 
 # count_results LOG: the suite's own counts into $p_cnt $f_cnt
 count_results() {
@@ -47,6 +59,13 @@ if [ "$what" = integration ] || [ "$what" = all ]; then
     for t in tests/integration/t_*.sh; do
         run_suite "integration/$(basename "$t" .sh)" 180 bash "$t"
     done
+fi
+
+if [ -n "$san_dir" ] && [ -n "$(ls -A "$san_dir")" ]; then
+    failures="$failures sanitizers"
+    failed=$((failed + 1))
+    echo "FAIL  sanitizers: $(ls "$san_dir" | wc -l) report(s):"
+    for f in "$san_dir"/*; do head -n 40 "$f" | sed 's/^/    /'; done
 fi
 
 echo
