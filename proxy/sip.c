@@ -829,7 +829,7 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
 {
     osip_message_t *m = NULL;
 
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(sip_req_t, hdrs)); /* hdrs: set as indexed */
     r->raw = buf;
     r->raw_len = len;
     r->max_forwards = -1;
@@ -925,7 +925,7 @@ sip_verdict_t sip_parse(sip_req_t *r, const char *buf, size_t len,
 
 bool sip_parse_ack(sip_req_t *r, const char *buf, size_t len)
 {
-    memset(r, 0, sizeof(*r));
+    memset(r, 0, offsetof(sip_req_t, hdrs)); /* hdrs: set as indexed */
     r->raw = buf;
     r->raw_len = len;
     r->max_forwards = -1;

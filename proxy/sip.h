@@ -24,7 +24,7 @@
 #include "rules.h" /* span_t */
 
 #define SIP_MAX_MSG 8192 /* larger requests are answered 513 */
-#define SIP_MAX_HDRS 64  /* header fields indexed; more is a 400 */
+#define SIP_MAX_HDRS 128 /* header fields indexed; more is a 400 */
 
 typedef enum {
     SIP_INVITE = 0,
@@ -77,13 +77,15 @@ typedef struct {
     span_t ruri_user, to_user, from_user, option;
     struct sockaddr_storage reply_to; /* where answers go */
     socklen_t reply_len;
-    sip_hdr_t hdrs[SIP_MAX_HDRS]; /* the raw header fields, in order: one
-                                     scan serves parsing and answering */
     unsigned n_hdrs;
     size_t body_off;        /* where the body starts, after the empty line */
     int bad_status;         /* SIP_REQ_BAD: 400, 416 (Request-URI scheme), 505,
                                or 513 when too large */
     const char *why;        /* SIP_REQ_BAD: the reason phrase */
+    sip_hdr_t hdrs[SIP_MAX_HDRS]; /* the raw header fields, in order: one
+                                     scan serves parsing and answering; the
+                                     first n_hdrs are set (last in the
+                                     struct: a parse zeroes what is above) */
 } sip_req_t;
 
 /* Call once before threads start (libosip2 parser tables). */

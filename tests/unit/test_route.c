@@ -1008,6 +1008,25 @@ static void test_whitespace_where_allowed(void **state)
     assert_302(&F.sent[0], FALLBACK);
 }
 
+/* A valid request of many header fields (RFC 4475's long requests are
+ * tens of them) is routed; past SIP_MAX_HDRS (128) it gets a 400 saying so. */
+static void test_many_header_fields(void **state)
+{
+    char extra[4096];
+    size_t o = 0;
+    store_decision_t none = staff(STORE_NONE, 0);
+    (void)state;
+    for (int i = 0; i < 110; i++) o += (size_t)snprintf(extra + o, sizeof(extra) - o, "X-Pad-%d: %d\r\n", i, i);
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "many-1", extra, "auto", "");
+    assert_int_equal(F.n_store, 1);
+    store_answers(0, 0, &none);
+    assert_302(&F.sent[0], FALLBACK);
+    for (int i = 110; i < 130; i++) o += (size_t)snprintf(extra + o, sizeof(extra) - o, "X-Pad-%d: %d\r\n", i, i);
+    request_raw("INVITE", "sip:100@pbx.clinic.example", "100", "many-2", extra, "auto", "");
+    assert_int_equal(F.n_store, 1);
+    assert_non_null(strstr(F.sent[1].buf, "SIP/2.0 400 Too Many Header Fields\r\n"));
+}
+
 static void test_methods_we_do_not_serve(void **state)
 {
     (void)state;
@@ -1154,6 +1173,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_content_length_and_scheme, setup, teardown),
         cmocka_unit_test_setup_teardown(test_methods_we_do_not_serve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_whitespace_where_allowed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_header_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_site_pick_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_source_rate, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strangers_dropped, setup, teardown),
