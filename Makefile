@@ -19,7 +19,7 @@ DESTDIR ?=
 PORT    ?= 5060
 B       := build
 
-PKGS     := libosip2 hiredis libevent_core libevent_extra libevent_pthreads yaml-0.1 libsodium libcrypto liburcu-memb libcares
+PKGS     := libosip2 hiredis libevent_core libevent_extra libevent_pthreads libevent_openssl yaml-0.1 libsodium libssl libcrypto liburcu-memb libcares
 CPPFLAGS += -D_GNU_SOURCE -Iproxy -Irules $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -Wall -Wextra -Werror -pthread

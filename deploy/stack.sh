@@ -142,10 +142,13 @@ stack_start_proxy() {
             udp=$(awk '$1 == "udp" { n = split($2, p, ":"); print p[n]; exit }' "$pfile")
             admin=$(awk '$1 == "admin" { n = split($2, p, ":"); print p[n]; exit }' "$pfile")
             FD_ADMIN_PORT=$admin
+            # the first tcp: and tls: listeners, when the flags add some
+            FD_TCP_PORT=$(awk '$1 == "tcp" { n = split($2, p, ":"); print p[n]; exit }' "$pfile")
+            FD_TLS_PORT=$(awk '$1 == "tls" { n = split($2, p, ":"); print p[n]; exit }' "$pfile")
         fi
         if [ -n "$admin" ] && stack_proxy_ready "$FD_PROXY_PID" "$workers"; then
             FD_SIP_PORT=$udp
-            export FD_SIP_PORT FD_PROXY_PID FD_PROXY_LOG FD_ADMIN_PORT
+            export FD_SIP_PORT FD_PROXY_PID FD_PROXY_LOG FD_ADMIN_PORT FD_TCP_PORT FD_TLS_PORT
             return 0
         fi
         kill -0 "$FD_PROXY_PID" 2>/dev/null || break

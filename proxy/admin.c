@@ -67,6 +67,13 @@ static void on_metrics(struct evhttp_request *req, void *arg)
     evbuffer_add_printf(b, "# HELP frontdesk_rules_sites sites in the rules in force\n"
                            "# TYPE frontdesk_rules_sites gauge\nfrontdesk_rules_sites %zu\n",
                         a->reload->current ? rules_site_count(a->reload->current) : 0);
+    /* each worker counts the connections it adopted and closed; the
+     * difference, summed, is the gauge (one worker's own can be negative
+     * for a moment: read one after the other) */
+    uint64_t open = sum.stream_accepted > sum.stream_closed ? sum.stream_accepted - sum.stream_closed : 0;
+    evbuffer_add_printf(b, "# HELP frontdesk_stream_connections TCP and TLS connections open\n"
+                           "# TYPE frontdesk_stream_connections gauge\nfrontdesk_stream_connections %llu\n",
+                        (unsigned long long)open);
     health_metrics(a->health, b);
     evbuffer_add_printf(b, "# HELP frontdesk_info build\n# TYPE frontdesk_info gauge\n"
                            "frontdesk_info{version=\"" FRONTDESK_VERSION "\"} 1\n");

@@ -329,6 +329,11 @@ int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t
     put_self(&o, self);
     puts_(&o, ";branch=");
     puts_(&o, branch);
+    if (f && f->conn) {
+        char hex[24];
+        snprintf(hex, sizeof(hex), ";fdc=%llx", (unsigned long long)f->conn);
+        puts_(&o, hex);
+    }
     puts_(&o, ";rport\r\n");
     if (f && f->record_route) {
         char tok[17];
@@ -563,6 +568,16 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
     branch_head(self, (span_t){ next.branch, strlen(next.branch) }, callid, cseq, head);
     if (memcmp(head, top.branch + pl, 16) != 0) return -ENOENT;
     to->kind = XPORT_UDP;
+    to->conn = 0;
+    span_t conn = sip_hdr_param(it.value, "fdc");
+    if (conn.len) { /* the request came over TCP or TLS: back on its connection */
+        char hex[24], *end;
+        if (!sip_copy_span(hex, sizeof(hex), conn.s, conn.len)) return -EINVAL;
+        unsigned long long id = strtoull(hex, &end, 16);
+        if (*end || !id) return -EINVAL;
+        to->kind = XPORT_TCP;
+        to->conn = id;
+    }
     rc = set_addr(next.received[0] ? next.received : next.host, next.rport ? next.rport : next.port,
                   &to->addr, &to->addr_len);
     if (rc < 0) return rc;

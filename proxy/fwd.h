@@ -16,6 +16,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "sip.h"
@@ -66,6 +67,10 @@ typedef struct {
     bool pop_route;    /* drop the first Route value: it is ours (16.4) */
     const char *branch; /* fwd_branch() of the request when the caller has
                            it already, or NULL: computed */
+    uint64_t conn;      /* the request came over TCP or TLS on this
+                           connection (xport.h): our Via carries it
+                           (";fdc=" in hex), so its responses go back on
+                           it; 0: UDP */
 } fwd_flags_t;
 
 /* The request to send on: request line with <ruri> (NULL: unchanged), our
@@ -123,7 +128,9 @@ span_t fwd_request_uri(const sip_req_t *r);
  * (-ENOENT otherwise: drop it); writes the response without
  * that Via to <out> and, in <to>, where it goes (the transport seam,
  * xport.h; the socket is the caller's to choose): the next Via's received
- * address or numeric host, and its rport or port (5060 by default).
+ * address or numeric host, and its rport or port (5060 by default); when
+ * our Via carries a connection (fwd_flags_t.conn), kind XPORT_TCP and
+ * that connection.
  * -EINVAL when there is no next Via or its host is not numeric. */
 int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *out, size_t cap, xport_to_t *to);
 

@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "reload.h"
 #include "rules.h"
 #include "sip.h"
+#include "stream.h"
 #include "version.h"
 #include "worker.h"
 
@@ -40,6 +42,7 @@ typedef struct {
     const opts_t *o;
     health_t *health;
     fwdmemo_t *memo;
+    stream_t *stream;
 } app_t;
 
 /* The forward destinations of the rules in force are the ones pinged. */
@@ -106,6 +109,37 @@ static int learn_port(int fd, opts_addr_t *l)
     return 0;
 }
 
+static const char *proto_name(opts_proto_t p)
+{
+    return p == OPTS_TCP ? "tcp" : p == OPTS_TLS ? "tls" : "udp";
+}
+
+/* By listen index, the UDP socket a request that came there is forwarded
+ * by: its own for UDP; for TCP and TLS the UDP socket on the same address,
+ * else the first of the family; UINT_MAX when there is none. */
+static void map_udp(const opts_t *o, unsigned udp_of[])
+{
+    for (unsigned i = 0; i < o->n_listen; i++) {
+        const opts_addr_t *l = &o->listen[i];
+        udp_of[i] = l->proto == OPTS_UDP ? i : UINT_MAX;
+        for (unsigned j = 0; j < o->n_listen && udp_of[i] == UINT_MAX; j++)
+            if (o->listen[j].proto == OPTS_UDP && o->listen[j].len == l->len &&
+                memcmp(&o->listen[j].addr, &l->addr, l->len) == 0)
+                udp_of[i] = j;
+        for (unsigned j = 0; j < o->n_listen && udp_of[i] == UINT_MAX; j++)
+            if (o->listen[j].proto == OPTS_UDP && o->listen[j].addr.ss_family == l->addr.ss_family)
+                udp_of[i] = j;
+    }
+}
+
+/* Who we are on a TCP or TLS socket, for what we forward: who we are on the
+ * UDP socket it leaves by. */
+static void selves_of_streams(const opts_t *o, const unsigned udp_of[], fwd_self_t *selves)
+{
+    for (unsigned i = 0; i < o->n_listen; i++)
+        if (o->listen[i].proto != OPTS_UDP && udp_of[i] != UINT_MAX) selves[i] = selves[udp_of[i]];
+}
+
 /* --ports-file: what we listen on, written whole or not at all (a temporary
  * file renamed), once every socket serves. 0 or -1 (errno). */
 static int write_ports(const char *path, const opts_t *o, const admin_t *admin)
@@ -117,7 +151,8 @@ static int write_ports(const char *path, const opts_t *o, const admin_t *admin)
     }
     FILE *f = fopen(tmp, "w");
     if (!f) return -1;
-    for (unsigned i = 0; i < o->n_listen; i++) fprintf(f, "udp %s\n", o->listen[i].text);
+    for (unsigned i = 0; i < o->n_listen; i++)
+        fprintf(f, "%s %s\n", proto_name(o->listen[i].proto), o->listen[i].text);
     struct sockaddr_storage a;
     socklen_t len;
     if (admin && admin_bound(admin, &a, &len) == 0) {
@@ -161,8 +196,16 @@ static void reload(app_t *app, const char *why)
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
+    app_t *app = arg;
+    char err[256];
     (void)sig, (void)what;
-    reload(arg, "SIGHUP");
+    reload(app, "SIGHUP");
+    if (!app->o->tls_cert) return;
+    /* the certificate too (renewed on disk): new connections get it */
+    if (stream_reload_tls(app->stream, err, sizeof(err)) < 0)
+        LOG_ERROR("TLS certificate not reloaded: the one in use stays", "err=\"%s\"", err);
+    else
+        LOG_INFO("TLS certificate reloaded", "cert=\"%s\"", app->o->tls_cert);
 }
 
 static void on_daily(evutil_socket_t fd, short what, void *arg)
@@ -193,14 +236,17 @@ static int caller_key_from_env(unsigned char key[CALLER_KEY_BYTES], bool *set)
 static void print_totals(const app_t *app)
 {
     metrics_sum_t sum = { 0 };
-    char line[2048], per[1024];
-    size_t n = 0, pn = 0;
+    char line[4096], per[1024], sper[1024];
+    size_t n = 0, pn = 0, sn = 0;
 
     for (unsigned i = 0; i < app->n_workers; i++) {
         metrics_add(&sum, &app->workers[i].m);
         if (pn < sizeof(per))
             pn += (size_t)snprintf(per + pn, sizeof(per) - pn, "%s%llu", i ? "," : "",
                                    (unsigned long long)atomic_load(&app->workers[i].m.rx_datagrams));
+        if (sn < sizeof(sper))
+            sn += (size_t)snprintf(sper + sn, sizeof(sper) - sn, "%s%llu", i ? "," : "",
+                                   (unsigned long long)atomic_load(&app->workers[i].m.stream_messages));
     }
 #define METRICS_PRINT(name, help)                                                      \
     if (n < sizeof(line))                                                              \
@@ -209,7 +255,7 @@ static void print_totals(const app_t *app)
     METRICS_FIELDS(METRICS_PRINT)
 #undef METRICS_PRINT
     LOG_INFO("totals", "%s", line);
-    LOG_INFO("worker share", "rx_per_worker=%s", per);
+    LOG_INFO("worker share", "rx_per_worker=%s stream_per_worker=%s", per, sper);
 }
 
 int main(int argc, char **argv)
@@ -218,7 +264,7 @@ int main(int argc, char **argv)
     char err[256];
     rules_report_t rep;
     int fds[OPTS_MAX_LISTEN];
-    unsigned n_fds = 0;
+    unsigned n_fds = 0, udp_of[OPTS_MAX_LISTEN];
     _Atomic uint64_t *site_windows = NULL; /* the per-site pick cap (route.h) */
     _Atomic uint64_t *source_buckets = NULL; /* the per-source rate (route.h) */
     fwd_self_t selves[OPTS_MAX_LISTEN];
@@ -289,19 +335,37 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     for (unsigned i = 0; i < o.n_listen; i++) {
-        int fd = net_open_udp(&o.listen[i]);
+        opts_addr_t *l = &o.listen[i];
+        const char *proto = proto_name(l->proto);
+        /* udp+tcp on port 0: TCP takes the port the system gave UDP */
+        if (l->port_of && l->port_of <= i) {
+            const struct sockaddr_storage *u = &o.listen[l->port_of - 1].addr;
+            if (l->addr.ss_family == AF_INET6 && !((struct sockaddr_in6 *)&l->addr)->sin6_port)
+                ((struct sockaddr_in6 *)&l->addr)->sin6_port = ((const struct sockaddr_in6 *)u)->sin6_port;
+            else if (l->addr.ss_family == AF_INET && !((struct sockaddr_in *)&l->addr)->sin_port)
+                ((struct sockaddr_in *)&l->addr)->sin_port = ((const struct sockaddr_in *)u)->sin_port;
+        }
+        int fd = l->proto == OPTS_UDP ? net_open_udp(l) : net_open_tcp(l);
         if (fd < 0) {
-            fprintf(stderr, "frontdesk: cannot listen on udp %s: %s\n", o.listen[i].text, strerror(-fd));
+            fprintf(stderr, "frontdesk: cannot listen on %s %s: %s\n", proto, l->text, strerror(-fd));
             goto out;
         }
         fds[n_fds++] = fd;
         /* port 0: the one the system gave, for our Via and the ports file */
-        if (learn_port(fd, &o.listen[i]) < 0) {
-            fprintf(stderr, "frontdesk: cannot read the port of udp %s: %s\n", o.listen[i].text, strerror(errno));
+        if (learn_port(fd, l) < 0) {
+            fprintf(stderr, "frontdesk: cannot read the port of %s %s: %s\n", proto, l->text, strerror(errno));
             goto out;
         }
     }
+    map_udp(&o, udp_of);
     make_selves(&o, selves, self_hosts, rules_any_forward(app.reload.current), key_set ? branch_key : NULL);
+    selves_of_streams(&o, udp_of, selves);
+    for (unsigned i = 0; i < o.n_listen; i++)
+        if (udp_of[i] == UINT_MAX && rules_any_forward(app.reload.current)) {
+            fprintf(stderr, "frontdesk: forward mode sends over UDP: %s %s needs a UDP --listen of its family\n",
+                    proto_name(o.listen[i].proto), o.listen[i].text);
+            goto out;
+        }
 
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     app.n_workers = o.workers ? o.workers : (cpus > 0 ? (unsigned)cpus : 1);
@@ -313,6 +377,13 @@ int main(int argc, char **argv)
     source_buckets = calloc(ROUTE_SOURCE_SLOTS, sizeof(*source_buckets));
     if (!app.workers || !app.base || !app.memo || !site_windows || !source_buckets) {
         fprintf(stderr, "frontdesk: out of memory at start\n");
+        goto out;
+    }
+    bool streams = false;
+    for (unsigned i = 0; i < o.n_listen; i++) streams |= o.listen[i].proto != OPTS_UDP;
+    if (streams && stream_new(&app.stream, &o, app.workers, app.n_workers, err, sizeof(err)) < 0) {
+        fprintf(stderr, "frontdesk: %s\n", err);
+        rc = 2;
         goto out;
     }
     struct event *sig_int = evsignal_new(app.base, SIGINT, on_stop_signal, &app);
@@ -344,8 +415,10 @@ int main(int argc, char **argv)
         worker_t *w = &app.workers[started];
         w->id = started;
         w->fds = fds;
+        w->udp_of = udp_of;
         w->selves = selves;
         w->n_fds = n_fds;
+        w->stream = app.stream;
         w->health = app.health;
         w->memo = app.memo;
         w->site_windows = site_windows;
@@ -359,6 +432,11 @@ int main(int argc, char **argv)
             fprintf(stderr, "frontdesk: cannot start worker %u: %s\n", started, strerror(-e));
             break;
         }
+    }
+    if (started == app.n_workers && app.stream && stream_listen(app.stream, fds) < 0) {
+        fprintf(stderr, "frontdesk: cannot accept TCP/TLS connections: out of memory\n");
+        for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
+        app.n_workers = started = 0;
     }
     admin_t *admin = NULL;
     if (started == app.n_workers && o.admin) {
@@ -379,8 +457,8 @@ int main(int argc, char **argv)
     if (started && started == app.n_workers) {
         if (o.fixed_time) LOG_WARN("clock fixed by FRONTDESK_FAKE_TIME: for tests only", "at=%lld", (long long)o.fixed_time);
         for (unsigned i = 0; i < n_fds; i++)
-            LOG_INFO("listening", "udp=%s admin=%s workers=%u redis=%s%s%s%s%.0u rules=\"%s\" sites=%zu version=%s",
-                     o.listen[i].text, o.admin ? o.admin : "off", app.n_workers,
+            LOG_INFO("listening", "%s=%s admin=%s workers=%u redis=%s%s%s%s%.0u rules=\"%s\" sites=%zu version=%s",
+                     proto_name(o.listen[i].proto), o.listen[i].text, o.admin ? o.admin : "off", app.n_workers,
                      o.redis_sentinels[0] ? "sentinel:" : o.redis_host,
                      o.redis_sentinels[0] ? o.redis_sentinels : ":",
                      o.redis_sentinels[0] ? "/" : "", o.redis_sentinels[0] ? o.redis_master : "",
@@ -389,12 +467,14 @@ int main(int argc, char **argv)
         event_base_dispatch(app.base);
         rc = 0;
     }
+    stream_unlisten(app.stream);
     for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
     if (started) print_totals(&app);
     admin_close(admin);
     health_close(app.health);
     event_free(sig_int), event_free(sig_term), event_free(sig_hup), event_free(daily);
 out:
+    stream_free(app.stream);
     for (unsigned i = 0; i < n_fds; i++) close(fds[i]);
     if (app.base) event_base_free(app.base);
     fwdmemo_free(app.memo);

@@ -41,7 +41,18 @@
     X(responses_not_ours, "responses whose top Via is not ours: dropped")        \
     X(loops, "requests answered 482: they came back to us")                       \
     X(icmp_errors, "ICMP errors for forwarded requests")                          \
-    X(followups_memo, "CANCELs and ACKs sent where their INVITE went, Redis not asked")
+    X(followups_memo, "CANCELs and ACKs sent where their INVITE went, Redis not asked") \
+    X(stream_messages, "messages read from TCP and TLS connections")              \
+    X(stream_accepted, "TCP and TLS connections accepted")                        \
+    X(stream_refused, "connections closed at accept: too many open, or a stranger's") \
+    X(stream_closed, "TCP and TLS connections closed, for any reason")            \
+    X(stream_idle, "connections closed after --tcp-idle-timeout of silence")      \
+    X(stream_slow, "connections closed: a message or TLS handshake slower than --tcp-message-timeout") \
+    X(stream_too_big, "connections closed: a message past --tcp-max-message (513)") \
+    X(stream_bad_framing, "connections closed: no or a bad Content-Length (400)") \
+    X(stream_stalled, "connections closed: the peer read none of 1 MB of answers") \
+    X(stream_lost_answers, "answers for a connection closed meanwhile: dropped")  \
+    X(tls_failed, "TLS handshakes that failed")
 
 typedef struct {
 #define METRICS_DECL(name, help) _Atomic uint64_t name;

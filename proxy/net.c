@@ -1,4 +1,5 @@
-/* net.c -- UDP sockets: non-blocking, large buffers, bound. */
+/* net.c -- listening sockets: UDP (non-blocking, large buffers, bound) and
+ * TCP (bound, listening). */
 #include "net.h"
 
 #include <errno.h>
@@ -22,6 +23,22 @@ int net_open_udp(const opts_addr_t *a)
     if (a->addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &one, sizeof(one));
     else setsockopt(fd, IPPROTO_IP, IP_RECVERR, &one, sizeof(one));
     if (bind(fd, (const struct sockaddr *)&a->addr, a->len) < 0) {
+        int e = -errno;
+        close(fd);
+        return e;
+    }
+    return fd;
+}
+
+int net_open_tcp(const opts_addr_t *a)
+{
+    int one = 1;
+    int fd = socket(a->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    /* a restart must not wait for the old connections' TIME_WAIT */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (a->addr.ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, (const struct sockaddr *)&a->addr, a->len) < 0 || listen(fd, 1024) < 0) {
         int e = -errno;
         close(fd);
         return e;

@@ -17,8 +17,10 @@ const char opts_usage[] =
     "a 302 to available staff with the right skill, looked up in Redis.\n"
     "\n"
     "  --config FILE        routing rules (YAML), required\n"
-    "  --listen ADDR:PORT   UDP address to serve, repeatable ([::1]:5060 for v6);\n"
-    "                       default 127.0.0.1:5060; port 0: one the system picks\n"
+    "  --listen [PROTO:]ADDR:PORT  address to serve, repeatable ([::1]:5060 for\n"
+    "                       v6); PROTO udp (default), tcp, tls or udp+tcp (both\n"
+    "                       on one port); default 127.0.0.1:5060 (UDP); port 0:\n"
+    "                       one the system picks\n"
     "  --workers N          worker threads (default: online CPUs)\n"
     "  --redis HOST:PORT    Redis with the frontdesk functions (default 127.0.0.1:6379)\n"
     "  --redis-sentinel HOST:PORT  a Redis Sentinel to ask where the master is\n"
@@ -32,7 +34,8 @@ const char opts_usage[] =
     "  --admin ADDR:PORT    admin HTTP: /metrics, /healthz, /readyz\n"
     "                       (default 127.0.0.1:9560; \"off\" to disable; port 0 as above)\n"
     "  --ports-file FILE    once serving, write the addresses bound, one a line:\n"
-    "                       \"udp ADDR:PORT\" per --listen, then \"admin ADDR:PORT\"\n"
+    "                       \"udp|tcp|tls ADDR:PORT\" per --listen, then\n"
+    "                       \"admin ADDR:PORT\"\n"
     "Limits:\n"
     "  --site-picks N       staff picks a site gets a second (default 50; 0: no\n"
     "                       cap): a runaway trunk cannot reserve a whole site\n"
@@ -41,6 +44,18 @@ const char opts_usage[] =
     "  --source-rate N      requests a second one source address may send (a\n"
     "                       token bucket; default 500; 0: no limit)\n"
     "  --source-over WHAT   a request past it: drop (default) or 503\n"
+    "TCP and TLS:\n"
+    "  --tcp-max-conns N    connections open at once (default 2048); past it a\n"
+    "                       new one is closed at once\n"
+    "  --tcp-idle-timeout S a connection silent that long is closed (default 120)\n"
+    "  --tcp-message-timeout MS  a message (or a TLS handshake) must arrive\n"
+    "                       whole within MS of its first byte (default 5000)\n"
+    "  --tcp-max-message N  largest message in bytes (default 65535): past it,\n"
+    "                       513 and the connection is closed\n"
+    "  --tls-cert FILE, --tls-key FILE  PEM certificate chain and key of tls:\n"
+    "                       listeners (TLS 1.2 or later; reread on SIGHUP)\n"
+    "  --tls-ca FILE        ask clients for a certificate this CA signed and\n"
+    "                       refuse the ones without (trunks)\n"
     "Forward mode (routes with mode: forward):\n"
     "  --advertise ADDR[:PORT]  our address in Via and Record-Route (default:\n"
     "                       the listen address; required with 0.0.0.0 or [::])\n"
@@ -110,6 +125,41 @@ static int parse_addr(const char *s, opts_addr_t *out, unsigned min_port)
 int opts_parse_addr(const char *s, opts_addr_t *out) { return parse_addr(s, out, 1); }
 
 int opts_parse_bind_addr(const char *s, opts_addr_t *out) { return parse_addr(s, out, 0); }
+
+/* --listen's value: "[udp:|tcp:|tls:|udp+tcp:]ADDR:PORT" into o->listen
+ * (two entries for udp+tcp). 0 or -EINVAL (<why> set when it is not the
+ * address's fault). */
+static int parse_listen(opts_t *o, const char *a, const char **why)
+{
+    static const struct { const char *prefix; opts_proto_t proto; bool both; } kinds[] = {
+        { "udp+tcp:", OPTS_UDP, true }, { "udp:", OPTS_UDP, false },
+        { "tcp:", OPTS_TCP, false },     { "tls:", OPTS_TLS, false },
+    };
+    opts_proto_t proto = OPTS_UDP;
+    bool both = false;
+    for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+        size_t pl = strlen(kinds[k].prefix);
+        if (strncmp(a, kinds[k].prefix, pl) == 0) {
+            a += pl, proto = kinds[k].proto, both = kinds[k].both;
+            break;
+        }
+    }
+    if (o->n_listen + (both ? 2u : 1u) > OPTS_MAX_LISTEN) {
+        *why = "too many";
+        return -EINVAL;
+    }
+    opts_addr_t *l = &o->listen[o->n_listen];
+    if (opts_parse_bind_addr(a, l) < 0) return -EINVAL;
+    l->proto = proto;
+    o->n_listen++;
+    if (both) {
+        o->listen[o->n_listen] = *l;
+        o->listen[o->n_listen].proto = OPTS_TCP;
+        o->listen[o->n_listen].port_of = o->n_listen; /* the UDP entry's index + 1 */
+        o->n_listen++;
+    }
+    return 0;
+}
 
 /* "HOST:PORT" or "[V6ADDR]:PORT" into <host> (without brackets) and <port>. */
 int opts_parse_time(const char *s, time_t *out)
@@ -194,7 +244,8 @@ static int parse_advertise(const char *a, opts_t *o)
 
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
        O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN, O_ADVERTISE,
-       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE, O_SITE_PICKS, O_OVER, O_SOURCE_RATE, O_SOURCE_OVER };
+       O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE, O_SITE_PICKS, O_OVER, O_SOURCE_RATE, O_SOURCE_OVER,
+       O_TCP_CONNS, O_TCP_IDLE, O_TCP_MSG_MS, O_TCP_MAX_MSG, O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -218,6 +269,13 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "over-limit", required_argument, NULL, O_OVER },
         { "source-rate", required_argument, NULL, O_SOURCE_RATE },
         { "source-over", required_argument, NULL, O_SOURCE_OVER },
+        { "tcp-max-conns", required_argument, NULL, O_TCP_CONNS },
+        { "tcp-idle-timeout", required_argument, NULL, O_TCP_IDLE },
+        { "tcp-message-timeout", required_argument, NULL, O_TCP_MSG_MS },
+        { "tcp-max-message", required_argument, NULL, O_TCP_MAX_MSG },
+        { "tls-cert", required_argument, NULL, O_TLS_CERT },
+        { "tls-key", required_argument, NULL, O_TLS_KEY },
+        { "tls-ca", required_argument, NULL, O_TLS_CA },
         { "health-interval", required_argument, NULL, O_HC_INTERVAL },
         { "health-down", required_argument, NULL, O_HC_DOWN },
         { "health-up", required_argument, NULL, O_HC_UP },
@@ -241,6 +299,10 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     o->site_picks = 50;
     o->over_limit = OPTS_OVER_FALLBACK;
     o->source_rate = 500;
+    o->tcp_max_conns = 2048;
+    o->tcp_idle_s = 120;
+    o->tcp_msg_ms = 5000;
+    o->tcp_max_msg = 65535;
     err[0] = '\0';
 
     optind = 0; /* 0, not 1: a full rescan, also after an earlier error */
@@ -249,17 +311,16 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         const char *a = optarg;
         switch (c) {
         case O_CONFIG: o->config = a; break;
-        case O_LISTEN:
-            if (o->n_listen == OPTS_MAX_LISTEN) {
-                snprintf(err, errlen, "--listen: at most %d addresses", OPTS_MAX_LISTEN);
+        case O_LISTEN: {
+            const char *why = NULL;
+            if (parse_listen(o, a, &why) < 0) {
+                if (why) snprintf(err, errlen, "--listen: at most %d addresses (udp+tcp counts two)", OPTS_MAX_LISTEN);
+                else snprintf(err, errlen, "--listen %s: want [udp:|tcp:|tls:|udp+tcp:]ADDR:PORT with a numeric "
+                                           "address, e.g. 127.0.0.1:5060, tcp:[::1]:5060 or tls:0.0.0.0:5061", a);
                 return -EINVAL;
             }
-            if (opts_parse_bind_addr(a, &o->listen[o->n_listen]) < 0) {
-                snprintf(err, errlen, "--listen %s: want a numeric ADDR:PORT, e.g. 127.0.0.1:5060 or [::1]:5060", a);
-                return -EINVAL;
-            }
-            o->n_listen++;
             break;
+        }
         case O_WORKERS:
             if (parse_uint(a, 1, 256, &o->workers) < 0) {
                 snprintf(err, errlen, "--workers %s: want a number from 1 to 256", a);
@@ -369,6 +430,42 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
                 return -EINVAL;
             }
             break;
+        case O_TCP_CONNS:
+            if (parse_uint(a, 1, 1000000, &o->tcp_max_conns) < 0) {
+                snprintf(err, errlen, "--tcp-max-conns %s: want a number from 1 to 1000000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_TCP_IDLE:
+            if (parse_uint(a, 1, 86400, &o->tcp_idle_s) < 0) {
+                snprintf(err, errlen, "--tcp-idle-timeout %s: want seconds from 1 to 86400", a);
+                return -EINVAL;
+            }
+            break;
+        case O_TCP_MSG_MS:
+            if (parse_uint(a, 10, 600000, &o->tcp_msg_ms) < 0) {
+                snprintf(err, errlen, "--tcp-message-timeout %s: want milliseconds from 10 to 600000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_TCP_MAX_MSG:
+            if (parse_uint(a, 1024, 1048576, &o->tcp_max_msg) < 0) {
+                snprintf(err, errlen, "--tcp-max-message %s: want bytes from 1024 to 1048576", a);
+                return -EINVAL;
+            }
+            break;
+        case O_TLS_CERT:
+        case O_TLS_KEY:
+        case O_TLS_CA:
+            if (!*a) {
+                snprintf(err, errlen, "--tls-%s: want a PEM file name",
+                         c == O_TLS_CERT ? "cert" : c == O_TLS_KEY ? "key" : "ca");
+                return -EINVAL;
+            }
+            if (c == O_TLS_CERT) o->tls_cert = a;
+            else if (c == O_TLS_KEY) o->tls_key = a;
+            else o->tls_ca = a;
+            break;
         case O_PORTS_FILE:
             if (!*a) {
                 snprintf(err, errlen, "--ports-file %s: want a file name", a);
@@ -423,5 +520,15 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         return -EINVAL;
     }
     if (o->n_listen == 0) opts_parse_addr("127.0.0.1:5060", &o->listen[o->n_listen++]);
+    bool tls = false;
+    for (unsigned i = 0; i < o->n_listen; i++) tls |= o->listen[i].proto == OPTS_TLS;
+    if (tls && (!o->tls_cert || !o->tls_key)) {
+        snprintf(err, errlen, "a tls: --listen needs --tls-cert and --tls-key (see --help)");
+        return -EINVAL;
+    }
+    if (!tls && (o->tls_cert || o->tls_key || o->tls_ca)) {
+        snprintf(err, errlen, "--tls-cert, --tls-key and --tls-ca need a tls: --listen (see --help)");
+        return -EINVAL;
+    }
     return 0;
 }

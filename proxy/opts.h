@@ -18,10 +18,17 @@
 #define OPTS_MAX_LISTEN 8
 #define OPTS_SOURCE_RATE_MAX 16000 /* a token bucket in one 64-bit word */
 
+/* A listen address's transport (the values of xport_kind_t). */
+typedef enum { OPTS_UDP = 0, OPTS_TCP = 1, OPTS_TLS = 2 } opts_proto_t;
+
 typedef struct {
     struct sockaddr_storage addr;
     socklen_t len;
     char text[64]; /* as given, for messages */
+    opts_proto_t proto;  /* --listen only */
+    unsigned port_of;    /* --listen "udp+tcp:" with port 0: the TCP entry
+                            takes the port the system gave the UDP one
+                            (its index + 1); 0 otherwise */
 } opts_addr_t;
 
 typedef struct {
@@ -58,6 +65,16 @@ typedef struct {
                                     may send (a token bucket of one
                                     second's worth); 0: no limit */
     bool source_503;             /* past it: 503 (else dropped) */
+    /* TCP and TLS (stream.h) */
+    unsigned tcp_max_conns;      /* connections open at once, all listeners */
+    unsigned tcp_idle_s;         /* a connection silent that long is closed */
+    unsigned tcp_msg_ms;         /* a message (and a TLS handshake) must
+                                    arrive whole this long after its first
+                                    byte (slowloris) */
+    unsigned tcp_max_msg;        /* largest message read (headers + body) */
+    const char *tls_cert, *tls_key; /* PEM files: needed by a tls: listener */
+    const char *tls_ca;          /* PEM: clients must present a certificate
+                                    it signed (trunks); NULL: not asked */
     bool help, version;
     const char *redis_user;      /* FRONTDESK_REDIS_USER: ACL user, or NULL */
     const char *redis_password;  /* FRONTDESK_REDIS_PASSWORD (or REDISCLI_AUTH),
@@ -73,7 +90,9 @@ typedef enum {
 } opts_over_t;
 
 /* A numeric "ADDR:PORT" / "[V6]:PORT" into <out>: 0 or -EINVAL. The bind
- * form also takes port 0 (the system picks one: --listen, --admin). */
+ * form also takes port 0 (the system picks one: --listen, --admin). A
+ * --listen value may start with "udp:", "tcp:", "tls:" or "udp+tcp:" (two
+ * entries, opts_parse); without one it is UDP. */
 int opts_parse_addr(const char *s, opts_addr_t *out);
 int opts_parse_bind_addr(const char *s, opts_addr_t *out);
 

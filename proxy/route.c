@@ -59,7 +59,17 @@ void route_answer(route_env_t *env, const xport_to_t *from, const sip_req_t *r, 
         METRIC_INC(env->m, tx_errors);
         return;
     }
-    route_send_to(env, from->sock, &r->reply_to, r->reply_len, out, (size_t)n);
+    route_reply(env, from, r, out, (size_t)n);
+}
+
+void route_reply(route_env_t *env, const xport_to_t *from, const sip_req_t *r, const char *buf, size_t n)
+{
+    if (from->kind == XPORT_UDP) {
+        route_send_to(env, from->sock, &r->reply_to, r->reply_len, buf, n);
+        return;
+    }
+    xport_to_t to = *from; /* over TCP and TLS: the connection it came on */
+    env->send(env->ctx, &to, buf, n);
 }
 
 /* Free <c> unless a callback still owes it a visit. */
@@ -204,7 +214,7 @@ call_t *route_call_alloc(route_env_t *env, const xport_to_t *from, const sip_req
     clock_gettime(CLOCK_MONOTONIC, &c->t0);
     c->env = env;
     c->state = CALL_ACTIVE;
-    c->to = (xport_to_t){ .kind = from->kind, .sock = from->sock, .addr_len = r->reply_len };
+    c->to = (xport_to_t){ .kind = from->kind, .sock = from->sock, .conn = from->conn, .addr_len = r->reply_len };
     memcpy(&c->to.addr, &r->reply_to, r->reply_len);
     c->timer = c->mem;
     c->head = (char *)c->mem + timer_room(env);
@@ -508,6 +518,21 @@ static void source_over(route_env_t *env, const xport_to_t *from, const sip_req_
     }
     if (!r || !env->source_503 || is_ack(r)) return;
     route_answer(env, from, r, 503, NULL, "Retry-After: 5\r\n");
+}
+
+void route_stream_error(route_env_t *env, const xport_to_t *from, const char *buf, size_t len, int status,
+                        const char *reason, time_t now)
+{
+    sip_req_t r;
+    const struct sockaddr *src = (const struct sockaddr *)&from->addr;
+    if (!rules_trusts(env->rules, src) && rules_strangers(env->rules) == RULES_STRANGERS_DROP) {
+        refuse_stranger(env, from, NULL, false, now);
+        return;
+    }
+    METRIC_INC(env->m, bad_requests);
+    sip_verdict_t v = sip_parse(&r, buf, len, src, from->addr_len, env->option_header);
+    if ((v == SIP_REQ_OK || v == SIP_REQ_BAD) && !is_ack(&r)) route_answer(env, from, &r, status, reason, NULL);
+    sip_req_free(&r);
 }
 
 void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, size_t len, time_t now)

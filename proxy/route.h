@@ -143,6 +143,14 @@ typedef struct route_env {
  * env->send, now or when a callback comes. */
 void route_datagram(route_env_t *env, const xport_to_t *from, const char *buf, size_t len, time_t now);
 
+/* A stream (TCP, TLS) whose next message cannot be cut out (no or a bad
+ * Content-Length, too large): answer <status> <reason> to the request whose
+ * headers are <buf>, when they route an answer (never an ACK, never a
+ * stranger's when strangers are dropped). The transport closes the
+ * connection after it. */
+void route_stream_error(route_env_t *env, const xport_to_t *from, const char *buf, size_t len, int status,
+                        const char *reason, time_t now);
+
 /* The timer armed for <call> has passed its deadline (see timer_arm). */
 void route_deadline(void *call);
 

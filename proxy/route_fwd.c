@@ -207,7 +207,8 @@ call_t *route_fwd_prepare(call_t *c, const sip_req_t *r)
     span_t next;
     fwd_branch(r, self, branch);
     fwd_flags_t f = { .record_route = env->record_route && r->method == SIP_INVITE,
-                      .pop_route = fwd_route_is_self(r, self, &next), .branch = branch };
+                      .pop_route = fwd_route_is_self(r, self, &next), .branch = branch,
+                      .conn = c->to.conn };
     int tl = fwd_build_tail(r, self, &f, tail, sizeof(tail));
     if (tl < 0) {
         free(c);
@@ -257,7 +258,7 @@ static bool followup_from_memo(route_env_t *env, const xport_to_t *from, const s
         env->is_down(env->ctx, (struct sockaddr *)&d.addr, d.addr_len) ||
         !family_ok(env, from->sock, &d.addr) || !fwd_vias_ok(r))
         return false;
-    fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next), .branch = key };
+    fwd_flags_t f = { .pop_route = fwd_route_is_self(r, self, &next), .branch = key, .conn = from->conn };
     int tl = fwd_build_tail(r, self, &f, tail, sizeof(tail));
     if (tl < 0) return false;
     fwd_target_t t = { .addr = d.addr, .addr_len = d.addr_len };
@@ -331,7 +332,7 @@ static void forward_direct(route_env_t *env, const xport_to_t *from, const sip_r
         if (!ack) route_answer(env, from, r, 416, NULL, NULL);
         return;
     }
-    fwd_flags_t f = { .pop_route = pop };
+    fwd_flags_t f = { .pop_route = pop, .conn = from->conn };
     int n = fwd_build_request(r, NULL, self, &f, out, sizeof(out));
     if (n < 0) {
         METRIC_INC(env->m, tx_errors);
@@ -376,7 +377,7 @@ void route_fwd_relay_response(route_env_t *env, const xport_to_t *from, const si
         return;
     }
     METRIC_INC(env->m, responses_relayed);
-    to.sock = from->sock; /* back out by the socket it came in on */
+    to.sock = from->sock; /* over UDP: back out by the socket it came in on */
     env->send(env->ctx, &to, out, (size_t)n);
 }
 

@@ -88,6 +88,9 @@ uint64_t route_ms_of(const struct timespec *t);
 double route_ms_since(const struct timespec *t0);
 void route_answer(route_env_t *env, const xport_to_t *from, const sip_req_t *r, int status,
                   const char *reason, const char *extra);
+/* <buf> to the sender of <r>: over UDP to its Via's address (reply_to),
+ * over TCP and TLS on the connection it came on. */
+void route_reply(route_env_t *env, const xport_to_t *from, const sip_req_t *r, const char *buf, size_t n);
 void route_send_to(route_env_t *env, unsigned sock, const struct sockaddr_storage *addr, socklen_t len,
                    const char *buf, size_t n);
 call_t *route_call_alloc(route_env_t *env, const xport_to_t *from, const sip_req_t *r, size_t extra);

@@ -8,6 +8,7 @@
 #include "sip.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -91,6 +92,42 @@ bool sip_next_header(const char *b, size_t len, size_t *pos, sip_hdr_t *h)
     return true;
 }
 
+
+long sip_stream_frame(const char *b, size_t len, size_t max, size_t *head)
+{
+    /* the empty line: CRLF CRLF, or the bare LFs sip_next_header takes */
+    size_t hl = 0;
+    for (const char *p = b; (p = memchr(p, '\n', len - (size_t)(p - b))) != NULL; p++) {
+        size_t i = (size_t)(p - b) + 1;
+        if (i < len && b[i] == '\n') { hl = i + 1; break; }
+        if (i + 1 < len && b[i] == '\r' && b[i + 1] == '\n') { hl = i + 2; break; }
+        if (i >= len || (i + 1 >= len && b[i] == '\r')) break; /* more to read */
+    }
+    if (!hl) return len >= max ? -EMSGSIZE : 0;
+    *head = hl; /* whole: a 513 can be answered from them */
+    if (hl > max) return -EMSGSIZE;
+
+    sip_hdr_t h;
+    size_t pos = 0;
+    bool seen = false;
+    unsigned long long body = 0;
+    while (sip_next_header(b, hl, &pos, &h)) {
+        if (!sip_hdr_is(&h, "Content-Length", 'l')) continue;
+        unsigned long long v = 0;
+        size_t i = 0;
+        if (!h.value.len) return -EBADMSG;
+        for (; i < h.value.len && h.value.s[i] >= '0' && h.value.s[i] <= '9'; i++) {
+            v = v * 10 + (unsigned)(h.value.s[i] - '0');
+            if (v > max) v = max + 1ull; /* too large: no overflow */
+        }
+        if (i != h.value.len || (seen && v != body)) return -EBADMSG;
+        seen = true;
+        body = v;
+    }
+    if (!seen) return -ENODATA;
+    if (hl + body > max) return -EMSGSIZE;
+    return (long)(hl + body);
+}
 
 /* The characters sip_hdr_param() stops at outside a quoted-string: the
  * rest is skipped a byte a compare (three From, To and Via parameters a
@@ -453,8 +490,11 @@ static bool route_reply(sip_req_t *r, const struct sockaddr *src, socklen_t srcl
     } else {
         return false;
     }
-    if (!via || !via->host || !via->protocol || strcasecmp(via->protocol, "UDP") != 0)
-        return false; /* we only serve UDP */
+    if (!via || !via->host || !via->protocol ||
+        (strcasecmp(via->protocol, "UDP") != 0 && strcasecmp(via->protocol, "TCP") != 0 &&
+         strcasecmp(via->protocol, "TLS") != 0))
+        return false; /* the transports we serve (over TCP and TLS answers
+                         take the connection, whatever the Via says) */
     if (!via_well_formed(via)) return false;
 
     unsigned dport = 5060;

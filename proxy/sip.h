@@ -113,6 +113,20 @@ void sip_req_free(sip_req_t *r);
  * Call sip_req_free() either way. */
 bool sip_parse_ack(sip_req_t *r, const char *buf, size_t len);
 
+/* ---- framing on a stream (TCP, TLS: RFC 3261 18.3) ---- */
+
+/* Where the first message of the stream bytes <buf> (<len> read so far)
+ * ends: at the empty line after its headers plus its Content-Length
+ * (compact "l" too). Returns the message's length once its headers are
+ * whole (it is all there when <len> reaches it); 0 while its headers are
+ * not; -EMSGSIZE when its headers, or headers and body,
+ * would pass <max>; -ENODATA when its headers end without a Content-Length
+ * (a stream MUST have one); -EBADMSG when the Content-Length is not one
+ * number (or two disagree). <*head> is the length of the headers with the
+ * empty line, once they are whole (the part a 400 is built from). Pure.
+ * Leading CRLFs (keep-alives, RFC 5626 3.5.1) are the caller's to skip. */
+long sip_stream_frame(const char *buf, size_t len, size_t max, size_t *head);
+
 /* ---- raw header access (shared with sipresp.c) ---- */
 
 

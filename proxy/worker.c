@@ -20,6 +20,7 @@
 #include "dns.h"
 #include "log.h"
 #include "route.h"
+#include "stream.h"
 
 #define RX_ROUNDS 4 /* batches read per wake-up before yielding to Redis replies */
 
@@ -114,11 +115,16 @@ static void queue_out(worker_t *w, int fd, const struct sockaddr *to, socklen_t 
 static void env_send(void *ctx, const xport_to_t *to, const char *buf, size_t len)
 {
     worker_t *w = ctx;
-    if (to->sock >= w->n_fds) {
+    if (to->kind != XPORT_UDP) {
+        stream_send(w, to, buf, len);
+        worker_kick(w); /* as for a datagram: the log lines of this answer leave soon */
+        return;
+    }
+    if (to->sock >= w->n_fds || w->udp_of[to->sock] >= w->n_fds) {
         METRIC_INC(&w->m, tx_errors);
         return;
     }
-    queue_out(w, w->fds[to->sock], (const struct sockaddr *)&to->addr, to->addr_len, buf, len);
+    queue_out(w, w->fds[w->udp_of[to->sock]], (const struct sockaddr *)&to->addr, to->addr_len, buf, len);
 }
 
 static void on_call_deadline(evutil_socket_t fd, short what, void *call)
@@ -255,6 +261,7 @@ static void drain_errors(worker_t *w, int fd)
 static void set_reading(worker_t *w, bool on)
 {
     for (unsigned i = 0; i < w->n_fds; i++) {
+        if (!w->rx_ev[i]) continue; /* a TCP/TLS listener: stream.c's */
         if (on) event_add(w->rx_ev[i], NULL);
         else event_del(w->rx_ev[i]);
     }
@@ -281,7 +288,7 @@ static void settle_follower(worker_t *w, unsigned got, int read_fd)
     if (w->id == 0 || got >= WORKER_BATCH || !atomic_load_explicit(&w->reading, memory_order_relaxed))
         return;
     for (unsigned i = 0; i < w->n_fds; i++)
-        if (w->fds[i] != read_fd && read_socket(w, w->fds[i]) >= WORKER_BATCH) return;
+        if (w->rx_ev[i] && w->fds[i] != read_fd && read_socket(w, w->fds[i]) >= WORKER_BATCH) return;
     set_reading(w, false);
 }
 
@@ -292,6 +299,7 @@ static void on_wake(evutil_socket_t fd, short what, void *arg)
     set_reading(w, true);
     unsigned got = 0;
     for (unsigned i = 0; i < w->n_fds; i++) {
+        if (!w->rx_ev[i]) continue;
         unsigned n = read_socket(w, w->fds[i]);
         if (n > got) got = n;
     }
@@ -313,11 +321,7 @@ static unsigned read_socket(worker_t *w, int fd)
 
     while (sock + 1 < w->n_fds && w->fds[sock] != fd) sock++;
 
-    /* one snapshot for the whole batch: a reload waits for us to finish */
-    reload_read_lock();
-    w->env.rules = reload_current(w->reload);
-    w->env.option_header = rules_option_header(w->env.rules);
-    w->env.forwarding = rules_any_forward(w->env.rules);
+    worker_batch_begin(w);
     for (int round = 0; round < RX_ROUNDS; round++) {
         for (unsigned i = 0; i < WORKER_BATCH; i++) {
             w->in_msgs[i].msg_hdr.msg_namelen = sizeof(w->in_addr[i]);
@@ -334,7 +338,7 @@ static unsigned read_socket(worker_t *w, int fd)
             if (round == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) drain_errors(w, fd);
             break;
         }
-        time_t now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);
+        time_t now = w->batch_now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);
         for (int i = 0; i < n; i++) {
             METRIC_INC(&w->m, rx_datagrams);
             if (w->in_msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
@@ -350,12 +354,41 @@ static unsigned read_socket(worker_t *w, int fd)
         }
         if (n < WORKER_BATCH) break;
     }
+    worker_batch_end(w);
+    return got;
+}
+
+void worker_kick(worker_t *w)
+{
+    if (w->flush_pending) return;
+    w->flush_pending = true;
+    event_active(w->flush_ev, EV_WRITE, 0);
+}
+
+void worker_batch_begin(worker_t *w)
+{
+    /* one snapshot for the whole batch: a reload waits for us to finish */
+    reload_read_lock();
+    w->env.rules = reload_current(w->reload);
+    w->env.option_header = rules_option_header(w->env.rules);
+    w->env.forwarding = rules_any_forward(w->env.rules);
+    w->batch_now = w->opts->fixed_time ? w->opts->fixed_time : time(NULL);
+}
+
+void worker_batch_route(worker_t *w, const xport_to_t *from, const char *buf, size_t len)
+{
+    METRIC_INC(&w->m, stream_messages);
+    route_datagram(&w->env, from, buf, len, w->batch_now);
+    arena_reset(); /* the message's libosip2 objects are gone */
+}
+
+void worker_batch_end(worker_t *w)
+{
     w->env.rules = NULL;
     w->env.option_header = NULL;
     reload_read_unlock();
     if (w->out_n) flush_out(w);
     log_settle(w);
-    return got;
 }
 
 /* Every 250 ms: the state the main thread reports (/readyz, /metrics). */
@@ -409,6 +442,7 @@ static void *worker_main(void *arg)
 static void worker_free(worker_t *w)
 {
     atomic_store_explicit(&w->wakeable, 0, memory_order_release);
+    if (w->stream) stream_worker_end(w); /* its connections close */
     for (unsigned i = 0; i < w->n_fds; i++)
         if (w->rx_ev[i]) event_free(w->rx_ev[i]);
     if (w->flush_ev) event_free(w->flush_ev);
@@ -453,6 +487,7 @@ int worker_start(worker_t *w)
         };
     }
     for (unsigned i = 0; i < w->n_fds; i++) {
+        if (w->opts->listen[i].proto != OPTS_UDP) continue; /* stream.c accepts */
         w->rx_ev[i] = event_new(w->base, w->fds[i], EV_READ | EV_PERSIST, on_readable, w);
         if (!w->rx_ev[i] || (w->id == 0 && event_add(w->rx_ev[i], NULL) < 0)) goto fail;
     }
@@ -461,6 +496,7 @@ int worker_start(worker_t *w)
     if (!(w->flush_ev = event_new(w->base, -1, 0, on_flush, w))) goto fail;
     if (!(w->log_ev = evtimer_new(w->base, on_log_timer, w))) goto fail;
     if (!(w->stop_ev = event_new(w->base, -1, 0, on_stop, w))) goto fail;
+    if (w->stream && stream_worker_init(w) < 0) goto fail;
     struct timeval st = { 0, 250 * 1000 };
     if (!(w->state_ev = event_new(w->base, -1, EV_PERSIST, on_state, w)) ||
         event_add(w->state_ev, &st) < 0)

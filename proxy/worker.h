@@ -12,8 +12,10 @@
  * load all read.
  * Answers are queued in the worker's outbox and leave in one sendmmsg()
  * per batch. Besides the sockets, workers share only the wake chain
- * (next, wake_ev, and the atomics wakeable and reading); the rules
- * snapshot is immutable and read-only.
+ * (next, wake_ev, and the atomics wakeable and reading) and the stream
+ * mailboxes (stream.h: TCP and TLS connections, each owned by one worker,
+ * their messages spread over all); the rules snapshot is immutable and
+ * read-only.
  */
 #ifndef FRONTDESK_WORKER_H
 #define FRONTDESK_WORKER_H
@@ -40,6 +42,7 @@
 struct event_base;
 struct event;
 struct mmsghdr;
+struct stream;
 
 typedef struct worker {
     unsigned id;
@@ -56,9 +59,16 @@ typedef struct worker {
     _Atomic int wakeable;           /* wake_ev exists (set before the thread runs) */
     _Atomic int reading;            /* our socket events are armed */
     _Atomic int redis_ready;        /* 1 when its Redis connection is ready */
-    const int *fds;
+    const int *fds;                 /* by listen index: UDP sockets, and
+                                       the TCP/TLS listeners (stream.c's) */
+    const unsigned *udp_of;         /* by listen index: the UDP socket a
+                                       request that came there is forwarded
+                                       by (its own for UDP; one of its
+                                       family for TCP/TLS; UINT_MAX: none) */
     const fwd_self_t *selves;       /* forward mode: who we are on fds[i] */
     unsigned n_fds;
+    struct stream *stream;          /* TCP and TLS, shared; NULL: none */
+    time_t batch_now;               /* the rules' clock for the batch */
     health_t *health;               /* forward destinations' health, shared */
     fwdmemo_t *memo;                /* where INVITEs were forwarded, shared */
     _Atomic uint64_t *site_windows; /* the per-site pick cap's, shared */
@@ -96,6 +106,18 @@ int worker_start(worker_t *w);
 
 /* Ask the worker to stop (thread-safe) and wait for it. */
 void worker_stop(worker_t *w);
+
+/* Route messages in <w>'s thread, outside its UDP reads (stream.c): begin
+ * takes the rules snapshot for the batch, route serves one message (a
+ * request or a response) that came <from>, end lets the snapshot go and
+ * sends what the batch queued. */
+void worker_batch_begin(worker_t *w);
+void worker_batch_route(worker_t *w, const xport_to_t *from, const char *buf, size_t len);
+void worker_batch_end(worker_t *w);
+
+/* From <w>'s thread, outside a batch (a timer, a connection's event): what
+ * it queued (answers, log lines) leaves soon, as after a batch. */
+void worker_kick(worker_t *w);
 
 
 #endif

@@ -1167,8 +1167,39 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
+/* The input as a TCP stream: cut into messages by sip_stream_frame() as
+ * stream.c does (CRLFs between messages skipped). Every cut is within the
+ * bytes read and makes progress; a message's length, once its headers are
+ * whole, does not change as more is read; the headers it reports are
+ * within the message and the limit. */
+static void fuzz_frame(const char *b, size_t len)
+{
+    const size_t maxes[] = { 64, 1024, 65535 };
+    for (size_t m = 0; m < sizeof(maxes) / sizeof(maxes[0]); m++) {
+        size_t off = 0, max = maxes[m];
+        while (off < len) {
+            if (b[off] == '\r' || b[off] == '\n') {
+                off++;
+                continue;
+            }
+            size_t head = 0;
+            long t = sip_stream_frame(b + off, len - off, max, &head);
+            CHECK(t == 0 || t == -EMSGSIZE || t == -ENODATA || t == -EBADMSG || t > 0, "frame %ld", t);
+            if (t > 0) {
+                CHECK((size_t)t <= max && head <= (size_t)t && head > 0, "frame %ld head %zu max %zu", t, head, max);
+                /* a prefix holding the headers says the same */
+                size_t head2 = 0;
+                CHECK(sip_stream_frame(b + off, head, max, &head2) == t && head2 == head, "prefix disagrees");
+            }
+            if (t <= 0 || (size_t)t > len - off) break;
+            off += (size_t)t;
+        }
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    fuzz_frame((const char *)data, size);
     g_buf = (const char *)data;
     g_len = size;
     fuzz_headers((const char *)data, size);

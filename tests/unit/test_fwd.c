@@ -163,6 +163,43 @@ static void test_loop(void **state)
     assert_false(fwd_is_loop(&c->r, &other));
 }
 
+/* A request that came over TCP: our Via carries its connection (";fdc="),
+ * and a response to it goes back on that connection. */
+static void test_response_to_a_connection(void **state)
+{
+    ctx_t *c = *state;
+    char tail[4096], resp[1024], out[2048], branch[FWD_BRANCH_MAX];
+    xport_to_t to;
+
+    assert_int_equal(parse(c, invite), SIP_REQ_OK);
+    fwd_flags_t f = { .conn = 0x1200000304ull };
+    int n = fwd_build_tail(&c->r, &self, &f, tail, sizeof(tail));
+    assert_true(n > 0);
+    tail[n] = '\0';
+    fwd_branch(&c->r, &self, branch);
+    char via[256];
+    snprintf(via, sizeof(via), "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s;fdc=1200000304;rport\r\n", branch);
+    assert_non_null(strstr(tail, via));
+    snprintf(resp, sizeof(resp),
+             "SIP/2.0 180 Ringing\r\n"
+             "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=%s;fdc=1200000304;rport=5060;received=192.0.2.1\r\n"
+             "Via: SIP/2.0/TCP 198.51.100.7:5062;branch=z9hG4bKabc123;rport=40000;received=198.51.100.8\r\n"
+             "From: <sip:+15125557777@pbx.example>;tag=ft1\r\nTo: <sip:15125550100@192.0.2.1>;tag=x\r\n"
+             "Call-ID: c1@pbx.example\r\nCSeq: 7 INVITE\r\nContent-Length: 0\r\n\r\n", branch);
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    n = fwd_build_response(&c->r, &self, out, sizeof(out), &to);
+    assert_true(n > 0);
+    out[n] = '\0';
+    assert_int_equal(to.kind, XPORT_TCP);
+    assert_int_equal(to.conn, 0x1200000304ull);
+    assert_null(strstr(out, "fdc="));
+    /* a connection id that is not one: not relayed */
+    char *p = strstr(resp, "fdc=1200000304");
+    memcpy(p, "fdc=zz00000304", 14);
+    assert_int_equal(parse(c, resp), SIP_REQ_RESPONSE);
+    assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to), -EINVAL);
+}
+
 static void test_response(void **state)
 {
     ctx_t *c = *state;
@@ -530,6 +567,7 @@ int main(void)
         T(test_build_request),
         T(test_max_forwards),
         T(test_loop),
+        T(test_response_to_a_connection),
         T(test_response),
         T(test_sender_via_and_record_route),
         T(test_response_ignores_senders_received),

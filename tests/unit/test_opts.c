@@ -162,7 +162,68 @@ static void test_listen_too_many(void **state)
                            "--listen", "127.0.0.1:6", "--listen", "127.0.0.1:7", "--listen", "127.0.0.1:8",
                            "--listen", "127.0.0.1:9"),
                      -EINVAL);
-    assert_string_equal(err, "--listen: at most 8 addresses");
+    assert_string_equal(err, "--listen: at most 8 addresses (udp+tcp counts two)");
+}
+
+/* --listen's transports: udp (the default), tcp, tls, and udp+tcp (two
+ * entries, the TCP one taking the UDP one's port when it is 0); the TCP
+ * limits and TLS files, with their defaults and errors. */
+static void test_listen_transports(void **state)
+{
+    (void)state;
+
+    assert_int_equal(PARSE("--config", "r", "--listen", "127.0.0.1:5060", "--listen", "udp:127.0.0.1:5061",
+                           "--listen", "tcp:[::1]:5060", "--listen", "udp+tcp:0.0.0.0:0", "--listen",
+                           "tls:127.0.0.1:5061", "--tls-cert", "c.pem", "--tls-key", "k.pem"),
+                     0);
+    assert_int_equal(o.n_listen, 6);
+    assert_int_equal(o.listen[0].proto, OPTS_UDP);
+    assert_int_equal(o.listen[1].proto, OPTS_UDP);
+    assert_int_equal(o.listen[2].proto, OPTS_TCP);
+    assert_addr6(&o.listen[2], "::1", 5060);
+    assert_int_equal(o.listen[3].proto, OPTS_UDP);
+    assert_int_equal(o.listen[4].proto, OPTS_TCP);
+    assert_int_equal(o.listen[4].port_of, 4); /* the UDP entry at index 3, + 1 */
+    assert_int_equal(o.listen[3].port_of, 0);
+    assert_addr4(&o.listen[4], "0.0.0.0", 0);
+    assert_int_equal(o.listen[5].proto, OPTS_TLS);
+    assert_string_equal(o.tls_cert, "c.pem");
+    assert_string_equal(o.tls_key, "k.pem");
+    assert_null(o.tls_ca);
+    assert_int_equal(o.tcp_max_conns, 2048);
+    assert_int_equal(o.tcp_idle_s, 120);
+    assert_int_equal(o.tcp_msg_ms, 5000);
+    assert_int_equal(o.tcp_max_msg, 65535);
+
+    assert_int_equal(PARSE("--config", "r", "--listen", "tcp:127.0.0.1:5060", "--tcp-max-conns", "10",
+                           "--tcp-idle-timeout", "30", "--tcp-message-timeout", "250", "--tcp-max-message", "1024"),
+                     0);
+    assert_int_equal(o.tcp_max_conns, 10);
+    assert_int_equal(o.tcp_idle_s, 30);
+    assert_int_equal(o.tcp_msg_ms, 250);
+    assert_int_equal(o.tcp_max_msg, 1024);
+
+    assert_int_equal(PARSE("--config", "r", "--listen", "sctp:127.0.0.1:5060"), -EINVAL);
+    assert_non_null(strstr(err, "--listen sctp:127.0.0.1:5060: want [udp:|tcp:|tls:|udp+tcp:]ADDR:PORT"));
+    assert_int_equal(PARSE("--config", "r", "--listen", "tcp:"), -EINVAL);
+    assert_int_equal(PARSE("--config", "r", "--listen", "tls:127.0.0.1:5061"), -EINVAL);
+    assert_string_equal(err, "a tls: --listen needs --tls-cert and --tls-key (see --help)");
+    assert_int_equal(PARSE("--config", "r", "--listen", "tls:127.0.0.1:5061", "--tls-cert", "c.pem"), -EINVAL);
+    assert_int_equal(PARSE("--config", "r", "--tls-cert", "c.pem", "--tls-key", "k.pem"), -EINVAL);
+    assert_string_equal(err, "--tls-cert, --tls-key and --tls-ca need a tls: --listen (see --help)");
+    assert_int_equal(PARSE("--config", "r", "--tls-cert", ""), -EINVAL);
+    assert_string_equal(err, "--tls-cert: want a PEM file name");
+    assert_int_equal(PARSE("--config", "r", "--tcp-max-conns", "0"), -EINVAL);
+    assert_string_equal(err, "--tcp-max-conns 0: want a number from 1 to 1000000");
+    assert_int_equal(PARSE("--config", "r", "--tcp-idle-timeout", "0"), -EINVAL);
+    assert_int_equal(PARSE("--config", "r", "--tcp-message-timeout", "9"), -EINVAL);
+    assert_int_equal(PARSE("--config", "r", "--tcp-max-message", "1023"), -EINVAL);
+    assert_string_equal(err, "--tcp-max-message 1023: want bytes from 1024 to 1048576");
+    /* udp+tcp counts two against the limit */
+    assert_int_equal(PARSE("--config", "r", "--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2", "--listen",
+                           "127.0.0.1:3", "--listen", "127.0.0.1:4", "--listen", "127.0.0.1:5", "--listen",
+                           "127.0.0.1:6", "--listen", "127.0.0.1:7", "--listen", "udp+tcp:127.0.0.1:8"),
+                     -EINVAL);
 }
 
 /* Bounds are inclusive. */
@@ -197,7 +258,7 @@ static void test_bad_values(void **state)
     static const struct {
         const char *flag, *value, *want;
     } rows[] = {
-        { "--listen", "localhost:5060", "--listen localhost:5060: want a numeric ADDR:PORT, e.g. 127.0.0.1:5060 or [::1]:5060" },
+        { "--listen", "localhost:5060", "--listen localhost:5060: want [udp:|tcp:|tls:|udp+tcp:]ADDR:PORT with a numeric address, e.g. 127.0.0.1:5060, tcp:[::1]:5060 or tls:0.0.0.0:5061" },
         { "--listen", "127.0.0.1", NULL },
         { "--listen", "127.0.0.1:", NULL },
         { "--listen", "127.0.0.1:65536", NULL },
@@ -467,7 +528,9 @@ static void test_usage_mentions_every_flag(void **state)
                             "FRONTDESK_CALLER_KEY", "--advertise", "--record-route", "--dns-server",
                             "--health-interval", "--health-down", "--health-up", "--admin",
                             "--ports-file", "--site-picks", "--over-limit", "--source-rate",
-                            "--source-over" };
+                            "--source-over", "--tcp-max-conns", "--tcp-idle-timeout",
+                            "--tcp-message-timeout", "--tcp-max-message", "--tls-cert", "--tls-key",
+                            "--tls-ca", "udp+tcp" };
 
     for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
         assert_non_null(strstr(opts_usage, flags[i]));
@@ -497,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_log_levels),
         cmocka_unit_test(test_listen_repeated),
         cmocka_unit_test(test_listen_too_many),
+        cmocka_unit_test(test_listen_transports),
         cmocka_unit_test(test_bounds_accepted),
         cmocka_unit_test(test_bad_values),
         cmocka_unit_test(test_port_zero_and_ports_file),

@@ -60,6 +60,8 @@ static const char RULES_RELOADED[] =
 
 typedef struct {
     unsigned sock;
+    xport_kind_t kind;
+    uint64_t conn;
     struct sockaddr_storage addr;
     char buf[ROUTE_TX_MAX + 1];
     size_t len;
@@ -123,6 +125,8 @@ static void fake_send(void *ctx, const xport_to_t *to, const char *buf, size_t l
     assert_true(len <= ROUTE_TX_MAX);
     sent_t *s = &F.sent[F.n_sent++];
     s->sock = to->sock;
+    s->kind = to->kind;
+    s->conn = to->conn;
     memcpy(&s->addr, &to->addr, to->addr_len);
     memcpy(s->buf, buf, len);
     s->buf[len] = '\0';
@@ -251,6 +255,8 @@ static void fake_memo_put(void *ctx, const char *key, size_t len, const fwdmemo_
 }
 
 static const char *g_src = "192.0.2.10"; /* where request() comes from */
+static xport_kind_t g_kind;  /* over what (UDP unless a test says) */
+static uint64_t g_conn;      /* and on which connection (TCP, TLS) */
 static time_t g_now = T_NOW;               /* the wall clock route sees */
 
 static rules_t *load_rules(const char *yaml)
@@ -268,6 +274,8 @@ static int setup(void **state)
 {
     (void)state;
     g_src = "192.0.2.10";
+    g_kind = XPORT_UDP;
+    g_conn = 0;
     g_now = T_NOW;
     memset(&F, 0, sizeof(F));
     F.self = (fwd_self_t){ "127.0.0.1", 5060, NULL };
@@ -315,7 +323,7 @@ static int teardown(void **state)
 /* The datagram <buf> from <ip>:<port> */
 static void datagram_from(const char *ip, unsigned port, const char *buf, size_t len)
 {
-    xport_to_t from = { .kind = XPORT_UDP, .sock = 0, .addr_len = sizeof(struct sockaddr_in) };
+    xport_to_t from = { .kind = g_kind, .sock = 0, .conn = g_conn, .addr_len = sizeof(struct sockaddr_in) };
     struct sockaddr_in *a = (struct sockaddr_in *)&from.addr;
     a->sin_family = AF_INET;
     a->sin_port = htons((uint16_t)port);
@@ -624,6 +632,62 @@ static void test_forward_to_staff(void **state)
     assert_int_equal(F.n_sent, 2);
     assert_forwarded(&F.sent[1], "CANCEL", "sip:ann@10.0.0.7:5080", 5080);
     assert_int_equal(F.m.followups_memo, 1);
+}
+
+/* Over TCP or TLS (the transport seam): every answer goes back on the
+ * connection the request came on, whatever its Via says, also the one
+ * decided later by Redis; a stream whose message cannot be framed gets its
+ * 400 there too. */
+static void test_answers_on_the_connection(void **state)
+{
+    (void)state;
+    g_kind = XPORT_TCP;
+    g_conn = 0x700000003ull;
+    request("OPTIONS", "100", "tcp-o");
+    invite("100", "tcp-1");
+    assert_int_equal(F.n_sent, 1);
+    store_decision_t d = staff(STORE_PICKED, 1, "ann", "sip:ann@10.0.0.7");
+    store_answers(0, 0, &d);
+    assert_int_equal(F.n_sent, 2);
+    assert_int_equal(status_of(&F.sent[0]), 200);
+    assert_302(&F.sent[1], "sip:ann@10.0.0.7 " FALLBACK);
+    for (unsigned i = 0; i < 2; i++) {
+        assert_int_equal(F.sent[i].kind, XPORT_TCP);
+        assert_int_equal(F.sent[i].conn, 0x700000003ull);
+    }
+
+    static const char nocl[] = "BYE sip:100@pbx.clinic.example SIP/2.0\r\n"
+                               "Via: SIP/2.0/TCP 192.0.2.10:5062;branch=z9hG4bK-tcp-b\r\n"
+                               "Max-Forwards: 70\r\nTo: <sip:100@pbx.clinic.example>;tag=t\r\n"
+                               "From: <sip:1@carrier.example>;tag=f\r\nCall-ID: tcp-b\r\nCSeq: 2 BYE\r\n\r\n";
+    xport_to_t from = { .kind = XPORT_TLS, .conn = 0x900000001ull, .addr_len = sizeof(struct sockaddr_in) };
+    struct sockaddr_in *a = (struct sockaddr_in *)&from.addr;
+    a->sin_family = AF_INET;
+    a->sin_port = htons(40000);
+    inet_pton(AF_INET, "192.0.2.10", &a->sin_addr);
+    F.env.rules = F.rules;
+    route_stream_error(&F.env, &from, nocl, sizeof(nocl) - 1, 400, "Missing Content-Length", T_NOW);
+    assert_int_equal(F.n_sent, 3);
+    assert_non_null(strstr(F.sent[2].buf, "SIP/2.0 400 Missing Content-Length\r\n"));
+    assert_int_equal(F.sent[2].kind, XPORT_TLS);
+    assert_int_equal(F.sent[2].conn, 0x900000001ull);
+    assert_int_equal(F.m.bad_requests, 1);
+}
+
+/* Forward mode, a request that came over TCP: on over UDP, with the
+ * connection in our Via, so its responses find their way back to it. */
+static void test_forward_from_a_connection(void **state)
+{
+    (void)state;
+    g_kind = XPORT_TCP;
+    g_conn = 0x500000102ull;
+    invite("200", "fwd-tcp");
+    store_decision_t d = staff(STORE_PICKED, 1, "ann", "sip:ann@10.0.0.7:5080");
+    store_answers(0, 0, &d);
+    assert_int_equal(F.n_sent, 1);
+    assert_forwarded(&F.sent[0], "INVITE", "sip:ann@10.0.0.7:5080", 5080);
+    assert_int_equal(F.sent[0].kind, XPORT_UDP);
+    assert_non_null(strstr(F.sent[0].buf, ";fdc=500000102;rport\r\n"));
 }
 
 static void test_forward_failover_past_a_down_destination(void **state)
@@ -1161,6 +1225,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reload_while_calls_wait, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answered_without_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_to_staff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_from_a_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answers_on_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_failover_past_a_down_destination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_everything_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_waits_for_a_name, setup, teardown),

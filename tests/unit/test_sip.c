@@ -683,10 +683,64 @@ static void test_reply_ignores_received_same_host(void **state)
     assert_top_via(c, "SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK776asdhds;received=192.0.2.10");
 }
 
-static void test_tcp_via_is_dropped(void **state)
+/* A request that came over TCP or TLS carries that transport in its Via:
+ * it is read (its answers take the connection); a transport we do not
+ * serve (SCTP) cannot be answered. */
+static void test_stream_vias(void **state)
 {
     ctx_t *c = *state;
-    assert_int_equal(parse_fixture(c, "via_tcp.sip", NULL), SIP_REQ_DROP);
+    assert_ok(parse_fixture(c, "via_tcp.sip", NULL));
+    subst(&c->buf, &c->len, "SIP/2.0/TCP", "SIP/2.0/TLS");
+    assert_ok(parse(c, NULL));
+    subst(&c->buf, &c->len, "SIP/2.0/TLS", "SIP/2.0/SCTP");
+    assert_int_equal(parse(c, NULL), SIP_REQ_DROP);
+}
+
+/* sip_stream_frame: a message is cut at its Content-Length once its
+ * headers are whole; no Content-Length, a bad one, or one past the limit is
+ * refused; a prefix waits for more. */
+static void test_stream_frame(void **state)
+{
+    (void)state;
+    static const char two[] = "OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\n"
+                              "Content-Length: 4\r\n\r\nbodyINVITE sip:x SIP/2.0\r\n";
+    size_t head = 0, hl = strstr(two, "body") - two;
+    assert_int_equal(sip_stream_frame(two, sizeof(two) - 1, 65535, &head), (long)hl + 4);
+    assert_int_equal(head, hl);
+    /* every prefix: 0 while the headers are not whole, then the length */
+    for (size_t n = 0; n < hl + 4; n++) {
+        long r = sip_stream_frame(two, n, 65535, &head);
+        assert_int_equal(r, n < hl ? 0 : (long)hl + 4);
+    }
+    static const char compact[] = "BYE sip:a SIP/2.0\r\nl:  0 \r\n\r\n";
+    assert_int_equal(sip_stream_frame(compact, sizeof(compact) - 1, 65535, &head), sizeof(compact) - 1);
+    static const char folded[] = "BYE sip:a SIP/2.0\r\nContent-Length:\r\n 2\r\n\r\nok";
+    assert_int_equal(sip_stream_frame(folded, sizeof(folded) - 1, 65535, &head), sizeof(folded) - 1);
+    static const char lf[] = "BYE sip:a SIP/2.0\nContent-Length: 1\n\nx";
+    assert_int_equal(sip_stream_frame(lf, sizeof(lf) - 1, 65535, &head), sizeof(lf) - 1);
+
+    static const char none[] = "BYE sip:a SIP/2.0\r\nVia: x\r\n\r\n";
+    assert_int_equal(sip_stream_frame(none, sizeof(none) - 1, 65535, &head), -ENODATA);
+    assert_int_equal(head, sizeof(none) - 1);
+    static const char *bad[] = { "BYE s SIP/2.0\r\nContent-Length: 1x\r\n\r\n",
+                                 "BYE s SIP/2.0\r\nContent-Length: -1\r\n\r\n",
+                                 "BYE s SIP/2.0\r\nContent-Length:\r\n\r\n",
+                                 "BYE s SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nxy" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(sip_stream_frame(bad[i], strlen(bad[i]), 65535, &head), -EBADMSG);
+    static const char twice[] = "BYE s SIP/2.0\r\nContent-Length: 1\r\nl: 1\r\n\r\nx";
+    assert_int_equal(sip_stream_frame(twice, sizeof(twice) - 1, 65535, &head), sizeof(twice) - 1);
+
+    /* the limit: headers and body together, and a huge length without
+     * overflow */
+    assert_int_equal(sip_stream_frame(two, sizeof(two) - 1, hl + 3, &head), -EMSGSIZE);
+    assert_int_equal(head, hl); /* the headers are whole: a 513 can be routed */
+    assert_int_equal(sip_stream_frame(two, sizeof(two) - 1, hl + 4, &head), (long)hl + 4);
+    static const char huge[] = "BYE s SIP/2.0\r\nContent-Length: 99999999999999999999999\r\n\r\n";
+    assert_int_equal(sip_stream_frame(huge, sizeof(huge) - 1, 65535, &head), -EMSGSIZE);
+    head = 0;
+    assert_int_equal(sip_stream_frame(two, 20, 20, &head), -EMSGSIZE); /* no end of headers in 20 bytes */
+    assert_int_equal(head, 0);
 }
 
 static void test_reply_ipv6_rport(void **state)
@@ -1118,7 +1172,8 @@ int main(void)
         T(test_reply_other_ip),
         T(test_reply_ignores_received_in_request),
         T(test_reply_ignores_received_same_host),
-        T(test_tcp_via_is_dropped),
+        T(test_stream_vias),
+        cmocka_unit_test(test_stream_frame),
         T(test_reply_ipv6_rport),
         T(test_reply_ipv6_no_rport),
         T(test_reply_ipv6_same_host),
