@@ -584,8 +584,7 @@ static SSL_CTX *tls_ctx_new(const opts_t *o, char *err, size_t errlen)
     if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1) goto fail;
     what = "--tls-key";
     if (SSL_CTX_use_PrivateKey_file(ctx, o->tls_key, SSL_FILETYPE_PEM) != 1) goto fail;
-    what = "--tls-key (does it belong to --tls-cert?)";
-    if (SSL_CTX_check_private_key(ctx) != 1) goto fail;
+    if (SSL_CTX_check_private_key(ctx) != 1) goto fail; /* "key values mismatch" */
     if (o->tls_ca) {
         what = "--tls-ca";
         STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(o->tls_ca);
