@@ -390,6 +390,17 @@ static int set_addr(const char *host, unsigned port, struct sockaddr_storage *to
 /* "sip:[userinfo@]host[:port][;params][?headers]" without libosip2 (a
  * staff contact, on every forwarded call); false for anything it does not
  * read with certainty, which libosip2 then parses. */
+#define TRANSPORT_BAD ((xport_kind_t)-1)
+
+/* A URI's transport parameter value: udp or tcp; anything else (tls, sctp,
+ * ws) we cannot send over. */
+static xport_kind_t transport_of(const char *v, size_t n)
+{
+    if (n == 3 && strncasecmp(v, "udp", 3) == 0) return XPORT_UDP;
+    if (n == 3 && strncasecmp(v, "tcp", 3) == 0) return XPORT_TCP;
+    return TRANSPORT_BAD;
+}
+
 static bool uri_fast(const char *uri, size_t len, fwd_target_t *t)
 {
     const char *p = uri + 4, *e = uri + len, *at = NULL;
@@ -420,6 +431,13 @@ static bool uri_fast(const char *uri, size_t len, fwd_target_t *t)
     if (r < e && *r != ';') return false;
     memcpy(t->host, h, (size_t)(he - h));
     t->host[he - h] = '\0';
+    /* the parameters: ";transport=" is the one we need */
+    for (const char *x = r; x < e; x++) {
+        if (*x != ';' || (size_t)(e - x) < 11 || strncasecmp(x, ";transport=", 11) != 0) continue;
+        const char *v = x + 11, *ve = v;
+        while (ve < e && *ve != ';') ve++;
+        t->transport = transport_of(v, (size_t)(ve - v));
+    }
     return true;
 }
 
@@ -441,6 +459,7 @@ int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t)
     while (len && (*uri == ' ' || *uri == '\t')) uri++, len--;
     if (len < 5 || len >= sizeof(tmp) || strncasecmp(uri, "sip:", 4) != 0) return -EINVAL;
     if (uri_fast(uri, len, t)) {
+        if (t->transport == TRANSPORT_BAD) return -EPROTONOSUPPORT;
         t->numeric = set_addr(t->host, t->port, &t->addr, &t->addr_len) == 0;
         return 0;
     }
@@ -455,7 +474,10 @@ int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t)
             t->port = port;
             t->port_given = u->port && *u->port;
             t->numeric = set_addr(t->host, t->port, &t->addr, &t->addr_len) == 0;
-            rc = 0;
+            osip_uri_param_t *tp = NULL;
+            if (osip_uri_uparam_get_byname(u, "transport", &tp) == 0 && tp)
+                t->transport = tp->gvalue ? transport_of(tp->gvalue, strlen(tp->gvalue)) : TRANSPORT_BAD;
+            rc = t->transport == TRANSPORT_BAD ? -EPROTONOSUPPORT : 0;
         }
     }
     osip_uri_free(u);

@@ -86,21 +86,24 @@ int fwd_build_request(const sip_req_t *r, const char *ruri, const fwd_self_t *se
 int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t *f,
                    char *out, size_t cap);
 
-/* Where a SIP URI sends a request over UDP (RFC 3263 without NAPTR): its
- * host, and its port or 5060. <numeric>: the host is an IPv4 or IPv6
- * address (the address is then in <addr>); else a name to resolve. */
+/* Where a SIP URI sends a request (RFC 3263 without NAPTR): its host, and
+ * its port or 5060, over UDP or, with ";transport=tcp", TCP. <numeric>: the
+ * host is an IPv4 or IPv6 address (the address is then in <addr>); else a
+ * name to resolve. */
 typedef struct {
     char host[256];
     unsigned port;
     bool port_given;  /* the URI has a port (else 5060, or DNS SRV's) */
     bool numeric;
+    xport_kind_t transport; /* XPORT_UDP or XPORT_TCP */
     struct sockaddr_storage addr;
     socklen_t addr_len;
 } fwd_target_t;
 
 /* Parse <uri> (<len> bytes; "sip:user@host:port;params" or with <...>).
- * 0, or -EINVAL: not a sip: URI (sips: needs TLS, which we do not speak),
- * or no host. */
+ * 0; -EINVAL: not a sip: URI (sips: needs TLS, which we do not speak to
+ * destinations) or no host; -EPROTONOSUPPORT: a transport other than udp
+ * and tcp (tls, sctp, ws). */
 int fwd_uri_target(const char *uri, size_t len, fwd_target_t *t);
 
 /* Is the host:port of <uri> us (default port 5060)? */

@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "xport.h"
+
 #include "rules.h" /* RULES_URI_MAX */
 
 #define FWDMEMO_KEY_MAX 64  /* bytes of a key (a branch of ours has 35) */
@@ -49,6 +51,7 @@ typedef struct {
     char uri[RULES_URI_MAX + 1];
     struct sockaddr_storage addr;
     socklen_t addr_len;
+    xport_kind_t transport; /* what it went over: its CANCEL and ACK follow */
 } fwdmemo_dest_t;
 
 /* A memo of <slots> entries (rounded up to a power of two, 16 at least)

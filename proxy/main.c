@@ -379,9 +379,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "frontdesk: out of memory at start\n");
         goto out;
     }
-    bool streams = false;
-    for (unsigned i = 0; i < o.n_listen; i++) streams |= o.listen[i].proto != OPTS_UDP;
-    if (streams && stream_new(&app.stream, &o, app.workers, app.n_workers, err, sizeof(err)) < 0) {
+    /* always: forward mode may open connections to destinations even
+     * without a TCP listener */
+    if (stream_new(&app.stream, &o, app.workers, app.n_workers, err, sizeof(err)) < 0) {
         fprintf(stderr, "frontdesk: %s\n", err);
         rc = 2;
         goto out;

@@ -42,6 +42,8 @@
     X(loops, "requests answered 482: they came back to us")                       \
     X(icmp_errors, "ICMP errors for forwarded requests")                          \
     X(followups_memo, "CANCELs and ACKs sent where their INVITE went, Redis not asked") \
+    X(forwarded_tcp, "requests forwarded over TCP: the destination's transport, or too large for UDP") \
+    X(stream_connect_failed, "TCP connections to a destination that failed: it is marked down") \
     X(stream_messages, "messages read from TCP and TLS connections")              \
     X(stream_accepted, "TCP and TLS connections accepted")                        \
     X(stream_refused, "connections closed at accept: too many open, or a stranger's") \

@@ -32,9 +32,37 @@ static bool family_ok(const route_env_t *env, unsigned sock, const struct sockad
     return to->ss_family == env->families[sock < env->n_socks ? sock : 0];
 }
 
+/* The request <buf> (our Via first, as fwd.c builds it) to <t>: over TCP
+ * when the destination says so or when it is larger than UDP should carry
+ * (RFC 3261 18.1.1: 1300 bytes when the path's MTU is not known), our Via
+ * then saying TCP; over UDP otherwise. <force>: the transport to take (a
+ * CANCEL or ACK follows its INVITE's), or -1. The transport used. */
+static xport_kind_t send_out(route_env_t *env, unsigned sock, const fwd_target_t *t, char *buf, size_t len,
+                             int force)
+{
+    xport_to_t to = { .kind = XPORT_UDP, .sock = sock, .addr_len = t->addr_len };
+    if (t->addr_len > sizeof(to.addr)) {
+        METRIC_INC(env->m, tx_errors);
+        return XPORT_UDP;
+    }
+    memcpy(&to.addr, &t->addr, t->addr_len);
+    if (force >= 0) to.kind = (xport_kind_t)force;
+    else if (t->transport == XPORT_TCP || len > ROUTE_UDP_MAX) to.kind = XPORT_TCP;
+    if (to.kind == XPORT_TCP) {
+        /* our Via, right below the request line, says how it travels */
+        char *eol = memchr(buf, '\n', len);
+        static const char via[] = "Via: SIP/2.0/UDP ";
+        if (eol && (size_t)(buf + len - (eol + 1)) > sizeof(via) && memcmp(eol + 1, via, sizeof(via) - 1) == 0)
+            memcpy(eol + 1 + 13, "TCP", 3);
+        METRIC_INC(env->m, forwarded_tcp);
+    }
+    env->send(env->ctx, &to, buf, len);
+    return to.kind;
+}
+
 /* Send the request line "<method> <ruri> SIP/2.0" and <tail> to <t>. */
-static void send_request(route_env_t *env, unsigned sock, const char *method, const char *ruri,
-                         const char *tail, size_t tail_len, const fwd_target_t *t)
+static xport_kind_t send_request(route_env_t *env, unsigned sock, const char *method, const char *ruri,
+                                 const char *tail, size_t tail_len, const fwd_target_t *t, int force)
 {
     char out[ROUTE_TX_MAX];
     out_t o = { out, 0, sizeof(out), false };
@@ -45,10 +73,10 @@ static void send_request(route_env_t *env, unsigned sock, const char *method, co
     put(&o, tail, tail_len);
     if (o.full) {
         METRIC_INC(env->m, tx_errors);
-        return;
+        return XPORT_UDP;
     }
     METRIC_INC(env->m, forwarded);
-    route_send_to(env, sock, &t->addr, t->addr_len, out, o.len);
+    return send_out(env, sock, t, out, o.len, force);
 }
 
 static void forward_next(call_t *c);
@@ -67,7 +95,12 @@ static void on_dns(void *arg)
 static int target_of(call_t *c, const char *uri, fwd_target_t *t)
 {
     route_env_t *env = c->env;
-    if (fwd_uri_target(uri, strlen(uri), t) < 0) {
+    int bad = fwd_uri_target(uri, strlen(uri), t);
+    if (bad == -EPROTONOSUPPORT) {
+        LOG_WARN("destination skipped: a transport we do not send over (udp and tcp only)", "uri=\"%s\"", uri);
+        return -EINVAL;
+    }
+    if (bad < 0) {
         LOG_WARN("destination skipped: not a sip: URI with a host", "uri=\"%s\"", uri);
         return -EINVAL;
     }
@@ -136,17 +169,21 @@ static void forward_next(call_t *c)
             continue;
         }
         if (c->direct) {
+            char out[ROUTE_TX_MAX];
             METRIC_INC(env->m, forwarded);
-            route_send_to(env, c->to.sock, &t.addr, t.addr_len, c->head + c->head_len, c->tail_len);
+            memcpy(out, c->head + c->head_len, c->tail_len);
+            send_out(env, c->to.sock, &t, out, c->tail_len, -1);
             return;
         }
-        send_request(env, c->to.sock, c->method, uris[i], c->head + c->head_len, c->tail_len, &t);
+        xport_kind_t went = send_request(env, c->to.sock, c->method, uris[i], c->head + c->head_len, c->tail_len,
+                                         &t, -1);
         /* an INVITE of a pick: where it went, for its CANCEL and ACK */
         if (!c->followup && c->branch[0]) {
             fwdmemo_dest_t d;
             copy_cut(d.uri, sizeof(d.uri), uris[i], strlen(uris[i]));
             d.addr = t.addr;
             d.addr_len = t.addr_len;
+            d.transport = went;
             env->memo_put(env->ctx, c->branch, strlen(c->branch), &d, route_ms_of(&c->t0));
         }
         bool staff = i < c->dec.n;
@@ -263,7 +300,7 @@ static bool followup_from_memo(route_env_t *env, const xport_to_t *from, const s
     if (tl < 0) return false;
     fwd_target_t t = { .addr = d.addr, .addr_len = d.addr_len };
     copy_cut(method, sizeof(method), r->method_name.s, r->method_name.len);
-    send_request(env, from->sock, method, d.uri, tail, (size_t)tl, &t);
+    send_request(env, from->sock, method, d.uri, tail, (size_t)tl, &t, (int)d.transport);
     METRIC_INC(env->m, followups_memo);
     if (LOG_ENABLED(LOG_LVL_INFO)) {
         char callid[128], caller[RULES_CALLER_HASH_LEN + 1];
@@ -341,7 +378,7 @@ static void forward_direct(route_env_t *env, const xport_to_t *from, const sip_r
     }
     if (t.numeric) {
         METRIC_INC(env->m, forwarded);
-        route_send_to(env, from->sock, &t.addr, t.addr_len, out, (size_t)n);
+        send_out(env, from->sock, &t, out, (size_t)n, -1);
         return;
     }
     /* a name: resolved without holding up the worker, then sent as built */

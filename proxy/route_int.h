@@ -83,6 +83,10 @@ typedef struct call {
     _Alignas(16) unsigned char mem[];
 } call_t;
 
+/* RFC 3261 18.1.1: a request larger than this goes over TCP (the path's MTU
+ * not known: 1300 bytes) */
+#define ROUTE_UDP_MAX 1300
+
 /* route.c */
 uint64_t route_ms_of(const struct timespec *t);
 double route_ms_since(const struct timespec *t0);

@@ -31,6 +31,7 @@
 #include "worker.h"
 
 #define STREAM_OUT_MAX (1u << 20) /* answers queued for a peer that reads none */
+#define STREAM_OUTS_MAX 64        /* destinations a worker keeps a connection to */
 #define SLOT_BITS 24
 #define CONN_OWNER(id) ((unsigned)((id) >> SLOT_BITS) & 0xffu)
 #define CONN_SLOT(id) ((unsigned)(id) & ((1u << SLOT_BITS) - 1u))
@@ -52,7 +53,7 @@ typedef struct item {
 struct box;
 
 /* What a limit warning is about: each kind is logged once a second. */
-enum { W_FRAMING, W_SLOW, W_CONNS, W_STALLED, W_TLS, W_STRANGER, W_ACCEPT, W_KINDS };
+enum { W_FRAMING, W_SLOW, W_CONNS, W_STALLED, W_TLS, W_STRANGER, W_ACCEPT, W_CONNECT, W_KINDS };
 
 typedef struct conn {
     struct box *box;
@@ -65,7 +66,8 @@ typedef struct conn {
     unsigned next;        /* the worker the next handed-out message goes to */
     bool closing;         /* close once what is queued is written */
     bool eof;             /* the peer is done sending */
-    bool handshaking;     /* TLS, not yet done */
+    bool handshaking;     /* TLS handshake, or our connect, not yet done */
+    bool outbound;        /* we opened it, to a forward destination */
 } conn_t;
 
 /* One worker's mailbox and connections. */
@@ -79,6 +81,8 @@ typedef struct box {
     conn_t **slots;       /* the owner's alone */
     uint32_t *gens;
     unsigned free_hint;
+    conn_t *outs[STREAM_OUTS_MAX]; /* the ones we opened, to destinations */
+    unsigned n_outs;
     time_t warned_at[W_KINDS]; /* limit warnings: one a second each */
     unsigned warned_quiet[W_KINDS];
 } box_t;
@@ -194,6 +198,11 @@ static void conn_free(conn_t *c)
     unsigned slot = CONN_SLOT(c->id);
     b->slots[slot] = NULL;
     if (slot < b->free_hint) b->free_hint = slot;
+    for (unsigned i = 0; c->outbound && i < b->n_outs; i++)
+        if (b->outs[i] == c) {
+            b->outs[i] = b->outs[--b->n_outs];
+            break;
+        }
     event_free(c->timer);
     bufferevent_free(c->bev); /* closes the socket (and the TLS session) */
     atomic_fetch_sub_explicit(&b->s->open, 1, memory_order_relaxed);
@@ -252,10 +261,29 @@ static void write_local(box_t *b, const xport_to_t *to, const char *buf, size_t 
     METRIC_INC(&w->m, tx_datagrams);
 }
 
+/* A connection we opened to a destination did not come up: the
+ * destination is marked down (as an ICMP error does for UDP), so the
+ * caller's retransmission, and the next calls, go to the next one. */
+static void connect_failed(conn_t *c, const char *why)
+{
+    worker_t *w = c->box->w;
+    char peer[INET6_ADDRSTRLEN + 8];
+    peer_text(&c->from, peer);
+    METRIC_INC(&w->m, stream_connect_failed);
+    health_mark_down(w->health, (const struct sockaddr *)&c->from.addr, c->from.addr_len);
+    LIMIT_WARN(c->box, W_CONNECT, "cannot connect to a destination over TCP: marked down", "to=%s why=%s", peer,
+               why);
+}
+
 static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
 {
     conn_t *c = arg;
     (void)fd, (void)what;
+    if (c->outbound && c->handshaking && !c->closing) {
+        connect_failed(c, "timeout");
+        conn_free(c);
+        return;
+    }
     if (!c->closing && !c->eof) {
         char peer[INET6_ADDRSTRLEN + 8];
         peer_text(&c->from, peer);
@@ -287,6 +315,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
     if (what & BEV_EVENT_TIMEOUT) {
         METRIC_INC(&b->w->m, stream_idle);
         LOG_DEBUG("connection closed: idle", "peer=%s %s", peer, what & BEV_EVENT_WRITING ? "writing" : "reading");
+        conn_free(c);
+        return;
+    }
+    if (c->handshaking && c->outbound) {
+        int e = EVUTIL_SOCKET_ERROR();
+        connect_failed(c, what & BEV_EVENT_EOF ? "closed" : e ? strerror(e) : "error");
         conn_free(c);
         return;
     }
@@ -417,6 +451,32 @@ static void on_read(struct bufferevent *bev, void *arg)
     }
 }
 
+/* <c> (its bufferevent made) into <slot> of <b>, coming <from>: its id,
+ * timer, callbacks and timeouts. 0, or -ENOMEM with the bufferevent freed
+ * (and its socket closed). */
+static int conn_setup(box_t *b, conn_t *c, unsigned slot, const xport_to_t *from)
+{
+    worker_t *w = b->w;
+    stream_t *s = b->s;
+    if (!(c->timer = evtimer_new(w->base, on_conn_timer, c))) {
+        bufferevent_free(c->bev);
+        return -ENOMEM;
+    }
+    if (++b->gens[slot] == 0) b->gens[slot] = 1;
+    c->box = b;
+    c->id = (uint64_t)b->gens[slot] << 32 | (uint64_t)w->id << SLOT_BITS | slot;
+    c->from = *from;
+    c->from.conn = c->id;
+    c->next = (w->id + 1) % s->n;
+    b->slots[slot] = c;
+    b->free_hint = slot + 1;
+    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+    bufferevent_set_timeouts(c->bev, &s->idle, &s->idle);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    if (c->handshaking) evtimer_add(c->timer, &s->msg); /* TLS handshake, our connect */
+    return 0;
+}
+
 /* A connection worker 0 accepted, in its owner's thread. */
 static void adopt(box_t *b, item_t *it)
 {
@@ -443,22 +503,7 @@ static void adopt(box_t *b, item_t *it)
     }
     if (!c->bev) goto fail;
     it->fd = -1; /* the bufferevent's now */
-    if (!(c->timer = evtimer_new(w->base, on_conn_timer, c))) {
-        bufferevent_free(c->bev);
-        goto fail;
-    }
-    if (++b->gens[slot] == 0) b->gens[slot] = 1;
-    c->box = b;
-    c->id = (uint64_t)b->gens[slot] << 32 | (uint64_t)w->id << SLOT_BITS | slot;
-    c->from = it->to;
-    c->from.conn = c->id;
-    c->next = (w->id + 1) % s->n;
-    b->slots[slot] = c;
-    b->free_hint = slot + 1;
-    bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
-    bufferevent_set_timeouts(c->bev, &s->idle, &s->idle);
-    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
-    if (c->handshaking) evtimer_add(c->timer, &s->msg);
+    if (conn_setup(b, c, slot, &it->to) < 0) goto fail;
     METRIC_INC(&w->m, stream_accepted);
     return;
 fail:
@@ -702,9 +747,77 @@ void stream_worker_end(worker_t *w)
     b->ev = NULL;
 }
 
+static bool same_addr(const xport_to_t *a, const xport_to_t *b)
+{
+    if (a->addr.ss_family != b->addr.ss_family || a->sock != b->sock) return false;
+    if (a->addr.ss_family == AF_INET)
+        return ((const struct sockaddr_in *)&a->addr)->sin_port == ((const struct sockaddr_in *)&b->addr)->sin_port &&
+               same_host(&a->addr, &b->addr, b->addr_len);
+    return ((const struct sockaddr_in6 *)&a->addr)->sin6_port == ((const struct sockaddr_in6 *)&b->addr)->sin6_port &&
+           same_host(&a->addr, &b->addr, b->addr_len);
+}
+
+/* A request forward mode sends over TCP to <to>'s address: on this
+ * worker's connection to it, opened first when there is none (what is
+ * written meanwhile waits in the bufferevent). Its responses come back on
+ * it and are relayed as any. */
+static void send_outbound(worker_t *w, const xport_to_t *to, const char *buf, size_t len)
+{
+    stream_t *s = w->stream;
+    box_t *b = &s->boxes[w->id];
+    conn_t *c = NULL;
+    for (unsigned i = 0; i < b->n_outs && !c; i++)
+        if (!b->outs[i]->closing && same_addr(&b->outs[i]->from, to)) c = b->outs[i];
+    if (!c) {
+        unsigned slot = b->free_hint, max = s->o->tcp_max_conns;
+        while (slot < max && b->slots[slot]) slot++;
+        if (b->n_outs == STREAM_OUTS_MAX || slot >= max ||
+            atomic_fetch_add_explicit(&s->open, 1, memory_order_relaxed) >= max) {
+            if (b->n_outs < STREAM_OUTS_MAX && slot < max) atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+            METRIC_INC(&w->m, tx_errors);
+            return;
+        }
+        int one = 1, fd = socket(to->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd >= 0) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (fd < 0 || !(c = calloc(1, sizeof(*c))) ||
+            !(c->bev = bufferevent_socket_new(w->base, fd, BEV_OPT_CLOSE_ON_FREE))) {
+            if (fd >= 0) close(fd);
+            free(c);
+            atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+            METRIC_INC(&w->m, tx_errors);
+            return;
+        }
+        xport_to_t from = { .kind = XPORT_TCP, .sock = to->sock, .addr_len = to->addr_len };
+        memcpy(&from.addr, &to->addr, to->addr_len);
+        c->outbound = c->handshaking = true;
+        if (conn_setup(b, c, slot, &from) < 0) {
+            free(c);
+            atomic_fetch_sub_explicit(&s->open, 1, memory_order_relaxed);
+            METRIC_INC(&w->m, tx_errors);
+            return;
+        }
+        b->outs[b->n_outs++] = c;
+        METRIC_INC(&w->m, stream_accepted);
+        if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&to->addr, (int)to->addr_len) < 0) {
+            connect_failed(c, "refused");
+            conn_close_soon(c);
+            return;
+        }
+    }
+    if (bufferevent_write(c->bev, buf, len) < 0) {
+        METRIC_INC(&w->m, tx_errors);
+        return;
+    }
+    METRIC_INC(&w->m, tx_datagrams);
+}
+
 void stream_send(worker_t *w, const xport_to_t *to, const char *buf, size_t len)
 {
     stream_t *s = w->stream;
+    if (s && !to->conn && to->kind == XPORT_TCP) {
+        send_outbound(w, to, buf, len);
+        return;
+    }
     unsigned owner = CONN_OWNER(to->conn);
     if (!s || owner >= s->n) {
         METRIC_INC(&w->m, stream_lost_answers);

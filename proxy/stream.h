@@ -30,6 +30,13 @@
  * connection is closed at accept. After the peer's EOF the connection stays
  * writable a moment (--redis-timeout) for answers still being decided.
  *
+ * Forward mode's outbound TCP: a request route_fwd.c sends with kind TCP
+ * and no connection goes on this worker's connection to that address
+ * (opened when there is none, up to 64 destinations a worker; what is
+ * written before it is up waits); its responses are read and routed as
+ * any message. A connection that cannot be made marks the destination down
+ * in the health table (stream_connect_failed).
+ *
  * TLS: TLS 1.2 or later, the certificate chain and key of --tls-cert and
  * --tls-key (reread by stream_reload_tls() on SIGHUP: new connections get
  * the new ones), and with --tls-ca a client certificate signed by that CA

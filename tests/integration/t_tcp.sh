@@ -132,4 +132,66 @@ check "forward mode: an INVITE over TCP forwarded over UDP, its 100, 180 and 486
     eval '[ "$(status_set "$o")" = "100 180 486 " ] && has "$o" "^Via: SIP/2.0/TCP 127.0.0.1:[0-9]*;branch=z9hG4bK-tcp-fwd-1" && ! has "$o" "fdc="'
 check "the UAS saw it over UDP with our Via on top, the connection in it" \
     log_has "$UAS_LOG.raw" 'Via: SIP/2.0/UDP 127.0.0.1:[0-9]*;branch=z9hG4bK-fd-[0-9a-f]*;fdc=[0-9a-f]*;rport'
+stack_stop
+
+# forward mode out over TCP: to a destination whose URI says
+# ";transport=tcp", and a request too large for UDP (RFC 3261 18.1.1). The
+# destination is another Frontdesk (redirect mode, the demo's rules) on a
+# udp+tcp port: its 302 comes back on our connection and goes on to the
+# caller. A destination that refuses the connection is marked down: the
+# retransmission goes to the next one.
+unset FD_CONFIG
+uas_start vm2 --invite 486 || { bad "uas vm2"; finish; exit 1; }
+stack_start_redis && stack_seed_demo && stack_start_proxy "" --listen udp+tcp:127.0.0.1:0 || exit 1
+B_PORT=$FD_TCP_PORT B_ADMIN=$FD_ADMIN_PORT
+DEAD=$(stack_free_port)
+export FD_CONFIG=$FD_RUN/forward-tcp.yaml
+cat >"$FD_CONFIG" <<EOF
+version: 1
+mode: forward
+trusted: ["127.0.0.0/8"]
+groups:
+  - name: Forward over TCP
+    sites:
+      - id: fwd
+        timezone: UTC
+        default_skill: scheduling
+        dids:
+          - {number: "15125550133", to: "sip:15125550100@127.0.0.1:$B_PORT;transport=tcp"}
+          - {number: "15125550144", to: "sip:15125550100@127.0.0.1:$B_PORT"}
+          - {number: "15125550155", skill: billing}
+          - {number: "15125550166", to: "sip:15125550100@127.0.0.1:$B_PORT;transport=tls"}
+        fallback: "sip:vm@127.0.0.1:$UAS_PORT"
+EOF
+stack_start_proxy "" --health-interval 60000 || exit 1
+wait_ready || bad "proxy ready"
+# a billing person whose phone takes TCP only, and nobody listens there
+$CTL --redis "127.0.0.1:$FD_REDIS_PORT" staff add fwd dan "sip:dan@127.0.0.1:$DEAD;transport=tcp" billing:3 available >/dev/null
+out_metric() { stack_http "$FD_ADMIN_PORT" /metrics | awk -v m="frontdesk_$1_total" '$1 == m { print $2 }'; }
+b_metric() { stack_http "$B_ADMIN" /metrics | awk -v m="frontdesk_$1_total" '$1 == m { print $2 }'; }
+# out_req NAME CALLID NUMBER: the INVITE template to NUMBER in $FD_RUN/NAME.sip
+out_req() {
+    sed -e "s/CALLID/$2/g" -e "s/CALLER/$((100000 + RANDOM))/g" -e "s/15125550100/$3/g" "$SIPDIR/invite.sip" >"$FD_RUN/$1.sip"
+}
+out_req out1 tcp-out-1 15125550133
+o=$("$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" --timeout-ms 3000 "$FD_RUN/out1.sip")
+check "a destination with ;transport=tcp: the INVITE goes over TCP, the 302 comes back to the caller" \
+    eval '[ "$(status_of "$o")" = 302 ] && [ "$(out_metric forwarded_tcp)" = 1 ] && [ "$(b_metric stream_messages)" -ge 1 ]'
+check "with the caller's Via only" eval '[ "$(printf "%s\n" "$o" | grep -c "^Via:")" = 1 ]'
+out_req big-out tcp-out-2 15125550144
+for i in $(seq 1 30); do printf 'a=x-pad:%s\n' "0123456789012345678901234567890123456789"; done >>"$FD_RUN/big-out.sip"
+o=$("$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" --timeout-ms 3000 "$FD_RUN/big-out.sip")
+check "a request of $(wc -c <"$FD_RUN/big-out.sip") bytes to a UDP destination goes over TCP (RFC 3261 18.1.1): 302" \
+    eval '[ "$(status_of "$o")" = 302 ] && [ "$(out_metric forwarded_tcp)" = 2 ]'
+out_req dead tcp-out-3 15125550155
+"$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" --timeout-ms 500 "$FD_RUN/dead.sip" >/dev/null
+for _ in $(seq 1 40); do [ "$(out_metric stream_connect_failed)" = 1 ] && break; sleep 0.05; done
+check "a destination that refuses the connection: counted, logged, marked down" \
+    eval '[ "$(out_metric stream_connect_failed)" = 1 ] && log_has "$FD_PROXY_LOG" "cannot connect to a destination over TCP: marked down.* to=127.0.0.1:$DEAD"'
+o=$("$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" --timeout-ms 3000 --expect 3 "$FD_RUN/dead.sip")
+check "its retransmission goes to the next destination (the fallback: 486)" has "$o" '^SIP/2.0 486 '
+out_req tls-out tcp-out-4 15125550166
+o=$("$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" --timeout-ms 3000 "$FD_RUN/tls-out.sip")
+check "a destination over TLS (not spoken to destinations): skipped, said so; nothing else: 503" \
+    eval 'has "$o" "^SIP/2.0 503 " && log_has "$FD_PROXY_LOG" "destination skipped: a transport we do not send over"'
 finish

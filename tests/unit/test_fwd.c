@@ -489,6 +489,21 @@ static void test_targets(void **state)
     assert_int_equal(fwd_uri_target(u, strlen(u), &t), 0);
     assert_true(t.numeric);
     assert_int_equal(t.addr.ss_family, AF_INET6);
+    assert_int_equal(t.transport, XPORT_UDP);
+    /* the transport parameter: udp and tcp, any case, in either parser */
+    u = "sip:ana@10.0.0.5:5070;transport=TCP";
+    assert_int_equal(fwd_uri_target(u, strlen(u), &t), 0);
+    assert_int_equal(t.transport, XPORT_TCP);
+    u = "<sip:ana@10.0.0.5;lr;transport=tcp;x=y>";
+    assert_int_equal(fwd_uri_target(u, strlen(u), &t), 0);
+    assert_int_equal(t.transport, XPORT_TCP);
+    u = "sip:a%20b@pbx.example;transport=tcp"; /* libosip2's parser */
+    assert_int_equal(fwd_uri_target(u, strlen(u), &t), 0);
+    assert_int_equal(t.transport, XPORT_TCP);
+    u = "sip:ana@10.0.0.5;transport=tls";
+    assert_int_equal(fwd_uri_target(u, strlen(u), &t), -EPROTONOSUPPORT);
+    u = "sip:ana@10.0.0.5;transport=sctp";
+    assert_int_equal(fwd_uri_target(u, strlen(u), &t), -EPROTONOSUPPORT);
     assert_int_equal(fwd_uri_target("sips:a@10.0.0.1", 16, &t), -EINVAL); /* TLS */
     assert_int_equal(fwd_uri_target("tel:+15125550100", 16, &t), -EINVAL);
     assert_int_equal(fwd_uri_target("sip:a@10.0.0.1:99999", 20, &t), -EINVAL);

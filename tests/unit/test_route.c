@@ -674,6 +674,39 @@ static void test_answers_on_the_connection(void **state)
     assert_int_equal(F.m.bad_requests, 1);
 }
 
+/* Forward mode over TCP (RFC 3261 18.1.1): to a destination that says
+ * ";transport=tcp", and a request larger than 1300 bytes to one that does
+ * not; our Via says TCP; the connection is the transport's to find. */
+static void test_forward_over_tcp(void **state)
+{
+    (void)state;
+    invite("200", "fwd-out-1");
+    store_decision_t d = staff(STORE_PICKED, 1, "ann", "sip:ann@10.0.0.7:5080;transport=tcp");
+    store_answers(0, 0, &d);
+    assert_int_equal(F.n_sent, 1);
+    assert_int_equal(F.sent[0].kind, XPORT_TCP);
+    assert_int_equal(F.sent[0].conn, 0);
+    assert_non_null(strstr(F.sent[0].buf, "\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-fd-"));
+    assert_int_equal(F.m.forwarded_tcp, 1);
+
+    char pad[1400];
+    memset(pad, 'x', sizeof(pad) - 1);
+    pad[sizeof(pad) - 1] = '\0';
+    request_raw("INVITE", "sip:200@pbx.clinic.example", "200", "fwd-out-2", "", "auto", pad);
+    d = staff(STORE_PICKED, 1, "ann", "sip:ann@10.0.0.7:5080");
+    store_answers(1, 0, &d);
+    assert_int_equal(F.n_sent, 2);
+    assert_int_equal(F.sent[1].kind, XPORT_TCP);
+    assert_true(F.sent[1].len > 1300); /* RFC 3261 18.1.1 */
+    assert_non_null(strstr(F.sent[1].buf, "\r\nVia: SIP/2.0/TCP 127.0.0.1:5060;branch=z9hG4bK-fd-"));
+
+    /* a small one to the same UDP destination stays on UDP */
+    invite("200", "fwd-out-3");
+    store_answers(2, 0, &d);
+    assert_int_equal(F.sent[2].kind, XPORT_UDP);
+    assert_int_equal(F.m.forwarded_tcp, 2);
+}
+
 /* Forward mode, a request that came over TCP: on over UDP, with the
  * connection in our Via, so its responses find their way back to it. */
 static void test_forward_from_a_connection(void **state)
@@ -1226,6 +1259,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_answered_without_redis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_to_staff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_from_a_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forward_over_tcp, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answers_on_the_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_failover_past_a_down_destination, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forward_everything_down, setup, teardown),
