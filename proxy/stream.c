@@ -232,6 +232,8 @@ static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_st
                   sizeof(struct in6_addr)) == 0;
 }
 
+static void conn_write(conn_t *c, const char *buf, size_t len);
+
 /* Write <buf> on the connection of <b> that <to> names. */
 static void write_local(box_t *b, const xport_to_t *to, const char *buf, size_t len)
 {
@@ -242,6 +244,15 @@ static void write_local(box_t *b, const xport_to_t *to, const char *buf, size_t 
         METRIC_INC(&w->m, stream_lost_answers);
         return;
     }
+    conn_write(c, buf, len);
+}
+
+/* <buf> onto <c>, unless its peer has let 1 MB pile up unread: then it is
+ * closed. */
+static void conn_write(conn_t *c, const char *buf, size_t len)
+{
+    box_t *b = c->box;
+    worker_t *w = b->w;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     if (evbuffer_get_length(out) + len > STREAM_OUT_MAX) {
         char peer[INET6_ADDRSTRLEN + 8];
@@ -804,11 +815,7 @@ static void send_outbound(worker_t *w, const xport_to_t *to, const char *buf, si
             return;
         }
     }
-    if (bufferevent_write(c->bev, buf, len) < 0) {
-        METRIC_INC(&w->m, tx_errors);
-        return;
-    }
-    METRIC_INC(&w->m, tx_datagrams);
+    conn_write(c, buf, len);
 }
 
 void stream_send(worker_t *w, const xport_to_t *to, const char *buf, size_t len)
