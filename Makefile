@@ -48,7 +48,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
 .PHONY: all deps run test unit integration fuzz-smoke bench install install-bin clean bench-compare FORCE \
-        bench-scale bench-soak bench-p99 bench-forward bench-flood
+        bench-scale bench-soak bench-p99 bench-forward bench-flood image image-test
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
@@ -137,6 +137,17 @@ integration: all
 # the reproducers, fuzz FUZZ_SECONDS (60) (needs clang-14, libclang-rt-14-dev)
 fuzz-smoke:
 	@bash tests/fuzz/smoke.sh $(or $(FUZZ_SECONDS),60)
+
+# the container image (Dockerfile) with docker when an engine runs, podman
+# otherwise (installed when missing; its Debian base image made locally,
+# nothing pulled): deploy/image/engine.sh
+image:
+	@bash deploy/image/build.sh $(or $(TAG),frontdesk:latest)
+
+# build it and check it against a private Redis (tests/image/t_image.sh)
+image-test: deps
+	@$(MAKE) --no-print-directory $(B)/tests/sipsend $(B)/frontdeskctl
+	@bash tests/image/t_image.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all
