@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
 # `make run`: a private Redis on a free loopback port, seeded with the demo
-# clinic group, and the proxy in the foreground on UDP 127.0.0.1:$PORT.
-# Ctrl-C stops the proxy and the Redis this script started.
+# clinic group, and the proxy in the foreground on UDP and TCP
+# 127.0.0.1:$PORT, its admin endpoint on 127.0.0.1:$ADMIN (9560, or a free
+# port when 9560 is taken: a second demo on another PORT runs beside the
+# first). Ctrl-C stops the proxy and the Redis this script started.
 set -u
 FD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FD_RUN=$FD_ROOT/run/demo
 PORT=${PORT:-5060}
 . "$FD_ROOT/deploy/stack.sh"
+ADMIN=${ADMIN:-9560}
+if (exec 3<>"/dev/tcp/127.0.0.1/$ADMIN") 2>/dev/null; then
+    ADMIN=$(stack_free_port) # taken (another demo?): any free one
+fi
 trap 'stack_stop; rm -rf "$FD_RUN"/redis-*' EXIT
 trap 'exit 130' INT TERM
 
@@ -19,7 +25,7 @@ stack_seed_demo || exit 1
 cat <<MSG
 
 Frontdesk demo: Redis on 127.0.0.1:$FD_REDIS_PORT (private, no persistence),
-proxy on udp 127.0.0.1:$PORT. Send a test call from another terminal:
+proxy on udp and tcp 127.0.0.1:$PORT. Send a test call from another terminal:
 
   sipsak -vv --ignore-redirects -f deploy/demo/billing.sip -g "\$(date +%s%N)" -s sip:15125550100@127.0.0.1:$PORT
 
@@ -31,13 +37,13 @@ Presence:  build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT presence list dow
 Why a call goes where it goes, and who would get it now:
   FRONTDESK_CALLER_KEY=\$(cat run/demo/caller-key) build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT \\
       route explain --config rules/examples/demo.yaml --to 15125550200
-Health and counters: http://127.0.0.1:9560/readyz and /metrics
+Health and counters: http://127.0.0.1:$ADMIN/readyz and /metrics
 Ctrl-C stops the proxy and this Redis.
 
 MSG
 FRONTDESK_CALLER_KEY=$CALLER_KEY \
-"$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" --listen "127.0.0.1:$PORT" \
-    --redis "127.0.0.1:$FD_REDIS_PORT" &
+"$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" --listen "udp+tcp:127.0.0.1:$PORT" \
+    --admin "127.0.0.1:$ADMIN" --redis "127.0.0.1:$FD_REDIS_PORT" &
 FD_PROXY_PID=$!
 FD_PIDS="$FD_PIDS $FD_PROXY_PID"
 wait "$FD_PROXY_PID"

@@ -28,7 +28,9 @@ engine_pick() {
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     echo "image: installing$need"
     # shellcheck disable=SC2086
-    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null ||
+        { $sudo apt-get update -qq &&
+          $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $need >/dev/null; }
 }
 
 engine_base() {
