@@ -16,6 +16,8 @@
 CC      ?= cc
 PREFIX  ?= /usr/local
 DESTDIR ?=
+SYSCONFDIR ?= /etc
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
 PORT    ?= 5060
 B       := build
 
@@ -48,7 +50,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
 .PHONY: all deps run test unit integration fuzz-smoke bench install install-bin clean bench-compare FORCE \
-        bench-scale bench-soak bench-p99 bench-forward bench-flood image image-test
+        bench-scale bench-soak bench-p99 bench-forward bench-flood image image-test install-man install-systemd
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
@@ -153,8 +155,28 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bash bench/run.sh
 
-install: all install-bin
+install: all install-bin install-man install-systemd
 	install -m 0755 $(B)/fd-bench $(DESTDIR)$(PREFIX)/bin/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/frontdesk
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/frontdesk/
+
+# man pages: frontdesk(8), frontdeskctl(1), frontdesk-rules(5)
+install-man:
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 deploy/man/frontdeskctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 deploy/man/frontdesk-rules.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 deploy/man/frontdesk.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# the unit (its paths those of this PREFIX), a sample /etc/default file, and
+# a sample rules file when there is none yet (an existing one is kept)
+install-systemd:
+	install -d $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(PREFIX)/share/frontdesk $(DESTDIR)$(SYSCONFDIR)/frontdesk
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SHAREDIR@|$(PREFIX)/share/frontdesk|g' \
+	    deploy/systemd/frontdesk.service >$(DESTDIR)$(SYSTEMDDIR)/frontdesk.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/frontdesk.service
+	install -m 0644 deploy/systemd/frontdesk.default $(DESTDIR)$(PREFIX)/share/frontdesk/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/frontdesk/rules.yaml ] || \
+	    install -m 0644 rules/examples/practice.yaml $(DESTDIR)$(SYSCONFDIR)/frontdesk/rules.yaml
 
 install-bin: $(B)/frontdesk $(B)/frontdeskctl
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/frontdesk

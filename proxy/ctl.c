@@ -24,6 +24,8 @@
 static const char usage[] =
     "usage: frontdeskctl [--redis HOST:PORT] [--user USER] [--password PW] COMMAND ...\n"
     "\n"
+    "  key new                          print a fresh caller key (64 hex digits) for\n"
+    "                                   FRONTDESK_CALLER_KEY\n"
     "  rules check FILE                 check a rules file; with --redis, also that\n"
     "                                   staff have the skills the rules ask for\n"
     "                                   (exit 0 fine, 1 warnings, 2 errors)\n"
@@ -351,6 +353,19 @@ static int set_redis(ctl_t *c, const char *v)
     return 0;
 }
 
+/* key new: a fresh caller key, 32 random bytes as 64 hex digits */
+static int key_new(void)
+{
+    unsigned char key[32];
+    char hex[sizeof(key) * 2 + 1];
+    randombytes_buf(key, sizeof(key));
+    sodium_bin2hex(hex, sizeof(hex), key, sizeof(key));
+    sodium_memzero(key, sizeof(key));
+    puts(hex);
+    sodium_memzero(hex, sizeof(hex));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     ctl_t c = { .port = 6379 };
@@ -390,6 +405,7 @@ int main(int argc, char **argv)
     char **args = argv + i + 2;
     int rc;
 
+    if (!strcmp(a, "key") && !strcmp(b, "new") && rest == 0) return key_new();
     if (!strcmp(a, "rules") && !strcmp(b, "check") && rest == 1) rc = rules_check(&c, args[0]);
     else if (!strcmp(a, "route") && !strcmp(b, "explain")) rc = route_explain(&c, rest + 1, args - 1);
     else if (!strcmp(a, "presence") && !strcmp(b, "set") && (rest == 3 || rest == 4))

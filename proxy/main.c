@@ -9,10 +9,12 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <ares.h>
@@ -168,11 +170,31 @@ static int write_ports(const char *path, const opts_t *o, const admin_t *admin)
     return 0;
 }
 
+/* systemd's readiness protocol (sd_notify(3), Type=notify), without
+ * libsystemd: one datagram of "KEY=value" lines to $NOTIFY_SOCKET (a path,
+ * or an abstract name written with a leading '@'). Nothing without it. */
+static void notify_systemd(const char *msg)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    size_t n = path ? strlen(path) : 0;
+    if (n < 2 || n >= sizeof(a.sun_path) || (path[0] != '/' && path[0] != '@')) return;
+    memcpy(a.sun_path, path, n);
+    if (a.sun_path[0] == '@') a.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&a,
+               (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+        LOG_WARN("cannot notify systemd", "err=\"%s\"", strerror(errno));
+    close(fd);
+}
+
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 {
     app_t *app = arg;
     (void)what;
     LOG_INFO("stopping", "signal=%s", sig == SIGINT ? "INT" : "TERM");
+    notify_systemd("STOPPING=1");
     event_base_loopexit(app->base, NULL);
 }
 
@@ -199,7 +221,9 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
     app_t *app = arg;
     char err[256];
     (void)sig, (void)what;
+    notify_systemd("RELOADING=1");
     reload(app, "SIGHUP");
+    notify_systemd("READY=1");
     if (!app->o->tls_cert) return;
     /* the certificate too (renewed on disk): new connections get it */
     if (stream_reload_tls(app->stream, err, sizeof(err)) < 0)
@@ -464,6 +488,9 @@ int main(int argc, char **argv)
                      o.redis_sentinels[0] ? "/" : "", o.redis_sentinels[0] ? o.redis_master : "",
                      o.redis_sentinels[0] ? 0 : o.redis_port, o.config,
                      rules_site_count(app.reload.current), FRONTDESK_VERSION);
+        /* serving: with Redis away calls get their fallbacks (/readyz
+         * says whether it is ready) */
+        notify_systemd("READY=1\nSTATUS=serving");
         event_base_dispatch(app.base);
         rc = 0;
     }

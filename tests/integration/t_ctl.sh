@@ -65,4 +65,13 @@ sleep 0.3
 kill "$WATCH" 2>/dev/null; wait "$WATCH" 2>/dev/null
 ev=$(cat "$FD_RUN/events.txt")
 check "watch printed the JSON events" eval 'has "$ev" "\"staff\":\"nina.ortiz\"" && has "$ev" "\"state\":\"busy\"" && has "$ev" "\"reason\":\"on a call\"" && has "$ev" "\"state\":\"removed\""'
+
+# key new: a fresh caller key the daemon takes
+k1=$("$CTL" key new) k2=$("$CTL" key new)
+check "key new: 64 hex digits, a different key each time" \
+    eval 'printf "%s" "$k1" | grep -qE "^[0-9a-f]{64}$" && [ "$k1" != "$k2" ]'
+out=$(FRONTDESK_CALLER_KEY=$k1 "$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" --listen 127.0.0.1:0 \
+    --admin off --redis "127.0.0.1:$FD_REDIS_PORT" --version 2>&1; FRONTDESK_CALLER_KEY=$k1 "$CTL" route explain \
+    --config "$FD_ROOT/rules/examples/demo.yaml" --to 15125550100 2>&1); rc=$?
+check "the daemon and route explain take it (caller-aware rules load)" eval '[ $rc = 0 ] && ! printf "%s" "$out" | grep -q "caller key"'
 finish
