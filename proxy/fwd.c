@@ -312,6 +312,29 @@ static void put_headers(out_t *o, const sip_req_t *r, bool pop, bool *mf_done)
     osip_free(osip_str);
 }
 
+/* The body that goes on with <r>: what its Content-Length says and not a
+ * byte past it (what a datagram holds after it is no part of the message,
+ * RFC 3261 18.3, and must not reach a next hop over TCP as a message of its
+ * own), and a Content-Length header line written when <r> has none (a
+ * stream needs one). False when the Content-Length is larger than the
+ * body or not a number (a response we then do not relay). */
+static bool put_body_end(out_t *o, const sip_req_t *r)
+{
+    size_t have = r->body_off < r->raw_len ? r->raw_len - r->body_off : 0;
+    long cl = sip_content_length(r);
+    if (cl == -EBADMSG || (cl >= 0 && (size_t)cl > have)) return false;
+    if (cl < 0) {
+        puts_(o, "Content-Length: ");
+        put_uint(o, have);
+        puts_(o, "\r\n");
+    } else {
+        have = (size_t)cl;
+    }
+    puts_(o, "\r\n");
+    if (have) put(o, r->raw + r->body_off, have);
+    return true;
+}
+
 int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t *f,
                    char *buf, size_t cap)
 {
@@ -346,8 +369,7 @@ int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t
     }
     put_headers(&o, r, f && f->pop_route, &mf_done);
     if (!mf_done) puts_(&o, "Max-Forwards: 70\r\n");
-    puts_(&o, "\r\n");
-    if (r->body_off < r->raw_len) put(&o, r->raw + r->body_off, r->raw_len - r->body_off);
+    if (!put_body_end(&o, r)) return -EINVAL;
     return o.full ? -ENOSPC : (int)o.len;
 }
 
@@ -624,7 +646,6 @@ int fwd_build_response(const sip_req_t *r, const fwd_self_t *self, char *buf, si
         put(&o, h->line.s, h->line.len);
         puts_(&o, "\r\n");
     }
-    puts_(&o, "\r\n");
-    if (r->body_off < r->raw_len) put(&o, r->raw + r->body_off, r->raw_len - r->body_off);
+    if (!put_body_end(&o, r)) return -EINVAL;
     return o.full ? -ENOSPC : (int)o.len;
 }

@@ -494,7 +494,6 @@ int main(int argc, char **argv)
         event_base_dispatch(app.base);
         rc = 0;
     }
-    stream_unlisten(app.stream);
     for (unsigned i = 0; i < started; i++) worker_stop(&app.workers[i]);
     if (started) print_totals(&app);
     admin_close(admin);

@@ -93,6 +93,34 @@ bool sip_next_header(const char *b, size_t len, size_t *pos, sip_hdr_t *h)
 }
 
 
+/* The number of one Content-Length value: trimmed, digits only, at most 9
+ * of them; -EBADMSG otherwise. */
+static long clen_value(span_t v)
+{
+    size_t a = 0, e = v.len;
+    while (a < e && (v.s[a] == ' ' || v.s[a] == '\t')) a++;
+    while (e > a && (v.s[e - 1] == ' ' || v.s[e - 1] == '\t' || v.s[e - 1] == '\r' || v.s[e - 1] == '\n')) e--;
+    if (a == e || e - a > 9) return -EBADMSG;
+    long n = 0;
+    for (size_t k = a; k < e; k++) {
+        if (v.s[k] < '0' || v.s[k] > '9') return -EBADMSG;
+        n = n * 10 + (v.s[k] - '0');
+    }
+    return n;
+}
+
+long sip_content_length(const sip_req_t *r)
+{
+    long cl = -ENODATA;
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        if (!sip_hdr_is(&r->hdrs[i], "Content-Length", 'l')) continue;
+        long v = clen_value(r->hdrs[i].value);
+        if (v < 0 || (cl >= 0 && v != cl)) return -EBADMSG;
+        cl = v;
+    }
+    return cl;
+}
+
 long sip_stream_frame(const char *b, size_t len, size_t max, size_t *head)
 {
     /* the empty line: CRLF CRLF, or the bare LFs sip_next_header takes */
@@ -124,6 +152,13 @@ long sip_stream_frame(const char *b, size_t len, size_t max, size_t *head)
         seen = true;
         body = v;
     }
+    /* the header index (sip_next_header, what routing reads) must end at
+     * that very empty line: a line it stops at before it (a bare CR, a line
+     * without a colon) would make the framing and the index two different
+     * messages, the rest smuggled into the stream */
+    if (pos == 0) pos = skip_eol(b, hl, line_end(b, hl, 0)); /* no header at all */
+    bool at_end = (pos + 2 == hl && b[pos] == '\r' && b[pos + 1] == '\n') || (pos + 1 == hl && b[pos] == '\n');
+    if (!at_end) return -EBADMSG;
     if (!seen) return -ENODATA;
     if (hl + body > max) return -EMSGSIZE;
     return (long)(hl + body);

@@ -180,6 +180,11 @@ bool sip_via_fast(span_t v, sip_via_fields_t *f);
  * to osip_free()). NULL when it cannot be written. */
 const char *sip_via_sent_back(span_t v, osip_via_t *via, char *buf, size_t cap, char **osip_str);
 
+/* The Content-Length of <r> from its header index (compact "l" too): the
+ * number; -ENODATA when it has none; -EBADMSG when it is not one number
+ * (or two disagree). */
+long sip_content_length(const sip_req_t *r);
+
 /* <n> bytes of <s> as a C string in <dst> of <cap>; false when too long. */
 bool sip_copy_span(char *dst, size_t cap, const char *s, size_t n);
 

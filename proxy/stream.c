@@ -290,6 +290,10 @@ static void on_conn_timer(evutil_socket_t fd, short what, void *arg)
 {
     conn_t *c = arg;
     (void)fd, (void)what;
+    if (c->eof && !c->closing && evbuffer_get_length(bufferevent_get_output(c->bev))) {
+        conn_close_soon(c); /* the grace is over: what is queued still goes */
+        return;
+    }
     if (c->outbound && c->handshaking && !c->closing) {
         connect_failed(c, "timeout");
         conn_free(c);
@@ -423,14 +427,16 @@ static void on_read(struct bufferevent *bev, void *arg)
     }
     const char *p = n ? (const char *)evbuffer_pullup(in, -1) : NULL;
     while (off < n && !c->closing) {
-        /* CRLFs between messages: a CRLF CRLF ping gets its CRLF pong */
+        /* CRLFs between messages are ignored (RFC 3261 7.5), but a CRLF
+         * CRLF ping gets its CRLF pong (RFC 5626 3.5.1), queued as any
+         * answer: a peer that pings and never reads is cut at the cap */
         if (p[off] == '\r' || p[off] == '\n') {
             size_t left = n - off;
             if (left >= 4 && memcmp(p + off, "\r\n\r\n", 4) == 0) {
-                bufferevent_write(bev, "\r\n", 2);
+                conn_write(c, "\r\n", 2);
                 off += 4;
-            } else if (left < 4 && only_crlf(p + off, left)) {
-                break; /* maybe a ping's first half */
+            } else if (left < 4 && memcmp(p + off, "\r\n\r\n", left) == 0) {
+                break; /* maybe a ping's first half: wait for the rest */
             } else {
                 off++;
             }
@@ -449,13 +455,14 @@ static void on_read(struct bufferevent *bev, void *arg)
         dispatch(c, k++, p + off, (size_t)total, &batch);
         off += (size_t)total;
     }
+    bool rest_blank = off >= n || only_crlf(p + off, n - off); /* nothing, or half a ping */
     if (batch) worker_batch_end(b->w);
     evbuffer_drain(in, off);
     if (c->closing) return;
     /* the rest is the start of a message: it has --tcp-message-timeout to
      * arrive whole (from its first byte, or from the end of the message
      * before it) */
-    if (evbuffer_get_length(in)) {
+    if (!rest_blank) {
         if (k || !evtimer_pending(c->timer, NULL)) evtimer_add(c->timer, &s->msg);
     } else if (!c->handshaking) {
         evtimer_del(c->timer);
@@ -508,6 +515,9 @@ static void adopt(box_t *b, item_t *it)
         if (!ssl) goto fail;
         c->bev = bufferevent_openssl_socket_new(w->base, it->fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
                                                 BEV_OPT_CLOSE_ON_FREE);
+        ssl = NULL; /* the bufferevent's, or freed by libevent when it failed */
+        if (c->bev) bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1); /* a close without
+                                                                              close_notify is an EOF */
         c->handshaking = true;
     } else {
         c->bev = bufferevent_socket_new(w->base, it->fd, BEV_OPT_CLOSE_ON_FREE);
@@ -518,7 +528,7 @@ static void adopt(box_t *b, item_t *it)
     METRIC_INC(&w->m, stream_accepted);
     return;
 fail:
-    if (ssl && !c->bev) SSL_free(ssl);
+    if (ssl) SSL_free(ssl);
     free(c);
     if (it->fd >= 0) close(it->fd);
     it->fd = -1;
@@ -636,6 +646,10 @@ static SSL_CTX *tls_ctx_new(const opts_t *o, char *err, size_t errlen)
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER); /* evbuffer chains move */
+    /* sessions resume (a trunk reconnecting), also with client
+     * certificates, which OpenSSL refuses without a session id context */
+    static const unsigned char sid_ctx[] = "frontdesk";
+    SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1);
     what = "--tls-cert";
     if (SSL_CTX_use_certificate_chain_file(ctx, o->tls_cert) != 1) goto fail;
     what = "--tls-key";
@@ -742,6 +756,9 @@ void stream_worker_end(worker_t *w)
 {
     stream_t *s = w->stream;
     box_t *b = &s->boxes[w->id];
+    /* worker 0's loop has ended: none of the listeners' callbacks can run
+     * now (freeing them while it ran raced with an accept) */
+    if (w->id == 0) stream_unlisten(s);
     pthread_mutex_lock(&b->mu);
     b->live = false;
     item_t *it = b->head;
@@ -810,7 +827,8 @@ static void send_outbound(worker_t *w, const xport_to_t *to, const char *buf, si
         b->outs[b->n_outs++] = c;
         METRIC_INC(&w->m, stream_accepted);
         if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&to->addr, (int)to->addr_len) < 0) {
-            connect_failed(c, "refused");
+            int e = EVUTIL_SOCKET_ERROR();
+            connect_failed(c, e ? strerror(e) : "error");
             conn_close_soon(c);
             return;
         }

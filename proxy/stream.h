@@ -66,7 +66,8 @@ int stream_worker_init(struct worker *w);
  * 0's loop. 0 or -ENOMEM. */
 int stream_listen(stream_t *s, const int *fds);
 
-/* Stop accepting (before the workers stop). */
+/* Stop accepting: from worker 0's stream_worker_end (its loop over), or
+ * stream_free. */
 void stream_unlisten(stream_t *s);
 
 /* Worker <w>'s loop has ended (or never ran): close its connections, drop

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Seed the demo clinic group (rules/examples/demo.yaml) into the Redis at
-# 127.0.0.1:$FD_REDIS_PORT, through the frontdesk functions only, as a
-# reception dashboard would. 30 staff over three sites in two time zones.
+# ${FD_REDIS_HOST:-127.0.0.1}:$FD_REDIS_PORT, through the frontdesk functions
+# only, as a reception dashboard would. 30 staff over three sites in two
+# time zones. FD_REDIS_USER (and REDISCLI_AUTH, read by redis-cli) when
+# Redis wants AUTH.
 set -eu
-R="redis-cli -p ${FD_REDIS_PORT:?FD_REDIS_PORT must be set}"
+R="redis-cli -h ${FD_REDIS_HOST:-127.0.0.1} -p ${FD_REDIS_PORT:?FD_REDIS_PORT must be set}${FD_REDIS_USER:+ --user $FD_REDIS_USER} --no-auth-warning"
 
 staff() { # site id skills state
     $R FCALL fd_staff_set 1 "fd:{$1}" "$2" "sip:$2@pbx.$1.hillcountry.example" "$3" "$4" >/dev/null

@@ -319,12 +319,14 @@ static void check_target(const char *what, const char *p, size_t n)
     fwd_target_t t;
     memset(&t, 0xa5, sizeof(t));
     int rc = fwd_uri_target(p, n, &t);
-    CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM, "%s: fwd_uri_target returned %d", what, rc);
+    CHECK(rc == 0 || rc == -EINVAL || rc == -ENOMEM || rc == -EPROTONOSUPPORT, "%s: fwd_uri_target returned %d",
+          what, rc);
     size_t hl = strnlen(t.host, sizeof(t.host));
     CHECK(hl < sizeof(t.host), "%s: target host not NUL-terminated", what);
     if (rc < 0) return;
     CHECK(hl > 0, "%s: target without a host", what);
     CHECK(t.port >= 1 && t.port <= 65535, "%s: target port %u", what, t.port);
+    CHECK(t.transport == XPORT_UDP || t.transport == XPORT_TCP, "%s: target transport %d", what, (int)t.transport);
     if (t.numeric) {
         if (t.addr.ss_family == AF_INET)
             CHECK(t.addr_len == sizeof(struct sockaddr_in) &&
@@ -380,6 +382,16 @@ static void dump_req(const char *what, const char *p, size_t n)
  * it parses as a response, has the same header lines but (the value of)
  * our top Via, and the same body. Returns false when <p> itself is not a
  * response with indexed headers (nothing to compare). */
+
+/* The body a relayed or forwarded message carries: <r>'s, up to its
+ * Content-Length (bytes past it are no part of the message) */
+static size_t body_len(const sip_req_t *r)
+{
+    size_t have = r->body_off <= r->raw_len ? r->raw_len - r->body_off : 0;
+    long cl = sip_content_length(r);
+    return cl >= 0 && (size_t)cl < have ? (size_t)cl : have;
+}
+
 static void check_relayed(const sip_req_t *r, const char *out, size_t on)
 {
     sip_req_t r2;
@@ -401,12 +413,18 @@ static void check_relayed(const sip_req_t *r, const char *out, size_t on)
         if (sip_hdr_is(&r->hdrs[i], "Via", 'v') && v.len > strspn_n(v, ", \t\r\n")) top = i;
     }
     CHECK(top < r->n_hdrs, "relayed a response without a Via");
-    bool dropped = r2.n_hdrs + 1 == r->n_hdrs;
-    if (!(dropped || r2.n_hdrs == r->n_hdrs)) {
+    /* a response without a Content-Length goes on with one, last */
+    unsigned added = sip_content_length(r) == -ENODATA;
+    if (added)
+        CHECK(r2.n_hdrs > 0 && sip_hdr_is(&r2.hdrs[r2.n_hdrs - 1], "Content-Length", 'l') &&
+                  sip_content_length(&r2) == (long)body_len(r),
+              "no Content-Length of the body added");
+    bool dropped = r2.n_hdrs + 1 == r->n_hdrs + added;
+    if (!(dropped || r2.n_hdrs == r->n_hdrs + added)) {
         dump("response", r->raw, r->raw_len);
         dump("relayed", out, on);
     }
-    CHECK(dropped || r2.n_hdrs == r->n_hdrs, "relayed response has %u header lines, had %u",
+    CHECK(dropped || r2.n_hdrs == r->n_hdrs + added, "relayed response has %u header lines, had %u",
           r2.n_hdrs, r->n_hdrs);
     for (unsigned i = 0, j = 0; i < r->n_hdrs; i++) {
         if (i == top) {
@@ -423,7 +441,7 @@ static void check_relayed(const sip_req_t *r, const char *out, size_t on)
         CHECK(same_line(r, i, &r2, j), "relayed header line %u differs", i);
         j++;
     }
-    size_t bl = r->raw_len - r->body_off, bl2 = on - r2.body_off;
+    size_t bl = body_len(r), bl2 = on - r2.body_off;
     if (!(r->body_off <= r->raw_len && bl == bl2 && memcmp(r->raw + r->body_off, out + r2.body_off, bl) == 0)) {
         dump("response", r->raw, r->raw_len);
         dump("relayed", out, on);
@@ -535,8 +553,8 @@ static void check_forwarded(const sip_req_t *r, const char *ruri, const fwd_self
                       self->host, v6 ? "]" : "", self->port);
         CHECK(memmem(p, n, want, (size_t)wl) != NULL, "no Record-Route of ours");
     }
-    /* header section, then <r>'s body as it was */
-    size_t bl = r->raw_len - r->body_off;
+    /* header section, then <r>'s body as it was, up to its Content-Length */
+    size_t bl = body_len(r);
     CHECK(r->body_off <= r->raw_len && n >= bl + 4 && memcmp(p + n - bl, r->raw + r->body_off, bl) == 0,
           "forwarded body differs");
     const char *eoh = memmem(p, n - bl, "\r\n\r\n", 4);
@@ -590,10 +608,11 @@ static void check_forwarded(const sip_req_t *r, const char *ruri, const fwd_self
         CHECK(!checked || fwd_is_loop(&r2, self), "the forwarded request coming back is not seen as a loop");
 
         /* a response to it, with its header section (as a UAS copies the
-         * Vias): relayed back to where <r>'s answers go */
+         * Vias) and its body (so that its Content-Length holds): relayed
+         * back to where <r>'s answers go */
         static char resp[TX_MAX + 64];
         static const char sl200[] = "SIP/2.0 200 OK\r\n";
-        size_t hs = n - bl - (e + 2); /* headers + empty line */
+        size_t hs = n - (e + 2); /* headers + empty line + body */
         if (fwd_vias_ok(r) && sizeof(sl200) - 1 + hs <= sizeof(resp)) {
             memcpy(resp, sl200, sizeof(sl200) - 1);
             memcpy(resp + sizeof(sl200) - 1, p + e + 2, hs);

@@ -93,6 +93,12 @@ o=$(tls --timeout-ms 2000 "$FD_RUN/tls.sip")
 check "--tls-ca: a client without a certificate gets nothing" eval '! has "$o" "^SIP/2.0"'
 o=$(tls --cert "$P/trunk.pem" --key "$P/trunk.key" --ca "$P/ca.pem" --timeout-ms 3000 "$FD_RUN/tls.sip")
 check "a trunk with a certificate of the CA: 302" [ "$(status_of "$(printf "%s\n" "$o" | sed 1d)")" = 302 ]
+openssl s_client -connect "127.0.0.1:$FD_TLS_PORT" -tls1_2 -cert "$P/trunk.pem" -key "$P/trunk.key" \
+    -sess_out "$FD_RUN/sess.pem" </dev/null >/dev/null 2>&1
+o=$(openssl s_client -connect "127.0.0.1:$FD_TLS_PORT" -tls1_2 -cert "$P/trunk.pem" -key "$P/trunk.key" \
+    -sess_in "$FD_RUN/sess.pem" </dev/null 2>&1)
+check "the trunk reconnecting resumes its session (client certificates and session resumption)" \
+    eval 'printf "%s" "$o" | grep -q "^Reused, TLSv1.2"'
 stack_stop
 
 out=$(FRONTDESK_CALLER_KEY=$FD_DEMO_CALLER_KEY "$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" \

@@ -200,6 +200,35 @@ static void test_response_to_a_connection(void **state)
     assert_int_equal(fwd_build_response(&c->r, &self, out, sizeof(out), &to), -EINVAL);
 }
 
+/* Bytes past the Content-Length are no part of the message (RFC 3261
+ * 18.3): they are not forwarded, neither in a request nor in a response, so
+ * a datagram cannot slip a second message into a TCP next hop; a request
+ * without a Content-Length (UDP allows it) goes on with one. */
+static void test_body_ends_at_content_length(void **state)
+{
+    ctx_t *c = *state;
+    char msg[2048], out[4096];
+    static const char smuggle[] = "BYE sip:victim@192.0.2.66 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+    const char *cl = strstr(invite, "Content-Length: ");
+    assert_non_null(cl);
+    /* the invite with Content-Length: 0 and a second request after it */
+    snprintf(msg, sizeof(msg), "%.*sContent-Length: 0\r\n\r\n%s", (int)(cl - invite), invite, smuggle);
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    int o = fwd_build_request(&c->r, NULL, &self, NULL, out, sizeof(out));
+    assert_true(o > 0);
+    out[o] = '\0';
+    assert_null(strstr(out, "BYE sip:victim"));
+    assert_true(strlen(out) >= 4 && strcmp(out + o - 4, "\r\n\r\n") == 0);
+
+    /* no Content-Length at all: one is written, for the body there is */
+    snprintf(msg, sizeof(msg), "%.*s\r\nab", (int)(cl - invite), invite);
+    assert_int_equal(parse(c, msg), SIP_REQ_OK);
+    o = fwd_build_request(&c->r, NULL, &self, NULL, out, sizeof(out));
+    assert_true(o > 0);
+    out[o] = '\0';
+    assert_non_null(strstr(out, "\r\nContent-Length: 2\r\n\r\nab"));
+}
+
 static void test_response(void **state)
 {
     ctx_t *c = *state;
@@ -373,8 +402,8 @@ static void test_response_ignores_senders_received(void **state)
     fwd[n] = '\0';
     /* the downstream answers with the forwarded request's headers */
     char *hdrs = strstr(fwd, "\r\n") + 2, *eoh = strstr(fwd, "\r\n\r\n");
-    int rl = snprintf(resp, sizeof(resp), "SIP/2.0 180 Ringing\r\n%.*s\r\n\r\n",
-                      (int)(eoh - hdrs), hdrs);
+    int rl = snprintf(resp, sizeof(resp), "SIP/2.0 180 Ringing\r\n%.*s\r\n\r\n%s",
+                      (int)(eoh - hdrs), hdrs, eoh + 4); /* its Content-Length: the same body */
     xport_to_t to;
     if (c->parsed) sip_req_free(&c->r);
     struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons(5060) };
@@ -583,6 +612,7 @@ int main(void)
         T(test_max_forwards),
         T(test_loop),
         T(test_response_to_a_connection),
+        T(test_body_ends_at_content_length),
         T(test_response),
         T(test_sender_via_and_record_route),
         T(test_response_ignores_senders_received),
