@@ -50,7 +50,7 @@ TOOL_BIN  := $(TOOL_SRC:tests/tools/%.c=$(B)/tests/%)
 MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 
 .PHONY: all deps run test unit integration fuzz-smoke bench install install-bin clean bench-compare FORCE \
-        bench-scale bench-soak bench-p99 bench-forward bench-flood image image-test install-man install-systemd
+        bench-scale bench-soak bench-p99 bench-forward bench-flood image image-test compose-test install-man install-systemd
 .SECONDARY:
 all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
@@ -145,6 +145,12 @@ fuzz-smoke:
 # nothing pulled): deploy/image/engine.sh
 image:
 	@bash deploy/image/build.sh $(or $(TAG),frontdesk:latest)
+
+# deploy/compose.yaml started with podman-compose or docker compose, a call
+# placed through it (tests/compose/t_compose.sh; a few minutes cold)
+compose-test: deps
+	@$(MAKE) --no-print-directory $(B)/tests/sipsend
+	@bash tests/compose/t_compose.sh
 
 # build it and check it against a private Redis (tests/image/t_image.sh)
 image-test: deps

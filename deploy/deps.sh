@@ -10,7 +10,7 @@ set -eu
 PKGS="build-essential pkg-config libevent-dev libosip2-dev libhiredis-dev
 libcmocka-dev libyaml-dev libsodium-dev libssl-dev liburcu-dev redis-server
 redis-tools sipsak gnuplot-nox
-tzdata tshark libc-ares-dev sipvicious openssl mandoc"
+tzdata tshark libc-ares-dev sipvicious openssl mandoc yamllint"
 
 missing=""
 for p in $PKGS; do
