@@ -146,7 +146,8 @@ for m in redirect forward; do
 done
 if [ -n "$BASE" ]; then
     for m in redirect forward; do
-        FD_BIN=$BASE FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --log-level warn ||
+        FD_BIN=$BASE FD_CONFIG=$FD_RUN/$m.yaml stack_start_proxy "" --offer-window 1 --site-picks 0 --source-rate 0 \
+            --log-level warn ||
             { say "baseline $m proxy ($BASE)"; exit 2; }
         PORT[base-$m]=$FD_SIP_PORT PIDS[base-$m]=$FD_PROXY_PID
     done
