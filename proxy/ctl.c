@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "opts.h"
+#include "log.h"
 #include "rules.h"
 #include "store.h"
 #include "version.h"
@@ -26,6 +27,8 @@ static const char usage[] =
     "\n"
     "  key new                          print a fresh caller key (64 hex digits) for\n"
     "                                   FRONTDESK_CALLER_KEY\n"
+    "  call-hash CALL-ID                what logs and Redis keys write for that\n"
+    "                                   Call-ID (keyed from FRONTDESK_CALLER_KEY)\n"
     "  rules check FILE                 check a rules file; with --redis, also that\n"
     "                                   staff have the skills the rules ask for\n"
     "                                   (exit 0 fine, 1 warnings, 2 errors)\n"
@@ -353,6 +356,25 @@ static int set_redis(ctl_t *c, const char *v)
     return 0;
 }
 
+/* call-hash CALL-ID: what logs and Redis key names write for that Call-ID
+ * (log_call_hash, keyed from FRONTDESK_CALLER_KEY as the daemon's) */
+static int call_hash(const char *callid)
+{
+    unsigned char key[32];
+    size_t n = 0;
+    const char *hex = getenv("FRONTDESK_CALLER_KEY");
+    bool keyed = hex && *hex;
+    if (keyed && (strlen(hex) != 64 || sodium_hex2bin(key, sizeof(key), hex, 64, NULL, &n, NULL) != 0 || n != 32)) {
+        fprintf(stderr, "frontdeskctl: FRONTDESK_CALLER_KEY must be 64 hex digits\n");
+        return 2;
+    }
+    if (log_init(keyed ? key : NULL) < 0) return 2;
+    char h[LOG_CALL_HASH_LEN + 1];
+    log_call_hash(callid, strlen(callid), h);
+    puts(h);
+    return 0;
+}
+
 /* key new: a fresh caller key, 32 random bytes as 64 hex digits */
 static int key_new(void)
 {
@@ -399,6 +421,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (i < argc && !strcmp(argv[i], "watch") && argc == 2) return watch(&c);
+    if (i + 2 == argc && !strcmp(argv[i], "call-hash")) return call_hash(argv[i + 1]);
     if (i + 2 > argc) return die_usage(NULL);
     const char *a = argv[i], *b = argv[i + 1];
     int rest = argc - i - 2;

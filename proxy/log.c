@@ -24,6 +24,8 @@
 log_level_t log_level = LOG_LVL_INFO;
 
 static unsigned char caller_key[crypto_shorthash_KEYBYTES];
+/* the Call-IDs' key: from the caller key, else this built-in one */
+static unsigned char call_key[crypto_generichash_KEYBYTES] = "frontdesk call-id key, built in.";
 
 #define LOG_BUF 16384
 #define LOG_LINE_MAX 1024
@@ -164,6 +166,24 @@ void log_caller_hash(const char *num, size_t len, char out[17])
     out[16] = '\0';
 }
 
+const char *log_uri(char *buf, size_t cap, const char *uri)
+{
+    char tmp[512];
+    const char *at = strchr(uri, '@'), *colon = strchr(uri, ':');
+    if (at && colon && colon < at) {
+        snprintf(tmp, sizeof(tmp), "%.*s*%s", (int)(colon + 1 - uri), uri, at);
+        uri = tmp;
+    }
+    return log_value(buf, cap, uri, strlen(uri));
+}
+
+void log_call_hash(const char *cid, size_t len, char out[LOG_CALL_HASH_LEN + 1])
+{
+    unsigned char h[LOG_CALL_HASH_LEN / 2];
+    crypto_generichash(h, sizeof(h), (const unsigned char *)cid, len, call_key, sizeof(call_key));
+    sodium_bin2hex(out, LOG_CALL_HASH_LEN + 1, h, sizeof(h));
+}
+
 /* libosip2 trace: its messages carry no caller numbers we could not log,
  * but they may quote a bad header; they go through the same escaping. */
 static void osip_sink(const char *fi, int li, osip_trace_level_t level,
@@ -189,6 +209,7 @@ int log_init(const unsigned char *key)
      * aware routing and this hash never share key material */
     if (key) crypto_generichash(caller_key, sizeof(caller_key), (const unsigned char *)"frontdesk-log", 13, key, 32);
     else crypto_shorthash_keygen(caller_key);
+    if (key) crypto_generichash(call_key, sizeof(call_key), (const unsigned char *)"frontdesk-call-id", 17, key, 32);
     /* without a trace function libosip2 prints its ERROR traces to stdout;
      * below debug, a function with no level enabled keeps it quiet */
     osip_trace_initialize_func(log_level >= LOG_LVL_DEBUG ? END_TRACE_LEVEL : TRACE_LEVEL0, osip_sink);

@@ -57,4 +57,18 @@ bool log_is_holding(void);       /* lines are waiting */
  * NUL in <out>: the same for every spelling of one number. */
 void log_caller_hash(const char *num, size_t len, char out[17]);
 
+/* A Call-ID as it may be written down (logs, Redis key names): 32 hex of a
+ * keyed hash (BLAKE2b) of it. Call-IDs often carry the caller's host or
+ * number, so none is written in clear. The key comes from the caller key
+ * (every proxy of a group agrees, and a retransmission that lands on
+ * another one finds the call's decision in Redis), or is a built-in one
+ * without it (still the same on every proxy). */
+#define LOG_CALL_HASH_LEN 32
+/* <uri> for a log line, its user part (a number, for a caller's Contact)
+ * written "*": "sip:*@192.0.2.7:5060;transport=tcp". Quotes and controls
+ * escaped as log_value() does. Returns <buf>. */
+const char *log_uri(char *buf, size_t cap, const char *uri);
+
+void log_call_hash(const char *cid, size_t len, char out[LOG_CALL_HASH_LEN + 1]);
+
 #endif

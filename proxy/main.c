@@ -99,6 +99,18 @@ static void addr_text(const struct sockaddr_storage *a, char *out, size_t cap)
     }
 }
 
+static unsigned fds_port(const struct sockaddr_storage *a)
+{
+    return ntohs(a->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)a)->sin6_port
+                                          : ((const struct sockaddr_in *)a)->sin_port);
+}
+
+static void set_port(struct sockaddr_storage *a, unsigned port)
+{
+    if (a->ss_family == AF_INET6) ((struct sockaddr_in6 *)a)->sin6_port = htons((uint16_t)port);
+    else ((struct sockaddr_in *)a)->sin_port = htons((uint16_t)port);
+}
+
 /* <l> as bound on <fd> (a port 0 becomes the system's choice) */
 static int learn_port(int fd, opts_addr_t *l)
 {
@@ -361,15 +373,21 @@ int main(int argc, char **argv)
     for (unsigned i = 0; i < o.n_listen; i++) {
         opts_addr_t *l = &o.listen[i];
         const char *proto = proto_name(l->proto);
-        /* udp+tcp on port 0: TCP takes the port the system gave UDP */
-        if (l->port_of && l->port_of <= i) {
-            const struct sockaddr_storage *u = &o.listen[l->port_of - 1].addr;
-            if (l->addr.ss_family == AF_INET6 && !((struct sockaddr_in6 *)&l->addr)->sin6_port)
-                ((struct sockaddr_in6 *)&l->addr)->sin6_port = ((const struct sockaddr_in6 *)u)->sin6_port;
-            else if (l->addr.ss_family == AF_INET && !((struct sockaddr_in *)&l->addr)->sin_port)
-                ((struct sockaddr_in *)&l->addr)->sin_port = ((const struct sockaddr_in *)u)->sin_port;
-        }
+        /* udp+tcp on port 0: TCP takes the port the system gave UDP; when
+         * that port is taken for TCP, both take another */
+        bool pair0 = l->port_of && l->port_of == i && fds_port(&l->addr) == 0;
+        if (pair0) set_port(&l->addr, fds_port(&o.listen[i - 1].addr));
         int fd = l->proto == OPTS_UDP ? net_open_udp(l) : net_open_tcp(l);
+        for (int tries = 0; pair0 && fd == -EADDRINUSE && tries < 20; tries++) {
+            opts_addr_t *u = &o.listen[i - 1];
+            close(fds[--n_fds]);
+            set_port(&u->addr, 0);
+            if ((fd = net_open_udp(u)) < 0) break;
+            fds[n_fds++] = fd;
+            if (learn_port(fd, u) < 0) break;
+            set_port(&l->addr, fds_port(&u->addr));
+            fd = net_open_tcp(l);
+        }
         if (fd < 0) {
             fprintf(stderr, "frontdesk: cannot listen on %s %s: %s\n", proto, l->text, strerror(-fd));
             goto out;

@@ -181,19 +181,14 @@ static void keep_plan_strings(call_t *c)
     c->plan.group = NULL;
 }
 
-/* The key of the call's decision in Redis: its Call-ID, or the hash of a
- * long one, so that no two calls share a key. */
+/* The call's id in Redis (its decision's key) and in the logs: the keyed
+ * hash of its Call-ID, never the Call-ID (it often carries the caller's
+ * number or host); the same on every proxy of a group, so a retransmission
+ * or a CANCEL finds the decision wherever it lands. */
 static size_t rawcid_of(const sip_req_t *r, char out[256])
 {
-    if (r->call_id.len <= 200) {
-        memcpy(out, r->call_id.s, r->call_id.len);
-        return r->call_id.len;
-    }
-    unsigned char h[16];
-    memcpy(out, "fdh-", 4);
-    crypto_generichash(h, sizeof(h), (const unsigned char *)r->call_id.s, r->call_id.len, NULL, 0);
-    sodium_bin2hex(out + 4, 256 - 4, h, sizeof(h));
-    return 4 + 2 * sizeof(h);
+    log_call_hash(r->call_id.s ? r->call_id.s : "", r->call_id.len, out);
+    return LOG_CALL_HASH_LEN;
 }
 
 /* Room for the timer, aligned, in front of the head */
@@ -220,7 +215,7 @@ call_t *route_call_alloc(route_env_t *env, const xport_to_t *from, const sip_req
     c->head = (char *)c->mem + timer_room(env);
     memcpy(c->head, head, (size_t)hl);
     c->head_len = (size_t)hl;
-    log_value(c->callid, sizeof(c->callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
+    log_call_hash(r->call_id.s ? r->call_id.s : "", r->call_id.len, c->callid);
     return c;
 }
 

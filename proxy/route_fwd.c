@@ -96,12 +96,14 @@ static int target_of(call_t *c, const char *uri, fwd_target_t *t)
 {
     route_env_t *env = c->env;
     int bad = fwd_uri_target(uri, strlen(uri), t);
+    char shown[300];
     if (bad == -EPROTONOSUPPORT) {
-        LOG_WARN("destination skipped: a transport we do not send over (udp and tcp only)", "uri=\"%s\"", uri);
+        LOG_WARN("destination skipped: a transport we do not send over (udp and tcp only)", "uri=\"%s\"",
+                 log_uri(shown, sizeof(shown), uri));
         return -EINVAL;
     }
     if (bad < 0) {
-        LOG_WARN("destination skipped: not a sip: URI with a host", "uri=\"%s\"", uri);
+        LOG_WARN("destination skipped: not a sip: URI with a host", "uri=\"%s\"", log_uri(shown, sizeof(shown), uri));
         return -EINVAL;
     }
     if (t->numeric) return 0;
@@ -143,6 +145,7 @@ static void release_skipped_staff(call_t *c)
 static void forward_next(call_t *c)
 {
     route_env_t *env = c->env;
+    char shown[300];
     const char *uris[RULES_MAX_CONTACTS + 1];
     size_t n = 0;
 
@@ -165,7 +168,7 @@ static void forward_next(call_t *c)
         }
         if (!family_ok(env, c->to.sock, &t.addr)) {
             LOG_WARN("destination skipped: another address family than the socket the call came in on",
-                     "uri=\"%s\"", uris[i]);
+                     "uri=\"%s\"", log_uri(shown, sizeof(shown), uris[i]));
             continue;
         }
         if (c->direct) {
@@ -200,7 +203,8 @@ static void forward_next(call_t *c)
         LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-%s staff=%s to=\"%s\" reason=\"%s\" ms=%.2f",
                  c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
                  c->plan.skill ? c->plan.skill : "-", outcome,
-                 staff ? c->dec.id[i] : "-", uris[i], c->plan.reason, route_ms_since(&c->t0));
+                 staff ? c->dec.id[i] : "-", log_uri(shown, sizeof(shown), uris[i]), c->plan.reason,
+                 route_ms_since(&c->t0));
         return;
     }
     release_skipped_staff(c);
@@ -303,11 +307,11 @@ static bool followup_from_memo(route_env_t *env, const xport_to_t *from, const s
     send_request(env, from->sock, method, d.uri, tail, (size_t)tl, &t, (int)d.transport);
     METRIC_INC(env->m, followups_memo);
     if (LOG_ENABLED(LOG_LVL_INFO)) {
-        char callid[128], caller[RULES_CALLER_HASH_LEN + 1];
-        log_value(callid, sizeof(callid), r->call_id.s ? r->call_id.s : "", r->call_id.len);
+        char callid[LOG_CALL_HASH_LEN + 1], caller[RULES_CALLER_HASH_LEN + 1], shown[300];
+        log_call_hash(r->call_id.s ? r->call_id.s : "", r->call_id.len, callid);
         log_caller_hash(r->from_user.s ? r->from_user.s : "", r->from_user.len, caller);
         LOG_INFO("route", "call=\"%s\" caller=%s method=%s outcome=forward-memo to=\"%s\"",
-                 callid, caller, method, d.uri);
+                 callid, caller, method, log_uri(shown, sizeof(shown), d.uri));
     }
     return true;
 }

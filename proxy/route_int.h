@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "log.h"
 #include "route.h"
 #include "sip.h"
 
@@ -55,8 +56,9 @@ typedef struct call {
     plan_t plan;           /* strings owned by the rules snapshot, or
                               keep_plan_strings()'s copies */
     char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller number */
-    char callid[128];      /* for the log line, truncated and escaped */
-    char rawcid[256];      /* the Call-ID as sent to Redis */
+    char callid[LOG_CALL_HASH_LEN + 1]; /* for the log line: its keyed hash */
+    char rawcid[256];      /* the call's id as sent to Redis: the Call-ID's
+                              keyed hash (log_call_hash) */
     size_t rawcid_len;
     char branch[FWD_BRANCH_MAX]; /* forward mode, an INVITE: the branch we
                                     give it, the memo's key */

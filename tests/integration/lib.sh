@@ -54,12 +54,16 @@ log_has() {
     done
     return 1
 }
+# call_hash CALLID: what the logs and Redis key names write for that
+# Call-ID (frontdeskctl call-hash, keyed as the proxy's)
+call_hash() { "$CTL" call-hash "$1"; }
 # route_line CALLID: the proxy's log line for that call, polled up to 5 s
 # (log lines of a quiet proxy leave at once; under load within 50 ms)
 route_line() {
-    local i l
+    local i l h
+    h=$(call_hash "$1")
     for i in $(seq 1 100); do
-        l=$(grep -F "msg=\"route\" call=\"$1\"" "$FD_PROXY_LOG" | head -n 1)
+        l=$(grep -F "msg=\"route\" call=\"$h\"" "$FD_PROXY_LOG" | head -n 1)
         [ -n "$l" ] && { printf '%s\n' "$l"; return 0; }
         sleep 0.05
     done

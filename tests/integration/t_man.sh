@@ -17,8 +17,8 @@ done
 check "frontdesk(8) names every flag of --help${missing:+ (missing:$missing)}" [ -z "$missing" ]
 missing=""
 while read -r a b; do
-    grep -qE "^\.It Ic $a $b( |$)|^\.It Ic $a$" "$MAN/frontdeskctl.1" || missing="$missing '$a $b'"
-done < <("$CTL" --help | sed -n 's/^  \([a-z]\{1,\}\) \([a-z]\{1,\}\).*/\1 \2/p; s/^  \(watch\) .*/\1/p')
+    grep -qE "^\.It Ic $a $b( |$)|^\.It Ic $a( |$)" "$MAN/frontdeskctl.1" || missing="$missing '$a $b'"
+done < <("$CTL" --help | sed -n 's/^  \([a-z]\{1,\}\) \([a-z]\{1,\}\).*/\1 \2/p; s/^  \(watch\|call-hash\) .*/\1/p')
 check "frontdeskctl(1) names every command of its --help${missing:+ (missing:$missing)}" [ -z "$missing" ]
 awk '/^\.Sh EXAMPLES/ { e = 1 } e && /^\.Bd/ { b = 1; next } b && /^\.Ed/ { exit } b' \
     "$MAN/frontdesk-rules.5" >"$FD_RUN/example.yaml"

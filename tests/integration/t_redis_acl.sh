@@ -41,7 +41,7 @@ FRONTDESK_REDIS_USER=frontdesk FRONTDESK_REDIS_PASSWORD=$FRONTDESK_PROXY_PASSWOR
 o=$(sip invite.sip acl-1)
 check "the proxy as user frontdesk: staff picked" \
     eval '[ "$(status_of "$o")" = 302 ] && [ "$(first_contact "$o")" != "$FALLBACK" ]'
-check "and its decision recorded" eval '[ "$(stack_redis EXISTS "fd:{downtown}:call:acl-1@pbx.example")" = 1 ]'
+check "and its decision recorded" eval '[ "$(stack_redis EXISTS "fd:{downtown}:call:$(call_hash acl-1@pbx.example)")" = 1 ]'
 
 o=$(dash FCALL fd_presence 1 'fd:{downtown}' carla.nguyen busy "on a call")
 check "the dashboard user sets presence ($o)" eval '[ "$o" = OK ] && [ "$(stack_redis HGET "fd:{downtown}:staff:carla.nguyen" state)" = busy ]'
@@ -63,11 +63,11 @@ check "and hears the events" grep -q '"staff":"zoe.test"' "$FD_RUN/events.txt"
 no() { printf '%s' "$1" | grep -q "NOPERM"; }
 o=$(dash FCALL fd_pick 1 'fd:{downtown}' acl-x - x)
 check "the dashboard user cannot pick ($o)" no "$o"
-o=$(dash FCALL fd_release 1 'fd:{downtown}' acl-1@pbx.example)
+o=$(dash FCALL fd_release 1 'fd:{downtown}' "$(call_hash acl-1@pbx.example)")
 check "nor release an offer" no "$o"
-o=$(dash FCALL_RO fd_decision 1 'fd:{downtown}' acl-1@pbx.example)
+o=$(dash FCALL_RO fd_decision 1 'fd:{downtown}' "$(call_hash acl-1@pbx.example)")
 check "nor read a recorded decision through its Function" no "$o"
-o=$(dash GET 'fd:{downtown}:call:acl-1@pbx.example')
+o=$(dash GET "fd:{downtown}:call:$(call_hash acl-1@pbx.example)")
 check "nor read the record itself ($o)" no "$o"
 o=$(dash KEYS '*')
 check "nor list the keys" no "$o"

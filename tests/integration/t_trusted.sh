@@ -25,7 +25,7 @@ o=$(printf 'OPTIONS sip:15125550100@127.0.0.1 SIP/2.0\nVia: SIP/2.0/UDP 127.0.0.
     "$SIPSEND" --to "127.0.0.1:$FD_SIP_PORT" --from 127.0.0.2 --timeout-ms 500 -); rc=$?
 check "a stranger's OPTIONS: no answer either (nothing to find)" eval '[ $rc = 3 ] && [ -z "$o" ]'
 check "Redis was not asked: no pick, no decision recorded" \
-    eval '[ "$(fcalls)" = "$before" ] && [ "$(stack_redis EXISTS "fd:{downtown}:call:tr-stranger-1@pbx.example")" = 0 ]'
+    eval '[ "$(fcalls)" = "$before" ] && [ "$(stack_redis EXISTS "fd:{downtown}:call:$(call_hash tr-stranger-1@pbx.example)")" = 0 ]'
 check "counted: frontdesk_untrusted_source_total 2" [ "$(metric untrusted_source)" = 2 ]
 check "logged with the source, not the caller" \
     log_has "$FD_PROXY_LOG" 'request from an untrusted source refused.* from=127\.0\.0\.2 reason=not-trusted action=drop'
