@@ -43,6 +43,74 @@ static void reply(struct evhttp_request *req, int code, const char *reason, stru
     evhttp_send_reply(req, code, reason, body);
 }
 
+
+int metrics_site_add(metrics_sites_t *t, const char *site)
+{
+    if (metrics_site_slot(t, site) >= 0) return 0;
+    unsigned h = metrics_site_hash(site);
+    for (unsigned k = 0; k < METRICS_SITES_MAX; k++) {
+        _Atomic(const char *) *n = &t->name[(h + k) & (METRICS_SITES_MAX - 1)];
+        if (atomic_load_explicit(n, memory_order_relaxed)) continue;
+        char *copy = strdup(site); /* kept for the life of the process */
+        if (!copy) return -1;
+        atomic_store_explicit(n, copy, memory_order_release);
+        return 0;
+    }
+    return -1;
+}
+
+static void hist_export(struct evbuffer *b, const char *name, const char *help, const metrics_hist_t *const *hs,
+                        unsigned n)
+{
+    uint64_t cum = 0, sum = 0, count = 0;
+    evbuffer_add_printf(b, "# HELP frontdesk_%s %s\n# TYPE frontdesk_%s histogram\n", name, help, name);
+    for (unsigned k = 0; k <= METRICS_LAT_BUCKETS; k++) {
+        for (unsigned i = 0; i < n; i++) cum += atomic_load_explicit(&hs[i]->bucket[k], memory_order_relaxed);
+        if (k < METRICS_LAT_BUCKETS)
+            evbuffer_add_printf(b, "frontdesk_%s_bucket{le=\"%g\"} %llu\n", name, metrics_lat_bounds_us[k] / 1e6,
+                                (unsigned long long)cum);
+        else
+            evbuffer_add_printf(b, "frontdesk_%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+    }
+    for (unsigned i = 0; i < n; i++) {
+        sum += atomic_load_explicit(&hs[i]->sum_us, memory_order_relaxed);
+        count += atomic_load_explicit(&hs[i]->count, memory_order_relaxed);
+    }
+    evbuffer_add_printf(b, "frontdesk_%s_sum %.6f\nfrontdesk_%s_count %llu\n", name, sum / 1e6, name,
+                        (unsigned long long)count);
+}
+
+/* Per site and outcome (sites from the rules: a bounded label set), and
+ * the decision and pick latency histograms, summed over the workers. */
+static void site_metrics(const admin_t *a, struct evbuffer *b)
+{
+    metrics_sites_t *reg = a->n_workers ? a->workers[0].sites : NULL;
+    const metrics_hist_t *dh[256], *ph[256];
+    unsigned n = 0;
+    for (unsigned i = 0; i < a->n_workers && n < 256; i++)
+        if (a->workers[i].site_stats) {
+            dh[n] = &a->workers[i].site_stats->decision;
+            ph[n++] = &a->workers[i].site_stats->pick;
+        }
+    if (!reg || !n) return;
+    evbuffer_add_printf(b, "# HELP frontdesk_site_calls_total INVITEs answered, by the site called and what they got\n"
+                           "# TYPE frontdesk_site_calls_total counter\n");
+    for (unsigned s = 0; s < METRICS_SITES_MAX; s++) {
+        const char *name = atomic_load_explicit(&reg->name[s], memory_order_acquire);
+        if (!name) continue;
+        for (unsigned o = 0; o < SO_N; o++) {
+            uint64_t v = 0;
+            for (unsigned i = 0; i < a->n_workers; i++)
+                if (a->workers[i].site_stats)
+                    v += atomic_load_explicit(&a->workers[i].site_stats->outcome[s][o], memory_order_relaxed);
+            evbuffer_add_printf(b, "frontdesk_site_calls_total{site=\"%s\",outcome=\"%s\"} %llu\n", name,
+                                metrics_outcome_names[o], (unsigned long long)v);
+        }
+    }
+    hist_export(b, "decision_seconds", "INVITE in to its answer (or forwarded request) out", dh, n);
+    hist_export(b, "redis_pick_seconds", "a Redis pick, asked to answered", ph, n);
+}
+
 static void on_metrics(struct evhttp_request *req, void *arg)
 {
     admin_t *a = arg;
@@ -74,6 +142,7 @@ static void on_metrics(struct evhttp_request *req, void *arg)
     evbuffer_add_printf(b, "# HELP frontdesk_stream_connections TCP and TLS connections open\n"
                            "# TYPE frontdesk_stream_connections gauge\nfrontdesk_stream_connections %llu\n",
                         (unsigned long long)open);
+    site_metrics(a, b);
     health_metrics(a->health, b);
     evbuffer_add_printf(b, "# HELP frontdesk_info build\n# TYPE frontdesk_info gauge\n"
                            "frontdesk_info{version=\"" FRONTDESK_VERSION "\"} 1\n");

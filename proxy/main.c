@@ -45,7 +45,23 @@ typedef struct {
     health_t *health;
     fwdmemo_t *memo;
     stream_t *stream;
+    metrics_sites_t *sites; /* the per-site metrics' registry */
 } app_t;
+
+/* Every site and pool of the rules in force gets its metrics slot (kept
+ * across reloads: a site removed keeps its counters, a site added gets a
+ * new slot). */
+static void register_sites(app_t *app)
+{
+    const char *ids[METRICS_SITES_MAX];
+    if (!app->sites || !app->reload.current) return;
+    size_t n = rules_site_ids(app->reload.current, ids, METRICS_SITES_MAX);
+    for (size_t i = 0; i < n && i < METRICS_SITES_MAX; i++)
+        if (metrics_site_add(app->sites, ids[i]) < 0) {
+            LOG_WARN("per-site metrics: no room for more sites", "site=%s max=%d", ids[i], METRICS_SITES_MAX);
+            break;
+        }
+}
 
 /* The forward destinations of the rules in force are the ones pinged. */
 static void watch_destinations(app_t *app)
@@ -226,6 +242,7 @@ static void reload(app_t *app, const char *why)
     LOG_INFO("rules reloaded", "why=%s rules=\"%s\" sites=%zu", why, app->reload.path,
              rules_site_count(app->reload.current));
     watch_destinations(app);
+    register_sites(app);
 }
 
 static void on_hup(evutil_socket_t sig, short what, void *arg)
@@ -300,7 +317,7 @@ int main(int argc, char **argv)
     char err[256];
     rules_report_t rep;
     int fds[OPTS_MAX_LISTEN];
-    unsigned n_fds = 0, udp_of[OPTS_MAX_LISTEN];
+    unsigned n_fds = 0, udp_of[OPTS_MAX_LISTEN], n_alloc = 0;
     _Atomic uint64_t *site_windows = NULL; /* the per-site pick cap (route.h) */
     _Atomic uint64_t *source_buckets = NULL; /* the per-source rate (route.h) */
     fwd_self_t selves[OPTS_MAX_LISTEN];
@@ -412,12 +429,15 @@ int main(int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     app.n_workers = o.workers ? o.workers : (cpus > 0 ? (unsigned)cpus : 1);
     app.workers = calloc(app.n_workers, sizeof(*app.workers));
+    n_alloc = app.workers ? app.n_workers : 0;
     app.base = event_base_new();
     /* as long as Redis keeps the decision: the memo only saves asking */
     app.memo = fwdmemo_new(FWDMEMO_SLOTS, o.decision_ttl_ms);
+    app.sites = calloc(1, sizeof(*app.sites));
+    register_sites(&app);
     site_windows = calloc(ROUTE_SITE_SLOTS, sizeof(*site_windows));
     source_buckets = calloc(ROUTE_SOURCE_SLOTS, sizeof(*source_buckets));
-    if (!app.workers || !app.base || !app.memo || !site_windows || !source_buckets) {
+    if (!app.workers || !app.base || !app.memo || !site_windows || !source_buckets || !app.sites) {
         fprintf(stderr, "frontdesk: out of memory at start\n");
         goto out;
     }
@@ -461,6 +481,7 @@ int main(int argc, char **argv)
         w->selves = selves;
         w->n_fds = n_fds;
         w->stream = app.stream;
+        w->sites = app.sites;
         w->health = app.health;
         w->memo = app.memo;
         w->site_windows = site_windows;
@@ -524,6 +545,10 @@ out:
     fwdmemo_free(app.memo);
     free(site_windows);
     free(source_buckets);
+    for (unsigned i = 0; app.workers && i < n_alloc; i++) free(app.workers[i].site_stats);
+    if (app.sites)
+        for (unsigned i = 0; i < METRICS_SITES_MAX; i++) free((void *)atomic_load(&app.sites->name[i]));
+    free(app.sites);
     free(app.workers);
     reload_free(&app.reload);
     return rc;

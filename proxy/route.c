@@ -72,6 +72,34 @@ void route_reply(route_env_t *env, const xport_to_t *from, const sip_req_t *r, c
     env->send(env->ctx, &to, buf, n);
 }
 
+static site_outcome_t outcome_of(const char *o)
+{
+    if (strcmp(o, "staff") == 0) return SO_STAFF;
+    if (strcmp(o, "redirect") == 0) return SO_RULES;
+    if (strcmp(o, "reject") == 0) return SO_REJECT;
+    if (strcmp(o, "fallback-redis-timeout") == 0) return SO_REDIS_LATE;
+    if (strcmp(o, "fallback-redis-down") == 0 || strcmp(o, "fallback-redis-busy") == 0) return SO_REDIS_DOWN;
+    if (strcmp(o, "fallback-redis-error") == 0) return SO_REDIS_ERROR;
+    if (strcmp(o, "fallback-site-capped") == 0) return SO_SITE_CAPPED;
+    return SO_NOBODY_FREE; /* fallback-nobody-free, forward's staff-skipped */
+}
+
+static uint64_t us_since(const struct timespec *t0)
+{
+    double ms = route_ms_since(t0);
+    return ms > 0 ? (uint64_t)(ms * 1000.0) : 0;
+}
+
+void route_count(call_t *c, const char *outcome)
+{
+    route_env_t *env = c->env;
+    if (!env->site_stats || c->followup) return;
+    int slot = metrics_site_slot(env->sites, c->plan.site);
+    if (slot >= 0)
+        atomic_fetch_add_explicit(&env->site_stats->outcome[slot][outcome_of(outcome)], 1, memory_order_relaxed);
+    metrics_hist_add(&env->site_stats->decision, us_since(&c->t0));
+}
+
 /* Free <c> unless a callback still owes it a visit. */
 void route_call_done(call_t *c)
 {
@@ -113,6 +141,7 @@ void route_answer_call(call_t *c, const store_decision_t *d, const char *outcome
         return;
     }
     env->send(env->ctx, &c->to, out, (size_t)len);
+    route_count(c, outcome);
     LOG_INFO("route", "call=\"%s\" caller=%s priority=%d site=%s skill=%s outcome=%s staff=%s reason=\"%s\" ms=%.2f",
              c->callid, c->caller, c->plan.priority, c->plan.site ? c->plan.site : "-",
              c->plan.skill ? c->plan.skill : "-", outcome, picked[0] ? picked : "-",
@@ -137,7 +166,9 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
     case CALL_LATE:
     case CALL_LATE_DNS:
         /* too late: the caller has the fallback; free whom Redis reserved,
-         * so they are not held for a call that never rings them */
+         * so they are not held for a call that never rings them (the
+         * pick's latency is counted all the same: it is the tail) */
+        if (env->site_stats && !c->followup) metrics_hist_add(&env->site_stats->pick, us_since(&c->asked));
         c->state = c->state == CALL_LATE ? CALL_ACTIVE : CALL_WAIT_DNS;
         if (err == 0 && d->kind == STORE_PICKED && d->n)
             env->release(env->ctx, c->plan.site, c->rawcid, c->rawcid_len);
@@ -151,6 +182,7 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
     }
     c->state = CALL_ACTIVE;
     env->timer_cancel(env->ctx, c->timer);
+    if (env->site_stats && !c->followup) metrics_hist_add(&env->site_stats->pick, us_since(&c->asked));
     if (err == -ECONNRESET) {
         METRIC_INC(env->m, redis_unavailable);
         route_answer_call(c, NULL, "fallback-redis-down");
@@ -265,6 +297,7 @@ void route_ask_store(call_t *c, const sip_req_t *r)
 {
     route_env_t *env = c->env;
     c->rawcid_len = rawcid_of(r, c->rawcid);
+    clock_gettime(CLOCK_MONOTONIC, &c->asked);
     int rc = c->followup ? env->decision(env->ctx, c->plan.site, c->rawcid, c->rawcid_len, on_decision, c)
                          : env->pick(env->ctx, &c->plan, c->rawcid, c->rawcid_len, on_decision, c);
     if (rc < 0) {
@@ -449,6 +482,7 @@ static void serve_invite(route_env_t *env, const xport_to_t *from, const sip_req
         int n = sipresp_build(out, sizeof(out), c->plan.status, NULL, c->head, c->head_len, NULL, 0);
         if (n > 0) env->send(env->ctx, &c->to, out, (size_t)n);
         METRIC_INC(env->m, answered_direct);
+        route_count(c, "reject");
         LOG_INFO("route", "call=\"%s\" caller=%s outcome=reject status=%d reason=\"%s\"",
                  c->callid, c->caller, c->plan.status, c->plan.reason);
         free(c);

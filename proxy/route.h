@@ -128,6 +128,12 @@ typedef struct route_env {
     bool source_503;
     _Atomic uint64_t *source_buckets;
 
+    /* Per-site outcomes and the latency histograms (metrics.h): the
+     * process's site registry (shared, read-only here) and this
+     * environment's counters; either NULL: not counted */
+    metrics_sites_t *sites;
+    metrics_sitestats_t *site_stats;
+
     unsigned dns_waiting; /* route's own: calls waiting for a name */
     time_t strangers_at;  /* route's own: when a refused stranger was last
                              logged (one line a second at most) */

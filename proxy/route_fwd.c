@@ -200,6 +200,7 @@ static void forward_next(call_t *c)
             else if (c->plan.kind == PLAN_REDIRECT) METRIC_INC(env->m, answered_direct);
             else METRIC_INC(env->m, answered_fallback);
         }
+        route_count(c, outcome);
         LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-%s staff=%s to=\"%s\" reason=\"%s\" ms=%.2f",
                  c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
                  c->plan.skill ? c->plan.skill : "-", outcome,

@@ -53,6 +53,7 @@ typedef struct call {
     call_state_t state;
     xport_to_t to;         /* where the answer goes */
     struct timespec t0;
+    struct timespec asked; /* when Redis was asked (the pick's latency) */
     plan_t plan;           /* strings owned by the rules snapshot, or
                               keep_plan_strings()'s copies */
     char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller number */
@@ -104,6 +105,9 @@ call_t *route_call_resize(call_t *c, size_t extra);
 call_t *route_call_new(route_env_t *env, const xport_to_t *from, const sip_req_t *r, time_t now,
                        bool followup);
 void route_call_done(call_t *c);
+/* Count <c>'s answer for its site (<outcome> as logged) and its decision
+ * latency. */
+void route_count(call_t *c, const char *outcome);
 void route_ask_store(call_t *c, const sip_req_t *r);
 void route_answer_call(call_t *c, const store_decision_t *d, const char *outcome);
 

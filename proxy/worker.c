@@ -211,6 +211,8 @@ static void env_init(worker_t *w)
         .source_rate = w->opts->source_rate,
         .source_503 = w->opts->source_503,
         .source_buckets = w->source_buckets,
+        .sites = w->sites,
+        .site_stats = w->site_stats,
     };
 }
 
@@ -453,6 +455,7 @@ static void worker_free(worker_t *w)
     if (w->base) event_base_free(w->base);
     free(w->out_msgs), free(w->out_iov), free(w->out_addr), free(w->out_buf);
     free(w->in_msgs), free(w->in_iov), free(w->in_addr), free(w->in_buf);
+    /* the counters stay: the totals and /metrics read them after a stop */
     memset(w->rx_ev, 0, sizeof(w->rx_ev));
     w->flush_ev = w->stop_ev = w->state_ev = w->wake_ev = w->log_ev = NULL;
     w->base = NULL;
@@ -466,6 +469,7 @@ int worker_start(worker_t *w)
     struct timeval tv = { w->opts->redis_timeout_ms / 1000, (w->opts->redis_timeout_ms % 1000) * 1000 };
 
     if (!(w->base = event_base_new())) goto fail;
+    if (!(w->site_stats = calloc(1, sizeof(*w->site_stats)))) goto fail;
     env_init(w);
     w->deadline = event_base_init_common_timeout(w->base, &tv);
     w->out_msgs = calloc(WORKER_BATCH, sizeof(*w->out_msgs));

@@ -68,6 +68,8 @@ typedef struct worker {
     const fwd_self_t *selves;       /* forward mode: who we are on fds[i] */
     unsigned n_fds;
     struct stream *stream;          /* TCP and TLS, shared; NULL: none */
+    metrics_sites_t *sites;         /* the site registry, shared (main's) */
+    metrics_sitestats_t *site_stats; /* this worker's per-site counters */
     time_t batch_now;               /* the rules' clock for the batch */
     health_t *health;               /* forward destinations' health, shared */
     fwdmemo_t *memo;                /* where INVITEs were forwarded, shared */

@@ -1337,6 +1337,16 @@ size_t rules_site_count(const rules_t *r)
     return r->nsites;
 }
 
+size_t rules_site_ids(const rules_t *r, const char **out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < r->nsites; i++, n++)
+        if (n < cap) out[n] = r->sites[i].id;
+    for (size_t i = 0; i < r->npools; i++, n++)
+        if (n < cap) out[n] = r->pools[i].id;
+    return n;
+}
+
 /* Every destination URI a forward-mode route may send a call to, each once,
  * in file order: single-destination DIDs, fallbacks, lunch, after-hours and
  * holiday URIs. */

@@ -220,6 +220,11 @@ bool rules_trust_given(const rules_t *r);
 /* Number of sites in the snapshot (all groups, pools not counted). */
 size_t rules_site_count(const rules_t *r);
 
+/* The ids of every site and pool of the snapshot (what a plan's site can
+ * be), at most <cap> into <out> (borrowed from the snapshot). Returns how
+ * many there are. */
+size_t rules_site_ids(const rules_t *r, const char **out, size_t cap);
+
 /* Keyed hash (HMAC-SHA-256, truncated) of the phone number <num>/<len>,
  * normalised to digits first, as RULES_CALLER_HASH_LEN hex characters +
  * NUL in <out>. Returns false (and "" in <out>) when the snapshot has no
