@@ -140,8 +140,8 @@ void route_answer_call(call_t *c, const store_decision_t *d, const char *outcome
         METRIC_INC(env->m, tx_errors);
         return;
     }
+    route_count(c, outcome); /* before the answer leaves: whoever sees it sees it counted */
     env->send(env->ctx, &c->to, out, (size_t)len);
-    route_count(c, outcome);
     LOG_INFO("route", "call=\"%s\" caller=%s priority=%d site=%s skill=%s outcome=%s staff=%s reason=\"%s\" ms=%.2f",
              c->callid, c->caller, c->plan.priority, c->plan.site ? c->plan.site : "-",
              c->plan.skill ? c->plan.skill : "-", outcome, picked[0] ? picked : "-",
@@ -480,9 +480,9 @@ static void serve_invite(route_env_t *env, const xport_to_t *from, const sip_req
     case PLAN_REJECT: {
         char out[ROUTE_TX_MAX];
         int n = sipresp_build(out, sizeof(out), c->plan.status, NULL, c->head, c->head_len, NULL, 0);
+        route_count(c, "reject");
         if (n > 0) env->send(env->ctx, &c->to, out, (size_t)n);
         METRIC_INC(env->m, answered_direct);
-        route_count(c, "reject");
         LOG_INFO("route", "call=\"%s\" caller=%s outcome=reject status=%d reason=\"%s\"",
                  c->callid, c->caller, c->plan.status, c->plan.reason);
         free(c);

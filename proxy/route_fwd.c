@@ -178,6 +178,9 @@ static void forward_next(call_t *c)
             send_out(env, c->to.sock, &t, out, c->tail_len, -1);
             return;
         }
+        bool staff = i < c->dec.n;
+        const char *outcome = !staff && c->dec.n && !c->followup ? "fallback-staff-skipped" : c->outcome;
+        route_count(c, outcome); /* before the request leaves */
         xport_kind_t went = send_request(env, c->to.sock, c->method, uris[i], c->head + c->head_len, c->tail_len,
                                          &t, -1);
         /* an INVITE of a pick: where it went, for its CANCEL and ACK */
@@ -189,18 +192,12 @@ static void forward_next(call_t *c)
             d.transport = went;
             env->memo_put(env->ctx, c->branch, strlen(c->branch), &d, route_ms_of(&c->t0));
         }
-        bool staff = i < c->dec.n;
-        const char *outcome = c->outcome;
-        if (!staff && c->dec.n && !c->followup) {
-            outcome = "fallback-staff-skipped";
-            release_skipped_staff(c);
-        }
+        if (!staff && c->dec.n && !c->followup) release_skipped_staff(c);
         if (!c->followup) {
             if (staff) METRIC_INC(env->m, answered_staff);
             else if (c->plan.kind == PLAN_REDIRECT) METRIC_INC(env->m, answered_direct);
             else METRIC_INC(env->m, answered_fallback);
         }
-        route_count(c, outcome);
         LOG_INFO("route", "call=\"%s\" caller=%s method=%s site=%s skill=%s outcome=forward-%s staff=%s to=\"%s\" reason=\"%s\" ms=%.2f",
                  c->callid, c->caller, c->method, c->plan.site ? c->plan.site : "-",
                  c->plan.skill ? c->plan.skill : "-", outcome,
