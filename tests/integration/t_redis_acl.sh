@@ -52,10 +52,14 @@ check "and lists them" has "$o" "zoe.test"
 o=$("$CTL" --redis "127.0.0.1:$FD_REDIS_PORT" --user dashboard --password "$FRONTDESK_DASHBOARD_PASSWORD" \
     presence set downtown zoe.test available 2>&1); rc=$?
 check "frontdeskctl as the dashboard user sets presence ($o)" eval '[ $rc = 0 ] && [ "$(stack_redis HGET "fd:{downtown}:staff:zoe.test" state)" = available ]'
+subs=$(stack_redis PUBSUB NUMSUB fd:events | tail -n 1)
 timeout 3 redis-cli -p "$FD_REDIS_PORT" --user dashboard --pass "$FRONTDESK_DASHBOARD_PASSWORD" --no-auth-warning \
     SUBSCRIBE fd:events >"$FD_RUN/events.txt" 2>&1 &
 spid=$!
-sleep 0.3
+for _ in $(seq 1 50); do
+    [ "$(stack_redis PUBSUB NUMSUB fd:events | tail -n 1)" -gt "$subs" ] 2>/dev/null && break
+    sleep 0.05
+done
 dash FCALL fd_presence 1 'fd:{downtown}' zoe.test break lunch >/dev/null
 wait "$spid" 2>/dev/null
 check "and hears the events" grep -q '"staff":"zoe.test"' "$FD_RUN/events.txt"
