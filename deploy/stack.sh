@@ -104,7 +104,7 @@ stack_seed_demo() {
 # found no library, so the proxy's own /readyz has the last word.
 stack_proxy_ready() {
     [ "$(stack_redis CLIENT LIST 2>/dev/null | grep "name=frontdesk-$1-w" |
-         grep -cE 'cmd=(function\|load|fcall|exec)')" -ge "$2" ] &&
+         grep -cE 'cmd=(function\|load|fcall|exec|unwatch)')" -ge "$2" ] &&
         stack_http "$FD_ADMIN_PORT" /readyz 2>/dev/null | grep -q '^ready$'
 }
 

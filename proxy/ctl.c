@@ -321,7 +321,7 @@ static int route_explain(ctl_t *c, int argc, char **argv)
     int rc = 0;
     if (c->redis_given && plan.kind == PLAN_PICK) {
         store_argv_t a;
-        if (store_build_pick(&a, "FCALL_RO", "fd_peek", &plan, "explain", 7, "1", "1") == 0) {
+        if (store_build_pick(&a, "FCALL_RO", "fd_peek", &plan, "explain", 7, "1", "1", NULL, NULL) == 0) {
             redisReply *rep = redisCommandArgv(ctl_redis(c), (int)a.argc, a.argv, a.lens);
             if (!rep || rep->type != REDIS_REPLY_ARRAY) {
                 rc = print_reply(rep, 0) ? 1 : 0;

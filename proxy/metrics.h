@@ -55,7 +55,8 @@
     X(stream_bad_framing, "connections closed: no or a bad Content-Length (400)") \
     X(stream_stalled, "connections closed: the peer read none of 1 MB of answers") \
     X(stream_lost_answers, "answers for a connection closed meanwhile: dropped")  \
-    X(tls_failed, "TLS handshakes that failed")
+    X(tls_failed, "TLS handshakes that failed")                                   \
+    X(history_dropped, "call history records dropped: the queue was full while Redis was away")
 
 typedef struct {
 #define METRICS_DECL(name, help) _Atomic uint64_t name;

@@ -30,6 +30,9 @@ const char opts_usage[] =
     "  --offer-window MS    how long picked staff stay reserved (default 15000)\n"
     "  --decision-ttl MS    how long a call's decision is kept for\n"
     "                       retransmissions (default 32000)\n"
+    "  --history-days N     keep each site's call history (fd:{site}:calls,\n"
+    "                       frontdeskctl report) N days (default 90; 0: none)\n"
+    "  --history-max N      or about N calls a site instead (a memory cap)\n"
     "  --log-level LEVEL    error, warn, info (default) or debug\n"
     "  --admin ADDR:PORT    admin HTTP: /metrics, /healthz, /readyz\n"
     "                       (default 127.0.0.1:9560; \"off\" to disable; port 0 as above)\n"
@@ -245,7 +248,8 @@ static int parse_advertise(const char *a, opts_t *o)
 enum { O_CONFIG = 1, O_LISTEN, O_WORKERS, O_REDIS, O_REDIS_TIMEOUT, O_OFFER,
        O_TTL, O_LOG, O_HELP, O_VERSION, O_SENTINEL, O_MASTER, O_ADMIN, O_ADVERTISE,
        O_RR, O_HC_INTERVAL, O_HC_DOWN, O_HC_UP, O_DNS, O_PORTS_FILE, O_SITE_PICKS, O_OVER, O_SOURCE_RATE, O_SOURCE_OVER,
-       O_TCP_CONNS, O_TCP_IDLE, O_TCP_MSG_MS, O_TCP_MAX_MSG, O_TLS_CERT, O_TLS_KEY, O_TLS_CA };
+       O_TCP_CONNS, O_TCP_IDLE, O_TCP_MSG_MS, O_TCP_MAX_MSG, O_TLS_CERT, O_TLS_KEY, O_TLS_CA,
+       O_HISTORY_DAYS, O_HISTORY_MAX };
 
 int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
 {
@@ -258,6 +262,8 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         { "redis-sentinel", required_argument, NULL, O_SENTINEL },
         { "redis-master", required_argument, NULL, O_MASTER },
         { "offer-window", required_argument, NULL, O_OFFER },
+        { "history-days", required_argument, NULL, O_HISTORY_DAYS },
+        { "history-max", required_argument, NULL, O_HISTORY_MAX },
         { "decision-ttl", required_argument, NULL, O_TTL },
         { "log-level", required_argument, NULL, O_LOG },
         { "admin", required_argument, NULL, O_ADMIN },
@@ -291,6 +297,7 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
     o->redis_timeout_ms = 250; /* docs/operations.md: how it was chosen */
     o->offer_ms = 15000;
     o->decision_ttl_ms = 32000;
+    o->history_days = 90;
     o->log_level = "info";
     o->admin = "127.0.0.1:9560";
     o->health_interval_ms = 5000;
@@ -362,6 +369,18 @@ int opts_parse(opts_t *o, int argc, char **argv, char *err, size_t errlen)
         case O_OFFER:
             if (parse_uint(a, 1, 600000, &o->offer_ms) < 0) {
                 snprintf(err, errlen, "--offer-window %s: want milliseconds from 1 to 600000", a);
+                return -EINVAL;
+            }
+            break;
+        case O_HISTORY_DAYS:
+            if (parse_uint(a, 0, 3660, &o->history_days) < 0) {
+                snprintf(err, errlen, "--history-days %s: want days from 0 to 3660", a);
+                return -EINVAL;
+            }
+            break;
+        case O_HISTORY_MAX:
+            if (parse_uint(a, 1, 100000000, &o->history_max) < 0) {
+                snprintf(err, errlen, "--history-max %s: want calls from 1 to 100000000", a);
                 return -EINVAL;
             }
             break;

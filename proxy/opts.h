@@ -43,6 +43,8 @@ typedef struct {
     unsigned redis_timeout_ms;   /* deadline for one pick */
     unsigned offer_ms;           /* how long a picked staff member is reserved */
     unsigned decision_ttl_ms;    /* how long a Call-ID's decision is kept */
+    unsigned history_days;       /* call history kept (days; 0: none) */
+    unsigned history_max;        /* ...or about this many calls a site (0: by days) */
     const char *log_level;
     const char *admin;           /* admin HTTP "ADDR:PORT", or NULL (off) */
     const char *ports_file;      /* where to write the addresses bound, or NULL */

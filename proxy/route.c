@@ -90,9 +90,57 @@ static uint64_t us_since(const struct timespec *t0)
     return ms > 0 ? (uint64_t)(ms * 1000.0) : 0;
 }
 
+/* The call history's name for a call's outcome (STORE_OUTCOMES). */
+static const char *history_outcome(const call_t *c, const char *o)
+{
+    switch (outcome_of(o)) {
+    case SO_STAFF: return "staff";
+    case SO_NOBODY_FREE: return "nobody";
+    case SO_REDIS_LATE: return "late";
+    case SO_REDIS_DOWN: return "redis_down";
+    case SO_REDIS_ERROR: return "redis_error";
+    case SO_SITE_CAPPED: return "capped";
+    case SO_REJECT: return "rejected";
+    case SO_RULES: break;
+    default: break;
+    }
+    switch (c->plan.period) {
+    case RULES_PERIOD_CLOSED: return "after_hours";
+    case RULES_PERIOD_LUNCH: return "lunch";
+    case RULES_PERIOD_HOLIDAY: return "holiday";
+    default: return "rules";
+    }
+}
+
+/* Queue the history record of a call fd_pick did not record (answered by
+ * the rules alone, or without Redis's answer in time). */
+static void route_history(call_t *c, const char *outcome)
+{
+    route_env_t *env = c->env;
+    if (!env->history || c->followup || c->recorded || !c->plan.site) return;
+    store_hist_rec_t rec = { .ms = route_wall_ms() };
+    copy_cut(rec.site, sizeof(rec.site), c->plan.site, strlen(c->plan.site));
+    memcpy(rec.callid, c->rawcid_len ? c->rawcid : c->callid, LOG_CALL_HASH_LEN);
+    if (c->plan.caller_aware) copy_cut(rec.caller, sizeof(rec.caller), c->plan.caller, strlen(c->plan.caller));
+    memcpy(rec.number, c->number, sizeof(rec.number));
+    memcpy(rec.option, c->option, sizeof(rec.option));
+    if (c->plan.skill) copy_cut(rec.skill, sizeof(rec.skill), c->plan.skill, strlen(c->plan.skill));
+    const char *h = history_outcome(c, outcome);
+    copy_cut(rec.outcome, sizeof(rec.outcome), h, strlen(h));
+    env->history(env->ctx, &rec);
+}
+
+uint64_t route_wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return route_ms_of(&t);
+}
+
 void route_count(call_t *c, const char *outcome)
 {
     route_env_t *env = c->env;
+    route_history(c, outcome);
     if (!env->site_stats || c->followup) return;
     int slot = metrics_site_slot(env->sites, c->plan.site);
     if (slot >= 0)
@@ -175,6 +223,8 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
         route_call_done(c);
         return;
     case CALL_WAIT_STORE:
+        /* fd_pick wrote the history record (a retransmission's is there) */
+        c->recorded = err == 0;
         break;
     case CALL_ACTIVE:
     case CALL_WAIT_DNS:
@@ -281,6 +331,10 @@ call_t *route_call_new(route_env_t *env, const xport_to_t *from, const sip_req_t
     c->forward = c->plan.forward && c->plan.kind != PLAN_REJECT &&
                  route_can_forward(route_self(env, from->sock));
     if (c->forward && !(c = route_fwd_prepare(c, r))) return NULL;
+    if (env->history && !followup) {
+        copy_cut(c->number, sizeof(c->number), r->to_user.s ? r->to_user.s : "", r->to_user.len);
+        copy_cut(c->option, sizeof(c->option), r->option.s ? r->option.s : "", r->option.len);
+    }
     /* a call that may outlive this batch (waiting for Redis or for DNS)
      * keeps its own copies: a reload may free the snapshot meanwhile */
     if (c->plan.kind == PLAN_PICK || c->forward) keep_plan_strings(c);
@@ -298,8 +352,9 @@ void route_ask_store(call_t *c, const sip_req_t *r)
     route_env_t *env = c->env;
     c->rawcid_len = rawcid_of(r, c->rawcid);
     clock_gettime(CLOCK_MONOTONIC, &c->asked);
+    store_hist_t hist = { c->number, c->option, c->plan.skill ? c->plan.skill : "" };
     int rc = c->followup ? env->decision(env->ctx, c->plan.site, c->rawcid, c->rawcid_len, on_decision, c)
-                         : env->pick(env->ctx, &c->plan, c->rawcid, c->rawcid_len, on_decision, c);
+                         : env->pick(env->ctx, &c->plan, c->rawcid, c->rawcid_len, &hist, on_decision, c);
     if (rc < 0) {
         METRIC_INC(env->m, redis_unavailable);
         route_answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");

@@ -85,10 +85,13 @@ typedef struct route_env {
     /* The store (store.h): same returns and callback rules as store_pick,
      * store_decision and store_release */
     int (*pick)(void *ctx, const plan_t *plan, const char *callid, size_t len,
-                store_pick_cb *cb, void *arg);
+                const store_hist_t *hist, store_pick_cb *cb, void *arg);
     int (*decision)(void *ctx, const char *site, const char *callid, size_t len,
                     store_pick_cb *cb, void *arg);
     void (*release)(void *ctx, const char *site, const char *callid, size_t len);
+    /* The call history: queue a record of a call answered without a pick
+     * (store_history_add), or NULL */
+    void (*history)(void *ctx, const store_hist_rec_t *rec);
 
     /* Forward mode: a name's address (dns_lookup_sip's contract), whether a
      * destination is down (health.h), where an INVITE went (fwdmemo.h) */

@@ -66,6 +66,10 @@ typedef struct call {
     /* the plan's strings, copied: a reload may free the snapshot while the
      * call waits for Redis */
     char site[33], skill[33], fallback[RULES_URI_MAX + 1];
+    /* the call history: the dialled number and the menu option (cut), and
+     * whether fd_pick wrote the call's record (nothing left to queue) */
+    char number[33], option[8];
+    bool recorded;
     /* forward mode: the request goes on instead of a 302 */
     bool forward;
     bool followup;         /* a CANCEL or ACK that goes where its INVITE
@@ -92,6 +96,7 @@ typedef struct call {
 
 /* route.c */
 uint64_t route_ms_of(const struct timespec *t);
+uint64_t route_wall_ms(void); /* the wall clock in ms (history records) */
 double route_ms_since(const struct timespec *t0);
 void route_answer(route_env_t *env, const xport_to_t *from, const sip_req_t *r, int status,
                   const char *reason, const char *extra);

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <hiredis.h>
@@ -41,6 +42,12 @@ struct store {
     unsigned port;
     unsigned max_inflight;
     char offer[16], ttl[16];
+    char keep[24];           /* the history's bound: "d<ms>", "n<count>", "" (none) */
+    /* records waiting for the next batch (a ring) */
+    store_hist_rec_t *hist;
+    unsigned hist_head, hist_n;
+    unsigned long hist_dropped, hist_failed;
+    struct event *hist_flush;
     char name[64];           /* CLIENT SETNAME: who we are in CLIENT LIST */
     char *user, *password;   /* AUTH, or NULL */
     /* Sentinel: where to ask for the master */
@@ -221,27 +228,43 @@ static void became_ready(store_t *s)
     if (s->was_down) LOG_WARN("redis: back", "redis=%s:%u", s->host, s->port);
     else LOG_INFO("redis: ready", "redis=%s:%u", s->host, s->port);
     s->was_down = false;
+    if (s->hist_n) event_active(s->hist_flush, EV_TIMEOUT, 0); /* what waited while away */
     log_flush(); /* rare: do not wait for the next datagram */
 }
 
 static void check_library(store_t *s);
 
 /* The reply to FUNCTION LOAD, or to the MULTI that replaced an older
- * library (its EXEC: an array whose last element is FUNCTION LOAD's). */
+ * library (its EXEC: an array of the replies of FUNCTION DELETE, LOAD and
+ * SET; nil when STORE_LIB_KEY changed since we read the version). */
 static void on_loaded(redisAsyncContext *ac, void *reply, void *arg)
 {
     store_t *s = arg;
     redisReply *r = reply;
+    bool aborted = false;
     (void)ac;
     if (!r) return; /* disconnected meanwhile */
-    if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) r = r->element[r->elements - 1];
-    else if (r->type == REDIS_REPLY_NIL) r = NULL; /* EXEC aborted */
+    if (r->type == REDIS_REPLY_ARRAY) {
+        redisReply *all = r;
+        r = NULL;
+        for (size_t i = 0; i < all->elements && !r; i++)
+            if (all->element[i]->type == REDIS_REPLY_ERROR) r = all->element[i];
+        if (!r) {
+            LOG_INFO("redis: functions loaded", "library=" STORE_LIB_NAME " version=%u", STORE_LIB_VERSION);
+            became_ready(s);
+            return;
+        }
+    } else if (r->type == REDIS_REPLY_NIL) {
+        r = NULL;
+        aborted = true;
+    }
     if (!r || r->type == REDIS_REPLY_ERROR) {
         char e[200];
-        /* another proxy loaded it between our version check and our load:
-         * look again, once per connection (a library of another name
-         * holding our functions' names would make this a loop) */
-        if (r && strstr(r->str, "already exists") && !s->lib_rechecked) {
+        /* another proxy loaded it between our version check and our load
+         * (or upgraded it: our EXEC aborted): look again, once per
+         * connection (a library of another name holding our functions'
+         * names would make this a loop) */
+        if (((r && strstr(r->str, "already exists")) || aborted) && !s->lib_rechecked) {
             s->lib_rechecked = true;
             check_library(s);
             return;
@@ -265,9 +288,11 @@ static void on_version(redisAsyncContext *ac, void *reply, void *arg)
     /* never REPLACE: a library of our name that appeared since we looked
      * (another proxy, maybe a newer one) makes the load fail with "already
      * exists", and on_loaded looks again */
-    const char *argv[] = { "FUNCTION", "LOAD", store_lua_source };
-    size_t lens[3] = { 8, 4, 0 };
-    switch (store_lib_action(r, &v)) {
+    const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
+    size_t lens[4] = { 8, 4, 7, 0 };
+    store_lib_action_t act = store_lib_action(r, &v);
+    if (act != STORE_LIB_UPGRADE) redisAsyncCommand(s->ac, NULL, NULL, "UNWATCH");
+    switch (act) {
     case STORE_LIB_CURRENT:
         became_ready(s);
         return;
@@ -281,16 +306,20 @@ static void on_version(redisAsyncContext *ac, void *reply, void *arg)
         s->warned_newer = true;
         became_ready(s);
         return;
-    case STORE_LIB_LOAD:
-        lens[2] = strlen(store_lua_source);
-        redisAsyncCommandArgv(s->ac, on_loaded, s, 3, argv, lens);
+    case STORE_LIB_LOAD: {
+        const char *load[] = { argv[0], argv[1], argv[3] };
+        size_t load_lens[] = { lens[0], lens[1], strlen(store_lua_source) };
+        redisAsyncCommandArgv(s->ac, on_loaded, s, 3, load, load_lens);
         return;
+    }
     case STORE_LIB_UPGRADE:
+        /* under the WATCH of STORE_LIB_KEY that check_library set */
         LOG_WARN("redis: upgrading the Functions library", "from=%u to=%u", v, STORE_LIB_VERSION);
-        lens[2] = strlen(store_lua_source);
+        lens[3] = strlen(store_lua_source);
         redisAsyncCommand(s->ac, NULL, NULL, "MULTI");
-        redisAsyncCommand(s->ac, NULL, NULL, "FUNCTION DELETE %s", STORE_LIB_V2_NAME);
-        redisAsyncCommandArgv(s->ac, NULL, NULL, 3, argv, lens);
+        if (v <= 2) redisAsyncCommand(s->ac, NULL, NULL, "FUNCTION DELETE %s", STORE_LIB_V2_NAME);
+        redisAsyncCommandArgv(s->ac, NULL, NULL, 4, argv, lens);
+        redisAsyncCommand(s->ac, NULL, NULL, "SET %s %u", STORE_LIB_KEY, STORE_LIB_VERSION);
         redisAsyncCommand(s->ac, on_loaded, s, "EXEC");
         return;
     case STORE_LIB_REFUSED: {
@@ -303,9 +332,11 @@ static void on_version(redisAsyncContext *ac, void *reply, void *arg)
     }
 }
 
-/* Which library does Redis hold? on_version loads ours when needed. */
+/* Which library does Redis hold? on_version loads ours when needed; the
+ * WATCH makes an upgrade fail if another loader upgraded it meanwhile. */
 static void check_library(store_t *s)
 {
+    redisAsyncCommand(s->ac, NULL, NULL, "WATCH %s", STORE_LIB_KEY);
     redisAsyncCommand(s->ac, on_version, s, "FCALL fd_version 0");
 }
 
@@ -484,6 +515,75 @@ static void connect_master(store_t *s)
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
 }
 
+/* ---- the call history's batches ---------------------------------------- */
+
+static void on_hist(redisAsyncContext *ac, void *reply, void *arg)
+{
+    store_t *s = arg;
+    redisReply *r = reply;
+    (void)ac;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        char e[200];
+        if (s->hist_failed++ == 0)
+            LOG_WARN("redis: a call history record refused", "err=\"%s\"", log_value(e, sizeof(e), r->str, r->len));
+    }
+}
+
+static unsigned long long wall_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (unsigned long long)t.tv_sec * 1000ull + (unsigned long long)t.tv_nsec / 1000000ull;
+}
+
+/* Write what waits, in one pipelined batch (the loop's next write), when
+ * Redis is ready; else keep it for the next tick. */
+static void on_hist_flush(evutil_socket_t fd, short what, void *arg)
+{
+    store_t *s = arg;
+    (void)fd, (void)what;
+    if (!store_is_ready(s)) {
+        if (s->hist_n) {
+            struct timeval tv = { 0, STORE_HISTORY_FLUSH_MS * 1000 };
+            evtimer_add(s->hist_flush, &tv);
+        }
+        return;
+    }
+    unsigned long long now = wall_ms();
+    while (s->hist_n) {
+        store_xadd_t a;
+        const store_hist_rec_t *rec = &s->hist[s->hist_head];
+        if (store_build_history(&a, rec, s->keep, now) == 0 &&
+            redisAsyncCommandArgv(s->ac, on_hist, s, (int)a.argc, a.argv, a.lens) != REDIS_OK)
+            break; /* the connection went: the rest waits */
+        s->hist_head = (s->hist_head + 1) % STORE_HISTORY_QUEUE;
+        s->hist_n--;
+    }
+}
+
+int store_history_add(store_t *s, const store_hist_rec_t *rec)
+{
+    if (!s->keep[0]) return -ENOTSUP;
+    if (s->hist_n >= STORE_HISTORY_QUEUE) {
+        s->hist_dropped++;
+        return -ENOSPC;
+    }
+    s->hist[(s->hist_head + s->hist_n) % STORE_HISTORY_QUEUE] = *rec;
+    if (s->hist_n++ == 0) {
+        struct timeval tv = { 0, STORE_HISTORY_FLUSH_MS * 1000 };
+        evtimer_add(s->hist_flush, &tv);
+    } else if (s->hist_n == STORE_HISTORY_BATCH) {
+        event_active(s->hist_flush, EV_TIMEOUT, 0);
+    }
+    return 0;
+}
+
+void store_history_counts(const store_t *s, unsigned long *dropped, unsigned long *failed)
+{
+    *dropped = s ? s->hist_dropped : 0;
+    *failed = s ? s->hist_failed : 0;
+}
+
 int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
 {
     int rc = -ENOMEM;
@@ -495,6 +595,8 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     s->max_inflight = o->max_inflight ? o->max_inflight : 8192;
     snprintf(s->offer, sizeof(s->offer), "%u", o->offer_ms);
     snprintf(s->ttl, sizeof(s->ttl), "%u", o->ttl_ms);
+    if (o->history_max) snprintf(s->keep, sizeof(s->keep), "n%u", o->history_max);
+    else if (o->history_days) snprintf(s->keep, sizeof(s->keep), "d%llu", o->history_days * 86400000ull);
     s->backoff_ms = BACKOFF_MIN_MS;
     if (o->name) snprintf(s->name, sizeof(s->name), "%s", o->name);
     if (o->sentinels && *o->sentinels) {
@@ -522,6 +624,9 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     if (!(s->retry = evtimer_new(base, on_retry, s))) goto fail;
     if (!(s->watch = event_new(base, -1, EV_PERSIST, on_watch, s))) goto fail;
     if (!(s->ready_to = evtimer_new(base, on_ready_deadline, s))) goto fail;
+    if (s->keep[0] && (!(s->hist = calloc(STORE_HISTORY_QUEUE, sizeof(*s->hist))) ||
+                       !(s->hist_flush = evtimer_new(base, on_hist_flush, s))))
+        goto fail;
     struct timeval wt = { 0, WATCH_MS * 1000 };
     event_add(s->watch, &wt);
     connect_now(s);
@@ -543,6 +648,8 @@ void store_close(store_t *s)
     if (s->retry) event_free(s->retry);
     if (s->watch) event_free(s->watch);
     if (s->ready_to) event_free(s->ready_to);
+    if (s->hist_flush) event_free(s->hist_flush);
+    free(s->hist);
     if (s->password) sodium_memzero(s->password, strlen(s->password));
     free(s->password);
     free(s->user);
@@ -593,13 +700,14 @@ static void on_pick(redisAsyncContext *ac, void *reply, void *arg)
 }
 
 int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid_len,
-               store_pick_cb *cb, void *arg)
+               const store_hist_t *hist, store_pick_cb *cb, void *arg)
 {
     store_argv_t a;
 
     if (!store_is_ready(s)) return -ENOTCONN;
     if (s->inflight >= s->max_inflight) return -EBUSY;
-    int rc = store_build_pick(&a, "FCALL", "fd_pick", plan, callid, callid_len, s->offer, s->ttl);
+    int rc = store_build_pick(&a, "FCALL", "fd_pick", plan, callid, callid_len, s->offer, s->ttl,
+                              s->keep, hist);
     if (rc < 0) return rc;
 
     pick_t *p = malloc(sizeof(*p));

@@ -44,6 +44,11 @@ typedef struct {
     unsigned port;
     unsigned offer_ms;    /* reservation of picked staff */
     unsigned ttl_ms;      /* how long a decision is kept per Call-ID */
+    /* the call history (fd:{site}:calls): records younger than
+     * <history_days> days, or about <history_max> a site when set; neither:
+     * no history */
+    unsigned history_days;
+    unsigned history_max;
     unsigned max_inflight;
     const char *name;     /* connection name (CLIENT SETNAME), or NULL;
                              [A-Za-z0-9._-] only */
@@ -58,6 +63,57 @@ typedef struct {
  * reply we do not understand), -ECONNRESET (connection lost or closed). */
 typedef void store_pick_cb(void *arg, int err, const store_decision_t *d);
 
+/* ---- the call history ---------------------------------------------------
+ * One record per routed INVITE in the called site's stream
+ * fd:{site}:calls (docs/reports.md). A call that picks in Redis has it
+ * written by fd_pick itself (store_pick's <hist>: no extra round trip); a
+ * call answered without a pick (the rules alone, a late or absent Redis, a
+ * rejection) gets it from store_history_add: queued, and written in batches
+ * (one pipelined write every STORE_HISTORY_FLUSH_MS, or sooner when
+ * STORE_HISTORY_BATCH are waiting), off the call's path. While Redis is
+ * away the queue keeps up to STORE_HISTORY_QUEUE records; past that they
+ * are dropped and counted. Strings are copied (truncated to their field). */
+#define STORE_HISTORY_QUEUE 2048
+#define STORE_HISTORY_BATCH 64
+#define STORE_HISTORY_FLUSH_MS 100
+typedef struct {
+    const char *number;  /* the dialled number (the To user), "" if none */
+    const char *option;  /* the menu option, "" if none */
+    const char *skill;   /* the plan's skill, "" if none */
+} store_hist_t;
+
+typedef struct {
+    char site[33];
+    char callid[33];     /* the Call-ID's keyed hash (log_call_hash) */
+    char caller[RULES_CALLER_HASH_LEN + 1]; /* "" when not caller-aware */
+    char number[33], option[8], skill[33];
+    char outcome[16];    /* STORE_OUTCOMES' names */
+    char status[4];      /* forward mode, a final response: its code; else "" */
+    unsigned long long ms; /* when it was decided (wall clock) */
+} store_hist_rec_t;
+
+/* The outcomes a record can carry (reports list them in this order). */
+#define STORE_OUTCOMES "staff nobody late redis_down redis_error capped after_hours lunch holiday rules rejected final"
+
+/* Queue <rec> for the next batch. 0, or -ENOSPC when the queue is full
+ * (counted by the caller), -ENOTSUP when the store keeps no history. */
+int store_history_add(store_t *s, const store_hist_rec_t *rec);
+
+/* Records dropped (queue full) and refused by Redis, since start. */
+void store_history_counts(const store_t *s, unsigned long *dropped, unsigned long *failed);
+
+/* Fill <a> with the XADD of <rec> (pure). <keep> is store's "d<ms>" or
+ * "n<count>"; <now_ms> the wall clock (a "d" bound is now - ms). 0 or
+ * -EINVAL. */
+typedef struct {
+    unsigned argc;
+    const char *argv[8];
+    size_t lens[8];
+    char key[48], bound[24], value[320];
+} store_xadd_t;
+int store_build_history(store_xadd_t *a, const store_hist_rec_t *rec, const char *keep,
+                        unsigned long long now_ms);
+
 int store_open(store_t **out, struct event_base *base, const store_opts_t *o);
 void store_close(store_t *s); /* accepts NULL; pending callbacks get -ECONNRESET */
 
@@ -69,7 +125,7 @@ bool store_is_ready(const store_t *s);
  * picks in flight) or -EINVAL (a plan with no PICK step); on error the
  * callback is not called. */
 int store_pick(store_t *s, const plan_t *plan, const char *callid, size_t callid_len,
-               store_pick_cb *cb, void *arg);
+               const store_hist_t *hist, store_pick_cb *cb, void *arg);
 
 /* The decision recorded for <callid> at <site> (FCALL_RO fd_decision),
  * reserving no one: STORE_RECORDED with its staff, or STORE_NONE. Same
@@ -96,9 +152,16 @@ int store_release(store_t *s, const char *site, const char *callid, size_t calli
  * The plan is the same string for every call of a route on a day, so the
  * library parses it once. FCALL_RO fd_peek takes the same arguments.
  * --------------------------------------------------------------------- */
-#define STORE_LIB_VERSION 3
+#define STORE_LIB_VERSION 4
+#define STORE_PLAN_VERSION 3 /* the plan's protocol: the same since contract version 3 */
 #define STORE_LIB_NAME "frontdesk_lib"
-#define STORE_ARGV_MAX (3 + RULES_MAX_CHAIN + 1 + 3) /* command, function, N; keys; call-id, caller, plan */
+/* Who may replace the library: a loader WATCHes this key, reads
+ * fd_version, and replaces an older library in a MULTI that also SETs it
+ * to its version, so of two proxies upgrading at once the one that read an
+ * older version than the other wrote fails its EXEC and looks again: a
+ * newer library is never replaced by an older one. */
+#define STORE_LIB_KEY "fd:lib"
+#define STORE_ARGV_MAX (3 + RULES_MAX_CHAIN + 1 + 4) /* command, function, N; keys; call-id, caller, plan, history */
 #define STORE_PLAN_MAX 640
 typedef struct {
     unsigned argc;
@@ -107,15 +170,19 @@ typedef struct {
     char nkeys[4];
     char keys[RULES_MAX_CHAIN + 1][48];
     char plan[STORE_PLAN_MAX];
+    char hist[200];
 } store_argv_t;
 
 /* Fill <a> for <plan>'s pick of <callid> (pure; the strings point into
  * <a>, <plan> and the caller's arguments). <cmd>/<fn>: "FCALL"/"fd_pick"
- * or "FCALL_RO"/"fd_peek". 0, or -EINVAL for a plan with no PICK step or
- * a site name too long for a key. */
+ * or "FCALL_RO"/"fd_peek". With <keep> ("d<ms>", "n<count>") and <hist>,
+ * the fourth argument asks fd_pick to record the call in the history:
+ * "<keep>\t<number>\t<option>\t<skill>" (tabs and the over-long in the
+ * fields cut). 0, or -EINVAL for a plan with no PICK step or a site name
+ * too long for a key. */
 int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const plan_t *plan,
                      const char *callid, size_t callid_len, const char *offer_ms,
-                     const char *ttl_ms);
+                     const char *ttl_ms, const char *keep, const store_hist_t *hist);
 
 /* The strategy's code in the plan ("li", "rr", "ms", "fo"). */
 const char *store_strategy_code(rules_strategy_t st);
@@ -123,10 +190,11 @@ const char *store_strategy_code(rules_strategy_t st);
 /* What to do about the Functions library, from the reply to FCALL
  * fd_version 0 (pure): it is this version (use it), older or missing (load
  * ours; version 2's library, of another name, is deleted in the same
- * transaction), newer or unreadable (keep it: a proxy never downgrades the
- * library), or Redis refused us (NOAUTH, NOPERM: no use loading). Loads
- * never REPLACE: a library that appeared since makes them fail with
- * "already exists", and the caller looks again (once). */
+ * transaction; an older one of our name is replaced under STORE_LIB_KEY's
+ * WATCH), newer or unreadable (keep it: a proxy never downgrades the
+ * library), or Redis refused us (NOAUTH, NOPERM: no use loading). A load
+ * where none was never REPLACEs: a library that appeared since makes it
+ * fail with "already exists", and the caller looks again. */
 typedef enum {
     STORE_LIB_CURRENT = 0,
     STORE_LIB_LOAD,     /* none loaded */

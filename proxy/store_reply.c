@@ -63,6 +63,16 @@ const char *store_strategy_code(rules_strategy_t st)
     return "li";
 }
 
+/* Append <s> to <o>, at most <max> bytes of it, without tabs or control
+ * characters (a history field). */
+static void put_clean(out_t *o, const char *s, size_t max)
+{
+    for (size_t i = 0; s && s[i] && i < max; i++) {
+        char c = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+        put(o, &c, 1);
+    }
+}
+
 /* Append one argument (borrowed). */
 static void arg(store_argv_t *a, const char *s, size_t len)
 {
@@ -73,7 +83,7 @@ static void arg(store_argv_t *a, const char *s, size_t len)
 
 int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const plan_t *plan,
                      const char *callid, size_t callid_len, const char *offer_ms,
-                     const char *ttl_ms)
+                     const char *ttl_ms, const char *keep, const store_hist_t *hist)
 {
     const char *sites[RULES_MAX_CHAIN + 1];
     unsigned nk = 0, nsteps = 0;
@@ -110,7 +120,7 @@ int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const pla
     else arg(a, "", 0);
 
     o = (out_t){ a->plan, 0, sizeof(a->plan), false };
-    put_uint(&o, STORE_LIB_VERSION);
+    put_uint(&o, STORE_PLAN_VERSION);
     puts_(&o, "|");
     put_uint(&o, plan->max_contacts ? plan->max_contacts : 1);
     puts_(&o, "|");
@@ -137,6 +147,18 @@ int store_build_pick(store_argv_t *a, const char *cmd, const char *fn, const pla
     }
     if (o.full) return -EINVAL;
     arg(a, a->plan, o.len);
+    if (keep && *keep && hist) {
+        o = (out_t){ a->hist, 0, sizeof(a->hist), false };
+        puts_(&o, keep);
+        puts_(&o, "\t");
+        put_clean(&o, hist->number, 32);
+        puts_(&o, "\t");
+        put_clean(&o, hist->option, 7);
+        puts_(&o, "\t");
+        put_clean(&o, hist->skill, 32);
+        if (o.full) return -EINVAL;
+        arg(a, a->hist, o.len);
+    }
     return 0;
 }
 
@@ -157,4 +179,53 @@ store_lib_action_t store_lib_action(const redisReply *r, unsigned *version)
     *version = (unsigned)v;
     if (v == STORE_LIB_VERSION) return STORE_LIB_CURRENT;
     return v < STORE_LIB_VERSION ? STORE_LIB_UPGRADE : STORE_LIB_NEWER;
+}
+
+static void xarg(store_xadd_t *a, const char *s, size_t len)
+{
+    a->argv[a->argc] = s;
+    a->lens[a->argc] = len;
+    a->argc++;
+}
+
+int store_build_history(store_xadd_t *a, const store_hist_rec_t *rec, const char *keep,
+                        unsigned long long now_ms)
+{
+    if (!keep || (keep[0] != 'd' && keep[0] != 'n') || !rec->site[0]) return -EINVAL;
+    out_t o = { a->key, 0, sizeof(a->key), false };
+    puts_(&o, "fd:{");
+    puts_(&o, rec->site);
+    puts_(&o, "}:calls");
+    if (o.full) return -EINVAL;
+    size_t keylen = o.len;
+    unsigned long long n = strtoull(keep + 1, NULL, 10);
+    o = (out_t){ a->bound, 0, sizeof(a->bound), false };
+    put_uint(&o, keep[0] == 'n' ? n : (now_ms > n ? now_ms - n : 0));
+    size_t boundlen = o.len;
+    /* the one field v, as fd_pick writes it, then the proxy's clock and
+     * the response's status, if any */
+    o = (out_t){ a->value, 0, sizeof(a->value), false };
+    const char *f[] = { rec->callid, rec->number, rec->option, rec->skill, rec->outcome, "0", rec->caller };
+    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+        put_clean(&o, f[i], 64);
+        puts_(&o, "\t");
+    }
+    put_uint(&o, rec->ms);
+    if (rec->status[0]) {
+        puts_(&o, "\t");
+        put_clean(&o, rec->status, 3);
+    }
+    if (o.full) return -EINVAL;
+
+    a->argc = 0;
+    xarg(a, "XADD", 4);
+    xarg(a, a->key, keylen);
+    if (keep[0] == 'n') xarg(a, "MAXLEN", 6);
+    else xarg(a, "MINID", 5);
+    xarg(a, "~", 1);
+    xarg(a, a->bound, boundlen);
+    xarg(a, "*", 1);
+    xarg(a, "v", 1);
+    xarg(a, a->value, o.len);
+    return 0;
 }

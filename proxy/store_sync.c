@@ -16,10 +16,12 @@ static int ensure_once(redisContext *c, char *err, size_t errlen)
 {
     unsigned v;
     int rc = 0;
+    /* the WATCH: see STORE_LIB_KEY (a user without WATCH loads all the same) */
+    freeReplyObject(redisCommand(c, "WATCH %s", STORE_LIB_KEY));
     redisReply *r = redisCommand(c, "FCALL fd_version 0"), *last = NULL;
     store_lib_action_t act = store_lib_action(r, &v);
-    const char *argv[] = { "FUNCTION", "LOAD", store_lua_source };
-    size_t lens[] = { 8, 4, strlen(store_lua_source) };
+    const char *argv[] = { "FUNCTION", "LOAD", "REPLACE", store_lua_source };
+    size_t lens[] = { 8, 4, 7, strlen(store_lua_source) };
 
     if (!r && c->err) {
         snprintf(err, errlen, "%s", c->errstr);
@@ -31,25 +33,33 @@ static int ensure_once(redisContext *c, char *err, size_t errlen)
         rc = -1;
         goto out;
     }
+    if (act != STORE_LIB_UPGRADE) freeReplyObject(redisCommand(c, "UNWATCH"));
     if (act == STORE_LIB_CURRENT || act == STORE_LIB_NEWER) goto out;
     freeReplyObject(r);
     r = NULL;
-    /* never REPLACE: see store_lib_action() */
     if (act == STORE_LIB_UPGRADE) {
-        redisAppendCommand(c, "MULTI");
-        redisAppendCommand(c, "FUNCTION DELETE %s", STORE_LIB_V2_NAME);
-        redisAppendCommandArgv(c, 3, argv, lens);
-        redisAppendCommand(c, "EXEC");
-        for (int i = 0; i < 4; i++) {
+        int n = 0;
+        redisAppendCommand(c, "MULTI"), n++;
+        if (v <= 2) redisAppendCommand(c, "FUNCTION DELETE %s", STORE_LIB_V2_NAME), n++;
+        redisAppendCommandArgv(c, 4, argv, lens), n++;
+        redisAppendCommand(c, "SET %s %u", STORE_LIB_KEY, STORE_LIB_VERSION), n++;
+        redisAppendCommand(c, "EXEC"), n++;
+        for (int i = 0; i < n; i++) {
             freeReplyObject(r);
             r = NULL;
             if (redisGetReply(c, (void **)&r) != REDIS_OK) break;
         }
-        last = r && r->type == REDIS_REPLY_ARRAY && r->elements ? r->element[r->elements - 1] : r;
+        last = r;
+        if (r && r->type == REDIS_REPLY_ARRAY)
+            for (size_t i = 0; i < r->elements; i++)
+                if (r->element[i]->type == REDIS_REPLY_ERROR) last = r->element[i];
+        if (r && r->type == REDIS_REPLY_NIL) rc = 1; /* EXEC aborted: upgraded by another meanwhile */
     } else {
-        last = r = redisCommandArgv(c, 3, argv, lens);
+        const char *load[] = { argv[0], argv[1], argv[3] };
+        size_t load_lens[] = { lens[0], lens[1], lens[3] };
+        last = r = redisCommandArgv(c, 3, load, load_lens);
     }
-    if (last && last->type == REDIS_REPLY_ERROR && strstr(last->str, "already exists")) {
+    if (rc == 1 || (last && last->type == REDIS_REPLY_ERROR && strstr(last->str, "already exists"))) {
         rc = 1;
     } else if (!last || last->type == REDIS_REPLY_ERROR || last->type == REDIS_REPLY_NIL) {
         snprintf(err, errlen, "cannot load the frontdesk functions: %s",

@@ -146,10 +146,16 @@ static void env_timer_cancel(void *ctx, void *timer)
     event_del(timer);
 }
 
-static int env_pick(void *ctx, const plan_t *plan, const char *callid, size_t len, store_pick_cb *cb,
-                    void *arg)
+static int env_pick(void *ctx, const plan_t *plan, const char *callid, size_t len, const store_hist_t *hist,
+                    store_pick_cb *cb, void *arg)
 {
-    return store_pick(((worker_t *)ctx)->store, plan, callid, len, cb, arg);
+    return store_pick(((worker_t *)ctx)->store, plan, callid, len, hist, cb, arg);
+}
+
+static void env_history(void *ctx, const store_hist_rec_t *rec)
+{
+    worker_t *w = ctx;
+    if (w->store && store_history_add(w->store, rec) == -ENOSPC) METRIC_INC(&w->m, history_dropped);
 }
 
 static int env_decision(void *ctx, const char *site, const char *callid, size_t len, store_pick_cb *cb,
@@ -196,6 +202,7 @@ static void env_init(worker_t *w)
         .pick = env_pick,
         .decision = env_decision,
         .release = env_release,
+        .history = env_history,
         .resolve = env_resolve,
         .is_down = env_is_down,
         .memo_get = env_memo_get,
@@ -416,6 +423,7 @@ static void *worker_main(void *arg)
     store_opts_t so = {
         .host = w->opts->redis_host, .port = w->opts->redis_port,
         .offer_ms = w->opts->offer_ms, .ttl_ms = w->opts->decision_ttl_ms,
+        .history_days = w->opts->history_days, .history_max = w->opts->history_max,
         .sentinels = w->opts->redis_sentinels, .master = w->opts->redis_master,
         .name = name, .user = w->opts->redis_user, .password = w->opts->redis_password,
     };

@@ -11,11 +11,12 @@
  * per pick (INFO cpu before and after, churn included) and the FCALL
  * execution time per call (INFO commandstats; churn's FCALLs included, so
  * give --churn 0 for the pick alone). Picks reserve for 1 ms (--offer), so
- * they keep finding staff. Bounded: --picks and --seconds. Loopback Redis
+ * they keep finding staff; --history has each pick write its call history
+ * record too (90 days kept, as the proxy's default). Bounded: --picks and --seconds. Loopback Redis
  * only.
  *
  *   build/bench_pick --redis 127.0.0.1:PORT [--sites 500] [--staff 40] [--skills 4]
- *                    [--strategy li|rr|ms|fo|mix] [--caller-aware] [--offer 1]
+ *                    [--strategy li|rr|ms|fo|mix] [--caller-aware] [--offer 1] [--history]
  *                    [--picks 20000] [--churn 200] [--seconds 60] [--json]
  */
 #include <arpa/inet.h>
@@ -97,12 +98,13 @@ int main(int argc, char **argv)
     int port = 6379;
     long sites = 500, staff = 40, picks = 20000, churn = 200, seconds = 60, nskills = 4, offer = 1;
     const char *strategy = "li";
-    bool json = false, caller_aware = false;
+    bool json = false, caller_aware = false, history = false;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--json")) { json = true; continue; }
         if (!strcmp(a, "--caller-aware")) { caller_aware = true; continue; }
+        if (!strcmp(a, "--history")) { history = true; continue; }
         if (!v) return die("every flag but --json takes a value", NULL);
         i++;
         if (!strcmp(a, "--redis")) {
@@ -194,7 +196,7 @@ int main(int argc, char **argv)
                     plan.chain[1] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:desk@bench.example" };
                     plan.n_chain = 2;
                     store_argv_t av;
-                    if (store_build_pick(&av, "FCALL", "fd_pick", &plan, cid, strlen(cid), offer_w, "1000") < 0)
+                    if (store_build_pick(&av, "FCALL", "fd_pick", &plan, cid, strlen(cid), offer_w, "1000", NULL, NULL) < 0)
                         return die("store_build_pick failed", NULL);
                     redisAppendCommandArgv(c, (int)av.argc, av.argv, av.lens);
                     pending++;
@@ -248,7 +250,9 @@ int main(int argc, char **argv)
             snprintf(plan.caller, sizeof(plan.caller), "%032x", (unsigned)(rand() % 1000));
         }
         store_argv_t av;
-        if (store_build_pick(&av, "FCALL", "fd_pick", &plan, cid, strlen(cid), offer_s, "1000") < 0)
+        store_hist_t hist = { "15125550100", "2", plan.chain[0].skill };
+        if (store_build_pick(&av, "FCALL", "fd_pick", &plan, cid, strlen(cid), offer_s, "1000",
+                             history ? "d7776000000" : NULL, history ? &hist : NULL) < 0)
             return die("store_build_pick failed", NULL);
         double t = now_s();
         r = redisCommandArgv(c, (int)av.argc, av.argv, av.lens);

@@ -1,6 +1,6 @@
 #!lua name=frontdesk_lib
 --
--- Frontdesk's Redis Functions library (contract version 3): the only way
+-- Frontdesk's Redis Functions library (contract version 4): the only way
 -- presence is written and the one round trip an INVITE makes. Proxies load
 -- it at connect unless Redis already holds this version or a newer one
 -- (proxy/store_reply.c, store_lib_action). Keys and functions are in
@@ -17,20 +17,34 @@
 --   site prefix p = "fd:{<site>}"
 --   p:staff            set     ids
 --   p:staff:<id>       hash    contact skills state reason last_end max_offers updated
---   p:on               hash    the available staff: id -> "<until> <contact>[ <max>]"
---                              <until>: ms until which they are full (offered), "0" if not
+--   p:on               hash    the available staff: id -> "<contact>[ <max>]" (what the
+--                              presence Functions write; version 3 wrote "<until> <contact>[ <max>]":
+--                              read, its <until> ignored, since whoever may write presence may
+--                              write p:on: an offer open when the library was upgraded may be
+--                              offered again; docs/operations.md)
+--   p:claim            hash    reservations: id -> <until>, ms until which they are full
+--                              (offered); written by fd_pick and fd_release only, so a user
+--                              who may set presence cannot reserve anyone (deploy/redis/users.acl)
 --   p:queues           set     queues kept up to date: "<code>:<skill>:<min>"
 --   p:q:li:<skill>:<min>  zset available staff, level >= min, by last_end
 --   p:q:ms:<skill>:<min>  zset the same by (5 - level) * 1e13 + last_end
 --   p:q:rr:<skill>:<min>  zset every staff member with the skill, by last offer from this queue
 --   p:q:fo:<skill>:<min>:<day>  zset the same by offers that day * 1e13 + last_end
 --   p:day              string  the day of the fo queues
---   p:offers:<id>      zset    open offers (call-id -> until) of someone with max_offers > 1
+--   p:claims:<id>      zset    open offers (call-id -> until) of someone with max_offers > 1
+--   p:calls            stream  one record per routed INVITE (history: reports), one field
+--                              v = "<call hash>\t<number>\t<option>\t<skill>\t<outcome>\t<offered>
+--                              \t<caller hash>[\t<ms>[\t<status>]]" (no caller number, no Call-ID;
+--                              <ms>, the proxy's clock, when the proxy wrote it later, in a batch)
+--   p:presence         stream  each presence change: i id, f from, t to, w why, a actor
 --   p:call:<call-id>   string  decision: "<caller|->\t#<until>\t<id>\t<contact>..." (TTL)
 --   p:caller:<hash>    string  "<at-ms> <site> <id>", the last person offered this caller (TTL)
---   p:v                string  "3": the site's keys are in this layout (migrated from 2)
+--   p:v                string  "3": the site's keys are in this layout (migrated from 2;
+--                              version 4 needs no migration of its own: see p:on)
 --
-local VERSION = '3'
+local VERSION = '4'
+local PLAN_VERSION = '3' -- the plan's protocol (fd_pick's third argument): unchanged in 4
+local PRESENCE_MAX = '100000' -- presence history kept per site, about (XADD MAXLEN ~)
 local STATES = { available = true, busy = true, ['break'] = true,
                  wrapup = true, offline = true }
 local CODES = { longest_idle = 'li', round_robin = 'rr', most_skilled = 'ms', fewest_offers = 'fo' }
@@ -130,28 +144,46 @@ local function staff_args(keys, args)
     return p, id
 end
 
-local function publish(p, id, state, reason)
+-- An optional actor (who made a presence change, as the dashboard names
+-- them): printable, up to 64 bytes. The actor, or an error reply second.
+local function actor_arg(a)
+    if a == nil or a == '' then return '' end
+    if #a > 64 or find(a, '%c') then return nil, err('bad actor (printable, up to 64 bytes)') end
+    return a
+end
+
+-- A presence change of <id> at <p>: appended to the site's presence
+-- history (bounded) and announced on fd:events.
+local function publish(p, id, from, state, reason, actor)
+    local nows = clock()
+    call('XADD', p .. ':presence', 'MAXLEN', '~', PRESENCE_MAX, '*', 'i', id, 'f', from or '',
+         't', state, 'w', reason or '', 'a', actor or '')
     call('PUBLISH', 'fd:events', cjson.encode({
-        site = site_of(p), staff = id, state = state, reason = reason or '',
-        at = tonumber((clock())) }))
+        site = site_of(p), staff = id, from = from or '', state = state, reason = reason or '',
+        actor = actor or '', at = tonumber(nows) }))
 end
 
 -- ------------------------------------------------------------------------
 -- The value of p:on: "<until> <contact>[ <max>]"
 -- ------------------------------------------------------------------------
 
--- until, contact, max (a number) of an on-value
+-- contact and max (a number) of an on-value: version 4's "<contact>[ <max>]"
+-- (a contact starts with "sip"), or version 3's "<until> <contact>[ <max>]"
+-- (starts with a digit; the until is not ours to trust: see p:on above)
 local function on_parse(v)
-    local a = find(v, ' ', 1, true)
-    local b = find(v, ' ', a + 1, true)
-    if b then return sub(v, 1, a - 1), sub(v, a + 1, b - 1), tonumber(sub(v, b + 1)) end
-    return sub(v, 1, a - 1), sub(v, a + 1), 1
+    if byte(v, 1) <= 57 then v = sub(v, find(v, ' ', 1, true) + 1) end
+    local b = find(v, ' ', 1, true)
+    if b then return sub(v, 1, b - 1), tonumber(sub(v, b + 1)) end
+    return v, 1
 end
 
-local function on_value(until_s, contact, max)
-    if max and max > 1 then return until_s .. ' ' .. contact .. ' ' .. max end
-    return until_s .. ' ' .. contact
+local function on_value(contact, max)
+    if max and max > 1 then return contact .. ' ' .. max end
+    return contact
 end
+
+-- Is someone whose claim (p:claim) is <c> free at <nows>?
+local function is_free(c, nows) return not c or c < nows end
 
 -- ------------------------------------------------------------------------
 -- Queues: which exist at a site, who belongs in one, with what score
@@ -209,8 +241,8 @@ end
 
 -- Put <id> of site <p> where their staff hash says, in every queue of the
 -- site and in p:on (nil <h>: removed). Idempotent: every presence write
--- ends with it. A reservation (until) is kept while they stay available;
--- leaving available drops it (as version 2 did: nobody rings them then).
+-- ends with it. A reservation (p:claim) is not the presence writers' to
+-- touch: it lapses by itself, offer-ms after the pick made it.
 -- Round robin and fewest offers keep what they counted for someone who is
 -- away in the queue's "<key>:away" hash, and give it back on return.
 local function sync(p, id, h)
@@ -240,12 +272,9 @@ local function sync(p, id, h)
         end
     end
     if h and h.state == 'available' then
-        local cur = call('HGET', p .. ':on', id)
-        local until_s = cur and on_parse(cur) or '0'
-        call('HSET', p .. ':on', id, on_value(until_s, h.contact, h.max_offers))
+        call('HSET', p .. ':on', id, on_value(h.contact, h.max_offers))
     else
         call('HDEL', p .. ':on', id)
-        call('DEL', p .. ':offers:' .. id)
     end
 end
 
@@ -294,7 +323,10 @@ local function migrate(p)
                 -- known one by one, so they are held until the last lapses)
                 local n_open = tonumber(call('HGET', staff_key(p, id), 'open_offers') or '0') or 0
                 local until_s = n_open >= h.max_offers and open[id] or '0'
-                call('HSET', p .. ':on', id, on_value(until_s, h.contact, h.max_offers))
+                call('HSET', p .. ':on', id, on_value(h.contact, h.max_offers))
+                -- kept when the migrating user may claim (a proxy), else
+                -- dropped (a dashboard's presence write: it may not)
+                if until_s ~= '0' then pcall_redis('HSET', p .. ':claim', id, until_s) end
             end
             call('HDEL', staff_key(p, id), 'open_offers', 'offers')
         end
@@ -318,7 +350,7 @@ local function v2_on(p, ids)
         local h = call('HMGET', staff_key(p, id), 'contact', 'state', 'max_offers', 'open_offers')
         local max = tonumber(h[3] or '1') or 1
         if h[1] and h[2] == 'available' and (tonumber(h[4] or '0') or 0) < max then
-            out[i] = on_value('0', h[1], max)
+            out[i] = on_value(h[1], max)
         else
             out[i] = false
         end
@@ -384,7 +416,9 @@ end
 
 local parse_plan = memo(function(s)
     local f = split(s, '|')
-    if f[1] ~= VERSION then return { e = 'plan of protocol "' .. tostring(f[1]) .. '", want ' .. VERSION } end
+    if f[1] ~= PLAN_VERSION then
+        return { e = 'plan of protocol "' .. tostring(f[1]) .. '", want ' .. PLAN_VERSION }
+    end
     -- plain decimal integers only: they go to Redis as they are (PX)
     local function int(x) return x and #x <= 12 and string.match(x, '^%d+$') and tonumber(x) end
     local k, offer, ttl, window = int(f[2]), int(f[3]), int(f[4]), int(f[5])
@@ -410,7 +444,7 @@ end)
 local function plan_from_v2(args)
     local n = tonumber(args[8] or '')
     if not n or #args ~= 8 + 4 * n then return nil end
-    local f = { VERSION, args[2], args[3], args[4], args[6], args[7] }
+    local f = { PLAN_VERSION, args[2], args[3], args[4], args[6], args[7] }
     for s = 1, n do
         local b = 8 + 4 * (s - 1)
         f[#f + 1] = args[b + 1] .. ':' .. args[b + 2] .. ':' .. (CODES[args[b + 3]] or '?') .. ':' .. args[b + 4]
@@ -430,6 +464,20 @@ local function recorded_reply(rec)
     return out
 end
 
+-- fd_pick's optional fourth argument: what the site's call history
+-- (p:calls) keeps of the call, "<keep>\t<number>\t<option>\t<skill>";
+-- <keep> is "d<ms>" (records younger than that: XADD MINID ~) or "n<count>"
+-- (about that many: MAXLEN ~). Remembered parsed.
+local parse_record = memo(function(s)
+    local keep, number, option, skill = string.match(s, '^([dn]%d+)\t([^\t]*)\t([^\t]*)\t([^\t]*)$')
+    if not keep or #s > 160 or #keep > 14 then return nil end
+    local n = tonumber(string.sub(keep, 2))
+    if n < 1 then return nil end
+    local mid = '\t' .. number .. '\t' .. option .. '\t' .. skill .. '\t'
+    if string.sub(keep, 1, 1) == 'n' then return { trim = 'MAXLEN', bound = string.sub(keep, 2), mid = mid } end
+    return { trim = 'MINID', keep = n, mid = mid }
+end)
+
 -- Queue <q> of <p> ranked by a scan of the staff (fd_peek before any pick
 -- kept that queue): the ids, best first.
 local function ranked_by_scan(p, q)
@@ -444,14 +492,15 @@ local function ranked_by_scan(p, q)
     return ids
 end
 
--- Keys of a site built once: p:on, p:call:, p:caller:, and each queue's
+-- Keys of a site built once: p:on, p:claim, p:call:, p:caller:, p:calls, and each queue's
 -- (fo queues add the day). Bounded like memo().
 local site_keys, site_keys_n = {}, 0
 local function keys_of(p)
     local k = site_keys[p]
     if not k then
         if site_keys_n >= 4096 then site_keys, site_keys_n = {}, 0 end
-        k = { on = p .. ':on', call = p .. ':call:', caller = p .. ':caller:', site = site_of(p), q = {} }
+        k = { on = p .. ':on', claim = p .. ':claim', call = p .. ':call:', caller = p .. ':caller:',
+              calls = p .. ':calls', site = site_of(p), q = {} }
         site_keys[p], site_keys_n = k, site_keys_n + 1
     end
     return k
@@ -467,13 +516,15 @@ local function walk(keys, args, dry)
     for i = 1, #keys do
         if not site_of(keys[i]) then return err('every key must be fd:{<site>}') end
     end
-    local callid, caller, spec = args[1], args[2], args[3]
-    if #args ~= 3 then
-        spec, caller = plan_from_v2(args)
+    local callid, caller, spec, record = args[1], args[2], args[3], args[4]
+    if #args ~= 3 and #args ~= 4 then
+        spec, caller, record = plan_from_v2(args)
         if not spec then return err('usage: fd_pick N keys... call-id caller plan') end
     end
     if type(callid) ~= 'string' or #callid == 0 or #callid > 256 then return err('bad call-id') end
     if #caller > 64 then return err('bad caller hash') end
+    local hist = record and parse_record(record)
+    if record and not hist then return err('bad history record "' .. record .. '"') end
     local plan = parse_plan(spec)
     if plan.e then return err(plan.e) end
     local steps = plan.steps
@@ -487,7 +538,7 @@ local function walk(keys, args, dry)
     -- the reply as it grows: outcome, then id, contact pairs
     local out = { 'none' }
     -- per site of a chosen person: taken[p] = { id = true }, and the HSET
-    -- of p:on that reserves them: rsv[p] = { p:on, id, value, ... }
+    -- of p:claim that reserves them: rsv[p] = { p:claim, id, until, ... }
     local taken, rsv = {}, {}
     local multi, queued -- rare: people who take several calls; rr/fo steps
     local hk = keys_of(home)
@@ -505,16 +556,17 @@ local function walk(keys, args, dry)
         end
         if at and id and now - (tonumber(at) or 0) <= plan.window_ms then
             local p = 'fd:{' .. s .. '}'
-            local ov = call('HGET', keys_of(p).on, id)
+            local pk = keys_of(p)
+            local ov = call('HGET', pk.on, id)
             if not ov then ov = (on_fallback(p, { id }, dry) or {})[1] end
-            if ov and (byte(ov, 1) == 48 or sub(ov, 1, 13) < nows) then
-                local u, contact, max = on_parse(ov)
+            if ov and is_free(call('HGET', pk.claim, id), nows) then
+                local contact, max = on_parse(ov)
                 nchosen = 1
                 out[2], out[3] = (p == home) and id or (s .. '/' .. id), contact
                 taken[p] = { [id] = true }
                 if why then why[1] = 'caller-aware: handled this caller last' end
                 if max > 1 then multi = { { p, id, max, contact } }
-                else rsv[p] = { keys_of(p).on, id, until_s .. ' ' .. contact } end
+                else rsv[p] = { pk.claim, id, until_s } end
             end
         end
     end
@@ -554,11 +606,11 @@ local function walk(keys, args, dry)
             if nids == 0 then break end
             local on = call('HMGET', pk.on, unpack(ids))
             if dry and not on[1] then on = on_fallback(p, ids, true) or on end
+            local cl = call('HMGET', pk.claim, unpack(ids))
             for i = 1, nids do
                 local v, id = on[i], ids[i]
-                -- "0 ..." free; else offered until the 13 digits
-                if v and (byte(v, 1) == 48 or sub(v, 1, 13) < nows) and not (t and t[id]) then
-                    local u, contact, max = on_parse(v)
+                if v and not (t and t[id]) and is_free(cl[i], nows) then
+                    local contact, max = on_parse(v)
                     nchosen, got, want = nchosen + 1, got + 1, want - 1
                     out[2 * nchosen], out[2 * nchosen + 1] = (p == home) and id or (pk.site .. '/' .. id), contact
                     if not t then t = {}; taken[p] = t end
@@ -573,8 +625,8 @@ local function walk(keys, args, dry)
                         multi[#multi + 1] = { p, id, max, contact }
                     else
                         local r = rsv[p]
-                        if r then r[#r + 1] = id; r[#r + 1] = until_s .. ' ' .. contact
-                        else rsv[p] = { pk.on, id, until_s .. ' ' .. contact } end
+                        if r then r[#r + 1] = id; r[#r + 1] = until_s
+                        else rsv[p] = { pk.claim, id, until_s } end
                     end
                     if queued or q.code == 'rr' or q.code == 'fo' then
                         queued = queued or {}
@@ -613,6 +665,10 @@ local function walk(keys, args, dry)
                      (caller ~= '' and caller or '-') .. '\t#' .. until_s .. '\t' .. concat(out, '\t', 2),
                      'NX', 'GET', 'PX', plan.ttl)
     if rec then return recorded_reply(rec) end
+    if hist then
+        call('XADD', hk.calls, hist.trim, '~', hist.bound or ms_text(now - hist.keep), '*', 'v',
+             callid .. hist.mid .. (nchosen > 0 and 'staff\t' or 'nobody\t') .. INT[nchosen] .. '\t' .. caller)
+    end
     if nchosen == 0 then return out end
     out[1] = 'picked'
 
@@ -620,7 +676,7 @@ local function walk(keys, args, dry)
     if multi then
         for _, m in ipairs(multi) do
             local p, id, max, contact = m[1], m[2], m[3], m[4]
-            local ok = p .. ':offers:' .. id
+            local ok = p .. ':claims:' .. id
             call('ZREMRANGEBYSCORE', ok, '-inf', nows)
             call('ZADD', ok, until_s, callid)
             -- lapses with its latest offer (never shortened: proxies may
@@ -628,7 +684,7 @@ local function walk(keys, args, dry)
             if call('PTTL', ok) < plan.offer then call('PEXPIRE', ok, plan.offer) end
             if call('ZCARD', ok) >= max then
                 local first = call('ZRANGE', ok, '0', '0', 'WITHSCORES')
-                call('HSET', keys_of(p).on, id, on_value(ms_text(tonumber(first[2]) or now), contact, max))
+                call('HSET', keys_of(p).claim, id, ms_text(tonumber(first[2]) or now))
             end
         end
     end
@@ -682,25 +738,27 @@ local function fd_release(keys, args)
     local rec_until, first = nil, 2
     if fields[2] and sub(fields[2], 1, 1) == '#' then rec_until, first = sub(fields[2], 2), 3 end
     local released = 0
+    -- is <u> the until this decision reserved with (records of contract
+    -- version 2 have none: any reservation still open)?
+    local function ours(c) return c and ((rec_until and c == rec_until) or (not rec_until and c > nows)) end
     for i = first, #fields, 2 do
         local s, id = match(fields[i], '^([%w_-]+)/(.+)$')
         local p = s and ('fd:{' .. s .. '}') or home
         id = id or fields[i]
         local v = call('HGET', p .. ':on', id)
         if v then
-            local u, contact, max = on_parse(v)
+            local _, max = on_parse(v)
+            local c = call('HGET', p .. ':claim', id)
             if max > 1 then
-                local ok = p .. ':offers:' .. id
+                local ok = p .. ':claims:' .. id
                 if call('ZREM', ok, callid) == 1 then
                     released = released + 1
                     call('ZREMRANGEBYSCORE', ok, '-inf', nows)
-                    if u ~= '0' and call('ZCARD', ok) < max then
-                        call('HSET', p .. ':on', id, on_value('0', contact, max))
-                    end
+                    if c and call('ZCARD', ok) < max then call('HDEL', p .. ':claim', id) end
                 end
-            elseif (rec_until and u == rec_until) or (not rec_until and u > nows) then
+            elseif ours(c) then
                 released = released + 1
-                call('HSET', p .. ':on', id, on_value('0', contact, 1))
+                call('HDEL', p .. ':claim', id)
             end
         end
     end
@@ -731,7 +789,10 @@ local function fd_version(keys, args)
     return VERSION
 end
 
--- FCALL fd_staff_set 1 fd:{site} <id> <contact-uri> <skills> [<state> [<max-offers>]]
+-- Every presence write takes an optional last argument <actor>: who made
+-- the change, as the dashboard names them (kept in p:presence).
+
+-- FCALL fd_staff_set 1 fd:{site} <id> <contact-uri> <skills> [<state> [<max-offers> [<actor>]]]
 -- Adds or replaces a staff member. <skills>: "billing:3,scheduling:5";
 -- <max-offers>: calls that may ring them at once (1 to 10, default 1).
 local function fd_staff_set(keys, args)
@@ -749,24 +810,27 @@ local function fd_staff_set(keys, args)
     local skills, perr = parse_skills(csv)
     if not skills then return err(perr) end
     if not STATES[state] then return err('bad state "' .. state .. '"') end
+    local actor, ae = actor_arg(args[6]); if ae then return ae end
     migrate(p)
     local sk = staff_key(p, id)
+    local from = call('HGET', sk, 'state') or ''
     call('HSET', sk, 'contact', contact, 'skills', csv, 'state', state, 'updated', clock(),
          'max_offers', max_offers)
     call('HSETNX', sk, 'last_end', '0')
     call('SADD', p .. ':staff', id)
     sync(p, id, load_staff(p, id))
-    publish(p, id, state, 'staff set')
+    publish(p, id, from, state, 'staff set', actor)
     return 'OK'
 end
 
--- FCALL fd_presence 1 fd:{site} <id> <state> [<reason>]
+-- FCALL fd_presence 1 fd:{site} <id> <state> [<reason> [<actor>]]
 -- Sets a staff member's state. Leaving busy or wrapup for available records
 -- the end of a call, so longest-idle picks stay true.
 local function fd_presence(keys, args)
     local p, id, e = staff_args(keys, args)
     if e then return e end
     local state, reason = args[2], args[3]
+    local actor, ae = actor_arg(args[4]); if ae then return ae end
     if not STATES[state or ''] then
         return err('bad state "' .. tostring(state) .. '" (want available, busy, break, wrapup or offline)')
     end
@@ -780,54 +844,59 @@ local function fd_presence(keys, args)
     end
     call('HSET', sk, 'state', state, 'reason', reason or '', 'updated', now)
     sync(p, id, load_staff(p, id))
-    publish(p, id, state, reason)
+    publish(p, id, old, state, reason, actor)
     return 'OK'
 end
 
--- FCALL fd_call_end 1 fd:{site} <id>
+-- FCALL fd_call_end 1 fd:{site} <id> [<actor>]
 -- A call of <id> ended: their idle time starts now (longest-idle) and they
 -- are available again (an open offer, if any, still holds them until it
 -- lapses).
 local function fd_call_end(keys, args)
     local p, id, e = staff_args(keys, args)
     if e then return e end
+    local actor, ae = actor_arg(args[2]); if ae then return ae end
     local sk = staff_key(p, id)
-    if call('EXISTS', sk) == 0 then return err('no staff "' .. id .. '" at this site') end
+    local from = call('HGET', sk, 'state')
+    if not from then return err('no staff "' .. id .. '" at this site') end
     migrate(p)
     local now = clock()
     call('HSET', sk, 'last_end', now, 'state', 'available', 'updated', now)
     sync(p, id, load_staff(p, id))
-    publish(p, id, 'available', 'call ended')
+    publish(p, id, from, 'available', 'call ended', actor)
     return 'OK'
 end
 
--- FCALL fd_staff_remove 1 fd:{site} <id>
+-- FCALL fd_staff_remove 1 fd:{site} <id> [<actor>]
 local function fd_staff_remove(keys, args)
     local p, id, e = staff_args(keys, args)
     if e then return e end
-    if call('EXISTS', staff_key(p, id)) == 0 then return err('no staff "' .. id .. '" at this site') end
+    local actor, ae = actor_arg(args[2]); if ae then return ae end
+    local from = call('HGET', staff_key(p, id), 'state')
+    if not from then return err('no staff "' .. id .. '" at this site') end
     migrate(p)
     sync(p, id, nil)
     call('DEL', staff_key(p, id))
     call('SREM', p .. ':staff', id)
-    publish(p, id, 'removed', 'staff removed')
+    publish(p, id, from, 'removed', 'staff removed', actor)
     return 'OK'
 end
 
--- FCALL fd_skills_set 1 fd:{site} <id> <skills>
+-- FCALL fd_skills_set 1 fd:{site} <id> <skills> [<actor>]
 local function fd_skills_set(keys, args)
     local p, id, e = staff_args(keys, args)
     if e then return e end
     local csv = args[2]
     local skills, perr = parse_skills(csv or '')
     if not skills or not csv then return err(perr or 'usage: fd_skills_set <id> <skills>') end
+    local actor, ae = actor_arg(args[3]); if ae then return ae end
     local sk = staff_key(p, id)
     local state = call('HGET', sk, 'state')
     if not state then return err('no staff "' .. id .. '" at this site') end
     migrate(p)
     call('HSET', sk, 'skills', csv, 'updated', (clock()))
     sync(p, id, load_staff(p, id))
-    publish(p, id, state, 'skills set')
+    publish(p, id, state, state, 'skills set', actor)
     return 'OK'
 end
 
@@ -857,9 +926,9 @@ local function fd_staff_list(keys, args)
         if v3 then
             local v = call('HGET', p .. ':on', id)
             if v then
-                local u, _, max = on_parse(v)
-                if max > 1 then open = call('ZCOUNT', p .. ':offers:' .. id, '(' .. nows, '+inf')
-                elseif u > nows then open = 1 end
+                local _, max = on_parse(v)
+                if max > 1 then open = call('ZCOUNT', p .. ':claims:' .. id, '(' .. nows, '+inf')
+                elseif (call('HGET', p .. ':claim', id) or '0') > nows then open = 1 end
             end
         else
             open = tonumber(h[5]) or 0

@@ -14,7 +14,7 @@ for _ in $(seq 1 100); do
     sleep 0.05
 done
 
-check "the functions say their contract version (3)" [ "$(stack_redis FCALL fd_version 0)" = 3 ]
+check "the functions say their contract version (4)" [ "$(stack_redis FCALL fd_version 0)" = 4 ]
 out=$(C staff add westside nina.ortiz sip:nina.ortiz@pbx.westside.hillcountry.example billing:5,intake:2 available 2>&1); rc=$?
 check "staff add: OK" eval '[ $rc = 0 ] && [ "$out" = OK ]'
 out=$(C presence list westside)

@@ -73,6 +73,18 @@ o=$(dash FCALL_RO fd_decision 1 'fd:{downtown}' "$(call_hash acl-1@pbx.example)"
 check "nor read a recorded decision through its Function" no "$o"
 o=$(dash GET "fd:{downtown}:call:$(call_hash acl-1@pbx.example)")
 check "nor read the record itself ($o)" no "$o"
+o=$(dash HSET 'fd:{downtown}:claim' zoe.test 9999999999999)
+check "nor reserve anyone: no write to the claims ($o)" no "$o"
+o=$(dash ZADD 'fd:{downtown}:claims:zoe.test' 9999999999999 x)
+check "nor to a multi-offer person's claims ($o)" no "$o"
+o=$(dash XADD 'fd:{downtown}:calls' '*' r staff)
+check "nor write the call history ($o)" no "$o"
+o=$(dash XLEN 'fd:{downtown}:calls')
+check "but it may read the call history (a board's today: $o)" has "$o" '^[0-9]+$'
+o=$(dash XREVRANGE 'fd:{downtown}:presence' + - COUNT 1)
+check "and the presence history its changes wrote" has "$o" 'carla.nguyen|zoe.test'
+o=$(dash HGET 'fd:{downtown}:claim' zoe.test)
+check "and read the claims (who is offered a call: $o)" eval '! no "$o"'
 o=$(dash KEYS '*')
 check "nor list the keys" no "$o"
 o=$(dash FUNCTION FLUSH)

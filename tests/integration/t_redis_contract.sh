@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The Redis Functions library (proxy/redis/frontdesk.lua, contract version
-# 3) driven directly with redis-cli, no proxy: the pick protocol's plan
+# 4) driven directly with redis-cli, no proxy: the pick protocol's plan
 # string ("3|k|offer-ms|ttl-ms|window-s|day|ki:skill:code:min|...", see
 # proxy/store.h), each strategy's order, reservations and their lapse, max
 # offers, retransmissions and release, caller-aware memory, overflow to
-# another site, presence and skills, fd_peek, bad input, and the version 2
-# argument layout a proxy of the previous version still sends.
+# another site, presence and skills, fd_peek, bad input, the call and
+# presence histories, what a library of version 3 left in p:on, and the
+# version 2 argument layout a proxy of an older version still sends.
 . "$(dirname "$0")/lib.sh"
 stack_start_redis && stack_load_functions || exit 1
 
@@ -25,13 +26,22 @@ staff() { R FCALL fd_staff_set 1 "fd:{$1}" "$2" "sip:$2@pbx.$1.test" "$3" "$4" $
 ct() { echo "sip:$2@pbx.$1.test"; }                # the contact of SITE ID
 # idle SITE ID: busy then available again, so their last_end is now
 idle() { R FCALL fd_presence 1 "fd:{$1}" "$2" busy >/dev/null && R FCALL fd_presence 1 "fd:{$1}" "$2" available >/dev/null; }
-# unreserved SITE ID: not reserved (their p:on value starts with "0 ")
-unreserved() { case "$(R HGET "fd:{$1}:on" "$2")" in "0 "*) return 0;; *) return 1;; esac; }
-reserved() { has "$(R HGET "fd:{$1}:on" "$2")" '^[0-9]{13} sip:'; }
+now_ms() { R TIME | { read -r s; read -r us; echo $((s * 1000 + us / 1000)); }; }
+# reserved SITE ID: available, and claimed by a pick until later than now
+# (p:claim); unreserved: available, no claim in force
+claim_of() { R HGET "fd:{$1}:claim" "$2"; }
+reserved() {
+    local c; c=$(claim_of "$1" "$2")
+    [ -n "$(R HGET "fd:{$1}:on" "$2")" ] && [[ $c =~ ^[0-9]{13}$ ]] && [ "$c" -gt "$(now_ms)" ]
+}
+unreserved() {
+    local c; c=$(claim_of "$1" "$2")
+    [ -n "$(R HGET "fd:{$1}:on" "$2")" ] && { [ -z "$c" ] || [ "$c" -le "$(now_ms)" ]; }
+}
 digest() { R DEBUG DIGEST; }
 
 # --- the library -------------------------------------------------------
-check "fd_version returns 3" eq "$(R FCALL fd_version 0)" 3
+check "fd_version returns 4" eq "$(R FCALL fd_version 0)" 4
 libs=$(R FUNCTION LIST | grep -A1 -x library_name | grep -vx -e library_name -e -- | one)
 check "FUNCTION LIST shows library frontdesk_lib (only)" eq "$libs" frontdesk_lib
 
@@ -96,7 +106,7 @@ r3=$(pick 1 $L li-3 '' '3|2|300|32000|0||1:billing:li:1')
 check "longest idle: the two idle longest, in last_end order" eq "$r1" "picked lc $(ct li lc) la $(ct li la)"
 check "within the offer window the next call does not get them" eq "$r2" "picked lb $(ct li lb)"
 check "everybody reserved: none" eq "$r3" none
-check "the picked are reserved in p:on" eval 'reserved li lc && reserved li la && reserved li lb'
+check "the picked are reserved in p:claim" eval 'reserved li lc && reserved li la && reserved li lb'
 sleep 0.4
 r4=$(pick 1 $L li-4 '' '3|3|300|32000|0||1:billing:li:1')
 check "after the offer window they are offered again (lapsed by themselves)" eq "$r4" \
@@ -306,4 +316,59 @@ check "version 2 layout: a bad strategy is an ERR frontdesk: error" \
     has "$(R FCALL fd_pick 1 $V v2-2 1 15000 32000 "" 0 20261203 1 1 billing quickest 1)" '^ERR frontdesk: '
 check "version 2 layout: a wrong argument count is an ERR frontdesk: error" \
     has "$(R FCALL fd_pick 1 $V v2-2 1 15000 32000 "" 0 20261203 2 1 billing longest_idle 1)" '^ERR frontdesk: '
+
+# --- contract version 4: presence in p:on, reservations in p:claim -----------
+staff c4 a1 billing:3 available; staff c4 a2 billing:3 available
+C4='fd:{c4}' P4='3|1|60000|32000|0||1:billing:li:1'
+check "v4: p:on holds the contact only (no reservation in it)" eq "$(R HGET "$C4:on" a1)" "$(ct c4 a1)"
+w=$(pick 1 $C4 c4-1 '' "$P4")
+check "v4: a pick claims its person in p:claim, p:on unchanged" eval \
+    '[ "$w" = "picked a1 $(ct c4 a1)" ] && reserved c4 a1 && [ "$(R HGET "$C4:on" a1)" = "$(ct c4 a1)" ]'
+R FCALL fd_presence 1 $C4 a1 busy >/dev/null; R FCALL fd_presence 1 $C4 a1 available >/dev/null
+check "v4: a presence write does not lift a claim (it lapses by itself)" eval 'reserved c4 a1'
+check "v4: the next pick skips the claimed person" eq "$(pick 1 $C4 c4-2 '' "$P4")" "picked a2 $(ct c4 a2)"
+check "v4: fd_release lifts the claim" eval '[ "$(R FCALL fd_release 1 $C4 c4-2)" = 1 ] && unreserved c4 a2'
+# version 3's form in p:on ("<until> <contact>"): read, the until ignored
+# (whoever may write presence may write p:on: it reserves nobody)
+fut=$(( $(now_ms) + 60000 ))
+R HSET "$C4:on" a2 "$fut $(ct c4 a2)" >/dev/null
+check "v3's form in p:on: its contact read, its until reserves nobody" eq \
+    "$(pick 1 $C4 c4-3 '' "$P4")" "picked a2 $(ct c4 a2)"
+check "fd_staff_list: a claim shows as offered" has "$(R FCALL_RO fd_staff_list 1 $C4 | one)" 'a1 available \(offered 1/1\)'
+
+# --- the call history: fd_pick's fourth argument ------------------------------
+staff hs h1 billing:3 available
+HS='fd:{hs}' PH='3|1|60000|32000|0||1:billing:li:1'
+rec=$'d7776000000\t15125550100\t2\tbilling'
+check "history: a pick with a record argument still picks" eq \
+    "$(pick 1 $HS hs-1 cafe0123 "$PH" "$rec")" "picked h1 $(ct hs h1)"
+x=$(R XRANGE "$HS:calls" - + | one)
+check "history: one record, its field v: call, number, option, skill, outcome, offered, caller" eq "$x" \
+    "$(R XRANGE "$HS:calls" - + | head -1) v $(printf 'hs-1\t15125550100\t2\tbilling\tstaff\t1\tcafe0123')"
+pick 1 $HS hs-1 cafe0123 "$PH" "$rec" >/dev/null
+check "history: a retransmission adds none" eq "$(R XLEN "$HS:calls")" 1
+check "history: nobody free is recorded too (r nobody, s 0)" eval \
+    '[ "$(pick 1 $HS hs-2 "" "$PH" "$rec")" = none ] && [ "$(R XREVRANGE "$HS:calls" + - COUNT 1 | tail -1)" = "$(printf "hs-2\t15125550100\t2\tbilling\tnobody\t0\t")" ]'
+check "history: without the argument, no record" eval \
+    '[ "$(pick 1 $HS hs-3 "" "$PH")" = none ] && [ "$(R XLEN "$HS:calls")" = 2 ]'
+check "history: a bad record argument is an ERR frontdesk: error" bad_input FCALL fd_pick 1 $HS hs-4 '' "$PH" 'x7\t1\t2\t3'
+for i in 1 2 3 4 5 6; do pick 1 $HS "hs-n$i" '' "$PH" $'n2\t1\t\tbilling' >/dev/null; done
+check "history: n<count> bounds the stream (MAXLEN ~: never far above)" eval '[ "$(R XLEN "$HS:calls")" -le 120 ]'
+R XTRIM "$HS:calls" MAXLEN 0 >/dev/null
+pick 1 $HS hs-d1 '' "$PH" $'d1\t1\t\tbilling' >/dev/null
+check "history: d<ms> keeps records younger than that (MINID ~)" eval '[ "$(R XLEN "$HS:calls")" -ge 1 ]'
+
+# --- the presence history ------------------------------------------------------
+R FCALL fd_presence 1 $HS h1 break lunch "Front desk (Maria)" >/dev/null
+x=$(R XREVRANGE "$HS:presence" + - COUNT 1 | one)
+check "presence history: id, from, to, why, actor" has "$x" \
+    '^[0-9]{13}-[0-9]+ i h1 f available t break w lunch a Front desk \(Maria\)$'
+R FCALL fd_call_end 1 $HS h1 >/dev/null
+check "presence history: fd_call_end, from break" has "$(R XREVRANGE "$HS:presence" + - COUNT 1 | one)" \
+    ' i h1 f break t available w call ended a$'
+check "presence history: fd_staff_set and every change before: 3 records" eq "$(R XLEN "$HS:presence")" 3
+check "presence history: a bad actor is refused (control characters)" bad_input \
+    FCALL fd_presence 1 $HS h1 busy x $'bad\001actor'
+check "presence history: the event carries from and actor" eval \
+    '{ R SUBSCRIBE fd:events > "$FD_RUN/ev.txt" 2>/dev/null & sp=$!; sleep 0.3; R FCALL fd_presence 1 $HS h1 busy "" desk2 >/dev/null; sleep 0.3; kill $sp; wait $sp 2>/dev/null; }; grep -q "\"from\":\"available\"" "$FD_RUN/ev.txt" && grep -q "\"actor\":\"desk2\"" "$FD_RUN/ev.txt"'
 finish

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Upgrading the Redis Functions library under the real proxy: a Redis that
 # holds contract version 2 (library "frontdesk", its keys and open offers,
-# a caller memory written as a hash) is taken over by a proxy of version 3,
+# a caller memory written as a hash) is taken over by a proxy of version 4,
 # which replaces the library and whose first picks migrate each site;
-# presence, open offers and caller memory carry over. The version guard: a
-# proxy never replaces a newer library (its calls then get what that
-# library answers), and loads its own into a Redis that holds none.
+# presence, open offers and caller memory carry over. A Redis of contract
+# version 3 (library "frontdesk_lib", the same name) is upgraded in place
+# under the WATCH of fd:lib; its reservations hold, and a proxy of version 3
+# still gets answers from version 4's functions. The version guard: a proxy
+# never replaces a newer library (its calls then get what that library
+# answers), and loads its own into a Redis that holds none.
 . "$(dirname "$0")/lib.sh"
 R() { stack_redis "$@"; }
 one() { tr '\n' ' ' | sed 's/ *$//'; }
@@ -58,11 +61,11 @@ check "v2: its keys exist (avail:li:billing, offered, caller memories as hashes)
 check "v2: the memory names ana" eq "$(R HMGET "$DT:caller:$H" site staff | one)" "downtown ana.garcia"
 sleep 0.4   # the 300 ms offers lapse
 
-# --- the proxy of version 3 takes over -----------------------------------------
-stack_start_proxy "" --offer-window 300 && wait_ready || { bad "proxy (v3) ready over a v2 library"; finish; exit 1; }
+# --- the proxy of version 4 takes over -----------------------------------------
+stack_start_proxy "" --offer-window 300 && wait_ready || { bad "proxy (v4) ready over a v2 library"; finish; exit 1; }
 check "upgraded: FUNCTION LIST holds frontdesk_lib, not frontdesk" eq "$(libs)" frontdesk_lib
-check "upgraded: fd_version 3" eq "$(R FCALL fd_version 0)" 3
-check "upgraded: the proxy said so (from=2 to=3)" grep -q 'upgrading the Functions library.*from=2 to=3' "$FD_PROXY_LOG"
+check "upgraded: fd_version 4" eq "$(R FCALL fd_version 0)" 4
+check "upgraded: the proxy said so (from=2 to=4)" grep -q 'upgrading the Functions library.*from=2 to=4' "$FD_PROXY_LOG"
 
 # before any pick touched Downtown (not migrated yet): who would get a call?
 ex=$("$CTL" --redis "127.0.0.1:$FD_REDIS_PORT" route explain --config "$FD_ROOT/rules/examples/demo.yaml" \
@@ -83,9 +86,9 @@ check "first call: the available billing staff kept from v2, not the open offer,
 check "first call, caller-aware with v2's memory hash: ana first (honoured)" eq "$(first_contact "$o")" "$(dt ana.garcia)"
 check "migrated: avail:* and offered gone" eq \
     "$(R --scan --pattern "$DT:avail:*" | grep -c .) $(R EXISTS "$DT:offered" "$DT:strats")" "0 0"
-check "migrated: fd:{downtown}:v is 3" eq "$(R GET "$DT:v")" 3
-check "migrated: carla's open v2 offer kept in p:on (lapses in about a minute)" \
-    has "$(R HGET "$DT:on" carla.nguyen)" "^[0-9]{13} $(dt carla.nguyen)\$"
+check "migrated: fd:{downtown}:v is 4" eq "$(R GET "$DT:v")" 4
+check "migrated: carla's open v2 offer kept as her claim (lapses in about a minute), p:on her contact" eval \
+    'has "$(R HGET "$DT:claim" carla.nguyen)" "^[0-9]{13}\$" && [ "$(R HGET "$DT:on" carla.nguyen)" = "$(dt carla.nguyen)" ]'
 check "migrated: the v2 offer fields left the staff hashes" eq \
     "$(R HEXISTS "$DT:staff:ana.garcia" open_offers) $(R HEXISTS "$DT:staff:ana.garcia" offers)" "0 0"
 check "migrated: presence kept (david busy, hana wrapup, not in p:on)" eq \
@@ -109,33 +112,61 @@ check "another caller: longest idle, ivan first" eq "$(contacts_of "$o" | one)" 
 check "no pick errors in the proxy log" eval '! grep -qiE "level=error|err=" "$FD_PROXY_LOG"'
 stop_proxy
 
-# --- version guard: a newer library is kept ---------------------------------------
+# --- a Redis of contract version 3: upgraded in place ---------------------------
 stack_start_redis || exit 1
+R -x FUNCTION LOAD REPLACE < "$FD_ROOT/tests/integration/fixtures/frontdesk_v3.lua" >/dev/null
+check "v3: library frontdesk_lib loaded, fd_version 3" eq "$(libs) $(R FCALL fd_version 0)" "frontdesk_lib 3"
+FD_REDIS_PORT=$FD_REDIS_PORT sh "$FD_ROOT/deploy/redis/demo-seed.sh" >/dev/null
+K3="$DT $(printf "fd:{%s} " northlake float)"
+# a pick of version 3 reserves its person for a minute, in p:on
+w=$(R FCALL fd_pick 3 $K3 v3-a "" '3|1|60000|32000|0|20261201|1:billing:li:1' | one)
+held=$(printf '%s\n' "$w" | awk '{ print $2 }')
+check "v3: a pick reserved someone in p:on (\"<until> <contact>\")" has "$(R HGET "$DT:on" "$held")" '^[0-9]{13} sip:'
+stack_start_proxy "" && wait_ready || { bad "proxy (v4) ready over a v3 library"; finish; exit 1; }
+check "v3 -> 4: upgraded in place (one library, fd_version 4)" eq "$(libs) $(R FCALL fd_version 0)" "frontdesk_lib 4"
+check "v3 -> 4: the proxy said so (from=3 to=4)" grep -q 'upgrading the Functions library.*from=3 to=4' "$FD_PROXY_LOG"
+check "v3 -> 4: fd:lib says 4 (what the next upgrader WATCHes)" eq "$(R GET fd:lib)" 4
+o=$(call '15125550100*2')
+# (the offer version 3 made is not honoured: p:on is presence writers' to
+# write, so version 4 trusts no until in it; it lapses within the window)
+check "v3 -> 4: a call gets Downtown staff, their contacts read from v3's p:on values" eval \
+    '[ "$(status_of "$o")" = 302 ] && has "$(first_contact "$o")" "^sip:[a-z.]+@pbx\.downtown\.hillcountry\.example\$"'
+# a proxy of version 3 still sends three arguments: version 4 answers it
+# (Northlake's billing staff: Downtown's are all offered by now)
+w=$(R FCALL fd_pick 3 $K3 v3-b "" '3|1|15000|32000|0|20261201|2:billing:li:1' | one)
+check "v3 -> 4: a version 3 proxy's pick is answered (staff)" has "$w" '^picked northlake/[a-z.]+ sip:'
+check "v3 -> 4: its reservation is in p:claim now" has \
+    "$(R HGET 'fd:{northlake}:claim' "$(printf '%s\n' "$w" | awk '{ sub(/^northlake\//, "", $2); print $2 }')")" '^[0-9]{13}$'
+check "v3 -> 4: no pick errors in the proxy log" eval '! grep -qiE "level=error|err=" "$FD_PROXY_LOG"'
+stop_proxy
+
+# --- version guard: a newer library is kept ---------------------------------------
+R FUNCTION FLUSH >/dev/null
 R -x FUNCTION LOAD REPLACE >/dev/null <<'EOF'
 #!lua name=frontdesk_lib
--- a library of a future contract version 4 (what a newer proxy would load)
-redis.register_function('fd_version', function(keys, args) return '4' end)
+-- a library of a future contract version 5 (what a newer proxy would load)
+redis.register_function('fd_version', function(keys, args) return '5' end)
 redis.register_function('fd_pick', function(keys, args) return { 'none' } end)
 EOF
-check "newer: the fake version 4 loaded" eq "$(R FCALL fd_version 0)" 4
+check "newer: the fake version 5 loaded" eq "$(R FCALL fd_version 0)" 5
 stack_start_proxy "" && wait_ready || { bad "proxy ready over a newer library"; finish; exit 1; }
-check "newer: not replaced (fd_version still 4 once the proxy is ready)" eq "$(R FCALL fd_version 0)" 4
+check "newer: not replaced (fd_version still 5 once the proxy is ready)" eq "$(R FCALL fd_version 0)" 5
 check "newer: the library is still the fake one (no fd_staff_set)" eq \
     "$(libs) $(R FUNCTION LIST | grep -cx fd_staff_set)" "frontdesk_lib 0"
-check "newer: the proxy log mentions the newer library (version=4 ours=3)" \
-    grep -q 'holds a newer Functions library.*version=4 ours=3' "$FD_PROXY_LOG"
+check "newer: the proxy log mentions the newer library (version=5 ours=4)" \
+    grep -q 'holds a newer Functions library.*version=5 ours=4' "$FD_PROXY_LOG"
 o=$(call '15125550100*2')
 check "newer: a call gets a 302" eq "$(status_of "$o")" 302
 check "newer: its only Contact is the site's fallback" eq "$(contacts_of "$o")" "$FALLBACK"
-check "newer: still version 4 after calls" eq "$(R FCALL fd_version 0)" 4
+check "newer: still version 5 after calls" eq "$(R FCALL fd_version 0)" 5
 stop_proxy
 
 # --- version guard: none loaded ----------------------------------------------
 R FUNCTION FLUSH >/dev/null
 check "none: FUNCTION FLUSH left no library" eq "$(libs)" ""
 stack_start_proxy "" && wait_ready || { bad "proxy ready over an empty Redis"; finish; exit 1; }
-check "none: the proxy loaded frontdesk_lib, version 3" eq "$(libs) $(R FCALL fd_version 0)" "frontdesk_lib 3"
-check "none: the proxy said so" grep -q 'functions loaded.*library=frontdesk_lib version=3' "$FD_PROXY_LOG"
+check "none: the proxy loaded frontdesk_lib, version 4" eq "$(libs) $(R FCALL fd_version 0)" "frontdesk_lib 4"
+check "none: the proxy said so" grep -q 'functions loaded.*library=frontdesk_lib version=4' "$FD_PROXY_LOG"
 FD_REDIS_PORT=$FD_REDIS_PORT sh "$FD_ROOT/deploy/redis/demo-seed.sh" >/dev/null
 o=$(call '15125550100*2')
 check "none: then calls get staff (a Downtown billing person first)" \

@@ -187,10 +187,11 @@ static int fake_ask(bool decision, const char *callid, size_t len, store_pick_cb
     return 0;
 }
 
-static int fake_pick(void *ctx, const plan_t *plan, const char *callid, size_t len, store_pick_cb *cb,
+static int fake_pick(void *ctx, const plan_t *plan, const char *callid, size_t len, const store_hist_t *hist,
+                     store_pick_cb *cb,
                      void *arg)
 {
-    (void)ctx;
+    (void)ctx, (void)hist;
     assert_int_equal(plan->kind, PLAN_PICK);
     return fake_ask(false, callid, len, cb, arg);
 }

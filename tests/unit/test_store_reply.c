@@ -325,7 +325,7 @@ static void test_build_chain(void **state)
     p.chain[3] = (plan_step_t){ PLAN_STEP_PICK, "downtown", "intake", RULES_ROUND_ROBIN, 0, NULL };
     p.chain[4] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:vm@pbx" };
     p.n_chain = 5;
-    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "abc@h", 5, "15000", "32000"), 0);
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "abc@h", 5, "15000", "32000", NULL, NULL), 0);
     static const char *const want[] = {
         "FCALL", "fd_pick", "3", "fd:{downtown}", "fd:{northlake}", "fd:{float}",
         "abc@h", "00112233445566778899aabbccddeeff",
@@ -349,7 +349,7 @@ static void test_build_plain_and_invalid(void **state)
     p.chain[0] = (plan_step_t){ PLAN_STEP_PICK, "westside", "intake", RULES_LONGEST_IDLE, 2, NULL };
     p.chain[1] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:x@y" };
     p.n_chain = 2;
-    assert_int_equal(store_build_pick(&a, "FCALL_RO", "fd_peek", &p, "c", 1, "1", "1"), 0);
+    assert_int_equal(store_build_pick(&a, "FCALL_RO", "fd_peek", &p, "c", 1, "1", "1", NULL, NULL), 0);
     static const char *const want[] = {
         "FCALL_RO", "fd_peek", "1", "fd:{westside}", "c", "", "3|1|1|1|0||1:intake:li:2",
     };
@@ -357,7 +357,7 @@ static void test_build_plain_and_invalid(void **state)
 
     p.chain[0] = p.chain[1];
     p.n_chain = 1;
-    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1"), -EINVAL);
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1", NULL, NULL), -EINVAL);
 }
 
 /* The longest plan fits: eight steps of 32-letter skills at eight sites
@@ -381,7 +381,7 @@ static void test_build_longest(void **state)
     }
     p.site = sites[0];
     p.n_chain = RULES_MAX_CHAIN;
-    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "4294967295", "4294967295"), 0);
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "4294967295", "4294967295", NULL, NULL), 0);
     assert_int_equal(a.argc, 3 + RULES_MAX_CHAIN + 3);
     assert_true(a.lens[a.argc - 1] > 300);
     assert_memory_equal(a.argv[a.argc - 1], "3|5|4294967295|4294967295|4000000000|20261231|1:", 48);
@@ -389,7 +389,7 @@ static void test_build_longest(void **state)
     static char too_long[64];
     memset(too_long, 'x', sizeof(too_long) - 1);
     p.chain[3].site = too_long;
-    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1"), -EINVAL);
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1", NULL, NULL), -EINVAL);
 }
 
 /* ---- store_lib_action: load, keep or upgrade the Functions library ---- */
@@ -415,9 +415,12 @@ static void test_lib_action(void **state)
 {
     (void)state;
     unsigned v;
-    assert_int_equal(action_of(resp("$1\r\n3\r\n"), &v), STORE_LIB_CURRENT);
+    assert_int_equal(action_of(resp("$1\r\n4\r\n"), &v), STORE_LIB_CURRENT);
+    assert_int_equal(v, 4);
+    assert_int_equal(action_of(resp(":4\r\n"), &v), STORE_LIB_CURRENT);
+    /* version 3, of our name: replaced (under the WATCH of fd:lib) */
+    assert_int_equal(action_of(resp("$1\r\n3\r\n"), &v), STORE_LIB_UPGRADE);
     assert_int_equal(v, 3);
-    assert_int_equal(action_of(resp(":3\r\n"), &v), STORE_LIB_CURRENT);
     /* version 2 (library "frontdesk") answers the string "2" */
     assert_int_equal(action_of(resp("$1\r\n2\r\n"), &v), STORE_LIB_UPGRADE);
     assert_int_equal(v, 2);
@@ -433,6 +436,76 @@ static void test_lib_action(void **state)
     assert_int_equal(action_of(resp("$3\r\nabc\r\n"), &v), STORE_LIB_NEWER);
     assert_int_equal(action_of(resp("$3\r\n4.1\r\n"), &v), STORE_LIB_NEWER);
     assert_int_equal(action_of(resp("*0\r\n"), &v), STORE_LIB_NEWER);
+}
+
+/* The history record rides on the pick as a fourth argument: the bound,
+ * then number, option and skill, tabs and control characters replaced,
+ * each cut to its field; none without a bound or without fields. */
+static void test_build_history_arg(void **state)
+{
+    (void)state;
+    plan_t p;
+    store_argv_t a;
+    memset(&p, 0, sizeof(p));
+    p.kind = PLAN_PICK;
+    p.site = "westside";
+    p.max_contacts = 1;
+    p.chain[0] = (plan_step_t){ PLAN_STEP_PICK, "westside", "intake", RULES_LONGEST_IDLE, 2, NULL };
+    p.chain[1] = (plan_step_t){ PLAN_STEP_URI, NULL, NULL, 0, 0, "sip:x@y" };
+    p.n_chain = 2;
+    store_hist_t h = { "15125550300", "1", "intake" };
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1", "d7776000000", &h), 0);
+    static const char *const want[] = {
+        "FCALL", "fd_pick", "1", "fd:{westside}", "c", "", "3|1|1|1|0||1:intake:li:2",
+        "d7776000000\t15125550300\t1\tintake",
+    };
+    assert_argv(&a, want, sizeof(want) / sizeof(want[0]));
+
+    store_hist_t evil = { "1512\t555", "9\r\n", "0123456789012345678901234567890123456789" };
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1", "n500", &evil), 0);
+    assert_int_equal(a.argc, 8);
+    static const char cut[] = "n500\t1512?555\t9??\t01234567890123456789012345678901";
+    assert_int_equal(a.lens[7], strlen(cut));
+    assert_memory_equal(a.argv[7], cut, strlen(cut));
+
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1", "", &h), 0);
+    assert_int_equal(a.argc, 7);
+    assert_int_equal(store_build_pick(&a, "FCALL", "fd_pick", &p, "c", 1, "1", "1", "d1", NULL), 0);
+    assert_int_equal(a.argc, 7);
+}
+
+/* A record queued for a batch: XADD to the site's stream, bounded by age
+ * (MINID ~ now - keep) or by count (MAXLEN ~), the proxy's clock in t, the
+ * response code in f only when there is one. */
+static void test_build_history_xadd(void **state)
+{
+    (void)state;
+    store_xadd_t a;
+    store_hist_rec_t rec = { .site = "annex", .callid = "0123456789abcdef0123456789abcdef",
+                             .number = "15125550400", .option = "", .skill = "", .outcome = "after_hours",
+                             .ms = 1796140800123ull };
+    assert_int_equal(store_build_history(&a, &rec, "d86400000", 1796140800500ull), 0);
+    static const char *const want[] = {
+        "XADD", "fd:{annex}:calls", "MINID", "~", "1796054400500", "*",
+        "v", "0123456789abcdef0123456789abcdef\t15125550400\t\t\tafter_hours\t0\t\t1796140800123",
+    };
+    assert_int_equal(a.argc, sizeof(want) / sizeof(want[0]));
+    for (unsigned i = 0; i < a.argc; i++) {
+        assert_int_equal(a.lens[i], strlen(want[i]));
+        assert_memory_equal(a.argv[i], want[i], a.lens[i]);
+    }
+    snprintf(rec.status, sizeof(rec.status), "486");
+    snprintf(rec.outcome, sizeof(rec.outcome), "final");
+    assert_int_equal(store_build_history(&a, &rec, "n1000", 5), 0);
+    assert_int_equal(a.argc, 8);
+    assert_memory_equal(a.argv[2], "MAXLEN", 6);
+    assert_memory_equal(a.argv[4], "1000", 4);
+    static const char tail[] = "\tfinal\t0\t\t1796140800123\t486";
+    assert_true(a.lens[7] > strlen(tail));
+    assert_memory_equal(a.argv[7] + a.lens[7] - strlen(tail), tail, strlen(tail));
+    assert_int_equal(store_build_history(&a, &rec, "", 5), -EINVAL);
+    rec.site[0] = '\0';
+    assert_int_equal(store_build_history(&a, &rec, "d1", 5), -EINVAL);
 }
 
 int main(void)
@@ -457,6 +530,8 @@ int main(void)
         T(test_build_plain_and_invalid),
         T(test_build_longest),
         T(test_lib_action),
+        T(test_build_history_arg),
+        T(test_build_history_xadd),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
