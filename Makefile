@@ -36,7 +36,7 @@ LDLIBS_RULES := $(shell pkg-config --libs yaml-0.1 libsodium libcrypto 2>/dev/nu
 LDLIBS_TEST  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 RULES_SRC := $(wildcard rules/*.c)
-PROXY_SRC := $(filter-out proxy/main.c proxy/ctl.c,$(wildcard proxy/*.c))
+PROXY_SRC := $(filter-out proxy/main.c proxy/ctl.c proxy/ctl_report.c,$(wildcard proxy/*.c))
 BENCH_SRC := $(wildcard bench/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
@@ -82,7 +82,7 @@ $(B)/libproxy.a: $(PROXY_OBJ)
 $(B)/frontdesk: $(B)/proxy/main.o $(B)/libproxy.a $(B)/librules.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
 
-$(B)/frontdeskctl: $(B)/proxy/ctl.o $(B)/libproxy.a $(B)/librules.a
+$(B)/frontdeskctl: $(B)/proxy/ctl.o $(B)/proxy/ctl_report.o $(B)/libproxy.a $(B)/librules.a
 	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
 
 # fd-bench seed loads the frontdesk functions itself when Redis has none yet

@@ -2,7 +2,8 @@
 # Install the Debian packages Frontdesk builds, tests and runs with, only
 # those missing. apt-get as root, through sudo otherwise. Called by
 # `make run`, `make test` and `make bench`. mandoc: t_man lints the man
-# pages. sipvicious: the scanner the edge
+# pages. libxml2-utils: t_reports parses the SVG reports with xmllint.
+# sipvicious: the scanner the edge
 # is tested with (t_sipvicious). tshark: the forward-mode tests
 # decode what they captured with Wireshark's SIP dissector.
 set -eu
@@ -10,7 +11,7 @@ set -eu
 PKGS="build-essential pkg-config libevent-dev libosip2-dev libhiredis-dev
 libcmocka-dev libyaml-dev libsodium-dev libssl-dev liburcu-dev redis-server
 redis-tools sipsak gnuplot-nox
-tzdata tshark libc-ares-dev sipvicious openssl mandoc yamllint"
+tzdata tshark libc-ares-dev sipvicious openssl mandoc yamllint libxml2-utils"
 
 missing=""
 for p in $PKGS; do

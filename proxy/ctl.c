@@ -16,6 +16,7 @@
 #include <hiredis.h>
 #include <sodium.h>
 
+#include "ctl.h"
 #include "opts.h"
 #include "log.h"
 #include "rules.h"
@@ -45,6 +46,15 @@ static const char usage[] =
     "  skills set SITE STAFF SKILLS\n"
     "  call end SITE STAFF              a call ended: idle time starts now\n"
     "  watch                            print presence events as they happen\n"
+    "  report calls --config FILE [--since 7d | --from TIME [--to TIME]]\n"
+    "               [--site S] [--skill K] [--format table|csv|json] [--svg FILE]\n"
+    "                                   calls by site, skill and hour of the week:\n"
+    "                                   who reached staff, what the others got\n"
+    "  report coverage --config FILE --week [--site S] [--weeks N] [--min-share X]\n"
+    "               [--min-calls X] [--at TIME] [--format table|csv|json] [--svg FILE]\n"
+    "                                   the coming week's hours when nobody with the\n"
+    "                                   skill was free in past weeks, and the calls\n"
+    "                                   predicted to find nobody\n"
     "\n"
     "  --redis HOST:PORT   default 127.0.0.1:6379\n"
     "  --password PW       AUTH password (or REDISCLI_AUTH in the environment)\n"
@@ -341,6 +351,11 @@ static int route_explain(ctl_t *c, int argc, char **argv)
     return rc;
 }
 
+static redisContext *report_redis(void *c)
+{
+    return ctl_redis(c);
+}
+
 /* --redis HOST:PORT into <c>. 0 or -EINVAL. */
 static int set_redis(ctl_t *c, const char *v)
 {
@@ -431,6 +446,7 @@ int main(int argc, char **argv)
     if (!strcmp(a, "key") && !strcmp(b, "new") && rest == 0) return key_new();
     if (!strcmp(a, "rules") && !strcmp(b, "check") && rest == 1) rc = rules_check(&c, args[0]);
     else if (!strcmp(a, "route") && !strcmp(b, "explain")) rc = route_explain(&c, rest + 1, args - 1);
+    else if (!strcmp(a, "report")) rc = ctl_report(report_redis, &c, b, rest + 1, args - 1);
     else if (!strcmp(a, "presence") && !strcmp(b, "set") && (rest == 3 || rest == 4))
         rc = fcall(&c, "FCALL", "fd_presence", args[0], rest - 1, args + 1);
     else if (!strcmp(a, "presence") && !strcmp(b, "get") && rest == 2)

@@ -333,7 +333,7 @@ call_t *route_call_new(route_env_t *env, const xport_to_t *from, const sip_req_t
     if (c->forward && !(c = route_fwd_prepare(c, r))) return NULL;
     if (env->history && !followup) {
         copy_cut(c->number, sizeof(c->number), r->to_user.s ? r->to_user.s : "", r->to_user.len);
-        copy_cut(c->option, sizeof(c->option), r->option.s ? r->option.s : "", r->option.len);
+        memcpy(c->option, c->plan.option, sizeof(c->plan.option));
     }
     /* a call that may outlive this batch (waiting for Redis or for DNS)
      * keeps its own copies: a reload may free the snapshot meanwhile */

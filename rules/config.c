@@ -1347,6 +1347,13 @@ size_t rules_site_ids(const rules_t *r, const char **out, size_t cap)
     return n;
 }
 
+bool rules_site_localtime(const rules_t *r, const char *id, time_t t, int64_t *local)
+{
+    for (size_t i = 0; i < r->nsites; i++)
+        if (!strcmp(r->sites[i].id, id)) return rules_site_local(&r->sites[i], (int64_t)t, local);
+    return false;
+}
+
 /* Every destination URI a forward-mode route may send a call to, each once,
  * in file order: single-destination DIDs, fallbacks, lunch, after-hours and
  * holiday URIs. */

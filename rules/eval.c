@@ -449,6 +449,10 @@ void rules_eval_trace(const rules_t *r, const rules_req_t *req, time_t now,
 
     t->mode = route ? RULES_MODE_OVERFLOW : RULES_MODE_NORMAL;
     eval_skill(site, did, req, opt, &rs, &rt, t);
+    if (t->opt_kind == RULES_OPT_KNOWN && t->opt.len < sizeof(plan->option)) {
+        memcpy(plan->option, t->opt.s, t->opt.len);
+        plan->option[t->opt.len] = '\0';
+    }
     eval_chain(r, site, &rt, (int64_t)now, !route, plan, t);
     if (plan->n_chain == 1) {
         /* every step was skipped: nobody to pick, answer now */

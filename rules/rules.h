@@ -125,6 +125,8 @@ typedef struct {
     char caller[RULES_CALLER_HASH_LEN + 1]; /* keyed hash of the caller's
                                    number (hex) when the plan is
                                    caller-aware, else "" */
+    char option[4];             /* the menu option the call chose, when it is
+                                   one of the site's ("2"), else "" */
     char reason[RULES_REASON_MAX]; /* why, in words: "downtown: Tuesday 12:40
                                       America/Chicago: lunch -> overflow" */
 } plan_t;
@@ -224,6 +226,12 @@ size_t rules_site_count(const rules_t *r);
  * be), at most <cap> into <out> (borrowed from the snapshot). Returns how
  * many there are. */
 size_t rules_site_ids(const rules_t *r, const char **out, size_t cap);
+
+/* The local wall-clock time at site <id> of the instant <t>, as seconds
+ * since 1970 as if local time were UTC (so t / 86400 is the local day).
+ * False for an unknown site or pool, or <t> outside the hours' horizon (2
+ * days before the snapshot's load time to 400 after). */
+bool rules_site_localtime(const rules_t *r, const char *id, time_t t, int64_t *local);
 
 /* Keyed hash (HMAC-SHA-256, truncated) of the phone number <num>/<len>,
  * normalised to digits first, as RULES_CALLER_HASH_LEN hex characters +
