@@ -269,6 +269,7 @@ static int on_call(void *arg, const redisReply *id, const redisReply *fields)
         x->skipped++;
         return 0;
     }
+    if (c.status) return report_calls_final(x->rc, x->site, c.call, c.status) < 0 ? fail("out of memory", NULL) : 0;
     if (x->skill && strcmp(c.skill, x->skill)) return 0;
     if (report_calls_add(x->rc, x->site, &c, how_of(x->r, x->site, (time_t)(c.ms / 1000))) < 0)
         return fail("out of memory", NULL);
@@ -337,7 +338,8 @@ static int on_pair(void *arg, const redisReply *id, const redisReply *fields)
     pairs_t *x = arg;
     const redisReply *v = field(fields, "v");
     report_call_t c;
-    if (!v || report_parse_call(id->str, id->len, v->str, v->len, &c) < 0 || c.outcome == RO_REJECTED) return 0;
+    if (!v || report_parse_call(id->str, id->len, v->str, v->len, &c) < 0 || c.status || c.outcome == RO_REJECTED)
+        return 0;
     size_t i = 0;
     while (i < x->n && (strcmp(x->p[i].number, c.number) || strcmp(x->p[i].option, c.option))) i++;
     if (i == x->n) {

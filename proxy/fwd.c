@@ -357,6 +357,10 @@ int fwd_build_tail(const sip_req_t *r, const fwd_self_t *self, const fwd_flags_t
         snprintf(hex, sizeof(hex), ";fdc=%llx", (unsigned long long)f->conn);
         puts_(&o, hex);
     }
+    if (f && f->site && *f->site && strspn(f->site, FWD_SITE_CHARS) == strlen(f->site)) {
+        puts_(&o, ";fds=");
+        puts_(&o, f->site);
+    }
     puts_(&o, ";rport\r\n");
     if (f && f->record_route) {
         char tok[17];

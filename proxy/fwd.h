@@ -71,7 +71,12 @@ typedef struct {
                            connection (xport.h): our Via carries it
                            (";fdc=" in hex), so its responses go back on
                            it; 0: UDP */
+    const char *site;   /* an INVITE the rules routed: the called site, in
+                           our Via (";fds="), so that its final response is
+                           recorded in that site's call history; or NULL */
 } fwd_flags_t;
+/* what a site id may hold (rules: [A-Za-z0-9_-]) */
+#define FWD_SITE_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 
 /* The request to send on: request line with <ruri> (NULL: unchanged), our
  * Via first, Max-Forwards decremented (70 when absent; -EINVAL when it is

@@ -64,7 +64,12 @@ int report_parse_call(const char *id, size_t idlen, const char *v, size_t vlen, 
     out->outcome = -1;
     for (int i = 0; i < RO_N; i++)
         if (!strcmp(f[0], report_outcome_names[i])) out->outcome = i;
-    if (out->outcome < 0) return -EINVAL;
+    if (!strcmp(f[0], "final") && nf >= 5) { /* forward mode: what the destination answered */
+        out->status = (unsigned)strtoul(f[4], NULL, 10);
+        if (out->status < 200 || out->status > 699) return -EINVAL;
+    } else if (out->outcome < 0) {
+        return -EINVAL;
+    }
     out->offered = (unsigned)strtoul(f[1], NULL, 10);
     /* f[2]: the caller hash (not kept); f[3]: the proxy's clock */
     if (nf >= 4 && f[3][0] >= '0' && f[3][0] <= '9') out->ms = strtoull(f[3], NULL, 10);
@@ -83,13 +88,22 @@ typedef struct {
     char call[33];
     uint32_t row;
     uint16_t how;
-    int8_t outcome;
+    int8_t outcome;  /* -1: no routing entry counted (only a final response) */
+    uint16_t final;  /* the final response counted for it, 0 if none */
     bool used;
 } seen_t;
+
+/* Forward mode: the final responses of a site's calls, by code. */
+typedef struct {
+    char site[33];
+    uint32_t n[700];
+} finals_t;
 
 struct report_calls {
     row_t *rows;
     size_t nrows, caprows;
+    finals_t *fin;
+    size_t nfin;
     seen_t *seen;
     size_t nseen, capseen; /* capseen: a power of 2 */
     char site[33];         /* the site whose entries are being read */
@@ -105,6 +119,7 @@ void report_calls_free(report_calls_t *rc)
     if (!rc) return;
     free(rc->rows);
     free(rc->seen);
+    free(rc->fin);
     free(rc);
 }
 
@@ -156,34 +171,81 @@ static int seen_grow(report_calls_t *rc)
     return 0;
 }
 
-int report_calls_add(report_calls_t *rc, const char *site, const report_call_t *c, unsigned how)
+/* The seen-table entry of <call> at <site> (the table reset for a new
+ * site), created unused-for-routing when new. NULL when out of memory. */
+static seen_t *seen_of(report_calls_t *rc, const char *site, const char *call)
 {
-    size_t row;
-    if (c->outcome < 0 || c->outcome >= RO_N || how >= REPORT_HOURS) return -EINVAL;
-    if (strcmp(rc->site, site)) { /* a call's entries are all at its site */
+    if (strcmp(rc->site, site)) {
         snprintf(rc->site, sizeof(rc->site), "%s", site);
         if (rc->seen) memset(rc->seen, 0, rc->capseen * sizeof(*rc->seen));
         rc->nseen = 0;
     }
-    if ((rc->nseen + 1) * 2 > rc->capseen && seen_grow(rc) < 0) return -ENOMEM;
-    seen_t *s = seen_slot(rc, c->call);
+    if ((rc->nseen + 1) * 2 > rc->capseen && seen_grow(rc) < 0) return NULL;
+    seen_t *s = seen_slot(rc, call);
+    if (!s->used) {
+        memset(s, 0, sizeof(*s));
+        s->used = true;
+        s->outcome = -1;
+        snprintf(s->call, sizeof(s->call), "%s", call);
+        rc->nseen++;
+    }
+    return s;
+}
+
+int report_calls_add(report_calls_t *rc, const char *site, const report_call_t *c, unsigned how)
+{
+    size_t row;
+    if (c->outcome < 0 || c->outcome >= RO_N || how >= REPORT_HOURS) return -EINVAL;
+    /* a call's entries are all at its site */
+    seen_t *s = seen_of(rc, site, c->call);
+    if (!s) return -ENOMEM;
     char skill[33];
     snprintf(skill, sizeof(skill), "%s", c->skill);
-    if (s->used) { /* the call's earlier entry: its count is replaced, at the
-                      hour the call came in, under its skill if this has none */
+    if (s->outcome >= 0) { /* the call's earlier entry: its count is replaced,
+                              at the hour the call came in, under its skill
+                              if this has none */
         row_t *prev = &rc->rows[s->row];
         prev->n[s->how][s->outcome]--;
         how = s->how;
         if (!skill[0]) snprintf(skill, sizeof(skill), "%s", prev->skill);
-    } else {
-        s->used = true;
-        snprintf(s->call, sizeof(s->call), "%s", c->call);
-        rc->nseen++;
     }
     if (row_of(rc, site, skill, &row) < 0) return -ENOMEM;
     rc->rows[row].n[how][c->outcome]++;
     s->row = (uint32_t)row, s->how = (uint16_t)how, s->outcome = (int8_t)c->outcome;
     return 0;
+}
+
+int report_calls_final(report_calls_t *rc, const char *site, const char *call, unsigned status)
+{
+    size_t i = 0;
+    if (status < 200 || status > 699) return -EINVAL;
+    seen_t *s = seen_of(rc, site, call);
+    if (!s) return -ENOMEM;
+    while (i < rc->nfin && strcmp(rc->fin[i].site, site)) i++;
+    if (i == rc->nfin) {
+        finals_t *m = realloc(rc->fin, (rc->nfin + 1) * sizeof(*m));
+        if (!m) return -ENOMEM;
+        rc->fin = m;
+        memset(&m[i], 0, sizeof(m[i]));
+        snprintf(m[i].site, sizeof(m[i].site), "%s", site);
+        rc->nfin++;
+    }
+    if (s->final) rc->fin[i].n[s->final]--; /* a retransmission, or a later final: the last counts */
+    rc->fin[i].n[status]++;
+    s->final = (uint16_t)status;
+    return 0;
+}
+
+/* "200 x5, 486 x1" of <f>. */
+static void write_finals(FILE *f, const finals_t *fin, bool json)
+{
+    bool first = true;
+    for (unsigned s = 200; s < 700; s++) {
+        if (!fin->n[s]) continue;
+        if (json) fprintf(f, "%s\"%u\":%u", first ? "" : ",", s, fin->n[s]);
+        else fprintf(f, "%s%u x%u", first ? " " : ", ", s, fin->n[s]);
+        first = false;
+    }
 }
 
 uint64_t report_calls_count(const report_calls_t *rc, const char *site, const char *skill, int how, int outcome)
@@ -326,6 +388,12 @@ static void write_table(report_calls_t *rc, FILE *f, const char *title)
         fprintf(f, "\nEvery caller who wanted staff reached them.\n");
     }
     free(w);
+    if (rc->nfin) fprintf(f, "\nForward mode, the final responses the destinations gave:\n");
+    for (size_t i = 0; i < rc->nfin; i++) {
+        fprintf(f, "  %-16s", rc->fin[i].site);
+        write_finals(f, &rc->fin[i], false);
+        fputc('\n', f);
+    }
 }
 
 static void write_csv(const report_calls_t *rc, FILE *f)
@@ -390,7 +458,15 @@ static void write_json(const report_calls_t *rc, FILE *f, const char *title)
             fputc('}', f);
             first = false;
         }
-    fputs("]}\n", f);
+    fputs("],\"final\":{", f);
+    for (size_t i = 0; i < rc->nfin; i++) {
+        fprintf(f, "%s", i ? "," : "");
+        json_str(f, rc->fin[i].site);
+        fputs(":{", f);
+        write_finals(f, &rc->fin[i], true);
+        fputc('}', f);
+    }
+    fputs("}}\n", f);
 }
 
 int report_calls_write(const report_calls_t *rc_in, FILE *f, report_format_t fmt, const char *title)

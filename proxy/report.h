@@ -49,8 +49,10 @@ typedef struct {
     uint64_t ms; /* when: the proxy's clock when the entry has one, else
                     the stream id's */
     char call[33], number[33], option[8], skill[33];
-    int outcome; /* report_outcome_t */
+    int outcome; /* report_outcome_t; -1 for a forward-mode final response */
     unsigned offered;
+    unsigned status; /* forward mode: the final response the destination
+                        gave (200, 486, ...), an entry of its own; else 0 */
 } report_call_t;
 
 /* Parse the stream id <id> and the field v of an entry. 0, or -EINVAL for
@@ -71,6 +73,11 @@ void report_calls_free(report_calls_t *rc); /* accepts NULL */
  * later entry of the same call (entries come in stream order, a site at a
  * time) replaces what the earlier counted. 0 or -ENOMEM. */
 int report_calls_add(report_calls_t *rc, const char *site, const report_call_t *c, unsigned how);
+
+/* Count a forward-mode final response of <call> at <site> (<status>
+ * 200-699): once a call (a 2xx retransmitted until its ACK is relayed each
+ * time), the last. */
+int report_calls_final(report_calls_t *rc, const char *site, const char *call, unsigned status);
 
 /* The calls counted, all rows (a test's view). */
 uint64_t report_calls_total(const report_calls_t *rc);

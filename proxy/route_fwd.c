@@ -247,7 +247,8 @@ call_t *route_fwd_prepare(call_t *c, const sip_req_t *r)
     fwd_branch(r, self, branch);
     fwd_flags_t f = { .record_route = env->record_route && r->method == SIP_INVITE,
                       .pop_route = fwd_route_is_self(r, self, &next), .branch = branch,
-                      .conn = c->to.conn };
+                      .conn = c->to.conn,
+                      .site = env->history && r->method == SIP_INVITE && !c->followup ? c->plan.site : NULL };
     int tl = fwd_build_tail(r, self, &f, tail, sizeof(tail));
     if (tl < 0) {
         free(c);
@@ -401,6 +402,32 @@ static void forward_direct(route_env_t *env, const xport_to_t *from, const sip_r
     route_call_done(c);
 }
 
+/* A final response to an INVITE we forwarded for a site (our Via, which
+ * fwd_build_response has just checked, names it: ";fds="): what the
+ * destination answered goes into the site's call history. */
+static void record_final(route_env_t *env, const sip_req_t *r)
+{
+    store_hist_rec_t rec = { .ms = route_wall_ms() };
+    span_t cseq = { NULL, 0 }, via = { NULL, 0 }, callid = { NULL, 0 };
+    /* "SIP/2.0 486 Busy Here": its code */
+    if (r->raw_len < 12 || memcmp(r->raw, "SIP/2.0 ", 8) != 0 || r->raw[8] < '2' || r->raw[8] > '6') return;
+    for (unsigned i = 0; i < r->n_hdrs; i++) {
+        if (!cseq.s && sip_hdr_is(&r->hdrs[i], "CSeq", '\0')) cseq = r->hdrs[i].value;
+        else if (!via.s && sip_hdr_is(&r->hdrs[i], "Via", 'v')) via = r->hdrs[i].value;
+        else if (!callid.s && sip_hdr_is(&r->hdrs[i], "Call-ID", 'i')) callid = r->hdrs[i].value;
+    }
+    if (!cseq.s || !via.s || !callid.s || cseq.len < 8 || memcmp(cseq.s + cseq.len - 6, "INVITE", 6) != 0) return;
+    span_t site = sip_hdr_param(via, "fds");
+    if (!site.len || site.len >= sizeof(rec.site) || !sip_copy_span(rec.site, sizeof(rec.site), site.s, site.len) ||
+        strspn(rec.site, FWD_SITE_CHARS) != site.len)
+        return;
+    memcpy(rec.status, r->raw + 8, 3);
+    if (strspn(rec.status, "0123456789") != 3) return;
+    log_call_hash(callid.s, callid.len, rec.callid);
+    snprintf(rec.outcome, sizeof(rec.outcome), "final");
+    env->history(env->ctx, &rec);
+}
+
 /* A response: ours to relay when its top Via is ours (RFC 3261 16.7). */
 void route_fwd_relay_response(route_env_t *env, const xport_to_t *from, const sip_req_t *r)
 {
@@ -418,6 +445,7 @@ void route_fwd_relay_response(route_env_t *env, const xport_to_t *from, const si
     METRIC_INC(env->m, responses_relayed);
     to.sock = from->sock; /* over UDP: back out by the socket it came in on */
     env->send(env->ctx, &to, out, (size_t)n);
+    if (env->history) record_final(env, r);
 }
 
 /* Forward mode: requests that are not routed by the rules. True when

@@ -64,7 +64,7 @@ check "the answers carry the caller's Via only" [ "$(printf '%s\n' "$o" | grep -
 hasnt "$o" "127\.0\.0\.1:$P;branch=z9hG4bK-fd-" && ok "our Via removed from the answers" || bad "our Via removed from the answers"
 fwd=$(raw_of f1 INVITE "$ANA_LOG")
 check "at ana: Request-URI retargeted to her contact" has "$fwd" "^INVITE sip:ana@127\.0\.0\.1:$ANA SIP/2\.0"
-check "at ana: our Via on top with a z9hG4bK-fd- branch and rport" has "$(printf '%s\n' "$fwd" | grep -m1 '^Via:')" "^Via: SIP/2\.0/UDP 127\.0\.0\.1:$P;branch=z9hG4bK-fd-[0-9a-f]{24};rport"
+check "at ana: our Via on top with a z9hG4bK-fd- branch and rport" has "$(printf '%s\n' "$fwd" | grep -m1 '^Via:')" "^Via: SIP/2\.0/UDP 127\.0\.0\.1:$P;branch=z9hG4bK-fd-[0-9a-f]{24};fds=fwd;rport"
 check "at ana: the caller's Via below ours" has "$(printf '%s\n' "$fwd" | grep '^Via:' | sed -n 2p)" 'branch=z9hG4bK-f1;'
 check "at ana: Max-Forwards 69" has "$fwd" '^Max-Forwards: 69$'
 check "at ana: our Record-Route, signed" has "$fwd" "^Record-Route: <sip:127\.0\.0\.1:$P;lr;fdrr=[0-9a-f]{16}>$"
@@ -218,4 +218,14 @@ check "and calls reach it again ($(statuses "$o"))" has "$(status_set "$o")" '20
 # 10. a redirect route in a forward file still answers 302
 o=$(inv f11 15125550144 | send --expect 1 --timeout-ms 2000 -)
 check "mode: redirect on a DID: 302" eval '[ "$(status_of "$o")" = 302 ] && has "$o" "^Contact: <sip:302@127\.0\.0\.1:5060>"'
+
+# 11. the call history keeps what the destinations answered (our Via names
+# the site: ";fds=fwd"), and report calls says it
+hist() { stack_redis XRANGE 'fd:{fwd}:calls' - + | grep -F "$(call_hash "$1@pbx.example")" | awk -F'\t' '$5 == "final" { print $9 }'; }
+for i in $(seq 1 20); do [ -n "$(hist f4)" ] && break; sleep 0.1; done
+check "history: the final response of the call vm answered: 486 ($(hist f4))" [ "$(hist f4)" = 486 ]
+check "history: the call ana answered: 200 (each retransmission of it too)" [ "$(hist f1 | sort -u)" = 200 ]
+check "our Via carried the site to the destination" has "$(raw_of f4 INVITE "$VM_LOG")" 'Via: SIP/2\.0/UDP 127\.0\.0\.1:[0-9]+;branch=[^;]+;fds=fwd;rport'
+rep=$($CTL --redis "127.0.0.1:$FD_REDIS_PORT" report calls --config "$FD_CONFIG" --since 1h)
+check "report calls: the final responses by site" has "$rep" '^  fwd +200 x[0-9]+, (.*, )?486 x[0-9]+'
 finish

@@ -148,7 +148,7 @@ o=$(tcp --expect 3 --timeout-ms 3000 "$FD_RUN/fwd.sip")
 check "forward mode: an INVITE over TCP forwarded over UDP, its 100, 180 and 486 back on the connection" \
     eval '[ "$(status_set "$o")" = "100 180 486 " ] && has "$o" "^Via: SIP/2.0/TCP 127.0.0.1:[0-9]*;branch=z9hG4bK-tcp-fwd-1" && ! has "$o" "fdc="'
 check "the UAS saw it over UDP with our Via on top, the connection in it" \
-    log_has "$UAS_LOG.raw" 'Via: SIP/2.0/UDP 127.0.0.1:[0-9]*;branch=z9hG4bK-fd-[0-9a-f]*;fdc=[0-9a-f]*;rport'
+    log_has "$UAS_LOG.raw" 'Via: SIP/2.0/UDP 127.0.0.1:[0-9]*;branch=z9hG4bK-fd-[0-9a-f]*;fdc=[0-9a-f]*;fds=[a-z]*;rport'
 stack_stop
 
 # forward mode out over TCP: to a destination whose URI says

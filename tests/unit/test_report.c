@@ -40,9 +40,12 @@ static void test_parse(void **state)
     assert_int_equal(c.outcome, RO_AFTER_HOURS);
     assert_int_equal(c.ms, 1796140000000ull);
     assert_string_equal(c.skill, "");
-    /* a forward-mode final response after it */
-    assert_int_equal(parse("abc\t1\t\t\tlate\t0\t\t1796140000000\t486", &c), 0);
-    assert_int_equal(c.outcome, RO_LATE);
+    /* a forward-mode final response: an entry of its own */
+    assert_int_equal(parse("abc\t\t\t\tfinal\t0\t\t1796140000000\t486", &c), 0);
+    assert_int_equal(c.status, 486);
+    assert_int_equal(c.outcome, -1);
+    assert_int_equal(parse("abc\t\t\t\tfinal\t0\t\t1796140000000\t100", &c), -EINVAL);
+    assert_int_equal(parse("abc\t\t\t\tfinal\t0\t\t1796140000000", &c), -EINVAL);
 
     assert_int_equal(parse("abc\t1\t\t\tteleported\t0\t", &c), -EINVAL); /* a later version's outcome */
     assert_int_equal(parse("abc\t1\t2", &c), -EINVAL);
@@ -237,6 +240,31 @@ static void test_coverage_write(void **state)
     report_coverage_free(rc);
 }
 
+/* Forward mode's final responses: once a call (a 2xx is relayed again for
+ * each retransmission), the last one; in the table and the JSON. */
+static void test_finals(void **state)
+{
+    (void)state;
+    report_calls_t *rc = report_calls_new();
+    report_call_t a = rec("c1", "billing", RO_STAFF);
+    assert_int_equal(report_calls_add(rc, "oak", &a, 9), 0);
+    assert_int_equal(report_calls_final(rc, "oak", "c1", 200), 0);
+    assert_int_equal(report_calls_final(rc, "oak", "c1", 200), 0);
+    assert_int_equal(report_calls_final(rc, "oak", "c2", 180), -EINVAL);
+    assert_int_equal(report_calls_final(rc, "oak", "c2", 486), 0);
+    assert_int_equal(report_calls_final(rc, "oak", "c3", 408), 0);
+    assert_int_equal(report_calls_final(rc, "oak", "c3", 200), 0);
+    assert_int_equal(report_calls_total(rc), 1); /* finals are not calls of their own */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_int_equal(report_calls_write(rc, f, REPORT_JSON, "T"), 0);
+    fclose(f);
+    assert_non_null(strstr(buf, "\"final\":{\"oak\":{\"200\":2,\"486\":1}}"));
+    free(buf);
+    report_calls_free(rc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -247,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_avail),
         cmocka_unit_test(test_timeline),
         cmocka_unit_test(test_coverage_write),
+        cmocka_unit_test(test_finals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
