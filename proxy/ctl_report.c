@@ -260,20 +260,44 @@ typedef struct {
     unsigned long skipped;
 } calls_ctx_t;
 
-static int on_call(void *arg, const redisReply *id, const redisReply *fields)
+typedef int line_fn(void *arg, const report_call_t *c);
+
+/* Each record of an entry: fd_pick writes one, the proxy's batches one a
+ * line. */
+static int each_record(const redisReply *id, const redisReply *fields, line_fn *fn, void *arg,
+                       unsigned long *skipped)
 {
-    calls_ctx_t *x = arg;
     const redisReply *v = field(fields, "v");
-    report_call_t c;
-    if (!v || report_parse_call(id->str, id->len, v->str, v->len, &c) < 0) {
-        x->skipped++;
+    if (!v) {
+        (*skipped)++;
         return 0;
     }
+    for (const char *p = v->str, *end = v->str + v->len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t len = (size_t)((nl ? nl : end) - p);
+        report_call_t c;
+        if (report_parse_call(id->str, id->len, p, len, &c) < 0) (*skipped)++;
+        else if (fn(arg, &c)) return 2;
+        p += len + 1;
+    }
+    return 0;
+}
+
+static int on_call_line(void *arg, const report_call_t *cp)
+{
+    calls_ctx_t *x = arg;
+    report_call_t c = *cp;
     if (c.status) return report_calls_final(x->rc, x->site, c.call, c.status) < 0 ? fail("out of memory", NULL) : 0;
     if (x->skill && strcmp(c.skill, x->skill)) return 0;
     if (report_calls_add(x->rc, x->site, &c, how_of(x->r, x->site, (time_t)(c.ms / 1000))) < 0)
         return fail("out of memory", NULL);
     return 0;
+}
+
+static int on_call(void *arg, const redisReply *id, const redisReply *fields)
+{
+    calls_ctx_t *x = arg;
+    return each_record(id, fields, on_call_line, x, &x->skipped);
 }
 
 static int svg_calls(void *obj, FILE *f, const char *title)
@@ -333,13 +357,11 @@ typedef struct {
     const char *site;
 } pairs_t;
 
-static int on_pair(void *arg, const redisReply *id, const redisReply *fields)
+static int on_pair_line(void *arg, const report_call_t *cp)
 {
     pairs_t *x = arg;
-    const redisReply *v = field(fields, "v");
-    report_call_t c;
-    if (!v || report_parse_call(id->str, id->len, v->str, v->len, &c) < 0 || c.status || c.outcome == RO_REJECTED)
-        return 0;
+    report_call_t c = *cp;
+    if (c.status || c.outcome == RO_REJECTED) return 0;
     size_t i = 0;
     while (i < x->n && (strcmp(x->p[i].number, c.number) || strcmp(x->p[i].option, c.option))) i++;
     if (i == x->n) {
@@ -355,6 +377,12 @@ static int on_pair(void *arg, const redisReply *id, const redisReply *fields)
     }
     x->p[i].n[how_of(x->r, x->site, (time_t)(c.ms / 1000))]++;
     return 0;
+}
+
+static int on_pair(void *arg, const redisReply *id, const redisReply *fields)
+{
+    unsigned long skipped = 0;
+    return each_record(id, fields, on_pair_line, arg, &skipped);
 }
 
 /* The presence of one site (or pool): its staff now, and its changes over

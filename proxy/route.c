@@ -112,8 +112,8 @@ static const char *history_outcome(const call_t *c, const char *o)
     }
 }
 
-/* Queue the history record of a call fd_pick did not record (answered by
- * the rules alone, or without Redis's answer in time). */
+/* Queue the call's history entry (every INVITE routed, but a
+ * retransmission's: its call has one). */
 static void route_history(call_t *c, const char *outcome)
 {
     route_env_t *env = c->env;
@@ -127,6 +127,7 @@ static void route_history(call_t *c, const char *outcome)
     if (c->plan.skill) copy_cut(rec.skill, sizeof(rec.skill), c->plan.skill, strlen(c->plan.skill));
     const char *h = history_outcome(c, outcome);
     copy_cut(rec.outcome, sizeof(rec.outcome), h, strlen(h));
+    rec.offered = outcome_of(outcome) == SO_STAFF ? c->offered : 0;
     env->history(env->ctx, &rec);
 }
 
@@ -223,8 +224,9 @@ static void on_decision(void *arg, int err, const store_decision_t *d)
         route_call_done(c);
         return;
     case CALL_WAIT_STORE:
-        /* fd_pick wrote the history record (a retransmission's is there) */
-        c->recorded = err == 0;
+        /* a retransmission: its call's history entry is written already */
+        c->recorded = err == 0 && d->kind == STORE_RECORDED;
+        c->offered = err == 0 ? d->n : 0;
         break;
     case CALL_ACTIVE:
     case CALL_WAIT_DNS:
@@ -352,9 +354,10 @@ void route_ask_store(call_t *c, const sip_req_t *r)
     route_env_t *env = c->env;
     c->rawcid_len = rawcid_of(r, c->rawcid);
     clock_gettime(CLOCK_MONOTONIC, &c->asked);
-    store_hist_t hist = { c->number, c->option, c->plan.skill ? c->plan.skill : "" };
+    /* the history entry is the proxy's to write, in its batches (NULL: not
+     * fd_pick's; docs/decisions.md, "Contract version 4") */
     int rc = c->followup ? env->decision(env->ctx, c->plan.site, c->rawcid, c->rawcid_len, on_decision, c)
-                         : env->pick(env->ctx, &c->plan, c->rawcid, c->rawcid_len, &hist, on_decision, c);
+                         : env->pick(env->ctx, &c->plan, c->rawcid, c->rawcid_len, NULL, on_decision, c);
     if (rc < 0) {
         METRIC_INC(env->m, redis_unavailable);
         route_answer_call(c, NULL, rc == -EBUSY ? "fallback-redis-busy" : "fallback-redis-down");

@@ -70,6 +70,7 @@ typedef struct call {
      * whether fd_pick wrote the call's record (nothing left to queue) */
     char number[33], option[8];
     bool recorded;
+    unsigned offered;      /* staff the pick offered the call */
     /* forward mode: the request goes on instead of a 302 */
     bool forward;
     bool followup;         /* a CANCEL or ACK that goes where its INVITE

@@ -551,13 +551,32 @@ static void on_hist_flush(evutil_socket_t fd, short what, void *arg)
     }
     unsigned long long now = wall_ms();
     while (s->hist_n) {
-        store_xadd_t a;
-        const store_hist_rec_t *rec = &s->hist[s->hist_head];
-        if (store_build_history(&a, rec, s->keep, now) == 0 &&
-            redisAsyncCommandArgv(s->ac, on_hist, s, (int)a.argc, a.argv, a.lens) != REDIS_OK)
-            break; /* the connection went: the rest waits */
-        s->hist_head = (s->hist_head + 1) % STORE_HISTORY_QUEUE;
-        s->hist_n--;
+        /* the next records, a site at a time: one XADD each (records of a
+         * site that did not fit go with the next one) */
+        const store_hist_rec_t *take[4 * STORE_HISTORY_BATCH];
+        size_t k = s->hist_n < 4 * STORE_HISTORY_BATCH ? s->hist_n : 4 * STORE_HISTORY_BATCH, left = k;
+        bool sent = true;
+        for (size_t i = 0; i < k; i++) take[i] = &s->hist[(s->hist_head + i) % STORE_HISTORY_QUEUE];
+        while (left && sent) {
+            store_xadd_t a;
+            int n = store_build_history(&a, take, left, s->keep, now);
+            if (n > 0 && redisAsyncCommandArgv(s->ac, on_hist, s, (int)a.argc, a.argv, a.lens) != REDIS_OK) {
+                sent = false; /* the connection went: these wait (a record sent twice is one call to the
+                                 reports: they keep a call's last entry) */
+                break;
+            }
+            /* drop what went (or the first record, if it could not be built) */
+            const char *site = take[0]->site;
+            size_t w = 0, dropped = 0;
+            for (size_t i = 0; i < left; i++) {
+                if (dropped < (size_t)(n > 0 ? n : 1) && !strcmp(take[i]->site, site)) dropped++;
+                else take[w++] = take[i];
+            }
+            left = w;
+        }
+        if (!sent) break;
+        s->hist_head = (unsigned)((s->hist_head + k) % STORE_HISTORY_QUEUE);
+        s->hist_n -= (unsigned)k;
     }
 }
 

@@ -65,14 +65,14 @@ typedef void store_pick_cb(void *arg, int err, const store_decision_t *d);
 
 /* ---- the call history ---------------------------------------------------
  * One record per routed INVITE in the called site's stream
- * fd:{site}:calls (docs/reports.md). A call that picks in Redis has it
- * written by fd_pick itself (store_pick's <hist>: no extra round trip); a
- * call answered without a pick (the rules alone, a late or absent Redis, a
- * rejection) gets it from store_history_add: queued, and written in batches
- * (one pipelined write every STORE_HISTORY_FLUSH_MS, or sooner when
- * STORE_HISTORY_BATCH are waiting), off the call's path. While Redis is
- * away the queue keeps up to STORE_HISTORY_QUEUE records; past that they
- * are dropped and counted. Strings are copied (truncated to their field). */
+ * fd:{site}:calls (docs/reports.md), from store_history_add: queued, and
+ * written in batches (every STORE_HISTORY_FLUSH_MS, or sooner when
+ * STORE_HISTORY_BATCH are waiting), off the call's path: one XADD a site
+ * per batch, its records one a line. fd_pick can write a call's record
+ * itself (store_pick's <hist>), but that costs Redis more than the 5% of a
+ * call's CPU allowed (docs/decisions.md): the proxy passes NULL. While
+ * Redis is away the queue keeps up to STORE_HISTORY_QUEUE records; past
+ * that they are dropped and counted. Strings are copied (cut to fit). */
 #define STORE_HISTORY_QUEUE 2048
 #define STORE_HISTORY_BATCH 64
 #define STORE_HISTORY_FLUSH_MS 100
@@ -88,6 +88,7 @@ typedef struct {
     char caller[RULES_CALLER_HASH_LEN + 1]; /* "" when not caller-aware */
     char number[33], option[8], skill[33];
     char outcome[16];    /* STORE_OUTCOMES' names */
+    unsigned offered;    /* staff offered (outcome staff) */
     char status[4];      /* forward mode, a final response: its code; else "" */
     unsigned long long ms; /* when it was decided (wall clock) */
 } store_hist_rec_t;
@@ -102,16 +103,18 @@ int store_history_add(store_t *s, const store_hist_rec_t *rec);
 /* Records dropped (queue full) and refused by Redis, since start. */
 void store_history_counts(const store_t *s, unsigned long *dropped, unsigned long *failed);
 
-/* Fill <a> with the XADD of <rec> (pure). <keep> is store's "d<ms>" or
- * "n<count>"; <now_ms> the wall clock (a "d" bound is now - ms). 0 or
- * -EINVAL. */
+/* Fill <a> with one XADD holding the first records of <recs>/<n> that are
+ * of the first one's site, up to STORE_HISTORY_BATCH, one a line in its
+ * value (pure). <keep> is store's "d<ms>" or "n<count>"; <now_ms> the wall
+ * clock (a "d" bound is now - ms). Returns how many records it holds (1 or
+ * more), or -EINVAL. */
 typedef struct {
     unsigned argc;
     const char *argv[8];
     size_t lens[8];
-    char key[48], bound[24], value[320];
+    char key[48], bound[24], value[STORE_HISTORY_BATCH * 260];
 } store_xadd_t;
-int store_build_history(store_xadd_t *a, const store_hist_rec_t *rec, const char *keep,
+int store_build_history(store_xadd_t *a, const store_hist_rec_t *const *recs, size_t n, const char *keep,
                         unsigned long long now_ms);
 
 int store_open(store_t **out, struct event_base *base, const store_opts_t *o);

@@ -188,34 +188,51 @@ static void xarg(store_xadd_t *a, const char *s, size_t len)
     a->argc++;
 }
 
-int store_build_history(store_xadd_t *a, const store_hist_rec_t *rec, const char *keep,
+int store_build_history(store_xadd_t *a, const store_hist_rec_t *const *recs, size_t n, const char *keep,
                         unsigned long long now_ms)
 {
-    if (!keep || (keep[0] != 'd' && keep[0] != 'n') || !rec->site[0]) return -EINVAL;
+    if (!n || !keep || (keep[0] != 'd' && keep[0] != 'n') || !recs[0]->site[0]) return -EINVAL;
+    const char *site = recs[0]->site;
     out_t o = { a->key, 0, sizeof(a->key), false };
     puts_(&o, "fd:{");
-    puts_(&o, rec->site);
+    puts_(&o, site);
     puts_(&o, "}:calls");
     if (o.full) return -EINVAL;
     size_t keylen = o.len;
-    unsigned long long n = strtoull(keep + 1, NULL, 10);
+    unsigned long long k = strtoull(keep + 1, NULL, 10);
     o = (out_t){ a->bound, 0, sizeof(a->bound), false };
-    put_uint(&o, keep[0] == 'n' ? n : (now_ms > n ? now_ms - n : 0));
+    put_uint(&o, keep[0] == 'n' ? k : (now_ms > k ? now_ms - k : 0));
     size_t boundlen = o.len;
-    /* the one field v, as fd_pick writes it, then the proxy's clock and
-     * the response's status, if any */
+
+    /* the records of that site, one a line: what fd_pick's one would say,
+     * then the proxy's clock and a final response's status, if any */
     o = (out_t){ a->value, 0, sizeof(a->value), false };
-    const char *f[] = { rec->callid, rec->number, rec->option, rec->skill, rec->outcome, "0", rec->caller };
-    for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        put_clean(&o, f[i], 64);
-        puts_(&o, "\t");
+    int taken = 0;
+    for (size_t r = 0; r < n && taken < STORE_HISTORY_BATCH; r++) {
+        const store_hist_rec_t *rec = recs[r];
+        if (strcmp(rec->site, site)) continue;
+        char offered[12];
+        snprintf(offered, sizeof(offered), "%u", rec->offered);
+        const char *f[] = { rec->callid, rec->number, rec->option, rec->skill, rec->outcome, offered, rec->caller };
+        size_t before = o.len;
+        if (taken) puts_(&o, "\n");
+        for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+            put_clean(&o, f[i], 64);
+            puts_(&o, "\t");
+        }
+        put_uint(&o, rec->ms);
+        if (rec->status[0]) {
+            puts_(&o, "\t");
+            put_clean(&o, rec->status, 3);
+        }
+        if (o.full) { /* no room for this one: the next batch */
+            o.full = false;
+            o.len = before;
+            break;
+        }
+        taken++;
     }
-    put_uint(&o, rec->ms);
-    if (rec->status[0]) {
-        puts_(&o, "\t");
-        put_clean(&o, rec->status, 3);
-    }
-    if (o.full) return -EINVAL;
+    if (!taken) return -EINVAL;
 
     a->argc = 0;
     xarg(a, "XADD", 4);
@@ -227,5 +244,5 @@ int store_build_history(store_xadd_t *a, const store_hist_rec_t *rec, const char
     xarg(a, "*", 1);
     xarg(a, "v", 1);
     xarg(a, a->value, o.len);
-    return 0;
+    return taken;
 }

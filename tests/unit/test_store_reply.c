@@ -474,38 +474,51 @@ static void test_build_history_arg(void **state)
     assert_int_equal(a.argc, 7);
 }
 
-/* A record queued for a batch: XADD to the site's stream, bounded by age
- * (MINID ~ now - keep) or by count (MAXLEN ~), the proxy's clock in t, the
- * response code in f only when there is one. */
+/* A batch: one XADD a site, its records one a line, bounded by age
+ * (MINID ~ now - keep) or count (MAXLEN ~); the proxy's clock after each
+ * record, a final response's status after that. */
 static void test_build_history_xadd(void **state)
 {
     (void)state;
     store_xadd_t a;
-    store_hist_rec_t rec = { .site = "annex", .callid = "0123456789abcdef0123456789abcdef",
-                             .number = "15125550400", .option = "", .skill = "", .outcome = "after_hours",
-                             .ms = 1796140800123ull };
-    assert_int_equal(store_build_history(&a, &rec, "d86400000", 1796140800500ull), 0);
+    store_hist_rec_t r1 = { .site = "annex", .callid = "0123456789abcdef0123456789abcdef",
+                            .number = "15125550400", .outcome = "after_hours", .ms = 1796140800123ull };
+    store_hist_rec_t r2 = { .site = "oak", .callid = "c2", .number = "1", .option = "2", .skill = "billing",
+                            .outcome = "staff", .offered = 2, .caller = "cafe", .ms = 5 };
+    store_hist_rec_t r3 = { .site = "annex", .callid = "c3", .outcome = "final", .status = "486", .ms = 7 };
+    const store_hist_rec_t *recs[] = { &r1, &r2, &r3 };
+    assert_int_equal(store_build_history(&a, recs, 3, "d86400000", 1796140800500ull), 2);
     static const char *const want[] = {
-        "XADD", "fd:{annex}:calls", "MINID", "~", "1796054400500", "*",
-        "v", "0123456789abcdef0123456789abcdef\t15125550400\t\t\tafter_hours\t0\t\t1796140800123",
+        "XADD", "fd:{annex}:calls", "MINID", "~", "1796054400500", "*", "v",
+        "0123456789abcdef0123456789abcdef\t15125550400\t\t\tafter_hours\t0\t\t1796140800123\n"
+        "c3\t\t\t\tfinal\t0\t\t7\t486",
     };
     assert_int_equal(a.argc, sizeof(want) / sizeof(want[0]));
     for (unsigned i = 0; i < a.argc; i++) {
         assert_int_equal(a.lens[i], strlen(want[i]));
         assert_memory_equal(a.argv[i], want[i], a.lens[i]);
     }
-    snprintf(rec.status, sizeof(rec.status), "486");
-    snprintf(rec.outcome, sizeof(rec.outcome), "final");
-    assert_int_equal(store_build_history(&a, &rec, "n1000", 5), 0);
-    assert_int_equal(a.argc, 8);
+    const store_hist_rec_t *rest[] = { &r2 };
+    assert_int_equal(store_build_history(&a, rest, 1, "n1000", 5), 1);
     assert_memory_equal(a.argv[2], "MAXLEN", 6);
     assert_memory_equal(a.argv[4], "1000", 4);
-    static const char tail[] = "\tfinal\t0\t\t1796140800123\t486";
-    assert_true(a.lens[7] > strlen(tail));
-    assert_memory_equal(a.argv[7] + a.lens[7] - strlen(tail), tail, strlen(tail));
-    assert_int_equal(store_build_history(&a, &rec, "", 5), -EINVAL);
-    rec.site[0] = '\0';
-    assert_int_equal(store_build_history(&a, &rec, "d1", 5), -EINVAL);
+    static const char v2[] = "c2\t1\t2\tbilling\tstaff\t2\tcafe\t5";
+    assert_int_equal(a.lens[7], strlen(v2));
+    assert_memory_equal(a.argv[7], v2, strlen(v2));
+    assert_int_equal(store_build_history(&a, rest, 1, "", 5), -EINVAL);
+    assert_int_equal(store_build_history(&a, rest, 0, "d1", 5), -EINVAL);
+    r2.site[0] = '\0';
+    assert_int_equal(store_build_history(&a, rest, 1, "d1", 5), -EINVAL);
+
+    /* more than a batch of one site: the first STORE_HISTORY_BATCH */
+    static store_hist_rec_t many[STORE_HISTORY_BATCH + 5];
+    const store_hist_rec_t *mp[STORE_HISTORY_BATCH + 5];
+    for (unsigned i = 0; i < STORE_HISTORY_BATCH + 5; i++) {
+        many[i] = (store_hist_rec_t){ .site = "oak", .outcome = "staff", .ms = i };
+        snprintf(many[i].callid, sizeof(many[i].callid), "%032u", i);
+        mp[i] = &many[i];
+    }
+    assert_int_equal(store_build_history(&a, mp, STORE_HISTORY_BATCH + 5, "d1", 5), STORE_HISTORY_BATCH);
 }
 
 int main(void)
