@@ -36,7 +36,7 @@ LDLIBS_RULES := $(shell pkg-config --libs yaml-0.1 libsodium libcrypto 2>/dev/nu
 LDLIBS_TEST  := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 RULES_SRC := $(wildcard rules/*.c)
-PROXY_SRC := $(filter-out proxy/main.c proxy/ctl.c proxy/ctl_report.c,$(wildcard proxy/*.c))
+PROXY_SRC := $(filter-out proxy/main.c proxy/ctl.c proxy/ctl_report.c proxy/board.c,$(wildcard proxy/*.c))
 BENCH_SRC := $(wildcard bench/*.c)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 TOOL_SRC  := $(wildcard tests/tools/*.c)
@@ -52,7 +52,7 @@ MICRO_BIN := $(MICRO_SRC:bench/micro/%.c=$(B)/%)
 .PHONY: all deps run test unit integration fuzz-smoke bench install install-bin clean bench-compare FORCE \
         bench-scale bench-soak bench-p99 bench-forward bench-flood image image-test compose-test install-man install-systemd
 .SECONDARY:
-all: $(B)/frontdesk $(B)/frontdeskctl $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
+all: $(B)/frontdesk $(B)/frontdeskctl $(B)/frontdesk-board $(B)/fd-bench $(B)/min302 $(UNIT_BIN) $(TOOL_BIN) $(MICRO_BIN)
 
 # the flavour stamp: rewritten (and so newer than every object) only when
 # SAN changes
@@ -64,6 +64,19 @@ FORCE:
 $(B)/%.o: %.c $(B)/flavour
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# the reception board's web app, embedded as C strings
+BOARD_ASSETS := proxy/board/index.html proxy/board/board.js proxy/board/board.css
+$(B)/gen/board_assets.c: $(BOARD_ASSETS)
+	@mkdir -p $(dir $@)
+	{ for f in index.html:board_index_html board.js:board_js board.css:board_css; do \
+	    echo "const char $${f#*:}[] ="; \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' proxy/board/$${f%%:*}; \
+	    echo ';'; done; } > $@
+$(B)/gen/board_assets.o: $(B)/gen/board_assets.c $(B)/flavour
+	$(CC) $(CFLAGS) -c $< -o $@
+$(B)/frontdesk-board: $(B)/proxy/board.o $(B)/gen/board_assets.o $(B)/libproxy.a $(B)/librules.a
+	$(CC) $(CFLAGS) $^ $(LDLIBS_PROXY) -o $@
 
 # the Redis Functions library, embedded as a C string
 $(B)/gen/store_lua.c: proxy/redis/frontdesk.lua
@@ -122,7 +135,7 @@ deps:
 	@sh deploy/deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory $(B)/frontdesk $(B)/frontdeskctl
+	@$(MAKE) --no-print-directory $(B)/frontdesk $(B)/frontdeskctl $(B)/frontdesk-board
 	@PORT=$(PORT) bash deploy/run-demo.sh
 
 test: deps
@@ -184,9 +197,9 @@ install-systemd:
 	[ -e $(DESTDIR)$(SYSCONFDIR)/frontdesk/rules.yaml ] || \
 	    install -m 0644 rules/examples/practice.yaml $(DESTDIR)$(SYSCONFDIR)/frontdesk/rules.yaml
 
-install-bin: $(B)/frontdesk $(B)/frontdeskctl
+install-bin: $(B)/frontdesk $(B)/frontdeskctl $(B)/frontdesk-board
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/frontdesk
-	install -m 0755 $(B)/frontdesk $(B)/frontdeskctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(B)/frontdesk $(B)/frontdeskctl $(B)/frontdesk-board $(DESTDIR)$(PREFIX)/bin/
 	install -m 0644 proxy/redis/frontdesk.lua rules/examples/*.yaml $(DESTDIR)$(PREFIX)/share/frontdesk/
 
 clean:

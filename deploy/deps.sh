@@ -3,6 +3,8 @@
 # those missing. apt-get as root, through sudo otherwise. Called by
 # `make run`, `make test` and `make bench`. mandoc: t_man lints the man
 # pages. libxml2-utils: t_reports parses the SVG reports with xmllint.
+# chromium, chromium-driver, python3-selenium: t_board drives the reception
+# board in a real (headless) browser.
 # sipvicious: the scanner the edge
 # is tested with (t_sipvicious). tshark: the forward-mode tests
 # decode what they captured with Wireshark's SIP dissector.
@@ -11,7 +13,8 @@ set -eu
 PKGS="build-essential pkg-config libevent-dev libosip2-dev libhiredis-dev
 libcmocka-dev libyaml-dev libsodium-dev libssl-dev liburcu-dev redis-server
 redis-tools sipsak gnuplot-nox
-tzdata tshark libc-ares-dev sipvicious openssl mandoc yamllint libxml2-utils"
+tzdata tshark libc-ares-dev sipvicious openssl mandoc yamllint libxml2-utils
+chromium chromium-driver python3-selenium"
 
 missing=""
 for p in $PKGS; do

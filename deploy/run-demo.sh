@@ -3,7 +3,9 @@
 # clinic group, and the proxy in the foreground on UDP and TCP
 # 127.0.0.1:$PORT, its admin endpoint on 127.0.0.1:$ADMIN (9560, or a free
 # port when 9560 is taken: a second demo on another PORT runs beside the
-# first). Ctrl-C stops the proxy and the Redis this script started.
+# first), and the reception board on http://127.0.0.1:$BOARD_PORT/ (9570, or a
+# free port). Ctrl-C stops the proxy, the board and the Redis this script
+# started.
 set -u
 FD_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 FD_RUN=$FD_ROOT/run/demo
@@ -12,6 +14,10 @@ PORT=${PORT:-5060}
 ADMIN=${ADMIN:-9560}
 if (exec 3<>"/dev/tcp/127.0.0.1/$ADMIN") 2>/dev/null; then
     ADMIN=$(stack_free_port) # taken (another demo?): any free one
+fi
+BOARD_PORT=${BOARD_PORT:-9570}
+if (exec 3<>"/dev/tcp/127.0.0.1/$BOARD_PORT") 2>/dev/null; then
+    BOARD_PORT=$(stack_free_port)
 fi
 trap 'stack_stop; rm -rf "$FD_RUN"/redis-*' EXIT
 trap 'exit 130' INT TERM
@@ -38,9 +44,15 @@ Why a call goes where it goes, and who would get it now:
   FRONTDESK_CALLER_KEY=\$(cat run/demo/caller-key) build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT \\
       route explain --config rules/examples/demo.yaml --to 15125550200
 Health and counters: http://127.0.0.1:$ADMIN/readyz and /metrics
-Ctrl-C stops the proxy and this Redis.
+Reception board (see and set who is free, live): http://127.0.0.1:$BOARD_PORT/
+Where calls went: build/frontdeskctl --redis 127.0.0.1:$FD_REDIS_PORT report calls \\
+      --config rules/examples/demo.yaml --since 1h
+Ctrl-C stops the proxy, the board and this Redis.
 
 MSG
+FRONTDESK_CALLER_KEY=$CALLER_KEY "$FD_ROOT/build/frontdesk-board" --config "$FD_ROOT/rules/examples/demo.yaml" \
+    --listen "127.0.0.1:$BOARD_PORT" --redis "127.0.0.1:$FD_REDIS_PORT" &
+FD_PIDS="$FD_PIDS $!"
 FRONTDESK_CALLER_KEY=$CALLER_KEY \
 "$FD_BIN" --config "$FD_ROOT/rules/examples/demo.yaml" --listen "udp+tcp:127.0.0.1:$PORT" \
     --admin "127.0.0.1:$ADMIN" --redis "127.0.0.1:$FD_REDIS_PORT" &
