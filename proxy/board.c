@@ -381,6 +381,9 @@ static void on_client_gone(struct evhttp_connection *con, void *arg)
             b->nclients--;
             break;
         }
+    /* the browser left mid-stream: libevent has let go of the request (it
+     * is ours to end, which frees it); on other closes it frees it itself */
+    if (!evhttp_request_get_connection(c->req)) evhttp_send_reply_end(c->req);
     free(c);
 }
 
@@ -835,9 +838,11 @@ int main(int argc, char **argv)
 out:
     if (b.sub) redisAsyncFree(b.sub);
     if (b.rc) redisFree(b.rc);
-    while (b.clients) {
+    while (b.clients) { /* open event streams: end them, then the connections go with evhttp */
         client_t *c = b.clients;
         b.clients = c->next;
+        evhttp_connection_set_closecb(evhttp_request_get_connection(c->req), NULL, NULL);
+        evhttp_send_reply_end(c->req);
         free(c);
     }
     if (b.resub) event_free(b.resub);

@@ -412,12 +412,13 @@ typedef struct {
     unsigned holders; /* staff holding the skill at that level */
 } step_avail_t;
 
+/* (each allocated apart: chains hold pointers to them while more come) */
 typedef struct {
     redisContext *rc;
     int64_t from_ms, to_ms;
-    presence_t *pres;
+    presence_t **pres;
     size_t npres;
-    step_avail_t *steps;
+    step_avail_t **steps;
     size_t nsteps;
 } cov_t;
 
@@ -443,12 +444,13 @@ static presence_t *presence_of(cov_t *cv, const char *site, int *err)
 {
     char key[64];
     for (size_t i = 0; i < cv->npres; i++)
-        if (!strcmp(cv->pres[i].site, site)) return &cv->pres[i];
-    presence_t *m = realloc(cv->pres, (cv->npres + 1) * sizeof(*m));
+        if (!strcmp(cv->pres[i]->site, site)) return cv->pres[i];
+    presence_t **m = realloc(cv->pres, (cv->npres + 1) * sizeof(*m));
     if (!m) return *err = fail("out of memory", NULL), NULL;
     cv->pres = m;
-    presence_t *p = &cv->pres[cv->npres++];
-    memset(p, 0, sizeof(*p));
+    presence_t *p = calloc(1, sizeof(*p));
+    if (!p) return *err = fail("out of memory", NULL), NULL;
+    cv->pres[cv->npres++] = p;
     snprintf(p->site, sizeof(p->site), "%s", site);
     snprintf(key, sizeof(key), "fd:{%s}", site);
     redisReply *r = redisCommand(cv->rc, "FCALL_RO fd_staff_list 1 %s", key);
@@ -492,23 +494,24 @@ static unsigned level_of(const char *skills, const char *skill)
 static step_avail_t *step_of(cov_t *cv, const char *site, const char *skill, unsigned min, int *err)
 {
     for (size_t i = 0; i < cv->nsteps; i++)
-        if (!strcmp(cv->steps[i].site, site) && !strcmp(cv->steps[i].skill, skill) && cv->steps[i].min == min)
-            return &cv->steps[i];
+        if (!strcmp(cv->steps[i]->site, site) && !strcmp(cv->steps[i]->skill, skill) && cv->steps[i]->min == min)
+            return cv->steps[i];
     presence_t *p = presence_of(cv, site, err);
     if (!p) return NULL;
-    step_avail_t *m = realloc(cv->steps, (cv->nsteps + 1) * sizeof(*m));
+    step_avail_t **m = realloc(cv->steps, (cv->nsteps + 1) * sizeof(*m));
     if (!m) return *err = fail("out of memory", NULL), NULL;
     cv->steps = m;
-    step_avail_t *s = &cv->steps[cv->nsteps];
-    memset(s, 0, sizeof(*s));
+    step_avail_t *s = calloc(1, sizeof(*s));
+    if (!s) return *err = fail("out of memory", NULL), NULL;
     snprintf(s->site, sizeof(s->site), "%s", site);
     snprintf(s->skill, sizeof(s->skill), "%s", skill);
     s->min = min;
     if (!(s->a = report_avail_new(cv->from_ms, (unsigned)((cv->to_ms - cv->from_ms) / 60000)))) {
+        free(s);
         *err = fail("out of memory", NULL);
         return NULL;
     }
-    cv->nsteps++;
+    cv->steps[cv->nsteps++] = s;
     for (size_t i = 0; i < p->nstaff; i++) {
         const person_t *who = &p->staff[i];
         if (level_of(who->skills, skill) < (min ? min : 1)) continue;
@@ -628,8 +631,8 @@ static int report_coverage(redisContext *rc, const rargs_t *a)
                    "holds).\n", quiet);
         if (!ret && a->svg) ret = write_svg(a->svg, svg_coverage, out, title);
     }
-    for (size_t i = 0; i < cv.npres; i++) free(cv.pres[i].staff), free(cv.pres[i].ch);
-    for (size_t i = 0; i < cv.nsteps; i++) report_avail_free(cv.steps[i].a);
+    for (size_t i = 0; i < cv.npres; i++) free(cv.pres[i]->staff), free(cv.pres[i]->ch), free(cv.pres[i]);
+    for (size_t i = 0; i < cv.nsteps; i++) report_avail_free(cv.steps[i]->a), free(cv.steps[i]);
     free(cv.pres);
     free(cv.steps);
     report_coverage_free(out);

@@ -100,4 +100,16 @@ o=$(proxy FCALL fd_staff_remove 1 'fd:{downtown}' zoe.test)
 check "nor remove them" no "$o"
 check "nor has anything changed: carla busy, no evil" \
     eval '[ "$(stack_redis HGET "fd:{downtown}:staff:carla.nguyen" state)" = busy ] && [ "$(stack_redis EXISTS "fd:{downtown}:staff:evil")" = 0 ]'
+
+# the reception board as the dashboard user: it reads the staff and sets presence
+FRONTDESK_CALLER_KEY=$FD_DEMO_CALLER_KEY "$FD_ROOT/build/frontdesk-board" --config "$FD_ROOT/rules/examples/demo.yaml" \
+    --listen 127.0.0.1:0 --redis "127.0.0.1:$FD_REDIS_PORT" --user dashboard --password "$FRONTDESK_DASHBOARD_PASSWORD" \
+    --ports-file "$FD_RUN/board.port" >"$FD_RUN/board.log" 2>&1 &
+FD_PIDS="$FD_PIDS $!"
+for i in $(seq 1 50); do [ -s "$FD_RUN/board.port" ] && break; sleep 0.1; done
+bp=$(awk '{ n = split($2, p, ":"); print p[n] }' "$FD_RUN/board.port")
+o=$(curl -s "http://127.0.0.1:$bp/api/staff?site=downtown")
+check "the board as the dashboard user lists the staff (fd_staff_board)" has "$o" '"id":"carla.nguyen","state":"busy"'
+o=$(curl -s -H 'X-Board: 1' -d 'site=downtown&id=carla.nguyen&state=available' "http://127.0.0.1:$bp/api/presence")
+check "and sets presence ($o)" eval '[ "$o" = "{\"ok\":true}" ] && [ "$(stack_redis HGET "fd:{downtown}:staff:carla.nguyen" state)" = available ]'
 finish
