@@ -77,6 +77,7 @@ try:
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
+    from selenium.common.exceptions import StaleElementReferenceException
     opts = Options()
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               "--window-size=1200,900", "--user-data-dir=" + os.path.join(E["FD_RUN"], "chromium")):
@@ -96,6 +97,21 @@ def card(pid):
 
 def state_of(pid):
     return card(pid).get_attribute("data-state")
+
+
+def retry(fn, tries=40):
+    """<fn>() once the page holds still: a live update re-renders the cards,
+    and an element found just before is then stale."""
+    for _ in range(tries):
+        try:
+            return fn()
+        except StaleElementReferenceException:
+            time.sleep(0.05)
+    return fn()
+
+
+def click(pid, state):
+    retry(lambda: card(pid).find_element(By.CSS_SELECTOR, 'button[data-state="%s"]' % state).click())
 
 
 try:
@@ -118,11 +134,12 @@ try:
     check("frontdeskctl presence set busy: the card turns busy within 1 s (%s)" %
           ("%.0f ms" % ((time.monotonic() - t0) * 1000) if took is not None else "never"),
           took is not None and time.monotonic() - t0 < 1.0)
-    c = card("carla.nguyen")
-    check("the state is said in words, not colour alone (\"Busy\", and its note)",
-          "Busy" in c.find_element(By.CSS_SELECTOR, ".state").text and "on a call" in c.text)
-    pressed = c.find_elements(By.CSS_SELECTOR, 'button[aria-pressed="true"]')
-    check("the current state's button is pressed (aria-pressed)", len(pressed) == 1 and pressed[0].text == "Busy")
+    check("the state is said in words, not colour alone (\"Busy\", and its note)", retry(
+        lambda: "Busy" in card("carla.nguyen").find_element(By.CSS_SELECTOR, ".state").text and
+        "on a call" in card("carla.nguyen").text))
+    pressed = retry(lambda: [b.text for b in card("carla.nguyen").find_elements(
+        By.CSS_SELECTOR, 'button[aria-pressed="true"]')])
+    check("the current state's button is pressed (aria-pressed)", pressed == ["Busy"])
 
     # every other Downtown person with billing busy: the next billing call
     # can only find carla there once she is available
@@ -130,7 +147,8 @@ try:
     others = [staff[i] for i in range(0, len(staff) - 4, 5) if "billing" in staff[i + 3] and staff[i] != "carla.nguyen"]
     for pid in others:
         ctl("presence", "set", "downtown", pid, "busy")
-    card("carla.nguyen").find_element(By.CSS_SELECTOR, 'button[data-state="available"]').click()
+    wait_for(lambda: all(state_of(pid) == "busy" for pid in others), 5)
+    click("carla.nguyen", "available")
     took = wait_for(lambda: redis("HGET", "fd:{downtown}:staff:carla.nguyen", "state") == "available", 3)
     check("a click on Available: Redis has carla available (%s)" %
           ("%.0f ms" % (took * 1000) if took is not None else "never"), took is not None)
@@ -154,23 +172,24 @@ try:
     check("today's calls: the call shows, reached staff, in its hour", wait_for(today_row, 5) is not None)
 
     # the keyboard alone: focus a button, press Enter
-    b = card("carla.nguyen").find_element(By.CSS_SELECTOR, 'button[data-state="break"]')
-    driver.execute_script("arguments[0].focus()", b)
+    retry(lambda: driver.execute_script("arguments[0].focus()", card("carla.nguyen").find_element(
+        By.CSS_SELECTOR, 'button[data-state="break"]')))
     driver.switch_to.active_element.send_keys(Keys.ENTER)
     check("keyboard: Enter on a focused button sets the state (break)",
           wait_for(lambda: redis("HGET", "fd:{downtown}:staff:carla.nguyen", "state") == "break", 3) is not None)
     check("and the focus stays on it after the refresh",
           wait_for(lambda: driver.switch_to.active_element.get_attribute("data-key") == "carla.nguyen/break", 2)
           is not None)
-    card("carla.nguyen").find_element(By.CSS_SELECTOR, 'button[data-state="available"]').click()
+    click("carla.nguyen", "available")
     wait_for(lambda: state_of("carla.nguyen") == "available", 3)
 
     # on a phone's screen: one column, the buttons still there
     driver.set_window_size(390, 844)
     time.sleep(0.3)
-    w = card("carla.nguyen").size["width"]
+    w = retry(lambda: card("carla.nguyen").size["width"])
+    tall = retry(lambda: all(x.size["height"] >= 44 for x in card("carla.nguyen").find_elements(By.TAG_NAME, "button")))
     check("on a phone-sized screen the cards take the width (%d px), buttons at least 44 px high" % w,
-          w > 300 and all(x.size["height"] >= 44 for x in card("carla.nguyen").find_elements(By.TAG_NAME, "button")))
+          w > 300 and tall)
     driver.set_window_size(1200, 900)
 
     check("no caller number and no Call-ID on the page",
