@@ -838,9 +838,10 @@ static int fz_ask(store_pick_cb *cb, void *arg)
     return 0;
 }
 
-static int fz_pick(void *ctx, const plan_t *plan, const char *cid, size_t len, store_pick_cb *cb, void *arg)
+static int fz_pick(void *ctx, const plan_t *plan, const char *cid, size_t len, const store_hist_t *hist,
+                   store_pick_cb *cb, void *arg)
 {
-    (void)ctx;
+    (void)ctx, (void)hist;
     CHECK(plan->kind == PLAN_PICK && plan->site && len > 0 && len < 256, "pick of a bad plan");
     check_target("pick call-id", cid, len);
     return fz_ask(cb, arg);
@@ -859,6 +860,21 @@ static void fz_release(void *ctx, const char *site, const char *cid, size_t len)
     (void)ctx;
     CHECK(site && len > 0 && len < 256, "release of a bad call");
     (void)cid;
+}
+
+/* A call history record: every string ends inside its field, the call
+ * named by 32 hex, an outcome of the list, a site named. */
+static void fz_history(void *ctx, const store_hist_rec_t *rec)
+{
+    (void)ctx;
+    CHECK(memchr(rec->site, 0, sizeof(rec->site)) && rec->site[0], "history record without a site");
+    CHECK(memchr(rec->number, 0, sizeof(rec->number)) && memchr(rec->option, 0, sizeof(rec->option)) &&
+              memchr(rec->skill, 0, sizeof(rec->skill)) && memchr(rec->caller, 0, sizeof(rec->caller)) &&
+              memchr(rec->status, 0, sizeof(rec->status)), "history record field not terminated");
+    CHECK(strlen(rec->callid) == 32 && strspn(rec->callid, "0123456789abcdef") == 32, "history record's call not a hash");
+    char word[20];
+    snprintf(word, sizeof(word), " %s ", rec->outcome);
+    CHECK(rec->outcome[0] && strstr(" " STORE_OUTCOMES " ", word), "history record with an unknown outcome");
 }
 
 static int fz_resolve(void *ctx, const char *host, unsigned port, struct in_addr *out, unsigned *out_port,
@@ -908,6 +924,7 @@ static void env_init(route_env_t *e, rules_t *rules, metrics_t *m)
     *e = (route_env_t){
         .send = fz_send, .timer_size = sizeof(fz_timer_t), .timer_arm = fz_timer_arm,
         .timer_cancel = fz_timer_cancel, .pick = fz_pick, .decision = fz_decision, .release = fz_release,
+        .history = fz_history,
         .resolve = fz_resolve_after, .is_down = fz_is_down, .memo_get = fz_memo_get, .memo_put = fz_memo_put,
         .selves = g_selves, .families = g_families, .n_socks = 2, .record_route = true,
         .rules = rules, .option_header = rules_option_header(rules), .forwarding = rules_any_forward(rules),
