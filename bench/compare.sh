@@ -68,6 +68,8 @@
 #   FD_COMPARE_SITES=200 FD_COMPARE_STAFF=40   the seeded network of fd_redis
 #   FD_COMPARE_ONLY="fd_static kam_static"   the configurations to run, in
 #                           this order (default: the four above)
+#   FD_COMPARE_FD_FLAGS=""  more flags for the Frontdesk proxies (e.g.
+#                           "--history-days 0": what the call history costs)
 #   FD_COMPARE_KAM_MEM=fm   Kamailio's memory manager (kamailio -x): fm,
 #                           tlsf, or qm, Kamailio's default, a debugging
 #                           allocator that costs it about two thirds of its
@@ -183,7 +185,8 @@ if ! "$BENCH" seed --redis "127.0.0.1:$FD_REDIS_PORT" --sites "$SITES" --staff-p
     say "fd-bench seed failed: $(tail -n 3 "$RUN/seed.txt")"; exit 2
 fi
 # the same key as the demo's proxies: the seeded rules are not caller-aware
-if ! FD_CONFIG=$NET_RULES stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --source-rate 0 --log-level warn; then
+# shellcheck disable=SC2086
+if ! FD_CONFIG=$NET_RULES stack_start_proxy "" --workers "$WORKERS" --offer-window 1 --site-picks 0 --source-rate 0 --log-level warn ${FD_COMPARE_FD_FLAGS:-}; then
     say "could not start frontdesk on the seeded network"; exit 2
 fi
 FR_PORT=$FD_SIP_PORT FR_PID=$FD_PROXY_PID

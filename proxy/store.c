@@ -45,6 +45,7 @@ struct store {
     char keep[24];           /* the history's bound: "d<ms>", "n<count>", "" (none) */
     /* records waiting for the next batch (a ring) */
     store_hist_rec_t *hist;
+    const store_hist_rec_t **hist_take; /* the flush's view of them */
     unsigned hist_head, hist_n;
     unsigned long hist_dropped, hist_failed;
     struct event *hist_flush;
@@ -553,8 +554,8 @@ static void on_hist_flush(evutil_socket_t fd, short what, void *arg)
     while (s->hist_n) {
         /* the next records, a site at a time: one XADD each (records of a
          * site that did not fit go with the next one) */
-        const store_hist_rec_t *take[4 * STORE_HISTORY_BATCH];
-        size_t k = s->hist_n < 4 * STORE_HISTORY_BATCH ? s->hist_n : 4 * STORE_HISTORY_BATCH, left = k;
+        const store_hist_rec_t **take = s->hist_take;
+        size_t k = s->hist_n, left = k;
         bool sent = true;
         for (size_t i = 0; i < k; i++) take[i] = &s->hist[(s->hist_head + i) % STORE_HISTORY_QUEUE];
         while (left && sent) {
@@ -591,7 +592,7 @@ int store_history_add(store_t *s, const store_hist_rec_t *rec)
     if (s->hist_n++ == 0) {
         struct timeval tv = { 0, STORE_HISTORY_FLUSH_MS * 1000 };
         evtimer_add(s->hist_flush, &tv);
-    } else if (s->hist_n == STORE_HISTORY_BATCH) {
+    } else if (s->hist_n == STORE_HISTORY_SOON) {
         event_active(s->hist_flush, EV_TIMEOUT, 0);
     }
     return 0;
@@ -644,6 +645,7 @@ int store_open(store_t **out, struct event_base *base, const store_opts_t *o)
     if (!(s->watch = event_new(base, -1, EV_PERSIST, on_watch, s))) goto fail;
     if (!(s->ready_to = evtimer_new(base, on_ready_deadline, s))) goto fail;
     if (s->keep[0] && (!(s->hist = calloc(STORE_HISTORY_QUEUE, sizeof(*s->hist))) ||
+                       !(s->hist_take = calloc(STORE_HISTORY_QUEUE, sizeof(*s->hist_take))) ||
                        !(s->hist_flush = evtimer_new(base, on_hist_flush, s))))
         goto fail;
     struct timeval wt = { 0, WATCH_MS * 1000 };
@@ -669,6 +671,7 @@ void store_close(store_t *s)
     if (s->ready_to) event_free(s->ready_to);
     if (s->hist_flush) event_free(s->hist_flush);
     free(s->hist);
+    free(s->hist_take);
     if (s->password) sodium_memzero(s->password, strlen(s->password));
     free(s->password);
     free(s->user);

@@ -67,14 +67,17 @@ typedef void store_pick_cb(void *arg, int err, const store_decision_t *d);
  * One record per routed INVITE in the called site's stream
  * fd:{site}:calls (docs/reports.md), from store_history_add: queued, and
  * written in batches (every STORE_HISTORY_FLUSH_MS, or sooner when
- * STORE_HISTORY_BATCH are waiting), off the call's path: one XADD a site
- * per batch, its records one a line. fd_pick can write a call's record
+ * STORE_HISTORY_SOON are waiting), off the call's path: one XADD a site
+ * per batch (up to STORE_HISTORY_BATCH records a site), its records one a
+ * line. A window of 100 ms, not a count, makes the batches: calls spread
+ * over hundreds of sites still share an XADD a site. fd_pick can write a call's record
  * itself (store_pick's <hist>), but that costs Redis more than the 5% of a
  * call's CPU allowed (docs/decisions.md): the proxy passes NULL. While
  * Redis is away the queue keeps up to STORE_HISTORY_QUEUE records; past
  * that they are dropped and counted. Strings are copied (cut to fit). */
-#define STORE_HISTORY_QUEUE 2048
-#define STORE_HISTORY_BATCH 64
+#define STORE_HISTORY_QUEUE 8192
+#define STORE_HISTORY_SOON 6144 /* this many waiting: written at once */
+#define STORE_HISTORY_BATCH 64  /* records an XADD holds at most */
 #define STORE_HISTORY_FLUSH_MS 100
 typedef struct {
     const char *number;  /* the dialled number (the To user), "" if none */
